@@ -1,0 +1,320 @@
+//! The command line: clap definitions and the commands behind them.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::config;
+use crate::store::{ReportDetail, ReportSummary, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "embargo",
+    version,
+    about = "Runs a security@ mailbox for coordinated vulnerability disclosure."
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "/etc/embargo/embargo.toml",
+        env = "EMBARGO_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Watch the mailbox and answer reports until SIGTERM or SIGINT.
+    Run {
+        /// Process what is waiting, send what is due, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the configuration without touching the network (exit 2 on error).
+    CheckConfig,
+    /// Look at reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+    /// Inbound mail that did not become a report: automatic, failed, duplicate.
+    Messages {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportsCommand {
+    /// All reports, oldest first.
+    List {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report with its whole thread and every event.
+    Show {
+        /// The tracking id, e.g. SEC-2026-0001.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.log_format);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("embargo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::CheckConfig = cli.command {
+        return Ok(check_config(&cli.config));
+    }
+    let cfg = match config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("embargo: config error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => Ok(check_config(&cli.config)),
+        Command::Run { once } => run(cfg, once),
+        Command::Reports { command } => {
+            let store = Store::open(&cfg.store.path)?;
+            match command {
+                ReportsCommand::List { json } => list(&store, json),
+                ReportsCommand::Show { id, json } => show(&store, &id, json),
+            }
+        }
+        Command::Messages { json, limit } => {
+            let store = Store::open(&cfg.store.path)?;
+            let rows = store.unreported_messages(limit)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                for m in rows {
+                    writeln!(
+                        out,
+                        "{}  {:<10} {:<30} {}  ({})",
+                        m.received_at, m.kind, m.from, m.subject, m.reason
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path).and_then(|cfg| {
+        crate::reply::Templates::load(&cfg.reply.ack_template).map_err(|e| {
+            config::ConfigError {
+                file: path.to_owned(),
+                line: None,
+                key: "reply.ack_template".into(),
+                problem: format!("{e:#}"),
+            }
+        })?;
+        Ok(cfg)
+    }) {
+        Ok(cfg) => {
+            println!(
+                "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {})",
+                path.display(),
+                cfg.imap.host,
+                cfg.imap.port,
+                cfg.imap.mailbox,
+                cfg.smtp.host,
+                cfg.smtp.port,
+                cfg.store.path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("embargo: config error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()?;
+    rt.block_on(async move {
+        if once {
+            return match crate::daemon::run_once(cfg).await {
+                Ok(s) => {
+                    tracing::info!(
+                        processed = s.processed,
+                        outbox_retrying = s.outbox_retrying,
+                        "done"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("embargo: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
+        }
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone())?;
+        crate::daemon::run(cfg, shutdown).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: finishing the message in hand, then stopping"),
+            _ = int.recv() => tracing::info!("SIGINT: finishing the message in hand, then stopping"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+fn list(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
+    let reports = store.list_reports()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if reports.is_empty() {
+        writeln!(out, "no reports yet")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<15} {:<9} {:<20} {:<4} {:<4} {:<30} SUBJECT",
+        "ID", "STATE", "RECEIVED", "ACK", "MSGS", "REPORTER"
+    )?;
+    for r in &reports {
+        writeln!(out, "{}", summary_line(r))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary_line(r: &ReportSummary) -> String {
+    let subject: String = r.subject.chars().take(60).collect();
+    format!(
+        "{:<15} {:<9} {:<20} {:<4} {:<4} {:<30} {}",
+        r.id,
+        r.state,
+        r.received_at,
+        if r.acknowledged_at.is_some() {
+            "yes"
+        } else {
+            "no"
+        },
+        r.messages,
+        r.reporter,
+        subject
+    )
+}
+
+fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(d) = store.show_report(id)? else {
+        eprintln!("embargo: no report {id}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+    } else {
+        write!(out, "{}", render_timeline(&d))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report as a person reads it: a header, then messages and events
+/// merged in time order.
+pub fn render_timeline(d: &ReportDetail) -> String {
+    let s = &d.summary;
+    let mut text = format!(
+        "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
+        s.id,
+        s.state,
+        s.subject,
+        if s.reporter_name.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", s.reporter_name)
+        },
+        if s.reporter_name.is_empty() {
+            s.reporter.clone()
+        } else {
+            format!("<{}>", s.reporter)
+        },
+        s.received_at,
+        s.acknowledged_at.as_deref().unwrap_or("not yet"),
+        s.messages,
+        s.messages_out,
+    );
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for m in &d.thread {
+        let arrow = if m.direction == "in" { "<-" } else { "->" };
+        let who = if m.direction == "in" { &m.from } else { &m.to };
+        lines.push((
+            m.received_at.clone(),
+            format!(
+                "{arrow} {:<9} {who}  \"{}\"  {}",
+                m.kind, m.subject, m.message_id
+            ),
+        ));
+    }
+    for e in &d.events {
+        let change = match (&e.old, &e.new) {
+            (Some(o), Some(n)) => format!(" {o} -> {n}"),
+            (None, Some(n)) => format!(" -> {n}"),
+            _ => String::new(),
+        };
+        lines.push((
+            e.at.clone(),
+            format!("   {}{change} by {}: {}", e.kind, e.actor, e.detail),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (at, line) in lines {
+        text.push_str(&format!("  {at}  {line}\n"));
+    }
+    text
+}

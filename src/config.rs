@@ -1,0 +1,605 @@
+//! Configuration: TOML parsed into a raw struct (`deny_unknown_fields`), then
+//! validated into the typed [`Config`]. Every error names the key, the problem
+//! and, where it can be found, the line.
+//!
+//! Relative paths resolve against the folder of the config file.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use lettre::message::Mailbox as MailAddress;
+use serde::Deserialize;
+
+/// A configuration error: `file:line: key: problem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ", line {line}")?;
+        }
+        if self.key.is_empty() {
+            write!(f, ": {}", self.problem)
+        } else {
+            write!(f, ": key `{}`: {}", self.key, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connect, then STARTTLS before anything else.
+    StartTls,
+    /// No TLS at all: only allowed to a loopback address.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub ca_file: Option<PathBuf>,
+    pub user: String,
+    pub password: String,
+    pub mailbox: String,
+    /// Messages larger than this (RFC822.SIZE) are recorded, not downloaded.
+    pub max_message_size: u64,
+    /// Timeout for every command outside IDLE.
+    pub timeout_secs: u64,
+    /// IDLE is re-issued after this long (RFC 2177: well inside 29 minutes).
+    pub idle_restart_secs: u64,
+    /// Polling interval when the server has no IDLE.
+    pub poll_interval_secs: u64,
+    /// Cap of the reconnect backoff.
+    pub reconnect_max_secs: u64,
+    /// On the very first start against a mailbox, messages older than this
+    /// are imported without an acknowledgement.
+    pub first_start_ack_hours: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub ca_file: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub from: MailAddress,
+    pub timeout_secs: u64,
+    /// Cap of the retry backoff for temporary failures.
+    pub retry_max_secs: u64,
+    /// Send every automatic mail to our own address too, so a send whose
+    /// outcome a crash left in doubt can be confirmed from the mailbox.
+    pub copy_to_self: bool,
+    /// How long to wait for that copy before sending an in-doubt mail again.
+    pub in_doubt_grace_secs: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    pub tracking_prefix: String,
+    pub promises: crate::policy::Promises,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplyConfig {
+    pub ack_template: PathBuf,
+    /// At most this many automatic replies to one address per 24 hours.
+    pub max_per_sender_per_day: u32,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub imap: ImapConfig,
+    pub smtp: SmtpConfig,
+    pub store: StoreConfig,
+    pub policy: PolicyConfig,
+    pub reply: ReplyConfig,
+}
+
+// ---- raw, as written in the file -------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    imap: RawImap,
+    smtp: RawSmtp,
+    store: RawStore,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    reply: RawReply,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: String,
+    port: Option<u16>,
+    security: Option<String>,
+    ca_file: Option<String>,
+    user: String,
+    password_file: String,
+    #[serde(default = "default_mailbox")]
+    mailbox: String,
+    max_message_size: Option<toml::Value>,
+    timeout_secs: Option<u64>,
+    idle_restart_secs: Option<u64>,
+    poll_interval_secs: Option<u64>,
+    reconnect_max_secs: Option<u64>,
+    first_start_ack_hours: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    security: Option<String>,
+    ca_file: Option<String>,
+    user: Option<String>,
+    password_file: Option<String>,
+    from: String,
+    timeout_secs: Option<u64>,
+    retry_max_secs: Option<u64>,
+    copy_to_self: Option<bool>,
+    in_doubt_grace_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    tracking_prefix: Option<String>,
+    response_business_days: Option<u32>,
+    fix_days: Option<u32>,
+    complex_fix_days: Option<u32>,
+    details_delay_days: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReply {
+    ack_template: Option<String>,
+    max_per_sender_per_day: Option<u32>,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".to_owned()
+}
+
+/// Reads, parses and validates a config file. Reads the password files and
+/// templates it names (so a missing one is reported now), touches no network.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_owned(),
+        line: None,
+        key: String::new(),
+        problem: format!("cannot read the config file: {e}"),
+    })?;
+    parse(path, &source)
+}
+
+/// Parses and validates config text as if it were read from `path`.
+pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(source).map_err(|e| toml_error(path, source, &e))?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let v = Validator {
+        file: path,
+        source,
+        base: &base,
+    };
+    v.validate(raw)
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    source: &'a str,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, section: &str, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            line: locate(self.source, section, key),
+            key: format!("{section}.{key}"),
+            problem: problem.into(),
+        }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() {
+            p
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
+        let path = self.path(p);
+        let text = crate::secrets::read_secret(&path)
+            .map_err(|e| self.err(section, key, format!("{}: {e}", path.display())))?;
+        if text.is_empty() {
+            return Err(self.err(section, key, format!("{} is empty", path.display())));
+        }
+        Ok(text)
+    }
+
+    fn readable_file(&self, section: &str, key: &str, p: &str) -> Result<PathBuf, ConfigError> {
+        let path = self.path(p);
+        std::fs::File::open(&path)
+            .map_err(|e| self.err(section, key, format!("cannot read {}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    fn security(
+        &self,
+        section: &str,
+        value: Option<&str>,
+        host: &str,
+    ) -> Result<Security, ConfigError> {
+        let sec = match value.unwrap_or("tls") {
+            "tls" => Security::Tls,
+            "starttls" => Security::StartTls,
+            "none" => Security::None,
+            other => {
+                return Err(self.err(
+                    section,
+                    "security",
+                    format!("`{other}` is not one of \"tls\", \"starttls\", \"none\""),
+                ));
+            }
+        };
+        if sec == Security::None && !is_loopback(host) {
+            return Err(self.err(
+                section,
+                "security",
+                format!("\"none\" sends the password in clear text; it is only allowed to a loopback address, not `{host}`"),
+            ));
+        }
+        Ok(sec)
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let imap = self.imap(raw.imap)?;
+        let smtp = self.smtp(raw.smtp)?;
+        if raw.store.path.trim().is_empty() {
+            return Err(self.err("store", "path", "must not be empty"));
+        }
+        let store = StoreConfig {
+            path: self.path(&raw.store.path),
+        };
+        let prefix = raw
+            .policy
+            .tracking_prefix
+            .clone()
+            .unwrap_or_else(|| "SEC".to_owned());
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(self.err(
+                "policy",
+                "tracking_prefix",
+                "must be 1 to 16 ASCII letters or digits (it goes into subjects as [PREFIX-YYYY-NNNN])",
+            ));
+        }
+        let ack = raw
+            .reply
+            .ack_template
+            .unwrap_or_else(|| "ack.txt".to_owned());
+        let ack_template = self.readable_file("reply", "ack_template", &ack)?;
+        let reply = ReplyConfig {
+            ack_template,
+            max_per_sender_per_day: raw.reply.max_per_sender_per_day.unwrap_or(5),
+        };
+        Ok(Config {
+            file: self.file.to_owned(),
+            imap,
+            smtp,
+            store,
+            policy: PolicyConfig {
+                tracking_prefix: prefix,
+                promises: self.promises(&raw.policy)?,
+            },
+            reply,
+        })
+    }
+
+    fn promises(&self, p: &RawPolicy) -> Result<crate::policy::Promises, ConfigError> {
+        let d = crate::policy::Promises::default();
+        let days = |key: &str, v: Option<u32>, default: u32| match v {
+            Some(0) => Err(self.err("policy", key, "must be greater than 0")),
+            Some(n) if n > 3650 => Err(self.err("policy", key, "must be at most 3650")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let promises = crate::policy::Promises {
+            response_business_days: days(
+                "response_business_days",
+                p.response_business_days,
+                d.response_business_days,
+            )?,
+            fix_days: days("fix_days", p.fix_days, d.fix_days)?,
+            complex_fix_days: days("complex_fix_days", p.complex_fix_days, d.complex_fix_days)?,
+            details_delay_days: days(
+                "details_delay_days",
+                p.details_delay_days,
+                d.details_delay_days,
+            )?,
+        };
+        if promises.complex_fix_days < promises.fix_days {
+            return Err(self.err(
+                "policy",
+                "complex_fix_days",
+                "must not be shorter than policy.fix_days",
+            ));
+        }
+        Ok(promises)
+    }
+
+    fn imap(&self, r: RawImap) -> Result<ImapConfig, ConfigError> {
+        let security = self.security("imap", r.security.as_deref(), &r.host)?;
+        let port = r.port.unwrap_or(match security {
+            Security::Tls => 993,
+            _ => 143,
+        });
+        let ca_file = match r.ca_file {
+            Some(p) => Some(self.readable_file("imap", "ca_file", &p)?),
+            None => None,
+        };
+        let max_message_size = match &r.max_message_size {
+            None => 50 * 1024 * 1024,
+            Some(v) => parse_size(v).map_err(|p| self.err("imap", "max_message_size", p))?,
+        };
+        if r.user.is_empty() {
+            return Err(self.err("imap", "user", "must not be empty"));
+        }
+        if r.mailbox.is_empty() {
+            return Err(self.err("imap", "mailbox", "must not be empty"));
+        }
+        let idle_restart_secs = r.idle_restart_secs.unwrap_or(20 * 60);
+        if !(1..=28 * 60).contains(&idle_restart_secs) {
+            return Err(self.err(
+                "imap",
+                "idle_restart_secs",
+                "must be between 1 and 1680 (RFC 2177: servers may drop IDLE after 30 minutes)",
+            ));
+        }
+        Ok(ImapConfig {
+            password: self.secret("imap", "password_file", &r.password_file)?,
+            host: r.host,
+            port,
+            security,
+            ca_file,
+            user: r.user,
+            mailbox: r.mailbox,
+            max_message_size,
+            timeout_secs: positive(self, "imap", "timeout_secs", r.timeout_secs, 60)?,
+            idle_restart_secs,
+            poll_interval_secs: positive(
+                self,
+                "imap",
+                "poll_interval_secs",
+                r.poll_interval_secs,
+                60,
+            )?,
+            reconnect_max_secs: positive(
+                self,
+                "imap",
+                "reconnect_max_secs",
+                r.reconnect_max_secs,
+                300,
+            )?,
+            first_start_ack_hours: r.first_start_ack_hours.unwrap_or(24),
+        })
+    }
+
+    fn smtp(&self, r: RawSmtp) -> Result<SmtpConfig, ConfigError> {
+        let security = self.security("smtp", r.security.as_deref(), &r.host)?;
+        let port = r.port.unwrap_or(match security {
+            Security::Tls => 465,
+            Security::StartTls => 587,
+            Security::None => 25,
+        });
+        let ca_file = match r.ca_file {
+            Some(p) => Some(self.readable_file("smtp", "ca_file", &p)?),
+            None => None,
+        };
+        let from: MailAddress = r.from.parse().map_err(|e| {
+            self.err(
+                "smtp",
+                "from",
+                format!("`{}` is not a mail address: {e}", r.from),
+            )
+        })?;
+        let password = match (&r.user, &r.password_file) {
+            (Some(_), Some(p)) => Some(self.secret("smtp", "password_file", p)?),
+            (Some(_), None) => {
+                return Err(self.err("smtp", "password_file", "is required when smtp.user is set"));
+            }
+            (None, Some(_)) => {
+                return Err(self.err("smtp", "user", "is required when smtp.password_file is set"));
+            }
+            (None, None) => None,
+        };
+        Ok(SmtpConfig {
+            host: r.host,
+            port,
+            security,
+            ca_file,
+            user: r.user,
+            password,
+            from,
+            timeout_secs: positive(self, "smtp", "timeout_secs", r.timeout_secs, 60)?,
+            retry_max_secs: positive(self, "smtp", "retry_max_secs", r.retry_max_secs, 900)?,
+            copy_to_self: r.copy_to_self.unwrap_or(true),
+            in_doubt_grace_secs: positive(
+                self,
+                "smtp",
+                "in_doubt_grace_secs",
+                r.in_doubt_grace_secs,
+                600,
+            )?,
+        })
+    }
+}
+
+fn positive(
+    v: &Validator<'_>,
+    section: &str,
+    key: &str,
+    value: Option<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(v.err(section, key, "must be greater than 0")),
+        Some(n) => Ok(n),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// Sizes: an integer (bytes) or a string like "25MiB", "512KiB", "1GiB", "10MB".
+pub fn parse_size(v: &toml::Value) -> Result<u64, String> {
+    match v {
+        toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),
+        toml::Value::String(s) => parse_size_str(s),
+        _ => Err("must be a positive number of bytes or a string such as \"25MiB\"".to_owned()),
+    }
+}
+
+fn parse_size_str(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` does not start with a number"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1000 * 1000,
+        "mib" => 1024 * 1024,
+        "g" | "gb" => 1000 * 1000 * 1000,
+        "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    match n.checked_mul(mult) {
+        Some(0) | None => Err(format!("`{s}` is not a usable size")),
+        Some(v) => Ok(v),
+    }
+}
+
+/// Turns a toml error into one that names the key and the line.
+fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> ConfigError {
+    let (line, key) = match e.span() {
+        Some(span) => {
+            let line = source[..span.start.min(source.len())].matches('\n').count() + 1;
+            (Some(line), key_at(source, span.start))
+        }
+        None => (None, String::new()),
+    };
+    ConfigError {
+        file: path.to_owned(),
+        line,
+        key,
+        problem: e.message().trim().to_owned(),
+    }
+}
+
+/// The dotted key of the line holding byte offset `at`: `section.key`.
+fn key_at(source: &str, at: usize) -> String {
+    let at = at.min(source.len());
+    let line_start = source[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = source[line_start..].lines().next().unwrap_or("");
+    let section = source[..line_start]
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            (l.starts_with('[') && l.ends_with(']'))
+                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+        })
+        .unwrap_or_default();
+    let trimmed = line.trim();
+    if trimmed.starts_with('[') {
+        return trimmed
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_owned();
+    }
+    let key = trimmed.split('=').next().unwrap_or("").trim();
+    match (section.is_empty(), key.is_empty()) {
+        (_, true) => section,
+        (true, false) => key.to_owned(),
+        (false, false) => format!("{section}.{key}"),
+    }
+}
+
+/// The line of `key = ...` inside `[section]`, if the file has one.
+fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
+    let mut in_section = false;
+    let mut section_line = None;
+    for (i, line) in source.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_section = t.trim_matches(|c| c == '[' || c == ']').trim() == section;
+            if in_section {
+                section_line = Some(i + 1);
+            }
+            continue;
+        }
+        if in_section && t.split('=').next().map(str::trim) == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    section_line
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,331 @@
+//! The IMAP side: connect (TLS, STARTTLS, or plain on loopback), log in,
+//! select, list new UIDs with their sizes, fetch bodies with `BODY.PEEK[]`
+//! (so `\Seen` stays the team's business), and IDLE.
+//!
+//! Every command outside IDLE runs under a timeout; IDLE itself is bounded by
+//! the configured restart interval (RFC 2177 asks clients to re-issue it
+//! within 29 minutes).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use futures::TryStreamExt as _;
+use jiff::Timestamp;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ImapConfig, Security};
+
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ImapStream for T {}
+type Session = async_imap::Session<Box<dyn ImapStream>>;
+
+/// A message waiting on the server: what `UID FETCH (UID RFC822.SIZE
+/// INTERNALDATE)` tells before anything is downloaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting {
+    pub uid: u32,
+    pub size: u64,
+    pub internal_date: Option<Timestamp>,
+}
+
+/// Why an IDLE ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEnd {
+    /// The server said something (new mail, expunge, flags).
+    NewData,
+    /// Our restart interval passed.
+    Timeout,
+    /// Shutdown was requested.
+    Shutdown,
+}
+
+pub struct Connection {
+    session: Session,
+    timeout: Duration,
+    pub mailbox: String,
+    pub uidvalidity: u32,
+    pub has_idle: bool,
+}
+
+async fn timed<T, E>(
+    timeout: Duration,
+    what: &str,
+    fut: impl Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r.with_context(|| format!("IMAP {what}")),
+        Err(_) => bail!("IMAP {what}: no answer within {} s", timeout.as_secs()),
+    }
+}
+
+/// Connects, logs in and selects the configured mailbox.
+pub async fn connect(
+    cfg: &ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+) -> anyhow::Result<Connection> {
+    let timeout = Duration::from_secs(cfg.timeout_secs);
+    let addr = (cfg.host.as_str(), cfg.port);
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(r) => r.with_context(|| format!("cannot connect to {}:{}", cfg.host, cfg.port))?,
+        Err(_) => bail!("cannot connect to {}:{}: timed out", cfg.host, cfg.port),
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn ImapStream> = match cfg.security {
+        Security::Tls => Box::new(tls_wrap(tcp, &cfg.host, tls, timeout).await?),
+        Security::None => Box::new(tcp),
+        Security::StartTls => {
+            let mut client = async_imap::Client::new(tcp);
+            read_greeting(&mut client, timeout).await?;
+            timed(
+                timeout,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            let tcp = client.into_inner();
+            Box::new(tls_wrap(tcp, &cfg.host, tls, timeout).await?)
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if cfg.security != Security::StartTls {
+        read_greeting(&mut client, timeout).await?;
+    }
+    let mut session =
+        match tokio::time::timeout(timeout, client.login(&cfg.user, &cfg.password)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => bail!("IMAP login as {} failed: {e}", cfg.user),
+            Err(_) => bail!("IMAP login: no answer within {} s", timeout.as_secs()),
+        };
+    let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;
+    let has_idle = caps.has_str("IDLE");
+    let mbox = timed(timeout, "SELECT", session.select(&cfg.mailbox))
+        .await
+        .with_context(|| format!("cannot select mailbox {:?}", cfg.mailbox))?;
+    let uidvalidity = mbox
+        .uid_validity
+        .ok_or_else(|| anyhow!("the server sent no UIDVALIDITY for {}", cfg.mailbox))?;
+    Ok(Connection {
+        session,
+        timeout,
+        mailbox: cfg.mailbox.clone(),
+        uidvalidity,
+        has_idle,
+    })
+}
+
+async fn tls_wrap(
+    tcp: TcpStream,
+    host: &str,
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let name = ServerName::try_from(host.to_owned())
+        .with_context(|| format!("`{host}` is not a valid TLS server name"))?;
+    let connector = tokio_rustls::TlsConnector::from(tls);
+    match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
+        Ok(r) => r.with_context(|| format!("TLS handshake with {host} failed")),
+        Err(_) => bail!("TLS handshake with {host}: timed out"),
+    }
+}
+
+async fn read_greeting<T: ImapStream>(
+    client: &mut async_imap::Client<T>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    match tokio::time::timeout(timeout, client.read_response()).await {
+        Ok(Ok(Some(_))) => Ok(()),
+        Ok(Ok(None)) => bail!("the IMAP server closed the connection before its greeting"),
+        Ok(Err(e)) => Err(e).context("reading the IMAP greeting"),
+        Err(_) => bail!("no IMAP greeting within {} s", timeout.as_secs()),
+    }
+}
+
+impl Connection {
+    /// Messages with a UID above `after`, in UID order.
+    pub async fn waiting(&mut self, after: u32) -> anyhow::Result<Vec<Waiting>> {
+        let set = format!("{}:*", after.saturating_add(1));
+        let timeout = self.timeout;
+        let fetches: Vec<_> = timed(timeout, "UID FETCH sizes", async {
+            self.session
+                .uid_fetch(&set, "(UID RFC822.SIZE INTERNALDATE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        let mut out: Vec<Waiting> = fetches
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                // `N:*` always returns the last message, even below N.
+                (uid > after).then(|| Waiting {
+                    uid,
+                    size: u64::from(f.size.unwrap_or(0)),
+                    internal_date: f
+                        .internal_date()
+                        .and_then(|d| Timestamp::from_second(d.timestamp()).ok()),
+                })
+            })
+            .collect();
+        out.sort_by_key(|w| w.uid);
+        out.dedup_by_key(|w| w.uid);
+        Ok(out)
+    }
+
+    /// Downloads whole messages (`BODY.PEEK[]`), returned in UID order. A UID
+    /// that vanished (expunged meanwhile) is simply absent.
+    pub async fn fetch(&mut self, uids: &[u32]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        self.fetch_section(uids, "(UID BODY.PEEK[])").await
+    }
+
+    /// Downloads only the header section, for mail too large to take whole.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        self.fetch_section(uids, "(UID BODY.PEEK[HEADER])").await
+    }
+
+    async fn fetch_section(
+        &mut self,
+        uids: &[u32],
+        query: &str,
+    ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = uid_set(uids);
+        let timeout = self.timeout;
+        let fetches: Vec<_> = timed(timeout, "UID FETCH", async {
+            self.session
+                .uid_fetch(&set, query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        let mut out: Vec<(u32, Vec<u8>)> = fetches
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid?;
+                let body = f.body().or_else(|| f.header())?;
+                uids.contains(&uid).then(|| (uid, body.to_vec()))
+            })
+            .collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// Sets `\Flagged` so a person looking at the mailbox sees the message.
+    pub async fn flag(&mut self, uid: u32) -> anyhow::Result<()> {
+        let timeout = self.timeout;
+        let set = uid.to_string();
+        let _: Vec<_> = timed(timeout, "UID STORE", async {
+            self.session
+                .uid_store(&set, "+FLAGS.SILENT (\\Flagged)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Waits in IDLE until the server reports something, `max` passes or
+    /// `shutdown` fires. Consumes and returns the connection.
+    pub async fn idle(
+        self,
+        max: Duration,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<(Connection, IdleEnd)> {
+        let Connection {
+            session,
+            timeout,
+            mailbox,
+            uidvalidity,
+            has_idle,
+        } = self;
+        let mut handle = session.idle();
+        timed(timeout, "IDLE", handle.init()).await?;
+        let end = {
+            let (fut, stop) = handle.wait_with_timeout(max);
+            let mut stop = Some(stop);
+            tokio::pin!(fut);
+            let mut shut = false;
+            loop {
+                tokio::select! {
+                    r = &mut fut => {
+                        break match r.context("IMAP IDLE")? {
+                            _ if shut => IdleEnd::Shutdown,
+                            async_imap::extensions::idle::IdleResponse::NewData(_) => IdleEnd::NewData,
+                            async_imap::extensions::idle::IdleResponse::Timeout => IdleEnd::Timeout,
+                            // The stream ended without us asking: the server went away.
+                            async_imap::extensions::idle::IdleResponse::ManualInterrupt => {
+                                bail!("IMAP connection lost during IDLE")
+                            }
+                        };
+                    }
+                    _ = shutdown.cancelled(), if stop.is_some() => {
+                        // Dropping the StopSource interrupts the wait.
+                        stop.take();
+                        shut = true;
+                    }
+                }
+            }
+        };
+        let session = timed(timeout, "DONE", handle.done()).await?;
+        Ok((
+            Connection {
+                session,
+                timeout,
+                mailbox,
+                uidvalidity,
+                has_idle,
+            },
+            end,
+        ))
+    }
+
+    /// Polite goodbye; errors do not matter at this point.
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
+
+/// A compact UID set: `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(super::uid_set(&[3, 1, 2, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(super::uid_set(&[5]), "5");
+    }
+}

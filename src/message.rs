@@ -1,0 +1,247 @@
+//! Parsing inbound mail with mail-parser into the few facts the pipeline
+//! needs. Never panics: input that is not a mail becomes a [`ParseError`].
+
+use jiff::Timestamp;
+use mail_parser::{HeaderValue, MessageParser};
+
+/// The envelope sender as the delivering server recorded it (`Return-Path:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnPath {
+    /// No Return-Path header at all.
+    Missing,
+    /// `Return-Path: <>`: a bounce or other automatic mail (RFC 5321 §4.5.5).
+    Null,
+    Address(String),
+}
+
+/// What the pipeline knows of an inbound mail.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// With angle brackets. Synthesised from a content hash when missing.
+    pub message_id: String,
+    pub has_message_id: bool,
+    pub from_addr: Option<String>,
+    pub from_name: Option<String>,
+    pub return_path: ReturnPath,
+    /// Decoded, single-line.
+    pub subject: String,
+    /// Message-IDs from In-Reply-To and References, with angle brackets.
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub date: Option<Timestamp>,
+    /// Lower-cased header names and raw values that triage looks at.
+    pub headers: Vec<(String, String)>,
+    /// The text of the message (text/plain parts, or HTML converted), for
+    /// storage and, later, classification. Confidential: log at debug only.
+    pub body_text: String,
+    pub size: usize,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("empty message")]
+    Empty,
+    #[error("not a mail message: no header section could be parsed")]
+    NotMail,
+}
+
+impl Inbound {
+    /// All values of a header, by case-insensitive name.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+}
+
+pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ParseError::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotMail)?;
+    if msg.headers().is_empty() {
+        return Err(ParseError::NotMail);
+    }
+    let headers: Vec<(String, String)> = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
+        .collect();
+    let return_path = match headers.iter().find(|(n, _)| n == "return-path") {
+        None => ReturnPath::Missing,
+        Some((_, v)) => {
+            let addr = v
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
+            if addr.is_empty() {
+                ReturnPath::Null
+            } else {
+                ReturnPath::Address(addr.to_owned())
+            }
+        }
+    };
+    let from = msg.from().and_then(|a| a.first());
+    let from_addr = from
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty());
+    let from_name = from
+        .and_then(|a| a.name())
+        .map(single_line)
+        .filter(|n| !n.is_empty());
+    let (message_id, has_message_id) = match msg.message_id() {
+        Some(id) if !id.trim().is_empty() => (format!("<{}>", id.trim()), true),
+        _ => (synthetic_id(raw), false),
+    };
+    Ok(Inbound {
+        message_id,
+        has_message_id,
+        from_addr,
+        from_name,
+        return_path,
+        subject: msg.subject().map(single_line).unwrap_or_default(),
+        in_reply_to: ids(msg.in_reply_to()),
+        references: ids(msg.references()),
+        date: msg
+            .date()
+            .and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
+        body_text: body_text(&msg),
+        headers,
+        size: raw.len(),
+    })
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    let list: Vec<&str> = match v {
+        HeaderValue::Text(t) => vec![t.as_ref()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    list.into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("<{t}>"))
+        .collect()
+}
+
+fn body_text(msg: &mail_parser::Message<'_>) -> String {
+    let mut out = String::new();
+    for i in 0..msg.text_body_count() {
+        if let Some(t) = msg.body_text(i) {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&t);
+        }
+    }
+    out
+}
+
+/// Collapses a header value onto one line: no CR, LF or other controls.
+pub fn single_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_control() || c.is_whitespace() {
+            if !space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+fn unfold(v: &str) -> String {
+    single_line(v)
+}
+
+fn synthetic_id(raw: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(raw);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("<sha256-{hex}@embargo.invalid>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_basics() {
+        let raw = b"Return-Path: <r@example.test>\r\nFrom: \"R. Searcher\" <r@example.test>\r\n\
+            To: security@example.test\r\nSubject: =?UTF-8?Q?XSS_in_caf=C3=A9?=\r\n\
+            Message-ID: <abc@example.test>\r\nIn-Reply-To: <x@y>\r\nReferences: <a@b> <x@y>\r\n\
+            Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.message_id, "<abc@example.test>");
+        assert_eq!(m.from_addr.as_deref(), Some("r@example.test"));
+        assert_eq!(m.from_name.as_deref(), Some("R. Searcher"));
+        assert_eq!(m.return_path, ReturnPath::Address("r@example.test".into()));
+        assert_eq!(m.subject, "XSS in café");
+        assert_eq!(m.in_reply_to, vec!["<x@y>"]);
+        assert_eq!(m.references, vec!["<a@b>", "<x@y>"]);
+        assert_eq!(m.date.unwrap().to_string(), "2026-11-26T10:00:00Z");
+        assert!(m.body_text.contains("Hello"));
+    }
+
+    #[test]
+    fn null_and_missing_return_path() {
+        let m = parse(b"Return-Path: <>\r\nFrom: a@b\r\nSubject: x\r\n\r\nbody").unwrap();
+        assert_eq!(m.return_path, ReturnPath::Null);
+        let m = parse(b"From: a@b\r\nSubject: x\r\n\r\nbody").unwrap();
+        assert_eq!(m.return_path, ReturnPath::Missing);
+    }
+
+    #[test]
+    fn encoded_newlines_in_subject_do_not_survive() {
+        let raw = b"From: a@b\r\nSubject: =?UTF-8?Q?hi=0D=0ABcc:_victim@example.test?=\r\n\r\nx";
+        let m = parse(raw).unwrap();
+        assert!(
+            !m.subject.contains('\n') && !m.subject.contains('\r'),
+            "{:?}",
+            m.subject
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert_eq!(parse(b"").unwrap_err(), ParseError::Empty);
+        assert!(parse(b"\r\n\r\n").is_err());
+        for input in [
+            &b"\xff\xfe\x00garbage"[..],
+            b":::\r\n\r\n",
+            b"From:\r\n",
+            &[0u8; 64][..],
+        ] {
+            let _ = parse(input);
+        }
+    }
+
+    #[test]
+    fn message_without_id_gets_a_stable_synthetic_one() {
+        let raw = b"From: a@b\r\nSubject: x\r\n\r\nbody";
+        let a = parse(raw).unwrap();
+        let b = parse(raw).unwrap();
+        assert!(!a.has_message_id);
+        assert_eq!(a.message_id, b.message_id);
+    }
+}

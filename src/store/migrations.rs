@@ -1,0 +1,124 @@
+//! Numbered schema migrations. Each runs in one transaction that also moves
+//! `PRAGMA user_version` forward; a migration is never edited once shipped.
+
+use rusqlite::Connection;
+
+/// Migration N (1-based) is `MIGRATIONS[N - 1]`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE sync_state (
+        mailbox     TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid    INTEGER NOT NULL DEFAULT 0,
+        -- Mail that arrived before this time is recorded but not answered:
+        -- set on the first start against a mailbox with history.
+        ack_after   TEXT,
+        updated_at  TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE tracking_counter (
+        prefix TEXT NOT NULL,
+        year   INTEGER NOT NULL,
+        last   INTEGER NOT NULL,
+        PRIMARY KEY (prefix, year)
+    ) STRICT;
+
+    CREATE TABLE reports (
+        id              INTEGER PRIMARY KEY,
+        tracking_id     TEXT NOT NULL UNIQUE,
+        state           TEXT NOT NULL DEFAULT 'new',
+        reporter        TEXT NOT NULL,
+        reporter_name   TEXT NOT NULL DEFAULT '',
+        subject         TEXT NOT NULL DEFAULT '',
+        received_at     TEXT NOT NULL,
+        acknowledged_at TEXT,
+        excluded_topic  TEXT,
+        encrypted       INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY,
+        report_id   INTEGER REFERENCES reports(id),
+        direction   TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        mailbox     TEXT,
+        uidvalidity INTEGER,
+        uid         INTEGER,
+        message_id  TEXT NOT NULL,
+        from_addr   TEXT NOT NULL DEFAULT '',
+        to_addr     TEXT NOT NULL DEFAULT '',
+        subject     TEXT NOT NULL DEFAULT '',
+        date        TEXT,
+        received_at TEXT NOT NULL,
+        size        INTEGER NOT NULL DEFAULT 0,
+        kind        TEXT NOT NULL,
+        reason      TEXT NOT NULL DEFAULT '',
+        raw         BLOB
+    ) STRICT;
+    CREATE UNIQUE INDEX messages_by_uid ON messages (mailbox, uidvalidity, uid) WHERE uid IS NOT NULL;
+    CREATE INDEX messages_by_message_id ON messages (message_id);
+    CREATE INDEX messages_by_report ON messages (report_id);
+
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        report_id  INTEGER REFERENCES reports(id),
+        message_id INTEGER REFERENCES messages(id),
+        at         TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        old_value  TEXT,
+        new_value  TEXT,
+        detail     TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    CREATE INDEX events_by_report ON events (report_id);
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        report_id       INTEGER REFERENCES reports(id),
+        message_row     INTEGER REFERENCES messages(id),
+        kind            TEXT NOT NULL,
+        recipient       TEXT NOT NULL,
+        envelope_from   TEXT NOT NULL DEFAULT '',
+        message_id      TEXT NOT NULL,
+        raw             BLOB NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        -- Set just before handing the mail to the SMTP server, cleared on a
+        -- definite answer. Still set after a restart: the outcome is in
+        -- doubt (RFC 1047) until our own copy shows up in the mailbox.
+        attempt_started_at TEXT,
+        last_error      TEXT NOT NULL DEFAULT '',
+        created_at      TEXT NOT NULL,
+        sent_at         TEXT
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE INDEX outbox_by_recipient ON outbox (recipient, created_at);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const LATEST: usize = MIGRATIONS.len();
+
+/// Brings the database to [`LATEST`]. Refuses a database from a newer embargo.
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if current > LATEST {
+        anyhow::bail!(
+            "the database has schema version {current}, newer than this embargo knows ({LATEST}); \
+             run a newer embargo or restore a backup"
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let version = i + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
+        tx.pragma_update(None, "user_version", version as i64)?;
+        tx.commit()?;
+        tracing::info!(version, "database migrated");
+    }
+    Ok(())
+}

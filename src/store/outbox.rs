@@ -1,0 +1,282 @@
+//! The outbox table: mail waiting to be sent, written in the same transaction
+//! as the message that caused it; drained by `crate::outbox`.
+
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Outgoing, Store, insert_event, ts};
+
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub report_id: Option<i64>,
+    pub kind: String,
+    pub recipient: String,
+    pub envelope_from: String,
+    pub message_id: String,
+    pub raw: Vec<u8>,
+    pub attempts: u32,
+    /// A previous attempt was cut short by a crash; its outcome is unknown.
+    pub in_doubt: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OutboxStats {
+    pub pending: u64,
+    pub failed: u64,
+    pub sent: u64,
+    pub oldest_pending: Option<String>,
+}
+
+pub(super) fn enqueue(
+    tx: &Connection,
+    report_id: i64,
+    out: &Outgoing,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    // The outgoing mail is part of the thread from the moment it is queued,
+    // so a reply to it threads even while it waits for the SMTP server.
+    tx.execute(
+        "INSERT INTO messages (report_id, direction, message_id, from_addr, to_addr, subject, received_at, size, kind, raw)
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            report_id,
+            out.message_id,
+            out.from_addr,
+            out.recipient,
+            out.subject,
+            ts(now),
+            out.raw.len() as i64,
+            out.kind,
+            out.raw
+        ],
+    )?;
+    let message_row = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        params![report_id, message_row, out.kind, out.recipient, out.envelope_from, out.message_id, out.raw, ts(now)],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Pending items whose time has come, oldest first. An item whose last
+    /// attempt was cut short by a crash is due only once `grace` has passed
+    /// without our own copy confirming it.
+    pub fn outbox_due(
+        &self,
+        now: Timestamp,
+        grace: SignedDuration,
+        limit: u32,
+    ) -> anyhow::Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
+                    attempt_started_at IS NOT NULL FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= ?1
+               AND (attempt_started_at IS NULL OR attempt_started_at <= ?2)
+             ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], |r| {
+            Ok(OutboxItem {
+                id: r.get(0)?,
+                report_id: r.get(1)?,
+                kind: r.get(2)?,
+                recipient: r.get(3)?,
+                envelope_from: r.get(4)?,
+                message_id: r.get(5)?,
+                raw: r.get(6)?,
+                attempts: r.get(7)?,
+                in_doubt: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When the next pending item is due, if any.
+    pub fn outbox_next_due(&self, grace: SignedDuration) -> anyhow::Result<Option<Timestamp>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT next_attempt_at, attempt_started_at FROM outbox WHERE state = 'pending'",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut next: Option<Timestamp> = None;
+        while let Some(r) = rows.next()? {
+            let at = super::parse_ts(&r.get::<_, String>(0)?);
+            let started = r
+                .get::<_, Option<String>>(1)?
+                .as_deref()
+                .and_then(super::parse_ts);
+            let due = match (at, started) {
+                (Some(a), Some(s)) => Some(a.max(s + grace)),
+                (a, _) => a,
+            };
+            next = match (next, due) {
+                (Some(n), Some(d)) => Some(n.min(d)),
+                (n, d) => n.or(d),
+            };
+        }
+        Ok(next)
+    }
+
+    /// Marks the start of an attempt (committed before the first byte goes
+    /// to the SMTP server).
+    pub fn outbox_begin(&mut self, item: &OutboxItem) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempt_started_at = ?2 WHERE id = ?1",
+            params![item.id, ts(Timestamp::now())],
+        )?;
+        Ok(())
+    }
+
+    /// The SMTP server accepted the mail.
+    pub fn outbox_sent(&mut self, item: &OutboxItem, response: &str) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        tx.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = '',
+                    attempt_started_at = NULL WHERE id = ?1",
+            params![item.id, ts(now)],
+        )?;
+        if item.kind == "ack"
+            && let Some(report_id) = item.report_id
+        {
+            tx.execute(
+                "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
+                params![report_id, ts(now)],
+            )?;
+        }
+        insert_event(
+            &tx,
+            item.report_id,
+            None,
+            now,
+            "embargo",
+            &format!("{}-sent", item.kind),
+            None,
+            None,
+            &format!("to {}: {}", item.recipient, response),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A temporary failure: try again at `next`.
+    pub fn outbox_retry(
+        &mut self,
+        item: &OutboxItem,
+        next: Timestamp,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
+                    attempt_started_at = NULL WHERE id = ?1",
+            params![item.id, ts(next), error],
+        )?;
+        Ok(())
+    }
+
+    /// A permanent failure: recorded and visible, never retried.
+    pub fn outbox_failed(&mut self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2,
+                    attempt_started_at = NULL WHERE id = ?1",
+            params![item.id, error],
+        )?;
+        insert_event(
+            &tx,
+            item.report_id,
+            None,
+            now,
+            "embargo",
+            &format!("{}-failed", item.kind),
+            None,
+            None,
+            &format!("to {}: {}", item.recipient, error),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn outbox_stats(&self) -> anyhow::Result<OutboxStats> {
+        let mut stats = OutboxStats::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*), min(created_at) FROM outbox GROUP BY state")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let state: String = r.get(0)?;
+            let n = r.get::<_, i64>(1)? as u64;
+            match state.as_str() {
+                "pending" => {
+                    stats.pending = n;
+                    stats.oldest_pending = r.get(2)?;
+                }
+                "failed" => stats.failed = n,
+                _ => stats.sent = n,
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// Our own copy of an outgoing mail arrived: if its send was in doubt, it is
+/// now known to have gone out. Returns the report it belongs to.
+pub(super) fn confirm_copy(
+    tx: &Connection,
+    message_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<Option<i64>> {
+    let row: Option<(i64, Option<i64>, String, String, String)> = tx
+        .query_row(
+            "SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1",
+            [message_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((id, report_id, state, kind, recipient)) = row else {
+        return Ok(None);
+    };
+    if state == "pending" {
+        tx.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?2, attempt_started_at = NULL, last_error = '' WHERE id = ?1",
+            params![id, ts(now)],
+        )?;
+        if kind == "ack"
+            && let Some(report_id) = report_id
+        {
+            tx.execute(
+                "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
+                params![report_id, ts(now)],
+            )?;
+        }
+        insert_event(
+            tx,
+            report_id,
+            None,
+            now,
+            "embargo",
+            &format!("{kind}-sent"),
+            None,
+            None,
+            &format!("to {recipient}: confirmed by our own copy after an interrupted attempt"),
+        )?;
+    }
+    Ok(report_id)
+}
+
+impl Store {
+    /// Is this one of our outgoing Message-IDs?
+    pub fn outbox_has(&self, message_id: &str) -> anyhow::Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM outbox WHERE message_id = ?1",
+                [message_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}

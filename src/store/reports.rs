@@ -1,0 +1,164 @@
+//! Read side of reports: the list and the timeline of one report.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::Store;
+
+/// One report as `reports list --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSummary {
+    /// The tracking id, e.g. `SEC-2026-0001`.
+    pub id: String,
+    pub state: String,
+    pub reporter: String,
+    pub reporter_name: String,
+    pub subject: String,
+    pub received_at: String,
+    pub acknowledged_at: Option<String>,
+    /// Inbound messages in the thread (the report and its follow-ups).
+    pub messages: u64,
+    /// Mail embargo sent in the thread (acknowledgements, later replies).
+    pub messages_out: u64,
+    pub excluded_topic: Option<String>,
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageRow {
+    pub direction: String,
+    pub kind: String,
+    pub message_id: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub date: Option<String>,
+    pub received_at: String,
+    pub size: i64,
+    pub reason: String,
+    pub uid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDetail {
+    #[serde(flatten)]
+    pub summary: ReportSummary,
+    pub thread: Vec<MessageRow>,
+    pub events: Vec<EventRow>,
+}
+
+const MESSAGE_COLS: &str = "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid";
+
+fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        direction: r.get(0)?,
+        kind: r.get(1)?,
+        message_id: r.get(2)?,
+        from: r.get(3)?,
+        to: r.get(4)?,
+        subject: r.get(5)?,
+        date: r.get(6)?,
+        received_at: r.get(7)?,
+        size: r.get(8)?,
+        reason: r.get(9)?,
+        uid: r.get(10)?,
+    })
+}
+
+const SUMMARY_SQL: &str =
+    "SELECT r.tracking_id, r.state, r.reporter, r.reporter_name, r.subject, r.received_at,
+        r.acknowledged_at, r.excluded_topic, r.encrypted,
+        (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'),
+        (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
+        r.id
+    FROM reports r";
+
+fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
+    Ok((
+        ReportSummary {
+            id: r.get(0)?,
+            state: r.get(1)?,
+            reporter: r.get(2)?,
+            reporter_name: r.get(3)?,
+            subject: r.get(4)?,
+            received_at: r.get(5)?,
+            acknowledged_at: r.get(6)?,
+            excluded_topic: r.get(7)?,
+            encrypted: r.get::<_, i64>(8)? != 0,
+            messages: r.get::<_, i64>(9)? as u64,
+            messages_out: r.get::<_, i64>(10)? as u64,
+        },
+        r.get(11)?,
+    ))
+}
+
+impl Store {
+    /// All reports, oldest first.
+    pub fn list_reports(&self) -> anyhow::Result<Vec<ReportSummary>> {
+        let mut stmt = self
+            .conn()
+            .prepare(&format!("{SUMMARY_SQL} ORDER BY r.id"))?;
+        let rows = stmt.query_map([], summary)?;
+        Ok(rows.map(|r| r.map(|(s, _)| s)).collect::<Result<_, _>>()?)
+    }
+
+    /// One report with its whole thread and every event, in time order.
+    pub fn show_report(&self, tracking_id: &str) -> anyhow::Result<Option<ReportDetail>> {
+        let found = self
+            .conn()
+            .query_row(
+                &format!("{SUMMARY_SQL} WHERE r.tracking_id = ?1 COLLATE NOCASE"),
+                [tracking_id],
+                summary,
+            )
+            .optional()?;
+        let Some((summary, id)) = found else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE report_id = ?1 ORDER BY received_at, id"
+        ))?;
+        let thread = stmt
+            .query_map(params![id], message_row)?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn().prepare(
+            "SELECT at, actor, kind, old_value, new_value, detail FROM events WHERE report_id = ?1 ORDER BY at, id",
+        )?;
+        let events = stmt
+            .query_map(params![id], |r| {
+                Ok(EventRow {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    kind: r.get(2)?,
+                    old: r.get(3)?,
+                    new: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(ReportDetail {
+            summary,
+            thread,
+            events,
+        }))
+    }
+
+    /// Inbound messages that were not reports: automatic, failed, duplicate.
+    pub fn unreported_messages(&self, limit: u32) -> anyhow::Result<Vec<MessageRow>> {
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE report_id IS NULL AND kind != 'own-copy' ORDER BY id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map(params![limit], message_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,245 @@
+//! Triage decides what an inbound message is; it never writes.
+//!
+//! Order: duplicate → automatic mail (no reply, ever) → thread → new report.
+//! Excluded topics will slot in between threading and "new report".
+//!
+//! Threading rule (a stranger must not join someone else's thread): a message
+//! joins a report when its In-Reply-To/References name a message of that
+//! report, or its subject carries the report's tracking tag, **and** its From
+//! address is the report's reporter or a team member. Anyone else citing a
+//! tag or a Message-ID gets a new report of their own; the citation is noted
+//! on the new report so the team can link them by hand. Tags and Message-IDs
+//! are not secrets (subjects get forwarded and quoted), so they never act as
+//! a capability.
+
+use crate::message::{Inbound, ReturnPath};
+use crate::store::{ReportRef, Store};
+
+/// Read access to what is already known, as triage needs it.
+pub trait ThreadIndex {
+    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool>;
+    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>>;
+    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>>;
+    /// Is this the Message-ID of a mail embargo itself sent?
+    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool>;
+}
+
+impl ThreadIndex for Store {
+    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
+        Store::inbound_seen(self, message_id)
+    }
+    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
+        self.report_by_message_ids(ids)
+    }
+    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
+        self.report_by_tracking_id(tracking_id)
+    }
+    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
+        self.outbox_has(message_id)
+    }
+}
+
+/// Who we are, for loop detection and team membership.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Our own address (the From of everything we send).
+    pub address: String,
+    /// The tracking-id prefix, e.g. `SEC`.
+    pub prefix: String,
+    /// Team members' addresses (may join any thread).
+    pub team: Vec<String>,
+}
+
+/// The loop marker header embargo puts on everything it sends.
+pub const LOOP_HEADER: &str = "X-Embargo-Loop";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Duplicate,
+    /// The copy of a mail we sent, delivered back to us (`smtp.copy_to_self`).
+    OwnCopy,
+    Automatic {
+        reason: String,
+    },
+    FollowUp {
+        report: ReportRef,
+        how: String,
+    },
+    NewReport {
+        notes: Vec<String>,
+    },
+}
+
+pub fn decide(msg: &Inbound, me: &Identity, index: &dyn ThreadIndex) -> anyhow::Result<Decision> {
+    if index.inbound_seen(&msg.message_id)? {
+        return Ok(Decision::Duplicate);
+    }
+    if carries_our_loop_marker(msg, me) && index.is_our_outgoing(&msg.message_id)? {
+        return Ok(Decision::OwnCopy);
+    }
+    if let Some(reason) = automatic_reason(msg, me) {
+        return Ok(Decision::Automatic { reason });
+    }
+    let sender = msg.from_addr.as_deref().unwrap_or_default();
+    let may_join = |r: &ReportRef| {
+        r.reporter.eq_ignore_ascii_case(sender)
+            || me.team.iter().any(|t| t.eq_ignore_ascii_case(sender))
+    };
+    let mut notes = Vec::new();
+    let ids: Vec<String> = msg
+        .in_reply_to
+        .iter()
+        .chain(msg.references.iter())
+        .cloned()
+        .collect();
+    if let Some(report) = index.by_message_ids(&ids)? {
+        if may_join(&report) {
+            return Ok(Decision::FollowUp {
+                report,
+                how: "In-Reply-To/References".to_owned(),
+            });
+        }
+        notes.push(format!(
+            "replies to a message of {}, which belongs to another reporter: not joined",
+            report.tracking_id
+        ));
+    }
+    for tag in tracking_tags(&msg.subject, &me.prefix) {
+        if let Some(report) = index.by_tracking_id(&tag)? {
+            if may_join(&report) {
+                return Ok(Decision::FollowUp {
+                    report,
+                    how: "tracking tag".to_owned(),
+                });
+            }
+            notes.push(format!(
+                "subject cites {}, which belongs to another reporter: not joined",
+                report.tracking_id
+            ));
+        }
+    }
+    notes.dedup();
+    Ok(Decision::NewReport { notes })
+}
+
+/// Why this mail is automatic (RFC 3834 §2, RFC 5230 §4.6), or None.
+pub fn automatic_reason(msg: &Inbound, me: &Identity) -> Option<String> {
+    if let Some(v) = msg.header("auto-submitted") {
+        let token = v.split(';').next().unwrap_or("").trim();
+        if !token.eq_ignore_ascii_case("no") {
+            return Some(format!("Auto-Submitted: {token}"));
+        }
+    }
+    match &msg.return_path {
+        ReturnPath::Null => return Some("null return path (<>)".to_owned()),
+        ReturnPath::Missing => {
+            return Some("no Return-Path: cannot tell where a reply may go".to_owned());
+        }
+        ReturnPath::Address(_) => {}
+    }
+    if carries_our_loop_marker(msg, me) {
+        return Some(format!("carries our loop marker {LOOP_HEADER}"));
+    }
+    let addrs = [
+        msg.from_addr.as_deref(),
+        match &msg.return_path {
+            ReturnPath::Address(a) => Some(a.as_str()),
+            _ => None,
+        },
+    ];
+    for addr in addrs.into_iter().flatten() {
+        if addr.eq_ignore_ascii_case(&me.address) {
+            return Some(format!("sent from our own address {addr}"));
+        }
+        if let Some(why) = robot_sender(addr) {
+            return Some(why);
+        }
+    }
+    if let Some((name, _)) = msg.headers.iter().find(|(n, _)| n.starts_with("list-")) {
+        return Some(format!("mailing-list header {name}"));
+    }
+    if let Some(p) = msg.header("precedence") {
+        let p = p.trim().to_ascii_lowercase();
+        if matches!(p.as_str(), "bulk" | "junk" | "list") {
+            return Some(format!("Precedence: {p}"));
+        }
+    }
+    for h in ["x-auto-response-suppress", "x-autoreply", "x-autorespond"] {
+        if msg.has_header(h) {
+            return Some(format!("{h} header"));
+        }
+    }
+    if let Some(ct) = msg.header("content-type")
+        && ct.to_ascii_lowercase().starts_with("multipart/report")
+    {
+        return Some("delivery or read report (multipart/report)".to_owned());
+    }
+    None
+}
+
+fn carries_our_loop_marker(msg: &Inbound, me: &Identity) -> bool {
+    msg.header_values(LOOP_HEADER)
+        .any(|v| v.trim().eq_ignore_ascii_case(&me.address))
+}
+
+/// Local parts that RFC 5230 §4.6 (and common practice) say never to answer.
+fn robot_sender(addr: &str) -> Option<String> {
+    let local = addr
+        .rsplit_once('@')
+        .map(|(l, _)| l)
+        .unwrap_or(addr)
+        .to_ascii_lowercase();
+    let robot = matches!(
+        local.as_str(),
+        "mailer-daemon" | "postmaster" | "listserv" | "majordomo"
+    ) || local.ends_with("-request")
+        || local.starts_with("owner-")
+        || local.ends_with("-bounces")
+        || local.ends_with("-owner");
+    robot.then(|| format!("robot sender {addr}"))
+}
+
+/// Tracking ids such as `SEC-2026-0001` found in a subject, upper-cased.
+pub fn tracking_tags(subject: &str, prefix: &str) -> Vec<String> {
+    let upper = subject.to_ascii_uppercase();
+    let prefix = prefix.to_ascii_uppercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = upper.get(from..).and_then(|s| s.find(&prefix)) {
+        let start = from + pos;
+        from = start + prefix.len();
+        let preceded_ok = upper[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        let rest = &upper[from..];
+        let Some(rest) = rest.strip_prefix('-') else {
+            continue;
+        };
+        let year: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if year.len() != 4 {
+            continue;
+        }
+        let Some(after_year) = rest[4..].strip_prefix('-') else {
+            continue;
+        };
+        let seq: String = after_year
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let followed_ok = after_year[seq.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if preceded_ok && followed_ok && !seq.is_empty() && seq.len() <= 9 {
+            let tag = format!("{prefix}-{year}-{seq}");
+            if !out.contains(&tag) {
+                out.push(tag);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

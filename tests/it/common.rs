@@ -1,0 +1,415 @@
+//! Test harness: a real mail stack (scripts/mailstack: Dovecot + Exim on
+//! loopback), an embargo config pointing at it, and helpers to send mail
+//! through Exim's SMTP port and read mailboxes.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_embargo");
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A running mail stack; destroyed on drop (and by its watchdog if the test
+/// process dies).
+pub struct Stack {
+    pub dir: PathBuf,
+    pub env: HashMap<String, String>,
+}
+
+impl Stack {
+    pub fn start() -> Stack {
+        let out = Command::new(repo().join("scripts/mailstack"))
+            .arg("start")
+            .env("MAILSTACK_WATCH_PID", std::process::id().to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run scripts/mailstack");
+        assert!(
+            out.status.success(),
+            "mailstack start failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        Stack {
+            dir: PathBuf::from(&env["MAILSTACK_DIR"]),
+            env,
+        }
+    }
+
+    pub fn port(&self, which: &str) -> u16 {
+        self.env[&format!("MAILSTACK_{which}_PORT")]
+            .parse()
+            .unwrap()
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        PathBuf::from(&self.env["MAILSTACK_CA"])
+    }
+
+    fn ctl(&self, verb: &str) {
+        let out = Command::new(repo().join("scripts/mailstack"))
+            .arg(verb)
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mailstack {verb}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn stop_imap(&self) {
+        self.ctl("stop-imap")
+    }
+    pub fn start_imap(&self) {
+        self.ctl("start-imap")
+    }
+    pub fn stop_smtp(&self) {
+        self.ctl("stop-smtp")
+    }
+    pub fn start_smtp(&self) {
+        self.ctl("start-smtp")
+    }
+
+    /// Sends a raw message through Exim's MX port, as a real MTA would.
+    /// `mail_from` "" sends the null reverse path.
+    pub fn deliver(&self, mail_from: &str, rcpt: &str, raw: &str) {
+        smtp_send(self.port("SMTP"), mail_from, rcpt, raw);
+    }
+
+    fn maildir(&self, user: &str) -> PathBuf {
+        let (local, domain) = user.split_once('@').unwrap();
+        self.dir
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir")
+    }
+
+    /// Every message in a user's INBOX (new and cur), as text.
+    pub fn inbox(&self, user: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir(user).join(sub)) {
+                for e in entries.flatten() {
+                    if let Ok(bytes) = std::fs::read(e.path()) {
+                        out.push(String::from_utf8_lossy(&bytes).into_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until a user's INBOX holds at least `n` messages.
+    pub fn wait_inbox(&self, user: &str, n: usize, timeout: Duration) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let msgs = self.inbox(user);
+            if msgs.len() >= n {
+                return msgs;
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "{user}: expected {n} messages within {timeout:?}, have {}",
+                    msgs.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Exim's queue is empty: everything accepted has been delivered.
+    pub fn wait_delivered(&self, timeout: Duration) {
+        let start = Instant::now();
+        let input = self.dir.join("exim/spool/input");
+        loop {
+            let queued = std::fs::read_dir(&input)
+                .map(|d| d.flatten().count())
+                .unwrap_or(0);
+            if queued == 0 {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "exim queue not empty after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("scripts/mailstack"))
+            .arg("destroy")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+/// A minimal SMTP client: full control over the envelope and the bytes.
+pub fn smtp_send(port: u16, mail_from: &str, rcpt: &str, raw: &str) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let expect = |code: &str, reader: &mut BufReader<TcpStream>| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect("220", &mut reader);
+    write!(w, "EHLO test.example\r\n").unwrap();
+    expect("250", &mut reader);
+    write!(w, "MAIL FROM:<{mail_from}>\r\n").unwrap();
+    expect("250", &mut reader);
+    write!(w, "RCPT TO:<{rcpt}>\r\n").unwrap();
+    expect("250", &mut reader);
+    write!(w, "DATA\r\n").unwrap();
+    expect("354", &mut reader);
+    let mut data = String::new();
+    for line in raw.replace("\r\n", "\n").split('\n') {
+        if line.starts_with('.') {
+            data.push('.');
+        }
+        data.push_str(line);
+        data.push_str("\r\n");
+    }
+    data.push_str(".\r\n");
+    w.write_all(data.as_bytes()).unwrap();
+    expect("250", &mut reader);
+    let _ = write!(w, "QUIT\r\n");
+}
+
+/// A plain report from researcher@example.test.
+pub fn report(message_id: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: Rita Researcher <researcher@example.test>\r\nTo: security@example.test\r\n\
+         Subject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+/// An embargo config (in its own temp folder) for a stack.
+pub struct Setup {
+    pub stack: Stack,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct Options {
+    pub imap_security: &'static str,
+    pub smtp_security: &'static str,
+    pub extra: String,
+    pub max_per_sender: u32,
+    pub retry_max_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            imap_security: "tls",
+            smtp_security: "tls",
+            extra: String::new(),
+            max_per_sender: 10_000,
+            retry_max_secs: 2,
+        }
+    }
+}
+
+impl Setup {
+    pub fn new() -> Setup {
+        Setup::with(Options::default())
+    }
+
+    pub fn with(opts: Options) -> Setup {
+        let stack = Stack::start();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(repo().join("config/ack.txt"), dir.path().join("ack.txt")).unwrap();
+        write_secret(&dir.path().join("imap.pass"), "security-pw");
+        write_secret(&dir.path().join("smtp.pass"), "security-pw");
+        let imap_port = match opts.imap_security {
+            "tls" => stack.port("IMAPS"),
+            _ => stack.port("IMAP"),
+        };
+        let smtp_port = match opts.smtp_security {
+            "tls" => stack.port("SMTPS"),
+            "starttls" => stack.port("SUBMISSION"),
+            _ => stack.port("SMTP"),
+        };
+        let smtp_auth = if opts.smtp_security == "none" {
+            String::new()
+        } else {
+            "user = \"security@example.test\"\npassword_file = \"smtp.pass\"\n".to_owned()
+        };
+        let text = format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n\
+             user = \"security@example.test\"\npassword_file = \"imap.pass\"\nmailbox = \"INBOX\"\n\
+             timeout_secs = 20\nreconnect_max_secs = 2\n\n\
+             [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
+             from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n\n\
+             [store]\npath = \"embargo.sqlite3\"\n\n[policy]\ntracking_prefix = \"SEC\"\n\n\
+             [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
+            opts.imap_security,
+            opts.smtp_security,
+            opts.retry_max_secs,
+            opts.max_per_sender,
+            opts.extra,
+            ca = stack.ca().display(),
+        );
+        let config = dir.path().join("embargo.toml");
+        std::fs::write(&config, text).unwrap();
+        Setup { stack, dir, config }
+    }
+
+    /// Runs the embargo binary with this config.
+    pub fn embargo(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// `run --once`, asserting success.
+    pub fn once(&self) -> Output {
+        let out = self.embargo(&["run", "--once"]);
+        assert!(
+            out.status.success(),
+            "run --once failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn reports(&self) -> Vec<serde_json::Value> {
+        let out = self.embargo(&["reports", "list", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Starts `embargo run` in the background; killed on drop.
+    pub fn daemon(&self) -> Daemon {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Daemon { child }
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+}
+
+fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+pub struct Daemon {
+    pub child: Child,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Header value of a raw message (first occurrence, unfolded).
+pub fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    let head = head.split("\n\n").next().unwrap_or(head);
+    let mut found: Option<String> = None;
+    for line in head.lines() {
+        if let Some(v) = found.as_mut() {
+            if line.starts_with(' ') || line.starts_with('\t') {
+                v.push(' ');
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':')
+            && n.eq_ignore_ascii_case(name)
+        {
+            found = Some(v.trim().to_owned());
+        }
+    }
+    found
+}

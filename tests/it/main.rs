@@ -1,0 +1,7 @@
+//! Integration tests against a real mail stack (Dovecot + Exim on loopback,
+//! started per test by scripts/mailstack).
+
+mod common;
+mod config_errors;
+mod e2e;
+mod resilience;
