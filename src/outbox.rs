@@ -19,6 +19,7 @@ use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
 use lettre::{Address, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use crate::config::{Security, SmtpConfig};
 use crate::store::{OutboxItem, Store};
@@ -126,37 +127,58 @@ pub async fn drain(
         let mut progressed = false;
         for item in &due {
             let span = tracing::info_span!("send", outbox = item.id, kind = %item.kind, to = %item.recipient);
-            let _enter = span.enter();
-            if item.in_doubt {
-                tracing::warn!(
-                    "an earlier attempt was cut short and no copy of it arrived within {} s: sending again",
-                    grace.as_secs()
-                );
-            }
-            lock(store)?.outbox_begin(item)?;
-            match send_one(transport, item, copy_to.as_ref()).await {
-                SendResult::Sent(resp) => {
-                    lock(store)?.outbox_sent(item, &resp)?;
-                    tracing::info!(message_id = %item.message_id, "sent");
-                    progressed = true;
-                }
-                SendResult::Retry(err) => {
-                    let wait = backoff(item.attempts, cap);
-                    let next =
-                        Timestamp::now() + jiff::SignedDuration::try_from(wait).unwrap_or_default();
-                    lock(store)?.outbox_retry(item, next, &err)?;
-                    tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "temporary SMTP failure");
-                    retrying += 1;
-                }
-                SendResult::Permanent(err) => {
-                    lock(store)?.outbox_failed(item, &err)?;
-                    tracing::error!(error = %err, "permanent SMTP failure; not retried");
-                    progressed = true;
-                }
+            match attempt(store, transport, item, copy_to.as_ref(), grace, cap)
+                .instrument(span)
+                .await?
+            {
+                Attempt::Done => progressed = true,
+                Attempt::Retrying => retrying += 1,
             }
         }
         if !progressed {
             return Ok(retrying);
+        }
+    }
+}
+
+enum Attempt {
+    Done,
+    Retrying,
+}
+
+/// One attempt at one item, its outcome recorded.
+async fn attempt(
+    store: &Arc<Mutex<Store>>,
+    transport: &Transport,
+    item: &OutboxItem,
+    copy_to: Option<&Address>,
+    grace: SignedDuration,
+    cap: Duration,
+) -> anyhow::Result<Attempt> {
+    if item.in_doubt {
+        tracing::warn!(
+            "an earlier attempt was cut short and no copy of it arrived within {} s: sending again",
+            grace.as_secs()
+        );
+    }
+    lock(store)?.outbox_begin(item)?;
+    match send_one(transport, item, copy_to).await {
+        SendResult::Sent(resp) => {
+            lock(store)?.outbox_sent(item, &resp)?;
+            tracing::info!(message_id = %item.message_id, "sent");
+            Ok(Attempt::Done)
+        }
+        SendResult::Retry(err) => {
+            let wait = backoff(item.attempts, cap);
+            let next = Timestamp::now() + SignedDuration::try_from(wait).unwrap_or_default();
+            lock(store)?.outbox_retry(item, next, &err)?;
+            tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "temporary SMTP failure");
+            Ok(Attempt::Retrying)
+        }
+        SendResult::Permanent(err) => {
+            lock(store)?.outbox_failed(item, &err)?;
+            tracing::error!(error = %err, "permanent SMTP failure; not retried");
+            Ok(Attempt::Done)
         }
     }
 }

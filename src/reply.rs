@@ -136,7 +136,7 @@ pub fn compose(
     }
     let msg = builder
         .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
-        .raw_header(raw_header(LOOP_HEADER, &to.from.email.to_string())?)
+        .raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?)
         // Ask Exchange and friends not to auto-answer our auto-answer.
         .raw_header(raw_header("X-Auto-Response-Suppress", "All")?)
         .header(ContentType::TEXT_PLAIN)

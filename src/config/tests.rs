@@ -1,1 +1,128 @@
+use std::path::Path;
 
+use super::*;
+
+fn with_files(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
+    std::fs::write(dir.path().join("ack.txt"), "{{ tracking_id }}").unwrap();
+    let path = dir.path().join("embargo.toml");
+    let r = parse(&path, text);
+    (dir, r)
+}
+
+const MINIMAL: &str = "[imap]\nhost = \"imap.example.org\"\nuser = \"s@example.org\"\npassword_file = \"pw\"\n\n\
+[smtp]\nhost = \"smtp.example.org\"\nfrom = \"Team <s@example.org>\"\n\n[store]\npath = \"db.sqlite3\"\n";
+
+#[test]
+fn defaults_and_relative_paths() {
+    let (dir, cfg) = with_files(MINIMAL);
+    let cfg = cfg.unwrap();
+    assert_eq!(cfg.imap.port, 993);
+    assert_eq!(cfg.imap.security, Security::Tls);
+    assert_eq!(cfg.imap.password, "secret");
+    assert_eq!(cfg.imap.mailbox, "INBOX");
+    assert_eq!(cfg.smtp.port, 465);
+    assert!(cfg.smtp.user.is_none());
+    assert_eq!(cfg.store.path, dir.path().join("db.sqlite3"));
+    assert_eq!(cfg.reply.ack_template, dir.path().join("ack.txt"));
+    assert_eq!(cfg.policy.tracking_prefix, "SEC");
+    assert_eq!(cfg.policy.promises.response_business_days, 5);
+    assert!(cfg.smtp.copy_to_self);
+}
+
+#[test]
+fn starttls_ports() {
+    let text = MINIMAL
+        .replace(
+            "host = \"imap.example.org\"",
+            "host = \"imap.example.org\"\nsecurity = \"starttls\"",
+        )
+        .replace(
+            "host = \"smtp.example.org\"",
+            "host = \"smtp.example.org\"\nsecurity = \"starttls\"",
+        );
+    let cfg = with_files(&text).1.unwrap();
+    assert_eq!(cfg.imap.port, 143);
+    assert_eq!(cfg.smtp.port, 587);
+}
+
+#[test]
+fn plaintext_only_on_loopback() {
+    let e = with_files(&MINIMAL.replace(
+        "host = \"imap.example.org\"",
+        "host = \"imap.example.org\"\nsecurity = \"none\"",
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "imap.security");
+    assert_eq!(e.line, Some(3));
+    for host in ["127.0.0.1", "::1", "localhost", "[::1]"] {
+        let text = MINIMAL.replace(
+            "host = \"imap.example.org\"",
+            &format!("host = \"{host}\"\nsecurity = \"none\""),
+        );
+        assert!(with_files(&text).1.is_ok(), "{host}");
+    }
+}
+
+#[test]
+fn errors_name_key_and_line() {
+    let e = with_files(&MINIMAL.replace("[store]\n", "[store]\ncolour = \"red\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "store.colour");
+    assert_eq!(e.line, Some(11));
+    assert!(e.problem.contains("unknown field"), "{e}");
+    let e = with_files(&MINIMAL.replace("[imap]\n", "[imap]\nport = 99999\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "imap.port");
+    let e = with_files(&format!("{MINIMAL}[policy]\ntracking_prefix = \"SEC 1\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "policy.tracking_prefix");
+    let e = with_files(&format!(
+        "{MINIMAL}[policy]\nfix_days = 100\ncomplex_fix_days = 90\n"
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "policy.complex_fix_days");
+    let e = with_files(&MINIMAL.replace(
+        "from = \"Team <s@example.org>\"",
+        "from = \"Team <s@example.org>\"\nuser = \"u\"",
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "smtp.password_file");
+    let shown = e.to_string();
+    assert!(
+        shown.contains("embargo.toml") && shown.contains("smtp.password_file"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn missing_section() {
+    let e = with_files("[imap]\nhost = \"x\"\nuser = \"u\"\npassword_file = \"pw\"\n")
+        .1
+        .unwrap_err();
+    assert!(e.problem.contains("smtp"), "{e}");
+}
+
+#[test]
+fn sizes() {
+    assert_eq!(parse_size_str("25MiB"), Ok(25 * 1024 * 1024));
+    assert_eq!(parse_size_str("10 MB"), Ok(10_000_000));
+    assert_eq!(parse_size_str("512"), Ok(512));
+    assert!(parse_size_str("lots").is_err());
+    assert!(parse_size_str("5 parsecs").is_err());
+    assert!(parse_size_str("0").is_err());
+    assert!(parse_size_str("99999999999GiB").is_err());
+}
+
+#[test]
+fn unreadable_config_file() {
+    let e = load(Path::new("/nonexistent/embargo.toml")).unwrap_err();
+    assert!(e.problem.contains("cannot read"), "{e}");
+}

@@ -70,6 +70,9 @@ pub struct Outgoing {
     pub raw: Vec<u8>,
 }
 
+/// Builds the acknowledgement from the tracking id (None: no acknowledgement).
+pub type Compose<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Option<Outgoing>> + 'a>;
+
 /// What triage decided, as the store persists it.
 pub enum Disposition<'a> {
     /// A new report; `compose` builds the acknowledgement once the tracking
@@ -78,7 +81,7 @@ pub enum Disposition<'a> {
         reporter: String,
         reporter_name: String,
         subject: String,
-        compose: Box<dyn FnOnce(&str) -> anyhow::Result<Option<Outgoing>> + 'a>,
+        compose: Compose<'a>,
         no_ack_reason: Option<String>,
         notes: Vec<String>,
     },

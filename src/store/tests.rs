@@ -1,1 +1,249 @@
+use jiff::SignedDuration;
 
+use super::*;
+
+fn row(id: &str) -> InboundRow {
+    InboundRow {
+        message_id: id.into(),
+        from_addr: "r@example.test".into(),
+        subject: "bug".into(),
+        ..InboundRow::default()
+    }
+}
+
+fn src(uid: u32) -> Source {
+    Source {
+        mailbox: "INBOX".into(),
+        uidvalidity: 1,
+        uid,
+    }
+}
+
+fn out(id: &str) -> Outgoing {
+    Outgoing {
+        kind: "ack".into(),
+        recipient: "r@example.test".into(),
+        envelope_from: String::new(),
+        message_id: id.into(),
+        subject: "s".into(),
+        from_addr: "security@example.test".into(),
+        raw: b"raw".to_vec(),
+    }
+}
+
+fn new_report(ack_id: &'static str) -> Disposition<'static> {
+    Disposition::NewReport {
+        reporter: "r@example.test".into(),
+        reporter_name: String::new(),
+        subject: "bug".into(),
+        compose: Box::new(move |_| Ok(Some(out(ack_id)))),
+        no_ack_reason: None,
+        notes: vec![],
+    }
+}
+
+#[test]
+fn new_report_ack_and_position_commit_together() {
+    let mut s = Store::open_in_memory().unwrap();
+    let r = s
+        .record(Some(&src(5)), &row("<a@x>"), new_report("<ack1@x>"), "SEC")
+        .unwrap();
+    let Recorded::NewReport {
+        tracking_id,
+        ack_queued,
+    } = r
+    else {
+        panic!("{r:?}")
+    };
+    assert!(tracking_id.starts_with("SEC-") && tracking_id.ends_with("-0001"));
+    assert!(ack_queued);
+    assert_eq!(s.sync_state("INBOX").unwrap().unwrap().last_uid, 5);
+    assert_eq!(
+        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    // The same UID again (re-fetch after a crash) changes nothing.
+    let again = s
+        .record(Some(&src(5)), &row("<a@x>"), new_report("<ack2@x>"), "SEC")
+        .unwrap();
+    assert_eq!(again, Recorded::AlreadyRecorded);
+    assert_eq!(
+        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(s.list_reports().unwrap().len(), 1);
+}
+
+#[test]
+fn tracking_ids_count_up() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record(Some(&src(1)), &row("<a@x>"), new_report("<k1@x>"), "SEC")
+        .unwrap();
+    let r = s
+        .record(Some(&src(2)), &row("<b@x>"), new_report("<k2@x>"), "SEC")
+        .unwrap();
+    assert!(
+        matches!(r, Recorded::NewReport { ref tracking_id, .. } if tracking_id.ends_with("-0002")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_compose_error_does_not_block_the_message() {
+    let mut s = Store::open_in_memory().unwrap();
+    let d = Disposition::NewReport {
+        reporter: "r@example.test".into(),
+        reporter_name: String::new(),
+        subject: "bug".into(),
+        compose: Box::new(|_| anyhow::bail!("hostile address")),
+        no_ack_reason: None,
+        notes: vec![],
+    };
+    let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
+    assert!(matches!(
+        r,
+        Recorded::NewReport {
+            ack_queued: false,
+            ..
+        }
+    ));
+    let id = &s.list_reports().unwrap()[0].id;
+    let detail = s.show_report(id).unwrap().unwrap();
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.kind == "ack-skipped" && e.detail.contains("hostile address"))
+    );
+}
+
+#[test]
+fn threading_lookups_find_outgoing_ids() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record(Some(&src(1)), &row("<a@x>"), new_report("<ack@x>"), "SEC")
+        .unwrap();
+    let r = s
+        .report_by_message_ids(&["<nope@x>".into(), "<ack@x>".into()])
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.reporter, "r@example.test");
+    assert_eq!(
+        s.report_by_tracking_id(&r.tracking_id.to_lowercase())
+            .unwrap()
+            .unwrap()
+            .id,
+        r.id
+    );
+    assert!(s.inbound_seen("<a@x>").unwrap());
+    assert!(
+        !s.inbound_seen("<ack@x>").unwrap(),
+        "outgoing ids are not inbound duplicates"
+    );
+}
+
+#[test]
+fn outbox_lifecycle_and_in_doubt_attempts() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record(Some(&src(1)), &row("<a@x>"), new_report("<ack@x>"), "SEC")
+        .unwrap();
+    let grace = SignedDuration::from_secs(60);
+    let item = s.outbox_due(Timestamp::now(), grace, 10).unwrap().remove(0);
+    assert!(!item.in_doubt);
+    // An attempt that a crash cut short: not due again within the grace.
+    s.outbox_begin(&item).unwrap();
+    assert!(
+        s.outbox_due(Timestamp::now(), grace, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let later = Timestamp::now() + SignedDuration::from_secs(61);
+    let again = s.outbox_due(later, grace, 10).unwrap();
+    assert!(again[0].in_doubt);
+    // Our own copy arrives: confirmed, never sent twice.
+    let r = s
+        .record(Some(&src(2)), &row("<ack@x>"), Disposition::OwnCopy, "SEC")
+        .unwrap();
+    assert_eq!(r, Recorded::OwnCopy);
+    assert!(s.outbox_due(later, grace, 10).unwrap().is_empty());
+    let report = &s.list_reports().unwrap()[0];
+    assert!(report.acknowledged_at.is_some());
+    assert_eq!(
+        report.messages, 1,
+        "the copy is not part of the thread count"
+    );
+    assert_eq!(s.outbox_stats().unwrap().sent, 1);
+}
+
+#[test]
+fn retry_and_permanent_failure() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record(Some(&src(1)), &row("<a@x>"), new_report("<ack@x>"), "SEC")
+        .unwrap();
+    let item = s
+        .outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
+        .unwrap()
+        .remove(0);
+    let next = Timestamp::now() + SignedDuration::from_secs(30);
+    s.outbox_retry(&item, next, "421 try later").unwrap();
+    assert!(
+        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.outbox_next_due(SignedDuration::ZERO).unwrap().map(ts),
+        Some(ts(next))
+    );
+    let item = s
+        .outbox_due(next, SignedDuration::ZERO, 10)
+        .unwrap()
+        .remove(0);
+    assert_eq!(item.attempts, 1);
+    s.outbox_failed(&item, "550 no such user").unwrap();
+    let stats = s.outbox_stats().unwrap();
+    assert_eq!((stats.pending, stats.failed), (0, 1));
+    assert!(s.list_reports().unwrap()[0].acknowledged_at.is_none());
+}
+
+#[test]
+fn uidvalidity_change_keeps_position_per_validity() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.record(
+        Some(&src(9)),
+        &row("<a@x>"),
+        Disposition::Automatic { reason: "x".into() },
+        "SEC",
+    )
+    .unwrap();
+    s.set_sync_state(
+        "INBOX",
+        SyncState {
+            uidvalidity: 2,
+            last_uid: 0,
+            ack_after: None,
+        },
+        "test",
+    )
+    .unwrap();
+    // A late write for the old validity must not move the new position.
+    s.advance(&src(12)).unwrap();
+    let st = s.sync_state("INBOX").unwrap().unwrap();
+    assert_eq!((st.uidvalidity, st.last_uid), (2, 0));
+}
+
+#[test]
+fn migrations_are_idempotent_and_refuse_newer_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    drop(Store::open(&path).unwrap());
+    drop(Store::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let err = Store::open(&path).err().unwrap();
+    assert!(format!("{err:#}").contains("newer"), "{err:#}");
+}

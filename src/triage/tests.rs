@@ -1,1 +1,209 @@
+use std::cell::RefCell;
 
+use super::*;
+use crate::message::parse;
+
+#[derive(Default)]
+struct Fake {
+    seen: Vec<String>,
+    by_id: Vec<(String, ReportRef)>,
+    by_tag: Vec<(String, ReportRef)>,
+    outgoing: Vec<String>,
+    asked: RefCell<Vec<String>>,
+}
+
+impl ThreadIndex for Fake {
+    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
+        Ok(self.seen.iter().any(|s| s == message_id))
+    }
+    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
+        self.asked.borrow_mut().extend(ids.iter().cloned());
+        Ok(ids.iter().find_map(|id| {
+            self.by_id
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, r)| r.clone())
+        }))
+    }
+    fn by_tracking_id(&self, tag: &str) -> anyhow::Result<Option<ReportRef>> {
+        Ok(self
+            .by_tag
+            .iter()
+            .find(|(k, _)| k == tag)
+            .map(|(_, r)| r.clone()))
+    }
+    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
+        Ok(self.outgoing.iter().any(|s| s == message_id))
+    }
+}
+
+fn me() -> Identity {
+    Identity {
+        address: "security@example.test".into(),
+        prefix: "SEC".into(),
+        team: vec!["lead@example.test".into()],
+    }
+}
+
+fn msg(headers: &str) -> Inbound {
+    parse(format!("{headers}Message-ID: <m@example.test>\r\n\r\nbody\r\n").as_bytes()).unwrap()
+}
+
+fn report_ref() -> ReportRef {
+    ReportRef {
+        id: 7,
+        tracking_id: "SEC-2026-0007".into(),
+        reporter: "r@example.test".into(),
+    }
+}
+
+const PLAIN: &str = "Return-Path: <r@example.test>\r\nFrom: r@example.test\r\nSubject: bug\r\n";
+
+#[test]
+fn plain_mail_is_a_new_report() {
+    assert_eq!(
+        decide(&msg(PLAIN), &me(), &Fake::default()).unwrap(),
+        Decision::NewReport { notes: vec![] }
+    );
+}
+
+#[test]
+fn automatic_mail_is_recognised() {
+    let cases = [
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nAuto-Submitted: auto-generated\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nAUTO-SUBMITTED: Auto-Replied; owner-email=\"a@b\"\r\n",
+        "Return-Path: <>\r\nFrom: r@x\r\n",
+        "From: r@x\r\n",
+        "Return-Path: <MAILER-DAEMON@x>\r\nFrom: r@x\r\n",
+        "Return-Path: <r@x>\r\nFrom: Mail Delivery System <mailer-daemon@x>\r\n",
+        "Return-Path: <r@x>\r\nFrom: postmaster@x\r\n",
+        "Return-Path: <foo-request@x>\r\nFrom: r@x\r\n",
+        "Return-Path: <owner-foo@x>\r\nFrom: r@x\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nList-Id: <l.x>\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nList-Unsubscribe: <mailto:u@x>\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nPrecedence: Bulk\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nPrecedence: junk\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nPrecedence: list\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nX-Auto-Response-Suppress: OOF\r\n",
+        "Return-Path: <security@example.test>\r\nFrom: r@x\r\n",
+        "Return-Path: <r@x>\r\nFrom: Security@Example.test\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nX-Embargo-Loop: security@example.test\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n",
+    ];
+    for h in cases {
+        match decide(&msg(h), &me(), &Fake::default()).unwrap() {
+            Decision::Automatic { reason } => assert!(!reason.is_empty()),
+            other => panic!("{h:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn auto_submitted_no_and_normal_precedence_are_human() {
+    for h in [
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nAuto-Submitted: no\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nPrecedence: first-class\r\n",
+        "Return-Path: <r@x>\r\nFrom: requester@x\r\n",
+        "Return-Path: <r@x>\r\nFrom: r@x\r\nX-Loop: somebody-else@x\r\n",
+    ] {
+        assert!(
+            matches!(
+                decide(&msg(h), &me(), &Fake::default()).unwrap(),
+                Decision::NewReport { .. }
+            ),
+            "{h}"
+        );
+    }
+}
+
+#[test]
+fn duplicates_and_own_copies() {
+    let fake = Fake {
+        seen: vec!["<m@example.test>".into()],
+        ..Fake::default()
+    };
+    assert_eq!(
+        decide(&msg(PLAIN), &me(), &fake).unwrap(),
+        Decision::Duplicate
+    );
+    let fake = Fake {
+        outgoing: vec!["<m@example.test>".into()],
+        ..Fake::default()
+    };
+    let own = "Return-Path: <>\r\nFrom: security@example.test\r\nX-Embargo-Loop: security@example.test\r\n";
+    assert_eq!(decide(&msg(own), &me(), &fake).unwrap(), Decision::OwnCopy);
+}
+
+#[test]
+fn reporter_joins_by_references_and_by_tag() {
+    let fake = Fake {
+        by_id: vec![("<ack@example.test>".into(), report_ref())],
+        ..Fake::default()
+    };
+    let h = format!("{PLAIN}In-Reply-To: <ack@example.test>\r\n");
+    assert!(matches!(
+        decide(&msg(&h), &me(), &fake).unwrap(),
+        Decision::FollowUp { .. }
+    ));
+    let fake = Fake {
+        by_tag: vec![("SEC-2026-0007".into(), report_ref())],
+        ..Fake::default()
+    };
+    let h = "Return-Path: <r@example.test>\r\nFrom: R@Example.test\r\nSubject: Re: [sec-2026-0007] bug\r\n";
+    match decide(&msg(h), &me(), &fake).unwrap() {
+        Decision::FollowUp { report, how } => {
+            assert_eq!(report.id, 7);
+            assert_eq!(how, "tracking tag");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn team_members_join_any_thread() {
+    let fake = Fake {
+        by_tag: vec![("SEC-2026-0007".into(), report_ref())],
+        ..Fake::default()
+    };
+    let h = "Return-Path: <lead@example.test>\r\nFrom: lead@example.test\r\nSubject: Re: [SEC-2026-0007] bug\r\n";
+    assert!(matches!(
+        decide(&msg(h), &me(), &fake).unwrap(),
+        Decision::FollowUp { .. }
+    ));
+}
+
+#[test]
+fn strangers_citing_a_thread_get_their_own_report() {
+    let fake = Fake {
+        by_id: vec![("<ack@example.test>".into(), report_ref())],
+        by_tag: vec![("SEC-2026-0007".into(), report_ref())],
+        ..Fake::default()
+    };
+    let h = "Return-Path: <evil@example.test>\r\nFrom: evil@example.test\r\nSubject: Re: [SEC-2026-0007] bug\r\n\
+             In-Reply-To: <ack@example.test>\r\n";
+    match decide(&msg(h), &me(), &fake).unwrap() {
+        Decision::NewReport { notes } => {
+            assert_eq!(notes.len(), 2, "{notes:?}");
+            assert!(notes.iter().all(|n| n.contains("SEC-2026-0007")));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tags_are_found_only_as_whole_tokens() {
+    assert_eq!(
+        tracking_tags("[SEC-2026-0001] x", "SEC"),
+        vec!["SEC-2026-0001"]
+    );
+    assert_eq!(
+        tracking_tags("re: sec-2026-12 and SEC-2027-0003", "SEC"),
+        vec!["SEC-2026-12", "SEC-2027-0003"]
+    );
+    assert!(tracking_tags("XSEC-2026-0001", "SEC").is_empty());
+    assert!(tracking_tags("SEC-2026-0001X", "SEC").is_empty());
+    assert!(tracking_tags("SEC-26-0001", "SEC").is_empty());
+    assert!(tracking_tags("SEC-2026-", "SEC").is_empty());
+    assert!(tracking_tags("SEC", "SEC").is_empty());
+    assert!(tracking_tags("ünïcödé SEC-2026-0001 ü", "SEC").len() == 1);
+}

@@ -145,3 +145,53 @@ fn run_once_fails_when_the_mailbox_cannot_be_reached() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+#[test]
+fn uidvalidity_change_rescans_without_double_processing() {
+    let s = Setup::new();
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("v1@example.test", "first", "x"),
+    );
+    s.stack.wait_inbox(SECURITY, 1, Duration::from_secs(20));
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, Duration::from_secs(20));
+
+    // Make Dovecot forget its UIDs: it assigns a new UIDVALIDITY.
+    s.stack.stop_imap();
+    let maildir = s.stack.dir.join("mail/example.test/security/Maildir");
+    for e in std::fs::read_dir(&maildir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("dovecot") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    s.stack.start_imap();
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("v2@example.test", "second", "y"),
+    );
+    // The first report, our own copy of its ack, the second report.
+    s.stack.wait_inbox(SECURITY, 3, Duration::from_secs(20));
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 2, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        s.stack.inbox(RESEARCHER).len(),
+        2,
+        "the first report was not answered again"
+    );
+    let reports = s.reports();
+    assert_eq!(reports.len(), 2);
+    let out = s.embargo(&["messages", "--json"]);
+    let msgs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        msgs.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "duplicate"),
+        "{msgs}"
+    );
+}
