@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ReportsCommand,
     },
+    /// OpenPGP keys: the team's (loaded from the config) and reporters' (learned).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Inbound mail that did not become a report: automatic, failed, duplicate.
     Messages {
         /// Print JSON.
@@ -61,6 +66,17 @@ pub enum Command {
         /// How many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Team keys (fingerprint, algorithm, expiry) and learned reporter keys
+    /// (address, fingerprint, source, first seen).
+    List {
+        /// Print JSON: {"team": [...], "reporters": [...]}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -115,6 +131,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ReportsCommand::Show { id, json } => show(&store, &id, json),
             }
         }
+        Command::Keys {
+            command: KeysCommand::List { json },
+        } => keys_list(&cfg, json),
         Command::Messages { json, limit } => {
             let store = Store::open(&cfg.store.path)?;
             let rows = store.unreported_messages(limit)?;
@@ -136,27 +155,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match config::load(path).and_then(|cfg| {
-        crate::reply::Templates::load(&cfg.reply.ack_template).map_err(|e| {
-            config::ConfigError {
-                file: path.to_owned(),
-                line: None,
-                key: "reply.ack_template".into(),
-                problem: format!("{e:#}"),
-            }
-        })?;
-        Ok(cfg)
-    }) {
+    match config::load(path).and_then(|cfg| validate_beyond_syntax(path, cfg)) {
         Ok(cfg) => {
             println!(
-                "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {})",
+                "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {}, {} team key file(s))",
                 path.display(),
                 cfg.imap.host,
                 cfg.imap.port,
                 cfg.imap.mailbox,
                 cfg.smtp.host,
                 cfg.smtp.port,
-                cfg.store.path.display()
+                cfg.store.path.display(),
+                cfg.openpgp.keys.len()
             );
             ExitCode::SUCCESS
         }
@@ -165,6 +175,25 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What `check-config` checks after parsing: templates render, team keys
+/// load and unlock (no network either way).
+fn validate_beyond_syntax(
+    path: &std::path::Path,
+    cfg: config::Config,
+) -> Result<config::Config, config::ConfigError> {
+    let err = |key: &str, e: anyhow::Error| config::ConfigError {
+        file: path.to_owned(),
+        line: None,
+        key: key.to_owned(),
+        problem: format!("{e:#}"),
+    };
+    crate::reply::Templates::load(&cfg.reply.ack_template, &cfg.reply.cannot_decrypt_template)
+        .map_err(|e| err("reply", e))?;
+    crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())
+        .map_err(|e| err("openpgp.keys", e))?;
+    Ok(cfg)
 }
 
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
@@ -317,4 +346,44 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         text.push_str(&format!("  {at}  {line}\n"));
     }
     text
+}
+
+fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
+    let team =
+        crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
+    let store = Store::open(&cfg.store.path)?;
+    let reporters = store.reporter_keys()?;
+    let team = team.info();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = serde_json::json!({ "team": team, "reporters": reporters });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "Team keys")?;
+    if team.is_empty() {
+        writeln!(out, "  none configured ([openpgp] keys)")?;
+    }
+    for k in &team {
+        writeln!(
+            out,
+            "  {}  {:<14} expires {:<20} {}",
+            k.fingerprint,
+            k.algorithm,
+            k.expiry.as_deref().unwrap_or("never"),
+            k.user_ids.join(", ")
+        )?;
+    }
+    writeln!(out, "\nReporter keys")?;
+    if reporters.is_empty() {
+        writeln!(out, "  none learned yet")?;
+    }
+    for r in &reporters {
+        writeln!(
+            out,
+            "  {:<30} {}  {:<10} first seen {}",
+            r.address, r.fingerprint, r.source, r.first_seen
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -104,8 +104,19 @@ pub struct PolicyConfig {
 #[derive(Debug, Clone)]
 pub struct ReplyConfig {
     pub ack_template: PathBuf,
+    /// The reply to mail embargo could not decrypt (wrong key, broken).
+    pub cannot_decrypt_template: PathBuf,
     /// At most this many automatic replies to one address per 24 hours.
     pub max_per_sender_per_day: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenPgpConfig {
+    /// Team secret key files; all are tried for decryption, the first signs.
+    pub keys: Vec<PathBuf>,
+    pub passphrase: Option<String>,
+    /// Decrypted (and decompressed) content above this is refused.
+    pub max_decrypted_size: u64,
 }
 
 /// The validated configuration.
@@ -117,6 +128,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub policy: PolicyConfig,
     pub reply: ReplyConfig,
+    pub openpgp: OpenPgpConfig,
 }
 
 // ---- raw, as written in the file -------------------------------------------
@@ -131,6 +143,17 @@ struct RawConfig {
     policy: RawPolicy,
     #[serde(default)]
     reply: RawReply,
+    #[serde(default)]
+    openpgp: RawOpenPgp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOpenPgp {
+    #[serde(default)]
+    keys: Vec<String>,
+    passphrase_file: Option<String>,
+    max_decrypted_size: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +211,7 @@ struct RawPolicy {
 #[serde(deny_unknown_fields)]
 struct RawReply {
     ack_template: Option<String>,
+    cannot_decrypt_template: Option<String>,
     max_per_sender_per_day: Option<u32>,
 }
 
@@ -321,8 +345,15 @@ impl Validator<'_> {
             .ack_template
             .unwrap_or_else(|| "ack.txt".to_owned());
         let ack_template = self.readable_file("reply", "ack_template", &ack)?;
+        let cd = raw
+            .reply
+            .cannot_decrypt_template
+            .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
+        let cannot_decrypt_template =
+            self.readable_file("reply", "cannot_decrypt_template", &cd)?;
         let reply = ReplyConfig {
             ack_template,
+            cannot_decrypt_template,
             max_per_sender_per_day: raw.reply.max_per_sender_per_day.unwrap_or(5),
         };
         Ok(Config {
@@ -335,6 +366,33 @@ impl Validator<'_> {
                 promises: self.promises(&raw.policy)?,
             },
             reply,
+            openpgp: self.openpgp(raw.openpgp)?,
+        })
+    }
+
+    fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {
+        let keys: Vec<PathBuf> = r.keys.iter().map(|k| self.path(k)).collect();
+        for k in &keys {
+            std::fs::File::open(k).map_err(|e| {
+                self.err(
+                    "openpgp",
+                    "keys",
+                    format!("cannot read {}: {e}", k.display()),
+                )
+            })?;
+        }
+        let passphrase = match r.passphrase_file {
+            Some(p) => Some(self.secret("openpgp", "passphrase_file", &p)?),
+            None => None,
+        };
+        let max_decrypted_size = match &r.max_decrypted_size {
+            None => 32 * 1024 * 1024,
+            Some(v) => parse_size(v).map_err(|p| self.err("openpgp", "max_decrypted_size", p))?,
+        };
+        Ok(OpenPgpConfig {
+            keys,
+            passphrase,
+            max_decrypted_size,
         })
     }
 

@@ -3,15 +3,20 @@
 //! `reply` (compose) → `store` (persist decision, message, outbox row and the
 //! IMAP position in one transaction). The stages never call each other.
 
+use std::sync::Arc;
+
 use jiff::{SignedDuration, Timestamp};
 use lettre::message::Mailbox as MailAddress;
+use sequoia_openpgp::Cert;
+use sequoia_openpgp::parse::Parse as _;
+use sequoia_openpgp::serialize::MarshalInto as _;
 
 use crate::config::Config;
 use crate::message::{self, Inbound, ReturnPath};
-use crate::openpgp;
+use crate::openpgp::{self, Protection, SigState, TeamKeys};
 use crate::policy::Promises;
-use crate::reply::{self, AckContext, ReplyTo, Templates};
-use crate::store::{Disposition, InboundRow, Outgoing, Recorded, Source, Store};
+use crate::reply::{self, AckContext, Crypto, ReplyTo, Templates};
+use crate::store::{Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
 use crate::triage::{self, Decision, Identity};
 
 /// Everything the pipeline needs besides the store; built from the config.
@@ -22,10 +27,14 @@ pub struct Pipeline {
     pub templates: Templates,
     pub promises: Promises,
     pub max_per_sender_per_day: u32,
+    pub team: Arc<TeamKeys>,
+    pub max_decrypted_size: u64,
 }
 
 impl Pipeline {
+    /// Loads templates and unlocks the team keys (once, here).
     pub fn from_config(cfg: &Config) -> anyhow::Result<Pipeline> {
+        let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
         Ok(Pipeline {
             me: Identity {
                 address: cfg.smtp.from.email.to_string(),
@@ -33,9 +42,14 @@ impl Pipeline {
                 team: Vec::new(),
             },
             from: cfg.smtp.from.clone(),
-            templates: Templates::load(&cfg.reply.ack_template)?,
+            templates: Templates::load(
+                &cfg.reply.ack_template,
+                &cfg.reply.cannot_decrypt_template,
+            )?,
             promises: cfg.policy.promises,
             max_per_sender_per_day: cfg.reply.max_per_sender_per_day,
+            team: Arc::new(team),
+            max_decrypted_size: cfg.openpgp.max_decrypted_size,
         })
     }
 }
@@ -58,11 +72,46 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         Ok(m) => m,
         Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
     };
-    let (msg, protection) = openpgp::open(parsed);
-    let row = inbound_row(&msg, a);
-    tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "parsed");
+    let known = known_certs(store, parsed.from_addr.as_deref())?;
+    let ctx = openpgp::Context {
+        team: &p.team,
+        known: known.clone(),
+        max_decrypted_size: p.max_decrypted_size,
+    };
+    let opened = openpgp::open(a.raw, parsed, &ctx);
+    let (msg, protection) = (opened.msg, opened.protection);
+    // The reporter's key for the reply: one this message carried, else one
+    // learned before.
+    let reporter_cert = opened
+        .learned
+        .first()
+        .map(|l| l.cert.clone())
+        .or_else(|| known.into_iter().next());
+    let mut row = inbound_row(&msg, a);
+    row.encrypted = protection.encrypted;
+    row.signature = protection.signature.as_str().to_owned();
+    if let SigState::Good { signer } = &protection.signature {
+        row.signer = signer.clone();
+    }
+    row.decryption = protection
+        .failure
+        .as_ref()
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    row.keys = opened
+        .learned
+        .iter()
+        .filter_map(|l| {
+            Some(NewKey {
+                address: l.address.clone(),
+                fingerprint: l.fingerprint.clone(),
+                cert: l.cert.to_vec().ok()?,
+                source: l.source.to_owned(),
+            })
+        })
+        .collect();
+    tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
     let decision = triage::decide(&msg, &p.me, store)?;
-    let _ = protection;
     let disposition = match decision {
         Decision::Duplicate => Disposition::Duplicate {
             of: msg.message_id.clone(),
@@ -73,11 +122,35 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
             report_id: report.id,
             how,
         },
-        Decision::NewReport { notes } => new_report(store, p, a, &msg, notes)?,
+        Decision::NewReport { mut notes } => {
+            notes.extend(protection.notes.iter().cloned());
+            if let Some(f) = &protection.failure {
+                notes.push(format!("OpenPGP: {f}"));
+            }
+            let new = NewReport {
+                msg: &msg,
+                protection: &protection,
+                reporter_cert,
+                notes,
+            };
+            new_report(store, p, a, new)?
+        }
     };
     let recorded = store.record(a.source.as_ref(), &row, disposition, &p.me.prefix)?;
-    tracing::info!(message_id = %msg.message_id, outcome = ?recorded, "recorded");
+    tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
+        signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)
+}
+
+fn known_certs(store: &Store, from: Option<&str>) -> anyhow::Result<Vec<Cert>> {
+    let Some(from) = from else {
+        return Ok(Vec::new());
+    };
+    Ok(store
+        .reporter_certs(from)?
+        .iter()
+        .filter_map(|b| Cert::from_bytes(b).ok())
+        .collect())
 }
 
 /// A message too large to download: recorded from its header alone.
@@ -106,7 +179,7 @@ pub fn record_failure(
     let mut row = match msg {
         Some(m) => inbound_row(m, a),
         None => InboundRow {
-            message_id: format!("<failed-{}@embargo.invalid>", uuidish(a)),
+            message_id: format!("<failed-{}@embargo.invalid>", failure_id(a)),
             size: a.raw.len() as u64,
             received_at: a.internal_date,
             raw: Some(a.raw.to_vec()),
@@ -129,14 +202,16 @@ pub fn record_failure(
     )
 }
 
-fn uuidish(a: &Arrival<'_>) -> String {
+fn failure_id(a: &Arrival<'_>) -> String {
     match &a.source {
-        Some(s) => format!(
-            "{}-{}-{}",
-            s.mailbox.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-            s.uidvalidity,
-            s.uid
-        ),
+        Some(s) => {
+            format!(
+                "{}-{}-{}",
+                s.mailbox.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+                s.uidvalidity,
+                s.uid
+            )
+        }
         None => format!("{}", Timestamp::now().as_nanosecond()),
     }
 }
@@ -150,83 +225,111 @@ fn inbound_row(msg: &Inbound, a: &Arrival<'_>) -> InboundRow {
         received_at: a.internal_date,
         size: msg.size as u64,
         raw: Some(a.raw.to_vec()),
+        ..InboundRow::default()
     }
+}
+
+struct NewReport<'a> {
+    msg: &'a Inbound,
+    protection: &'a Protection,
+    reporter_cert: Option<Cert>,
+    notes: Vec<String>,
+}
+
+/// Why this report gets no automatic reply, if it gets none.
+fn no_reply_reason(
+    store: &Store,
+    p: &Pipeline,
+    a: &Arrival<'_>,
+    return_path: &str,
+) -> anyhow::Result<Option<String>> {
+    let received = a.internal_date.unwrap_or_else(Timestamp::now);
+    if let Some(cutoff) = a.ack_after
+        && received < cutoff
+    {
+        return Ok(Some(format!(
+            "arrived before embargo's first start on this mailbox (cut-off {}); imported without acknowledgement",
+            crate::store::ts(cutoff)
+        )));
+    }
+    if return_path.parse::<lettre::Address>().is_err() {
+        return Ok(Some(format!(
+            "return path {return_path:?} is not a usable address"
+        )));
+    }
+    let since = Timestamp::now() - SignedDuration::from_hours(24);
+    let sent = store.replies_to_since(return_path, since)?;
+    if sent >= p.max_per_sender_per_day {
+        return Ok(Some(format!(
+            "{sent} automatic replies to {return_path} in the last 24 hours (limit reply.max_per_sender_per_day = {})",
+            p.max_per_sender_per_day
+        )));
+    }
+    Ok(None)
 }
 
 fn new_report<'a>(
     store: &Store,
     p: &'a Pipeline,
     a: &Arrival<'_>,
-    msg: &'a Inbound,
-    notes: Vec<String>,
+    new: NewReport<'a>,
 ) -> anyhow::Result<Disposition<'a>> {
+    let msg = new.msg;
     let return_path = match &msg.return_path {
         ReturnPath::Address(addr) => addr.clone(),
         // Triage already sorted these out as automatic mail.
         _ => String::new(),
     };
     let reporter = msg.from_addr.clone().unwrap_or_else(|| return_path.clone());
-    let mut no_ack_reason = None;
+    let no_ack_reason = no_reply_reason(store, p, a, &return_path)?;
     let received = a.internal_date.unwrap_or_else(Timestamp::now);
-    if let Some(cutoff) = a.ack_after
-        && received < cutoff
-    {
-        no_ack_reason = Some(format!(
-            "arrived before embargo's first start on this mailbox (cut-off {}); imported without acknowledgement",
-            crate::store::ts(cutoff)
-        ));
-    }
-    if no_ack_reason.is_none() && return_path.parse::<lettre::Address>().is_err() {
-        no_ack_reason = Some(format!(
-            "return path {return_path:?} is not a usable address"
-        ));
-    }
-    if no_ack_reason.is_none() {
-        let since = Timestamp::now() - SignedDuration::from_hours(24);
-        let sent = store.replies_to_since(&return_path, since)?;
-        if sent >= p.max_per_sender_per_day {
-            no_ack_reason = Some(format!(
-                "{sent} automatic replies to {return_path} in the last 24 hours (limit reply.max_per_sender_per_day = {})",
-                p.max_per_sender_per_day
-            ));
-        }
-    }
     let subject = msg.subject.clone();
     let reporter_name = msg.from_name.clone().unwrap_or_default();
-    let compose = {
-        let reporter = reporter.clone();
-        let reporter_name = reporter_name.clone();
-        let subject = subject.clone();
-        move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
-            let ctx = AckContext {
-                tracking_id: tracking_id.to_owned(),
-                subject: subject.clone(),
-                reporter,
-                reporter_name,
-                team: p
-                    .from
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| "Security Team".to_owned()),
-                received_at: crate::store::ts(received),
-                response_business_days: p.promises.response_business_days,
-                fix_days: p.promises.fix_days,
-                complex_fix_days: p.promises.complex_fix_days,
-                details_delay_days: p.promises.details_delay_days,
-            };
-            let body = p.templates.render_ack(&ctx)?;
-            let to = ReplyTo {
-                inbound: msg,
-                recipient: &return_path,
-                from: &p.from,
-            };
-            Ok(Some(reply::compose(
-                "ack",
-                &to,
-                &reply::tagged_subject(tracking_id, &subject),
-                body,
-            )?))
-        }
+    let failure = new.protection.failure.as_ref().map(|f| f.to_string());
+    let reporter_cert = new.reporter_cert;
+    let ctx = AckContext {
+        tracking_id: String::new(),
+        subject: subject.clone(),
+        reporter: reporter.clone(),
+        reporter_name: reporter_name.clone(),
+        team: p
+            .from
+            .name
+            .clone()
+            .unwrap_or_else(|| "Security Team".to_owned()),
+        received_at: crate::store::ts(received),
+        response_business_days: p.promises.response_business_days,
+        fix_days: p.promises.fix_days,
+        complex_fix_days: p.promises.complex_fix_days,
+        details_delay_days: p.promises.details_delay_days,
+        fingerprint: p
+            .team
+            .primary_fingerprint()
+            .map(|f| f.to_hex())
+            .unwrap_or_default(),
+        problem: failure.clone().unwrap_or_default(),
+        encrypted: reporter_cert.is_some() && p.team.signer().is_some(),
+    };
+    let compose = move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
+        let ctx = AckContext {
+            tracking_id: tracking_id.to_owned(),
+            ..ctx
+        };
+        let (kind, body) = match &failure {
+            None => ("ack", p.templates.render_ack(&ctx)?),
+            Some(_) => ("cannot-decrypt", p.templates.render_cannot_decrypt(&ctx)?),
+        };
+        let to = ReplyTo {
+            inbound: msg,
+            recipient: &return_path,
+            from: &p.from,
+        };
+        let crypto = Crypto {
+            team: Some(&p.team),
+            encrypt_to: reporter_cert,
+        };
+        let subject = reply::tagged_subject(tracking_id, &ctx.subject);
+        Ok(Some(reply::compose(kind, &to, &subject, body, &crypto)?))
     };
     Ok(Disposition::NewReport {
         reporter,
@@ -238,6 +341,6 @@ fn new_report<'a>(
             Box::new(compose)
         },
         no_ack_reason,
-        notes,
+        notes: new.notes,
     })
 }

@@ -1,46 +1,66 @@
-//! Composing automatic replies: the acknowledgement, from a template the
-//! operator edits. Headers follow RFC 3834 §3; every value that comes from
-//! the inbound mail is collapsed onto one line first (no header injection).
+//! Composing automatic replies from templates the operator edits. Headers
+//! follow RFC 3834 §3; every value that comes from the inbound mail is
+//! collapsed onto one line first (no header injection). With team keys
+//! loaded, replies are signed PGP/MIME; when the reporter's key is known
+//! they are encrypted too.
 
 use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, Mailboxes, Message, MessageBuilder};
+use sequoia_openpgp::Cert;
 use serde::Serialize;
 
 use crate::message::{Inbound, single_line};
+use crate::openpgp::{TeamKeys, compose};
 use crate::store::Outgoing;
 use crate::triage::LOOP_HEADER;
 
-/// A loaded template (read once at start, and again on reload).
+/// The reply templates (read once at start, and again on reload).
 #[derive(Debug, Clone)]
 pub struct Templates {
     ack: String,
+    cannot_decrypt: String,
 }
 
 impl Templates {
-    pub fn load(ack: &Path) -> anyhow::Result<Templates> {
-        let ack = std::fs::read_to_string(ack)
-            .with_context(|| format!("cannot read template {}", ack.display()))?;
-        let t = Templates { ack };
+    pub fn load(ack: &Path, cannot_decrypt: &Path) -> anyhow::Result<Templates> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read template {}", p.display()))
+        };
+        let t = Templates {
+            ack: read(ack)?,
+            cannot_decrypt: read(cannot_decrypt)?,
+        };
         // Render once against sample values so a broken template fails at
         // start (and in check-config), not on the first report.
         t.render_ack(&AckContext::sample())
-            .with_context(|| "the acknowledgement template does not render".to_owned())?;
+            .with_context(|| format!("template {} does not render", ack.display()))?;
+        t.render_cannot_decrypt(&AckContext::sample())
+            .with_context(|| format!("template {} does not render", cannot_decrypt.display()))?;
         Ok(t)
     }
 
     pub fn render_ack(&self, ctx: &AckContext) -> anyhow::Result<String> {
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_template("ack", &self.ack)?;
-        Ok(env.get_template("ack")?.render(ctx)?)
+        render(&self.ack, ctx)
+    }
+
+    pub fn render_cannot_decrypt(&self, ctx: &AckContext) -> anyhow::Result<String> {
+        render(&self.cannot_decrypt, ctx)
     }
 }
 
-/// What the acknowledgement template can use.
+fn render(template: &str, ctx: &AckContext) -> anyhow::Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template("t", template)?;
+    Ok(env.get_template("t")?.render(ctx)?)
+}
+
+/// What the reply templates can use.
 #[derive(Debug, Clone, Serialize)]
 pub struct AckContext {
     pub tracking_id: String,
@@ -53,6 +73,12 @@ pub struct AckContext {
     pub fix_days: u32,
     pub complex_fix_days: u32,
     pub details_delay_days: u32,
+    /// The team key's fingerprint ("" without keys).
+    pub fingerprint: String,
+    /// Why the message could not be read ("" for an ordinary report).
+    pub problem: String,
+    /// The reply is encrypted to the reporter's key.
+    pub encrypted: bool,
 }
 
 impl AckContext {
@@ -68,6 +94,9 @@ impl AckContext {
             fix_days: 90,
             complex_fix_days: 120,
             details_delay_days: 30,
+            fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
+            problem: "encrypted to none of our keys".into(),
+            encrypted: false,
         }
     }
 }
@@ -80,11 +109,21 @@ pub struct ReplyTo<'a> {
     pub from: &'a Mailbox,
 }
 
+/// How an outgoing mail is protected.
+#[derive(Default)]
+pub struct Crypto<'a> {
+    /// Signs everything, and is a recipient of everything encrypted.
+    pub team: Option<&'a TeamKeys>,
+    /// Encrypt to this key (the reporter's).
+    pub encrypt_to: Option<Cert>,
+}
+
 /// The subject of a reply: the tag first, the original after it, bounded.
 pub fn tagged_subject(tracking_id: &str, original: &str) -> String {
     let original = single_line(original);
     let mut subject = format!("[{tracking_id}] ");
-    let stripped = strip_tag(&original, tracking_id);
+    let stripped = single_line(&original.replace(&format!("[{tracking_id}]"), ""));
+    let stripped = stripped.trim();
     if stripped.is_empty() {
         subject.push_str("Your report");
     } else {
@@ -93,69 +132,152 @@ pub fn tagged_subject(tracking_id: &str, original: &str) -> String {
     subject
 }
 
-fn strip_tag(subject: &str, tracking_id: &str) -> String {
-    single_line(&subject.replace(&format!("[{tracking_id}]"), ""))
-        .trim()
-        .to_owned()
-}
-
-/// Builds an automatic reply (the `kind` goes into the outbox row).
+/// Builds an automatic reply (the `kind` goes into the outbox row): signed
+/// PGP/MIME when team keys are loaded, encrypted too when the reporter's key
+/// is known; then the outer subject carries only the tracking tag and the
+/// real subject travels inside, as a protected header.
 pub fn compose(
     kind: &str,
     to: &ReplyTo<'_>,
     subject: &str,
     body: String,
+    crypto: &Crypto<'_>,
 ) -> anyhow::Result<Outgoing> {
     let message_id = new_message_id(to.from);
-    let recipient: Mailbox = match (&to.inbound.from_name, &to.inbound.from_addr) {
-        (Some(name), Some(addr)) if addr.eq_ignore_ascii_case(to.recipient) => {
-            Mailbox::new(Some(name.clone()), to.recipient.parse()?)
-        }
-        _ => Mailbox::new(
-            None,
-            to.recipient
-                .parse()
-                .with_context(|| format!("bad recipient {}", to.recipient))?,
-        ),
+    let address = to
+        .recipient
+        .parse()
+        .with_context(|| format!("bad recipient {}", to.recipient))?;
+    let name = match (&to.inbound.from_name, &to.inbound.from_addr) {
+        (Some(name), Some(addr)) if addr.eq_ignore_ascii_case(to.recipient) => Some(name.clone()),
+        _ => None,
     };
-    let mut references: Vec<String> = to.inbound.references.clone();
-    if to.inbound.has_message_id && !references.contains(&to.inbound.message_id) {
-        references.push(to.inbound.message_id.clone());
-    }
+    let recipient = Mailbox::new(name, address);
+    let signer = crypto.team.and_then(TeamKeys::signer);
+    let subject = single_line(subject);
+    let encrypt = signer.is_some() && crypto.encrypt_to.is_some();
     let mut builder = Message::builder()
         .from(to.from.clone())
-        .to(recipient)
-        .subject(single_line(subject))
+        .to(recipient.clone())
+        .subject(if encrypt {
+            outer_tag(&subject)
+        } else {
+            subject.clone()
+        })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now());
+    let mut references: Vec<String> = to.inbound.references.clone();
     if to.inbound.has_message_id {
         builder = builder.in_reply_to(to.inbound.message_id.clone());
+        if !references.contains(&to.inbound.message_id) {
+            references.push(to.inbound.message_id.clone());
+        }
     }
     if !references.is_empty() {
         builder = builder.references(references.join(" "));
     }
-    let msg = builder
+    builder = builder
         .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
         .raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?)
         // Ask Exchange and friends not to auto-answer our auto-answer.
-        .raw_header(raw_header("X-Auto-Response-Suppress", "All")?)
-        .header(ContentType::TEXT_PLAIN)
-        .body(body)?;
+        .raw_header(raw_header("X-Auto-Response-Suppress", "All")?);
+    if let Some(bytes) = crypto.team.and_then(TeamKeys::primary_public_bytes) {
+        let value = compose::autocrypt_value(to.from.email.as_ref(), &bytes);
+        builder = builder.raw_header(HeaderValue::new(header_name("Autocrypt")?, value));
+    }
+    let msg = match (signer, &crypto.encrypt_to) {
+        (None, _) => builder.header(ContentType::TEXT_PLAIN).body(body)?,
+        (Some(signer), None) => wrapped(builder, compose::sign(&text_entity(body, None), signer)?)?,
+        (Some(signer), Some(cert)) => {
+            let protected = Protected {
+                subject: &subject,
+                from: to.from,
+                to: &recipient,
+                message_id: &message_id,
+            };
+            let entity = text_entity(body, Some(&protected));
+            let mut recipients = vec![cert.clone()];
+            recipients.extend(crypto.team.and_then(TeamKeys::primary));
+            wrapped(
+                builder,
+                compose::encrypt(&entity, Some(signer), &recipients)?,
+            )?
+        }
+    };
     Ok(Outgoing {
         kind: kind.to_owned(),
         recipient: to.recipient.to_owned(),
         envelope_from: String::new(),
         message_id,
-        subject: single_line(subject),
+        subject,
         from_addr: to.from.email.to_string(),
         raw: msg.formatted(),
     })
 }
 
+/// The outer subject of an encrypted reply: just the tracking tag.
+fn outer_tag(subject: &str) -> String {
+    match subject.find(']') {
+        Some(end) if subject.starts_with('[') => subject[..=end].to_owned(),
+        _ => "...".to_owned(),
+    }
+}
+
+struct Protected<'a> {
+    subject: &'a str,
+    from: &'a Mailbox,
+    to: &'a Mailbox,
+    message_id: &'a str,
+}
+
+/// The text/plain entity that gets signed (and encrypted), with protected
+/// headers (`protected-headers="v1"`) when it will be encrypted.
+fn text_entity(body: String, protected: Option<&Protected<'_>>) -> Vec<u8> {
+    use lettre::message::header::{From as FromHeader, Headers, Subject, To};
+    // Canonical CRLF line endings: they are what gets signed.
+    let body = Body::new(body.replace("\r\n", "\n").replace('\n', "\r\n"));
+    let mut head = String::new();
+    match protected {
+        Some(p) => {
+            head.push_str("Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n");
+            let mut h = Headers::new();
+            h.set(Subject::from(p.subject.to_owned()));
+            h.set(FromHeader::from(Mailboxes::new().with(p.from.clone())));
+            h.set(To::from(Mailboxes::new().with(p.to.clone())));
+            head.push_str(&h.to_string());
+            head.push_str(&format!("Message-ID: {}\r\n", p.message_id));
+        }
+        None => head.push_str("Content-Type: text/plain; charset=utf-8\r\n"),
+    }
+    head.push_str(&format!(
+        "Content-Transfer-Encoding: {}\r\n\r\n",
+        body.encoding()
+    ));
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&body.into_vec());
+    out
+}
+
+fn wrapped(builder: MessageBuilder, w: compose::Wrapped) -> anyhow::Result<Message> {
+    let ct =
+        ContentType::parse(&w.content_type).map_err(|e| anyhow::anyhow!("content type: {e}"))?;
+    // Our own multipart: ASCII armor and an entity whose body lettre already
+    // encoded, CRLF throughout, lines far below 998 octets. lettre's encoding
+    // chooser would pick base64 for any byte buffer, breaking RFC 3156.
+    if !w.body.is_ascii() {
+        anyhow::bail!("the PGP/MIME body is not 7-bit");
+    }
+    let body = Body::dangerous_pre_encoded(w.body, ContentTransferEncoding::SevenBit);
+    Ok(builder.header(ct).body(body)?)
+}
+
+fn header_name(name: &str) -> anyhow::Result<HeaderName> {
+    HeaderName::new_from_ascii(name.to_owned())
+        .map_err(|e| anyhow::anyhow!("header name {name}: {e:?}"))
+}
+
 fn raw_header(name: &str, value: &str) -> anyhow::Result<HeaderValue> {
-    let name = HeaderName::new_from_ascii(name.to_owned())
-        .map_err(|e| anyhow::anyhow!("header name {name}: {e:?}"))?;
-    Ok(HeaderValue::new(name, single_line(value)))
+    Ok(HeaderValue::new(header_name(name)?, single_line(value)))
 }
 
 fn new_message_id(from: &Mailbox) -> String {
@@ -192,6 +314,7 @@ mod tests {
             &to,
             &tagged_subject("SEC-2026-0001", &msg.subject),
             "Thanks".into(),
+            &Crypto::default(),
         )
         .unwrap();
         let text = String::from_utf8(out.raw.clone()).unwrap();
@@ -231,6 +354,7 @@ mod tests {
             &to,
             &tagged_subject("SEC-2026-0002", &msg.subject),
             "b".into(),
+            &Crypto::default(),
         )
         .unwrap();
         let text = String::from_utf8(out.raw).unwrap();
@@ -256,12 +380,17 @@ mod tests {
     }
 
     #[test]
-    fn shipped_template_renders() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ack.txt");
-        let t = Templates::load(&path).unwrap();
+    fn shipped_templates_render() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let t = Templates::load(&dir.join("ack.txt"), &dir.join("cannot-decrypt.txt")).unwrap();
         let text = t.render_ack(&AckContext::sample()).unwrap();
         assert!(text.contains("SEC-2026-0001"));
         assert!(text.contains("5 business days"));
         assert!(text.contains("90 days"));
+        let text = t.render_cannot_decrypt(&AckContext::sample()).unwrap();
+        assert!(
+            text.contains("0123456789ABCDEF0123456789ABCDEF01234567"),
+            "{text}"
+        );
     }
 }

@@ -6,6 +6,7 @@ fn with_files(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
     std::fs::write(dir.path().join("ack.txt"), "{{ tracking_id }}").unwrap();
+    std::fs::write(dir.path().join("cannot-decrypt.txt"), "{{ problem }}").unwrap();
     let path = dir.path().join("embargo.toml");
     let r = parse(&path, text);
     (dir, r)

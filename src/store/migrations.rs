@@ -96,6 +96,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
     CREATE INDEX outbox_by_recipient ON outbox (recipient, created_at);
     "#,
+    // 2: OpenPGP: per-message protection, reporter keys.
+    r#"
+    ALTER TABLE reports ADD COLUMN signature TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE messages ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN signature TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE messages ADD COLUMN signer TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN decryption TEXT NOT NULL DEFAULT '';
+    CREATE TABLE reporter_keys (
+        address     TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        cert        BLOB NOT NULL,
+        source      TEXT NOT NULL,
+        first_seen  TEXT NOT NULL,
+        last_seen   TEXT NOT NULL,
+        PRIMARY KEY (address, fingerprint)
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -113,7 +130,13 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let version = i + 1;
-        let tx = conn.transaction()?;
+        // IMMEDIATE takes the write lock first; then look again, since a
+        // second process (the CLI next to the daemon) may have migrated.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if now as usize >= version {
+            continue;
+        }
         tx.execute_batch(sql)
             .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
         tx.pragma_update(None, "user_version", version as i64)?;

@@ -55,6 +55,23 @@ pub struct InboundRow {
     pub received_at: Option<Timestamp>,
     pub size: u64,
     pub raw: Option<Vec<u8>>,
+    pub encrypted: bool,
+    /// `none`, `good`, `bad` or `unknown-key`.
+    pub signature: String,
+    pub signer: String,
+    /// Why decryption failed; empty when it did not.
+    pub decryption: String,
+    /// Reporter keys the message carried (already filtered by address).
+    pub keys: Vec<NewKey>,
+}
+
+/// A reporter key to remember.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub address: String,
+    pub fingerprint: String,
+    pub cert: Vec<u8>,
+    pub source: String,
 }
 
 /// A composed outgoing mail, ready for the outbox.
@@ -113,6 +130,16 @@ pub enum Recorded {
     OwnCopy,
     /// This UID was already recorded (a re-fetch after a crash).
     AlreadyRecorded,
+}
+
+/// A remembered reporter key, as `keys list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReporterKey {
+    pub address: String,
+    pub fingerprint: String,
+    pub source: String,
+    pub first_seen: String,
+    pub last_seen: String,
 }
 
 /// A report as threading needs it.
@@ -242,6 +269,32 @@ impl Store {
         Ok(None)
     }
 
+    /// Certificates remembered for a reporter address.
+    pub fn reporter_certs(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT cert FROM reporter_keys WHERE address = ?1 ORDER BY last_seen DESC, first_seen DESC",
+        )?;
+        let rows = stmt.query_map([address.to_ascii_lowercase()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every remembered reporter key.
+    pub fn reporter_keys(&self) -> anyhow::Result<Vec<ReporterKey>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT address, fingerprint, source, first_seen, last_seen FROM reporter_keys ORDER BY address, first_seen",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ReporterKey {
+                address: r.get(0)?,
+                fingerprint: r.get(1)?,
+                source: r.get(2)?,
+                first_seen: r.get(3)?,
+                last_seen: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Automatic replies queued to `recipient` since `since`.
     pub fn replies_to_since(&self, recipient: &str, since: Timestamp) -> anyhow::Result<u32> {
         Ok(self.conn.query_row(
@@ -293,10 +346,16 @@ impl Store {
             } => {
                 let received = msg.received_at.unwrap_or(now);
                 let tracking_id = next_tracking_id(&tx, prefix, received)?;
+                let signature = if msg.signature.is_empty() {
+                    "none"
+                } else {
+                    msg.signature.as_str()
+                };
                 tx.execute(
-                    "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![tracking_id, reporter, reporter_name, subject, ts(received), ts(now)],
+                    "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
+                                          encrypted, signature)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![tracking_id, reporter, reporter_name, subject, ts(received), ts(now), msg.encrypted, signature],
                 )?;
                 let report_id = tx.last_insert_rowid();
                 let row = w.insert_inbound(Some(report_id), "report", "")?;
@@ -349,6 +408,12 @@ impl Store {
                     |r| r.get(0),
                 )?;
                 let row = w.insert_inbound(Some(report_id), "follow-up", &how)?;
+                if msg.encrypted {
+                    tx.execute(
+                        "UPDATE reports SET encrypted = 1 WHERE id = ?1",
+                        [report_id],
+                    )?;
+                }
                 w.event(
                     Some(report_id),
                     Some(row),
@@ -420,8 +485,9 @@ impl Writer<'_> {
         let m = self.msg;
         self.tx.execute(
             "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
-                                   subject, date, received_at, size, kind, reason, raw)
-             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                   subject, date, received_at, size, kind, reason, raw,
+                                   encrypted, signature, signer, decryption)
+             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 report_id,
                 mailbox,
@@ -436,9 +502,22 @@ impl Writer<'_> {
                 kind,
                 reason,
                 m.raw.as_deref(),
+                m.encrypted,
+                if m.signature.is_empty() { "none" } else { m.signature.as_str() },
+                m.signer,
+                m.decryption,
             ],
         )?;
-        Ok(self.tx.last_insert_rowid())
+        let row = self.tx.last_insert_rowid();
+        for k in &m.keys {
+            self.tx.execute(
+                "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5",
+                params![k.address.to_ascii_lowercase(), k.fingerprint, k.cert, k.source, ts(self.now)],
+            )?;
+        }
+        Ok(row)
     }
 
     fn event(

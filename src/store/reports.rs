@@ -22,6 +22,8 @@ pub struct ReportSummary {
     pub messages_out: u64,
     pub excluded_topic: Option<String>,
     pub encrypted: bool,
+    /// Signature state of the first message: none, good, bad, unknown-key.
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +39,9 @@ pub struct MessageRow {
     pub size: i64,
     pub reason: String,
     pub uid: Option<u32>,
+    pub encrypted: bool,
+    pub signature: String,
+    pub decryption: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +62,8 @@ pub struct ReportDetail {
     pub events: Vec<EventRow>,
 }
 
-const MESSAGE_COLS: &str = "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid";
+const MESSAGE_COLS: &str = "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid,
+     encrypted, signature, decryption";
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -72,6 +78,9 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         size: r.get(8)?,
         reason: r.get(9)?,
         uid: r.get(10)?,
+        encrypted: r.get::<_, i64>(11)? != 0,
+        signature: r.get(12)?,
+        decryption: r.get(13)?,
     })
 }
 
@@ -80,7 +89,7 @@ const SUMMARY_SQL: &str =
         r.acknowledged_at, r.excluded_topic, r.encrypted,
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'),
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
-        r.id
+        r.id, r.signature
     FROM reports r";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
@@ -97,6 +106,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             encrypted: r.get::<_, i64>(8)? != 0,
             messages: r.get::<_, i64>(9)? as u64,
             messages_out: r.get::<_, i64>(10)? as u64,
+            signature: r.get(12)?,
         },
         r.get(11)?,
     ))

@@ -124,9 +124,13 @@ impl Stack {
                 return msgs;
             }
             if start.elapsed() > timeout {
+                let log =
+                    std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(8).collect();
                 panic!(
-                    "{user}: expected {n} messages within {timeout:?}, have {}",
-                    msgs.len()
+                    "{user}: expected {n} messages within {timeout:?}, have {}; exim log, newest first:\n{}",
+                    msgs.len(),
+                    tail.join("\n")
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -247,7 +251,9 @@ impl Setup {
     pub fn with(opts: Options) -> Setup {
         let stack = Stack::start();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(repo().join("config/ack.txt"), dir.path().join("ack.txt")).unwrap();
+        for t in ["ack.txt", "cannot-decrypt.txt"] {
+            std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
+        }
         write_secret(&dir.path().join("imap.pass"), "security-pw");
         write_secret(&dir.path().join("smtp.pass"), "security-pw");
         let imap_port = match opts.imap_security {
@@ -304,6 +310,9 @@ impl Setup {
             "run --once failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if std::env::var_os("EMBARGO_TEST_LOG").is_some() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
         out
     }
 

@@ -6,7 +6,9 @@ use crate::common::*;
 
 fn check(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(repo().join("config/ack.txt"), dir.path().join("ack.txt")).unwrap();
+    for t in ["ack.txt", "cannot-decrypt.txt"] {
+        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
+    }
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text).unwrap();
@@ -87,7 +89,9 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
     std::fs::copy(stack.ca(), dir.path().join("tls/ca.pem")).unwrap();
     std::fs::write(dir.path().join("secrets/imap.pass"), "x").unwrap();
     std::fs::write(dir.path().join("secrets/smtp.pass"), "x").unwrap();
-    std::fs::copy(repo().join("config/ack.txt"), dir.path().join("ack.txt")).unwrap();
+    for t in ["ack.txt", "cannot-decrypt.txt"] {
+        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
+    }
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text.replace("/tmp/embargo-demo", &d)).unwrap();
     let out = Command::new(BIN)

@@ -4,4 +4,6 @@
 mod common;
 mod config_errors;
 mod e2e;
+mod gpg;
+mod openpgp;
 mod resilience;

@@ -1,0 +1,283 @@
+//! Decrypting and verifying with sequoia: one call per ciphertext or detached
+//! signature, bounded in output size, every failure a value.
+
+use std::io::Read as _;
+
+use pgp::crypto::SessionKey;
+use pgp::packet::{PKESK, SKESK};
+use pgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
+    VerificationError, VerificationHelper,
+};
+use pgp::parse::{PacketParser, PacketParserResult, Parse as _};
+use pgp::policy::StandardPolicy;
+use pgp::types::SymmetricAlgorithm;
+use pgp::{Cert, KeyHandle, Packet};
+use sequoia_openpgp as pgp;
+
+use super::keys::TeamKeys;
+
+/// What the signatures said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SigState {
+    #[default]
+    None,
+    Good {
+        signer: String,
+    },
+    Bad,
+    UnknownKey {
+        issuers: Vec<String>,
+    },
+}
+
+impl SigState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SigState::None => "none",
+            SigState::Good { .. } => "good",
+            SigState::Bad => "bad",
+            SigState::UnknownKey { .. } => "unknown-key",
+        }
+    }
+}
+
+/// Why a ciphertext could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Encrypted only to keys we do not hold (key ids or fingerprints).
+    NoKey { recipients: Vec<String> },
+    /// The plaintext is larger than `openpgp.max_decrypted_size`.
+    TooLarge { cap: u64 },
+    /// Broken armor, truncated data, unsupported algorithm, ...
+    Broken { reason: String },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NoKey { recipients } if recipients.is_empty() => {
+                write!(f, "encrypted to none of our keys")
+            }
+            Failure::NoKey { recipients } => write!(
+                f,
+                "encrypted to none of our keys (recipients: {})",
+                recipients.join(", ")
+            ),
+            Failure::TooLarge { cap } => write!(
+                f,
+                "decrypted content exceeds openpgp.max_decrypted_size ({cap} bytes)"
+            ),
+            Failure::Broken { reason } => write!(f, "cannot decrypt: {reason}"),
+        }
+    }
+}
+
+pub type Cached = (Option<SymmetricAlgorithm>, SessionKey);
+
+pub struct Decrypted {
+    pub plaintext: Vec<u8>,
+    pub sig: SigState,
+    /// The session key, to verify again cheaply once more keys are known.
+    pub session: Option<Cached>,
+}
+
+struct Helper<'a> {
+    team: &'a TeamKeys,
+    certs: &'a [Cert],
+    cached: Option<Cached>,
+    found: Option<Cached>,
+    sig: SigState,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _ids: &[KeyHandle]) -> pgp::Result<Vec<Cert>> {
+        Ok(self.certs.to_vec())
+    }
+
+    fn check(&mut self, structure: MessageStructure<'_>) -> pgp::Result<()> {
+        self.sig = summarize(structure);
+        Ok(())
+    }
+}
+
+fn summarize(structure: MessageStructure<'_>) -> SigState {
+    let (mut good, mut bad, mut unknown) = (None, false, Vec::new());
+    for layer in structure {
+        if let MessageLayer::SignatureGroup { results } = layer {
+            for r in results {
+                match r {
+                    Ok(g) => good = good.or_else(|| Some(g.ka.key().fingerprint().to_hex())),
+                    Err(VerificationError::MissingKey { sig }) => {
+                        unknown.extend(sig.get_issuers().iter().map(|h| h.to_hex()));
+                    }
+                    Err(_) => bad = true,
+                }
+            }
+        }
+    }
+    match (good, bad) {
+        (Some(signer), false) => SigState::Good { signer },
+        (_, true) => SigState::Bad,
+        (None, false) if !unknown.is_empty() => SigState::UnknownKey { issuers: unknown },
+        (None, false) => SigState::None,
+    }
+}
+
+impl DecryptionHelper for Helper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _skesks: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> pgp::Result<Option<Cert>> {
+        if let Some((algo, sk)) = &self.cached
+            && decrypt(*algo, sk)
+        {
+            self.found = Some((*algo, sk.clone()));
+            return Ok(None);
+        }
+        let mut decryptors = self.team.decryptors();
+        // Named recipients first, then hidden ones (gpg --throw-keyids).
+        for wildcard_pass in [false, true] {
+            for pkesk in pkesks {
+                let recipient = pkesk.recipient();
+                if recipient.is_none() != wildcard_pass {
+                    continue;
+                }
+                for d in decryptors.iter_mut() {
+                    if let Some(r) = &recipient
+                        && !d.public().key_handle().aliases(r)
+                    {
+                        continue;
+                    }
+                    if let Some((algo, sk)) = pkesk.decrypt(d.as_decryptor(), sym_algo)
+                        && decrypt(algo, &sk)
+                    {
+                        self.found = Some((algo, sk));
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Err(anyhow::anyhow!("no team key decrypts this message"))
+    }
+}
+
+/// The recipients named by the PKESK packets in front of the encrypted data.
+pub fn recipients(ciphertext: &[u8]) -> Vec<Option<KeyHandle>> {
+    let mut out = Vec::new();
+    let Ok(mut ppr) = PacketParser::from_bytes(ciphertext) else {
+        return out;
+    };
+    while let PacketParserResult::Some(pp) = ppr {
+        match &pp.packet {
+            Packet::PKESK(p) => out.push(p.recipient()),
+            Packet::SKESK(_) | Packet::Marker(_) => {}
+            _ => break,
+        }
+        ppr = match pp.next() {
+            Ok((_, next)) => next,
+            Err(_) => break,
+        };
+    }
+    out
+}
+
+/// Decrypts one ciphertext (armored or binary).
+pub fn decrypt(
+    ciphertext: &[u8],
+    team: &TeamKeys,
+    certs: &[Cert],
+    cap: u64,
+    cached: Option<Cached>,
+) -> Result<Decrypted, Failure> {
+    if cached.is_none() {
+        let recips = recipients(ciphertext);
+        let any_ours = recips
+            .iter()
+            .any(|r| r.as_ref().is_none_or(|h| team.holds(h)));
+        if !recips.is_empty() && !any_ours {
+            let recipients = recips.into_iter().flatten().map(|h| h.to_hex()).collect();
+            return Err(Failure::NoKey { recipients });
+        }
+        if team.is_empty() {
+            return Err(Failure::NoKey {
+                recipients: Vec::new(),
+            });
+        }
+    }
+    let policy = StandardPolicy::new();
+    let helper = Helper {
+        team,
+        certs,
+        cached,
+        found: None,
+        sig: SigState::None,
+    };
+    let builder = DecryptorBuilder::from_bytes(ciphertext).map_err(broken)?;
+    let mut d = builder
+        .buffer_size(1 << 20)
+        .with_policy(&policy, None, helper)
+        .map_err(broken)?;
+    let mut plaintext = Vec::new();
+    (&mut d)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut plaintext)
+        .map_err(|e| broken(e.into()))?;
+    if plaintext.len() as u64 > cap {
+        return Err(Failure::TooLarge { cap });
+    }
+    let helper = d.into_helper();
+    Ok(Decrypted {
+        plaintext,
+        sig: helper.sig,
+        session: helper.found,
+    })
+}
+
+/// Verifies a detached signature over `data`.
+pub fn verify_detached(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigState {
+    let policy = StandardPolicy::new();
+    let team = TeamKeys::none();
+    let helper = Helper {
+        team: &team,
+        certs,
+        cached: None,
+        found: None,
+        sig: SigState::None,
+    };
+    let Ok(builder) = DetachedVerifierBuilder::from_bytes(signature) else {
+        return SigState::Bad;
+    };
+    let Ok(mut v) = builder.with_policy(&policy, None, helper) else {
+        return SigState::Bad;
+    };
+    match v.verify_bytes(data) {
+        Ok(()) => v.into_helper().sig,
+        Err(_) => {
+            let sig = v.into_helper().sig;
+            if sig == SigState::None {
+                SigState::Bad
+            } else {
+                sig
+            }
+        }
+    }
+}
+
+fn broken(e: anyhow::Error) -> Failure {
+    // The chain's last cause is the most specific description.
+    let reason = e
+        .chain()
+        .last()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| e.to_string());
+    Failure::Broken {
+        reason: crate::message::single_line(&reason)
+            .chars()
+            .take(300)
+            .collect(),
+    }
+}

@@ -1,0 +1,364 @@
+//! OpenPGP: decrypt what researchers send, verify signatures, learn their
+//! keys, and sign and encrypt what embargo sends (sequoia-openpgp with its
+//! OpenSSL backend; RSA decryption through a prepared CRT key, see `keys`).
+//!
+//! [`open`] runs between parsing and triage, so triage sees decrypted text.
+//! It understands RFC 3156 PGP/MIME (`multipart/encrypted`), the same parts
+//! after Exchange/Outlook turned them into `multipart/mixed`, inline PGP
+//! (armored blocks in text parts or armored attachments), signatures inside
+//! encryption, and `multipart/signed`, also nested inside encryption.
+//!
+//! EFAIL: when a message is encrypted, its text is the decrypted text only.
+//! Cleartext parts around the ciphertext are never mixed in (a note says
+//! they were dropped), and a signed part never vouches for unsigned parts
+//! around it: the signature state describes the signed part alone.
+
+pub mod compose;
+pub mod decrypt;
+pub mod keys;
+pub mod learn;
+
+use mail_parser::{MessageParser, MimeHeaders as _, PartType};
+use sequoia_openpgp::Cert;
+
+pub use decrypt::{Failure, SigState};
+pub use keys::TeamKeys;
+pub use learn::LearnedKey;
+
+use crate::message::{Inbound, single_line};
+
+/// What the OpenPGP stage found out about a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protection {
+    /// Any part of the message was encrypted.
+    pub encrypted: bool,
+    /// Set when something was encrypted and could not be decrypted.
+    pub failure: Option<Failure>,
+    pub signature: SigState,
+    pub notes: Vec<String>,
+}
+
+/// The result of [`open`].
+pub struct Opened {
+    pub msg: Inbound,
+    pub protection: Protection,
+    pub learned: Vec<LearnedKey>,
+}
+
+/// Everything `open` needs besides the message.
+pub struct Context<'a> {
+    pub team: &'a TeamKeys,
+    /// Keys already known for the sender.
+    pub known: Vec<Cert>,
+    pub max_decrypted_size: u64,
+}
+
+const BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
+const END: &str = "-----END PGP MESSAGE-----";
+
+/// A piece of ciphertext found in the message.
+enum Payload {
+    /// PGP/MIME: the plaintext is a MIME entity.
+    Mime(Vec<u8>),
+    /// Inline: the plaintext is text (or an attached file).
+    Inline(Vec<u8>),
+}
+
+/// Decrypts and verifies `msg` (from `raw`).
+pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
+    let mut protection = Protection::default();
+    let Some(parsed) = MessageParser::default().parse(raw) else {
+        return Opened {
+            msg,
+            protection,
+            learned: Vec::new(),
+        };
+    };
+    let from = msg.from_addr.clone().unwrap_or_default();
+    let mut learned = learn::from_autocrypt(&msg, &from);
+    learned.extend(learn::from_parts(&parsed, &from, "attachment"));
+    let payloads = find_payloads(&parsed);
+    if payloads.is_empty() {
+        let certs = certs_with(&ctx.known, &learned);
+        protection.signature = verify_signed_parts(raw, &parsed, &certs);
+        return Opened {
+            msg,
+            protection,
+            learned,
+        };
+    }
+    protection.encrypted = true;
+    let cleartext_text = parsed.text_bodies().any(|p| {
+        p.text_contents()
+            .is_some_and(|t| !t.trim().is_empty() && !t.contains(BEGIN))
+    });
+    let mut texts = Vec::new();
+    let mut subject = None;
+    for payload in payloads {
+        let (bytes, mime) = match payload {
+            Payload::Mime(b) => (b, true),
+            Payload::Inline(b) => (b, false),
+        };
+        let certs = certs_with(&ctx.known, &learned);
+        let result = decrypt::decrypt(&bytes, ctx.team, &certs, ctx.max_decrypted_size, None);
+        let mut d = match result {
+            Ok(d) => d,
+            Err(f) => {
+                protection.failure.get_or_insert(f);
+                continue;
+            }
+        };
+        let inner = Inner::read(&d.plaintext, mime, &from);
+        let mut sig = d.sig.clone();
+        if let SigState::UnknownKey { .. } = sig
+            && !inner.learned.is_empty()
+        {
+            // The signer's key came inside the encrypted message: verify
+            // again with the cached session key (no second RSA operation).
+            let certs = certs_with(&certs, &inner.learned);
+            if let Ok(again) = decrypt::decrypt(
+                &bytes,
+                ctx.team,
+                &certs,
+                ctx.max_decrypted_size,
+                d.session.take(),
+            ) {
+                sig = again.sig;
+            }
+        }
+        if sig == SigState::None {
+            let certs = certs_with(&certs_with(&ctx.known, &learned), &inner.learned);
+            sig = inner.signed_part_state(&d.plaintext, &certs);
+        }
+        if protection.signature == SigState::None {
+            protection.signature = sig;
+        }
+        learned.extend(inner.learned);
+        subject = subject.or(inner.subject);
+        texts.push(inner.text);
+    }
+    if cleartext_text {
+        protection
+            .notes
+            .push("cleartext parts outside the encrypted part were ignored".to_owned());
+    }
+    if !texts.is_empty() {
+        msg.body_text = texts.join("\n");
+    } else {
+        // Nothing decrypted: never fall back to the cleartext around it.
+        msg.body_text = String::new();
+    }
+    if let Some(s) = subject {
+        msg.subject = s;
+    }
+    learned.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+    Opened {
+        msg,
+        protection,
+        learned,
+    }
+}
+
+fn certs_with(known: &[Cert], learned: &[LearnedKey]) -> Vec<Cert> {
+    let mut out = known.to_vec();
+    for l in learned {
+        if !out.iter().any(|c| c.fingerprint() == l.cert.fingerprint()) {
+            out.push(l.cert.clone());
+        }
+    }
+    out
+}
+
+fn find_payloads(parsed: &mail_parser::Message<'_>) -> Vec<Payload> {
+    let mut out = Vec::new();
+    let parts = &parsed.parts;
+    let is = |p: &mail_parser::MessagePart<'_>, t: &str, s: &str| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case(t)
+                && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
+        })
+    };
+    // PGP/MIME, also when Exchange rewrote multipart/encrypted into
+    // multipart/mixed: the "application/pgp-encrypted" control part is
+    // followed by the ciphertext part.
+    let mut pgp_mime = false;
+    for (i, p) in parts.iter().enumerate() {
+        if is(p, "application", "pgp-encrypted")
+            && let Some(next) = parts
+                .iter()
+                .skip(i + 1)
+                .find(|q| !is(q, "application", "pgp-encrypted") && !q.is_multipart())
+        {
+            out.push(Payload::Mime(next.contents().to_vec()));
+            pgp_mime = true;
+        }
+    }
+    if pgp_mime {
+        return out;
+    }
+    // Inline PGP: armored blocks in text parts, or armored attachments.
+    for p in parts {
+        if p.is_multipart() || p.is_message() {
+            continue;
+        }
+        match &p.body {
+            PartType::Text(t) | PartType::Html(t) => {
+                for block in armored_blocks(t) {
+                    out.push(Payload::Inline(block.into_bytes()));
+                }
+            }
+            PartType::Binary(b) | PartType::InlineBinary(b) => {
+                let looks_armored = b
+                    .windows(BEGIN.len())
+                    .take(4096)
+                    .any(|w| w == BEGIN.as_bytes());
+                let named = p.attachment_name().is_some_and(|n| {
+                    let n = n.to_ascii_lowercase();
+                    n.ends_with(".pgp") || n.ends_with(".gpg")
+                });
+                if looks_armored || named {
+                    out.push(Payload::Inline(b.to_vec()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Armored PGP MESSAGE blocks in a text.
+fn armored_blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start..];
+        match after.find(END) {
+            Some(end) => {
+                out.push(after[..end + END.len()].to_owned());
+                rest = &after[end + END.len()..];
+            }
+            None => {
+                // Truncated armor: hand it over anyway, it becomes a
+                // recorded "cannot decrypt".
+                out.push(after.to_owned());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// `multipart/signed` parts in a cleartext message.
+fn verify_signed_parts(raw: &[u8], parsed: &mail_parser::Message<'_>, certs: &[Cert]) -> SigState {
+    for p in &parsed.parts {
+        let Some(ct) = p.content_type() else { continue };
+        if !(ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("signed")))
+        {
+            continue;
+        }
+        let Some(children) = p.sub_parts() else {
+            continue;
+        };
+        let (Some(signed), Some(sig)) = (
+            children.first().and_then(|i| parsed.parts.get(*i as usize)),
+            children.get(1).and_then(|i| parsed.parts.get(*i as usize)),
+        ) else {
+            continue;
+        };
+        let start = signed.offset_header as usize;
+        let end = signed.offset_end as usize;
+        let Some(data) = raw.get(start..end) else {
+            continue;
+        };
+        return verify_entity(sig.contents(), data, certs);
+    }
+    SigState::None
+}
+
+/// RFC 3156 §5: the signed entity ends before the CRLF that precedes the
+/// boundary; parsers disagree on whether their end offset includes it, so
+/// both readings are tried. Line endings are canonicalised to CRLF.
+fn verify_entity(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigState {
+    let canonical = crlf(data);
+    let first = decrypt::verify_detached(signature, &canonical, certs);
+    if first != SigState::Bad {
+        return first;
+    }
+    let trimmed = canonical.strip_suffix(b"\r\n").unwrap_or(&canonical);
+    match decrypt::verify_detached(signature, trimmed, certs) {
+        SigState::Good { signer } => SigState::Good { signer },
+        _ => first,
+    }
+}
+
+fn crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 40);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+/// The decrypted content.
+struct Inner {
+    text: String,
+    subject: Option<String>,
+    learned: Vec<LearnedKey>,
+}
+
+impl Inner {
+    fn read(plaintext: &[u8], mime: bool, from: &str) -> Inner {
+        let looks_mime = mime
+            || plaintext.starts_with(b"Content-Type:")
+            || plaintext.starts_with(b"MIME-Version:");
+        if looks_mime && let Some(m) = MessageParser::default().parse(plaintext) {
+            let mut text = String::new();
+            for i in 0..m.text_body_count() {
+                if let Some(t) = m.body_text(i) {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&t);
+                }
+            }
+            let protected = m
+                .content_type()
+                .is_some_and(|ct| ct.attribute("protected-headers").is_some());
+            let subject = m.subject().filter(|_| {
+                protected
+                    || m.headers()
+                        .iter()
+                        .any(|h| h.name().eq_ignore_ascii_case("subject"))
+            });
+            return Inner {
+                text,
+                subject: subject.map(single_line),
+                learned: learn::from_parts(&m, from, "attachment"),
+            };
+        }
+        let text = String::from_utf8_lossy(plaintext).into_owned();
+        let learned = learn::from_armored_text(&text, from, "attachment");
+        Inner {
+            text,
+            subject: None,
+            learned,
+        }
+    }
+
+    /// A `multipart/signed` entity inside the encryption (sign, then
+    /// encrypt as two steps, as older Enigmail did).
+    fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert]) -> SigState {
+        match MessageParser::default().parse(plaintext) {
+            Some(m) => verify_signed_parts(plaintext, &m, certs),
+            None => SigState::None,
+        }
+    }
+}
