@@ -322,11 +322,18 @@ pub fn render_timeline(d: &ReportDetail) -> String {
     for m in &d.thread {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
         let who = if m.direction == "in" { &m.from } else { &m.to };
+        let mut body = String::new();
+        for l in m.body.lines().take(40) {
+            body.push_str(&format!("\n                            | {l}"));
+        }
         lines.push((
             m.received_at.clone(),
             format!(
-                "{arrow} {:<9} {who}  \"{}\"  {}",
-                m.kind, m.subject, m.message_id
+                "{arrow} {:<9} {who}  \"{}\"  {}{}{body}",
+                m.kind,
+                m.subject,
+                m.message_id,
+                protection(m)
             ),
         ));
     }
@@ -386,4 +393,22 @@ fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn protection(m: &crate::store::MessageRow) -> String {
+    let mut flags = Vec::new();
+    if m.encrypted {
+        flags.push("encrypted".to_owned());
+    }
+    if m.signature != "none" && !m.signature.is_empty() {
+        flags.push(format!("signature {}", m.signature));
+    }
+    if !m.decryption.is_empty() {
+        flags.push(m.decryption.clone());
+    }
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", flags.join("; "))
+    }
 }

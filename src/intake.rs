@@ -225,6 +225,7 @@ fn inbound_row(msg: &Inbound, a: &Arrival<'_>) -> InboundRow {
         received_at: a.internal_date,
         size: msg.size as u64,
         raw: Some(a.raw.to_vec()),
+        body: msg.body_text.clone(),
         ..InboundRow::default()
     }
 }

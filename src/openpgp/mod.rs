@@ -17,6 +17,8 @@ pub mod compose;
 pub mod decrypt;
 pub mod keys;
 pub mod learn;
+#[cfg(test)]
+mod tests;
 
 use mail_parser::{MessageParser, MimeHeaders as _, PartType};
 use sequoia_openpgp::Cert;
@@ -80,7 +82,7 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
     let payloads = find_payloads(&parsed);
     if payloads.is_empty() {
         let certs = certs_with(&ctx.known, &learned);
-        protection.signature = verify_signed_parts(raw, &parsed, &certs);
+        protection.signature = verify_signed_parts(raw, &parsed, &certs, &mut protection.notes);
         return Opened {
             msg,
             protection,
@@ -128,7 +130,7 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
         }
         if sig == SigState::None {
             let certs = certs_with(&certs_with(&ctx.known, &learned), &inner.learned);
-            sig = inner.signed_part_state(&d.plaintext, &certs);
+            sig = inner.signed_part_state(&d.plaintext, &certs, &mut protection.notes);
         }
         if protection.signature == SigState::None {
             protection.signature = sig;
@@ -249,33 +251,48 @@ fn armored_blocks(text: &str) -> Vec<String> {
 }
 
 /// `multipart/signed` parts in a cleartext message.
-fn verify_signed_parts(raw: &[u8], parsed: &mail_parser::Message<'_>, certs: &[Cert]) -> SigState {
-    for p in &parsed.parts {
-        let Some(ct) = p.content_type() else { continue };
-        if !(ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("signed")))
-        {
-            continue;
+/// The signature state of a `multipart/signed` message. Only a signed
+/// entity that is the whole message counts: a signed part sitting among
+/// unsigned parts must not vouch for them, so such a message is "not
+/// signed" (with a note saying why).
+fn verify_signed_parts(
+    raw: &[u8],
+    parsed: &mail_parser::Message<'_>,
+    certs: &[Cert],
+    notes: &mut Vec<String>,
+) -> SigState {
+    let is_signed = |p: &mail_parser::MessagePart<'_>| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+        })
+    };
+    let Some(root) = parsed.parts.first() else {
+        return SigState::None;
+    };
+    if !is_signed(root) {
+        if parsed.parts.iter().any(is_signed) {
+            notes.push(
+                "a signed part sits among unsigned parts: the message is not counted as signed"
+                    .to_owned(),
+            );
         }
-        let Some(children) = p.sub_parts() else {
-            continue;
-        };
-        let (Some(signed), Some(sig)) = (
-            children.first().and_then(|i| parsed.parts.get(*i as usize)),
-            children.get(1).and_then(|i| parsed.parts.get(*i as usize)),
-        ) else {
-            continue;
-        };
-        let start = signed.offset_header as usize;
-        let end = signed.offset_end as usize;
-        let Some(data) = raw.get(start..end) else {
-            continue;
-        };
-        return verify_entity(sig.contents(), data, certs);
+        return SigState::None;
     }
-    SigState::None
+    let children = root.sub_parts().unwrap_or(&[]);
+    let (Some(signed), Some(sig)) = (
+        children.first().and_then(|i| parsed.parts.get(*i as usize)),
+        children.get(1).and_then(|i| parsed.parts.get(*i as usize)),
+    ) else {
+        return SigState::Bad;
+    };
+    let (start, end) = (signed.offset_header as usize, signed.offset_end as usize);
+    match raw.get(start..end) {
+        Some(data) => verify_entity(sig.contents(), data, certs),
+        None => SigState::Bad,
+    }
 }
 
 /// RFC 3156 §5: the signed entity ends before the CRLF that precedes the
@@ -355,9 +372,14 @@ impl Inner {
 
     /// A `multipart/signed` entity inside the encryption (sign, then
     /// encrypt as two steps, as older Enigmail did).
-    fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert]) -> SigState {
+    fn signed_part_state(
+        &self,
+        plaintext: &[u8],
+        certs: &[Cert],
+        notes: &mut Vec<String>,
+    ) -> SigState {
         match MessageParser::default().parse(plaintext) {
-            Some(m) => verify_signed_parts(plaintext, &m, certs),
+            Some(m) => verify_signed_parts(plaintext, &m, certs, notes),
             None => SigState::None,
         }
     }

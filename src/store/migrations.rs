@@ -103,6 +103,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN signature TEXT NOT NULL DEFAULT 'none';
     ALTER TABLE messages ADD COLUMN signer TEXT NOT NULL DEFAULT '';
     ALTER TABLE messages ADD COLUMN decryption TEXT NOT NULL DEFAULT '';
+    -- The readable text: decrypted when the message was encrypted.
+    ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';
     CREATE TABLE reporter_keys (
         address     TEXT NOT NULL,
         fingerprint TEXT NOT NULL,

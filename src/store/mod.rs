@@ -63,6 +63,8 @@ pub struct InboundRow {
     pub decryption: String,
     /// Reporter keys the message carried (already filtered by address).
     pub keys: Vec<NewKey>,
+    /// The readable text (decrypted when it was encrypted). Confidential.
+    pub body: String,
 }
 
 /// A reporter key to remember.
@@ -486,8 +488,8 @@ impl Writer<'_> {
         self.tx.execute(
             "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
                                    subject, date, received_at, size, kind, reason, raw,
-                                   encrypted, signature, signer, decryption)
-             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                                   encrypted, signature, signer, decryption, body)
+             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 report_id,
                 mailbox,
@@ -506,6 +508,7 @@ impl Writer<'_> {
                 if m.signature.is_empty() { "none" } else { m.signature.as_str() },
                 m.signer,
                 m.decryption,
+                m.body,
             ],
         )?;
         let row = self.tx.last_insert_rowid();

@@ -42,6 +42,8 @@ pub struct MessageRow {
     pub encrypted: bool,
     pub signature: String,
     pub decryption: String,
+    /// The readable (decrypted) text; empty for outgoing mail.
+    pub body: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +65,7 @@ pub struct ReportDetail {
 }
 
 const MESSAGE_COLS: &str = "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid,
-     encrypted, signature, decryption";
+     encrypted, signature, decryption, body";
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -81,6 +83,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         encrypted: r.get::<_, i64>(11)? != 0,
         signature: r.get(12)?,
         decryption: r.get(13)?,
+        body: r.get(14)?,
     })
 }
 

@@ -89,6 +89,13 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
     std::fs::copy(stack.ca(), dir.path().join("tls/ca.pem")).unwrap();
     std::fs::write(dir.path().join("secrets/imap.pass"), "x").unwrap();
     std::fs::write(dir.path().join("secrets/smtp.pass"), "x").unwrap();
+    // The demo's key is unprotected, like the one made here.
+    std::fs::write(dir.path().join("secrets/team.sec.asc"), team_key(None)).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("secrets/team.sec.asc"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     for t in ["ack.txt", "cannot-decrypt.txt"] {
         std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
     }
@@ -105,4 +112,71 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn check_with_key(key: &[u8], mode: u32, passphrase: Option<&str>) -> (i32, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["ack.txt", "cannot-decrypt.txt"] {
+        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
+    }
+    std::fs::write(dir.path().join("pw"), "pw").unwrap();
+    std::fs::write(dir.path().join("team.sec.asc"), key).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("team.sec.asc"),
+        std::fs::Permissions::from_mode(mode),
+    )
+    .unwrap();
+    let mut text = format!("{GOOD}\n[openpgp]\nkeys = [\"team.sec.asc\"]\n");
+    if let Some(p) = passphrase {
+        std::fs::write(dir.path().join("team.pass"), p).unwrap();
+        text.push_str("passphrase_file = \"team.pass\"\n");
+    }
+    let cfg = dir.path().join("embargo.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn team_key(passphrase: Option<&str>) -> Vec<u8> {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::serialize::SerializeInto as _;
+    let (cert, _) = CertBuilder::general_purpose(Some("security@example.test"))
+        .set_password(passphrase.map(Into::into))
+        .generate()
+        .unwrap();
+    cert.as_tsk().armored().to_vec().unwrap()
+}
+
+#[test]
+fn team_keys_readable_by_others_or_locked_are_refused() {
+    let key = team_key(Some("correct horse"));
+    let (code, err) = check_with_key(&key, 0o644, Some("correct horse"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("team.sec.asc") && err.contains("readable by group or others"),
+        "{err}"
+    );
+    let (code, err) = check_with_key(&key, 0o600, None);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("team.sec.asc") && err.contains("passphrase"),
+        "{err}"
+    );
+    let (code, err) = check_with_key(&key, 0o600, Some("wrong"));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("team.sec.asc") && err.contains("cannot unlock"),
+        "{err}"
+    );
+    let (code, err) = check_with_key(&key, 0o600, Some("correct horse"));
+    assert_eq!(code, 0, "{err}");
 }
