@@ -13,9 +13,7 @@ use embargo::openpgp::decrypt;
 use pgp::crypto::SessionKey;
 use pgp::packet::{PKESK, SKESK};
 use pgp::parse::Parse as _;
-use pgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
-};
+use pgp::parse::stream::{DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper};
 use pgp::policy::StandardPolicy;
 use pgp::types::SymmetricAlgorithm;
 use pgp::{Cert, KeyHandle};
@@ -28,15 +26,8 @@ struct Gpg(tempfile::TempDir);
 
 impl Gpg {
     fn new() -> Gpg {
-        let d = tempfile::Builder::new()
-            .prefix("bench-gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        std::fs::set_permissions(
-            d.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        let d = tempfile::Builder::new().prefix("bench-gpg").tempdir_in("/tmp").unwrap();
+        std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         Gpg(d)
     }
     fn run(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
@@ -174,11 +165,7 @@ fn main() {
         let secret = g.run(&["--armor", "--export-secret-keys", uid], b"");
         let key_file = dir.path().join(format!("{name}.asc"));
         std::fs::write(&key_file, &secret).unwrap();
-        std::fs::set_permissions(
-            &key_file,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
+        std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let team = TeamKeys::load(&[key_file], None).unwrap();
         let ours = rate(|i| {
             let d = decrypt::decrypt(&msgs[i % MESSAGES], &team, &[], 1 << 20, None).unwrap();

@@ -88,6 +88,36 @@ pub enum ReportsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a report's state: new, triaged, fixing, fixed, disclosed, excluded,
+    /// duplicate, invalid, withdrawn. Any state past new stops the response clock.
+    State {
+        id: String,
+        state: String,
+        /// Why (goes into the event).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Mark a report as especially complex: the fix clock runs to policy.complex_fix_days.
+    Complex { id: String },
+    /// The fix is released (today, or --date YYYY-MM-DD): the details clock starts.
+    Fixed {
+        id: String,
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
+    Merge { id: String, into: String },
+    /// Record how the reporter wants to be credited in the hall of fame.
+    Credit {
+        id: String,
+        #[arg(long, required_unless_present = "no_credit", conflicts_with = "no_credit")]
+        name: Option<String>,
+        #[arg(long, requires = "name")]
+        url: Option<String>,
+        /// The reporter does not want to be credited.
+        #[arg(long)]
+        no_credit: bool,
+    },
     /// One report with its whole thread and every event.
     Show {
         /// The tracking id, e.g. SEC-2026-0001.
@@ -126,10 +156,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once } => run(cfg, once),
         Command::Reports { command } => {
             let store = Store::open(&cfg.store.path)?;
-            match command {
-                ReportsCommand::List { json } => list(&store, json),
-                ReportsCommand::Show { id, json } => show(&store, &id, json),
-            }
+            reports(store, &cfg, command)
         }
         Command::Keys {
             command: KeysCommand::List { json },
@@ -179,18 +206,19 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 
 /// What `check-config` checks after parsing: templates render, team keys
 /// load and unlock (no network either way).
-fn validate_beyond_syntax(
-    path: &std::path::Path,
-    cfg: config::Config,
-) -> Result<config::Config, config::ConfigError> {
+fn validate_beyond_syntax(path: &std::path::Path, cfg: config::Config) -> Result<config::Config, config::ConfigError> {
     let err = |key: &str, e: anyhow::Error| config::ConfigError {
         file: path.to_owned(),
         line: None,
         key: key.to_owned(),
         problem: format!("{e:#}"),
     };
-    crate::reply::Templates::load(&cfg.reply.ack_template, &cfg.reply.cannot_decrypt_template)
-        .map_err(|e| err("reply", e))?;
+    crate::reply::Templates::load(
+        &cfg.reply.ack_template,
+        &cfg.reply.cannot_decrypt_template,
+        &cfg.exclude,
+    )
+    .map_err(|e| err("reply", e))?;
     crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())
         .map_err(|e| err("openpgp.keys", e))?;
     Ok(cfg)
@@ -205,11 +233,7 @@ fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
         if once {
             return match crate::daemon::run_once(cfg).await {
                 Ok(s) => {
-                    tracing::info!(
-                        processed = s.processed,
-                        outbox_retrying = s.outbox_retrying,
-                        "done"
-                    );
+                    tracing::info!(processed = s.processed, outbox_retrying = s.outbox_retrying, "done");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -240,8 +264,17 @@ fn spawn_signal_handler(shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
-    let reports = store.list_reports()?;
+fn annotated(store: &Store, cfg: &config::Config) -> anyhow::Result<Vec<ReportSummary>> {
+    let now = jiff::Timestamp::now();
+    let mut reports = store.list_reports()?;
+    for r in &mut reports {
+        crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, now);
+    }
+    Ok(reports)
+}
+
+fn list(store: &Store, cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
+    let reports = annotated(store, cfg)?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
@@ -269,22 +302,24 @@ fn summary_line(r: &ReportSummary) -> String {
         r.id,
         r.state,
         r.received_at,
-        if r.acknowledged_at.is_some() {
-            "yes"
-        } else {
-            "no"
-        },
+        if r.acknowledged_at.is_some() { "yes" } else { "no" },
         r.messages,
         r.reporter,
         subject
     )
 }
 
-fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(d) = store.show_report(id)? else {
+fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(mut d) = store.show_report(id)? else {
         eprintln!("embargo: no report {id}");
         return Ok(ExitCode::FAILURE);
     };
+    crate::policy::annotate(
+        &mut d.summary,
+        &cfg.policy.calendar,
+        &cfg.policy.promises,
+        jiff::Timestamp::now(),
+    );
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
@@ -318,6 +353,9 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         s.messages,
         s.messages_out,
     );
+    text.truncate(text.len() - "\nTimeline\n".len());
+    text.push_str(&clocks(s));
+    text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
     for m in &d.thread {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
@@ -356,8 +394,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
 }
 
 fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
-    let team =
-        crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
+    let team = crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
     let store = Store::open(&cfg.store.path)?;
     let reporters = store.reporter_keys()?;
     let team = team.info();
@@ -411,4 +448,98 @@ fn protection(m: &crate::store::MessageRow) -> String {
     } else {
         format!("  [{}]", flags.join("; "))
     }
+}
+
+/// Who runs the CLI, for the event rows.
+fn actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
+}
+
+fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> anyhow::Result<ExitCode> {
+    let who = actor();
+    match command {
+        ReportsCommand::List { json } => return list(&store, cfg, json),
+        ReportsCommand::Show { id, json } => return show(&store, cfg, &id, json),
+        ReportsCommand::State { id, state, note } => {
+            let old = store.set_state(&id, &state, &note, &who)?;
+            println!("{id}: {old} -> {state}");
+        }
+        ReportsCommand::Complex { id } => {
+            store.set_complex(&id, &who)?;
+            println!(
+                "{id}: complex (fix clock {} days)",
+                cfg.policy.promises.complex_fix_days
+            );
+        }
+        ReportsCommand::Fixed { id, date } => {
+            let at = match date {
+                None => jiff::Timestamp::now(),
+                Some(d) => {
+                    let date: jiff::civil::Date = d
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--date {d:?} is not a date like 2026-12-01"))?;
+                    cfg.policy.calendar.start_of(date)
+                }
+            };
+            store.set_fixed(&id, at, &who)?;
+            println!("{id}: fixed at {}", crate::store::ts(at));
+        }
+        ReportsCommand::Merge { id, into } => {
+            store.merge(&id, &into, &who)?;
+            println!("{id}: merged into {into}");
+        }
+        ReportsCommand::Credit {
+            id,
+            name,
+            url,
+            no_credit,
+        } => {
+            let credit = if no_credit {
+                None
+            } else {
+                name.as_deref().map(|n| (n, url.as_deref().unwrap_or("")))
+            };
+            store.set_credit(&id, credit, &who)?;
+            println!("{id}: credit recorded");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The clock lines of `reports show`.
+fn clocks(s: &ReportSummary) -> String {
+    let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_owned());
+    let mut t = String::new();
+    let response = match (&s.response_met_at, s.response_business_days_left) {
+        (Some(met), _) => format!("met {met}"),
+        (None, Some(left)) if left < 0 => format!("OVERDUE by {} business day(s)", -left),
+        (None, Some(left)) => format!("{left} business day(s) left"),
+        (None, None) => "not running".to_owned(),
+    };
+    t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
+    t.push_str(&format!(
+        "  Fix due:      {}{}\n",
+        or(&s.fix_due, "-"),
+        if s.complex { " (complex)" } else { "" }
+    ));
+    t.push_str(&format!("  Details due:  {}\n", or(&s.details_due, "after the fix")));
+    if let Some(topic) = &s.excluded_topic {
+        t.push_str(&format!("  Excluded:     {topic}\n"));
+    }
+    if let Some(into) = &s.merged_into {
+        t.push_str(&format!("  Merged into:  {into}\n"));
+    }
+    let credit = match s.credit.as_str() {
+        "yes" => format!("as {} {}", s.credit_name, s.credit_url),
+        "no" => "declined".to_owned(),
+        _ => "not known yet".to_owned(),
+    };
+    t.push_str(&format!("  Credit:       {credit}\n"));
+    if s.reporter_waiting {
+        t.push_str("  Reporter waiting: the reporter wrote after the team's last response\n");
+    }
+    t
 }

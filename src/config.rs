@@ -99,6 +99,13 @@ pub struct StoreConfig {
 pub struct PolicyConfig {
     pub tracking_prefix: String,
     pub promises: crate::policy::Promises,
+    pub calendar: crate::policy::Calendar,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TeamConfig {
+    /// Addresses whose mail into a thread counts as the team's response.
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +136,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub reply: ReplyConfig,
     pub openpgp: OpenPgpConfig,
+    pub team: TeamConfig,
+    /// Excluded topics, in order.
+    pub exclude: Vec<crate::triage::exclude::Topic>,
 }
 
 // ---- raw, as written in the file -------------------------------------------
@@ -145,6 +155,10 @@ struct RawConfig {
     reply: RawReply,
     #[serde(default)]
     openpgp: RawOpenPgp,
+    #[serde(default)]
+    team: policy::RawTeam,
+    #[serde(default)]
+    exclude: Vec<policy::RawExclude>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,6 +219,9 @@ struct RawPolicy {
     fix_days: Option<u32>,
     complex_fix_days: Option<u32>,
     details_delay_days: Option<u32>,
+    timezone: Option<String>,
+    weekend: Option<Vec<String>>,
+    holidays: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -264,11 +281,7 @@ impl Validator<'_> {
 
     fn path(&self, p: &str) -> PathBuf {
         let p = PathBuf::from(p);
-        if p.is_absolute() {
-            p
-        } else {
-            self.base.join(p)
-        }
+        if p.is_absolute() { p } else { self.base.join(p) }
     }
 
     fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
@@ -288,12 +301,7 @@ impl Validator<'_> {
         Ok(path)
     }
 
-    fn security(
-        &self,
-        section: &str,
-        value: Option<&str>,
-        host: &str,
-    ) -> Result<Security, ConfigError> {
+    fn security(&self, section: &str, value: Option<&str>, host: &str) -> Result<Security, ConfigError> {
         let sec = match value.unwrap_or("tls") {
             "tls" => Security::Tls,
             "starttls" => Security::StartTls,
@@ -310,7 +318,9 @@ impl Validator<'_> {
             return Err(self.err(
                 section,
                 "security",
-                format!("\"none\" sends the password in clear text; it is only allowed to a loopback address, not `{host}`"),
+                format!(
+                    "\"none\" sends the password in clear text; it is only allowed to a loopback address, not `{host}`"
+                ),
             ));
         }
         Ok(sec)
@@ -325,32 +335,21 @@ impl Validator<'_> {
         let store = StoreConfig {
             path: self.path(&raw.store.path),
         };
-        let prefix = raw
-            .policy
-            .tracking_prefix
-            .clone()
-            .unwrap_or_else(|| "SEC".to_owned());
-        if prefix.is_empty()
-            || prefix.len() > 16
-            || !prefix.chars().all(|c| c.is_ascii_alphanumeric())
-        {
+        let prefix = raw.policy.tracking_prefix.clone().unwrap_or_else(|| "SEC".to_owned());
+        if prefix.is_empty() || prefix.len() > 16 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(self.err(
                 "policy",
                 "tracking_prefix",
                 "must be 1 to 16 ASCII letters or digits (it goes into subjects as [PREFIX-YYYY-NNNN])",
             ));
         }
-        let ack = raw
-            .reply
-            .ack_template
-            .unwrap_or_else(|| "ack.txt".to_owned());
+        let ack = raw.reply.ack_template.unwrap_or_else(|| "ack.txt".to_owned());
         let ack_template = self.readable_file("reply", "ack_template", &ack)?;
         let cd = raw
             .reply
             .cannot_decrypt_template
             .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
-        let cannot_decrypt_template =
-            self.readable_file("reply", "cannot_decrypt_template", &cd)?;
+        let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
         let reply = ReplyConfig {
             ack_template,
             cannot_decrypt_template,
@@ -364,22 +363,20 @@ impl Validator<'_> {
             policy: PolicyConfig {
                 tracking_prefix: prefix,
                 promises: self.promises(&raw.policy)?,
+                calendar: self.calendar(&raw.policy)?,
             },
             reply,
             openpgp: self.openpgp(raw.openpgp)?,
+            team: self.team(raw.team)?,
+            exclude: self.exclude(raw.exclude)?,
         })
     }
 
     fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {
         let keys: Vec<PathBuf> = r.keys.iter().map(|k| self.path(k)).collect();
         for k in &keys {
-            std::fs::File::open(k).map_err(|e| {
-                self.err(
-                    "openpgp",
-                    "keys",
-                    format!("cannot read {}: {e}", k.display()),
-                )
-            })?;
+            std::fs::File::open(k)
+                .map_err(|e| self.err("openpgp", "keys", format!("cannot read {}: {e}", k.display())))?;
         }
         let passphrase = match r.passphrase_file {
             Some(p) => Some(self.secret("openpgp", "passphrase_file", &p)?),
@@ -412,18 +409,10 @@ impl Validator<'_> {
             )?,
             fix_days: days("fix_days", p.fix_days, d.fix_days)?,
             complex_fix_days: days("complex_fix_days", p.complex_fix_days, d.complex_fix_days)?,
-            details_delay_days: days(
-                "details_delay_days",
-                p.details_delay_days,
-                d.details_delay_days,
-            )?,
+            details_delay_days: days("details_delay_days", p.details_delay_days, d.details_delay_days)?,
         };
         if promises.complex_fix_days < promises.fix_days {
-            return Err(self.err(
-                "policy",
-                "complex_fix_days",
-                "must not be shorter than policy.fix_days",
-            ));
+            return Err(self.err("policy", "complex_fix_days", "must not be shorter than policy.fix_days"));
         }
         Ok(promises)
     }
@@ -467,20 +456,8 @@ impl Validator<'_> {
             max_message_size,
             timeout_secs: positive(self, "imap", "timeout_secs", r.timeout_secs, 60)?,
             idle_restart_secs,
-            poll_interval_secs: positive(
-                self,
-                "imap",
-                "poll_interval_secs",
-                r.poll_interval_secs,
-                60,
-            )?,
-            reconnect_max_secs: positive(
-                self,
-                "imap",
-                "reconnect_max_secs",
-                r.reconnect_max_secs,
-                300,
-            )?,
+            poll_interval_secs: positive(self, "imap", "poll_interval_secs", r.poll_interval_secs, 60)?,
+            reconnect_max_secs: positive(self, "imap", "reconnect_max_secs", r.reconnect_max_secs, 300)?,
             first_start_ack_hours: r.first_start_ack_hours.unwrap_or(24),
         })
     }
@@ -496,13 +473,10 @@ impl Validator<'_> {
             Some(p) => Some(self.readable_file("smtp", "ca_file", &p)?),
             None => None,
         };
-        let from: MailAddress = r.from.parse().map_err(|e| {
-            self.err(
-                "smtp",
-                "from",
-                format!("`{}` is not a mail address: {e}", r.from),
-            )
-        })?;
+        let from: MailAddress = r
+            .from
+            .parse()
+            .map_err(|e| self.err("smtp", "from", format!("`{}` is not a mail address: {e}", r.from)))?;
         let password = match (&r.user, &r.password_file) {
             (Some(_), Some(p)) => Some(self.secret("smtp", "password_file", p)?),
             (Some(_), None) => {
@@ -524,24 +498,12 @@ impl Validator<'_> {
             timeout_secs: positive(self, "smtp", "timeout_secs", r.timeout_secs, 60)?,
             retry_max_secs: positive(self, "smtp", "retry_max_secs", r.retry_max_secs, 900)?,
             copy_to_self: r.copy_to_self.unwrap_or(true),
-            in_doubt_grace_secs: positive(
-                self,
-                "smtp",
-                "in_doubt_grace_secs",
-                r.in_doubt_grace_secs,
-                600,
-            )?,
+            in_doubt_grace_secs: positive(self, "smtp", "in_doubt_grace_secs", r.in_doubt_grace_secs, 600)?,
         })
     }
 }
 
-fn positive(
-    v: &Validator<'_>,
-    section: &str,
-    key: &str,
-    value: Option<u64>,
-    default: u64,
-) -> Result<u64, ConfigError> {
+fn positive(v: &Validator<'_>, section: &str, key: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
     match value {
         None => Ok(default),
         Some(0) => Err(v.err(section, key, "must be greater than 0")),
@@ -551,10 +513,7 @@ fn positive(
 
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
 }
 
 /// Sizes: an integer (bytes) or a string like "25MiB", "512KiB", "1GiB", "10MB".
@@ -570,9 +529,7 @@ fn parse_size_str(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` does not start with a number"))?;
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` does not start with a number"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1000,
@@ -620,16 +577,12 @@ fn key_at(source: &str, at: usize) -> String {
         .rev()
         .find_map(|l| {
             let l = l.trim();
-            (l.starts_with('[') && l.ends_with(']'))
-                .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+            (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
         })
         .unwrap_or_default();
     let trimmed = line.trim();
     if trimmed.starts_with('[') {
-        return trimmed
-            .trim_matches(|c| c == '[' || c == ']')
-            .trim()
-            .to_owned();
+        return trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
     }
     let key = trimmed.split('=').next().unwrap_or("").trim();
     match (section.is_empty(), key.is_empty()) {
@@ -659,5 +612,6 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
     section_line
 }
 
+mod policy;
 #[cfg(test)]
 mod tests;

@@ -82,13 +82,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         tokio::spawn(async move {
             // If the sender dies, the daemon must not run on half-alive.
             let _guard = token.clone().drop_guard();
-            outbox::run(
-                s.outbox_store.clone(),
-                s.cfg.smtp.clone(),
-                s.outbox_wake.clone(),
-                token,
-            )
-            .await
+            outbox::run(s.outbox_store.clone(), s.cfg.smtp.clone(), s.outbox_wake.clone(), token).await
         })
     };
     let imap_result = watch(&shared, &shutdown).await;
@@ -135,11 +129,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
 }
 
 /// One connected session: sync, then wait for more, until shutdown or error.
-async fn session(
-    shared: &Shared,
-    mut conn: Connection,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Connection> {
+async fn session(shared: &Shared, mut conn: Connection, shutdown: &CancellationToken) -> anyhow::Result<Connection> {
     let cfg = &shared.cfg.imap;
     loop {
         sync(shared, &mut conn, shutdown).await?;
@@ -147,9 +137,7 @@ async fn session(
             return Ok(conn);
         }
         if conn.has_idle {
-            let (back, end) = conn
-                .idle(Duration::from_secs(cfg.idle_restart_secs), shutdown)
-                .await?;
+            let (back, end) = conn.idle(Duration::from_secs(cfg.idle_restart_secs), shutdown).await?;
             conn = back;
             if end == IdleEnd::Shutdown {
                 return Ok(conn);
@@ -171,11 +159,7 @@ pub fn reconnect_delay(failures: u32, cap: Duration) -> Duration {
 }
 
 /// Processes every message above the stored position. Returns how many.
-async fn sync(
-    shared: &Shared,
-    conn: &mut Connection,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<usize> {
+async fn sync(shared: &Shared, conn: &mut Connection, shutdown: &CancellationToken) -> anyhow::Result<usize> {
     let (last_uid, ack_after) = position(shared, conn)?;
     let waiting = conn.waiting(last_uid).await?;
     if waiting.is_empty() {
@@ -189,9 +173,7 @@ async fn sync(
             break;
         }
         let (big, small): (Vec<&Waiting>, Vec<&Waiting>) = batch.iter().partition(|w| w.size > max);
-        let bodies = conn
-            .fetch(&small.iter().map(|w| w.uid).collect::<Vec<_>>())
-            .await?;
+        let bodies = conn.fetch(&small.iter().map(|w| w.uid).collect::<Vec<_>>()).await?;
         let headers = conn
             .fetch_headers(&big.iter().map(|w| w.uid).collect::<Vec<_>>())
             .await?;
@@ -280,9 +262,7 @@ fn batches(waiting: &[Waiting], max: u64) -> Vec<&[Waiting]> {
 }
 
 fn find(list: &[(u32, Vec<u8>)], uid: u32) -> Option<&[u8]> {
-    list.iter()
-        .find(|(u, _)| *u == uid)
-        .map(|(_, b)| b.as_slice())
+    list.iter().find(|(u, _)| *u == uid).map(|(_, b)| b.as_slice())
 }
 
 /// One fetched batch, processed on a blocking thread in UID order.
@@ -310,14 +290,7 @@ impl Batch {
             let span = tracing::info_span!("message", uid = w.uid);
             let _enter = span.enter();
             let oversize = w.size > self.max;
-            let Some(raw) = find(
-                if oversize {
-                    &self.headers
-                } else {
-                    &self.bodies
-                },
-                w.uid,
-            ) else {
+            let Some(raw) = find(if oversize { &self.headers } else { &self.bodies }, w.uid) else {
                 // Expunged between listing and fetching: nothing to record.
                 store.advance(&source)?;
                 continue;

@@ -16,7 +16,7 @@ use crate::message::{self, Inbound, ReturnPath};
 use crate::openpgp::{self, Protection, SigState, TeamKeys};
 use crate::policy::Promises;
 use crate::reply::{self, AckContext, Crypto, ReplyTo, Templates};
-use crate::store::{Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
+use crate::store::{Compose, Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
 use crate::triage::{self, Decision, Identity};
 
 /// Everything the pipeline needs besides the store; built from the config.
@@ -29,6 +29,8 @@ pub struct Pipeline {
     pub max_per_sender_per_day: u32,
     pub team: Arc<TeamKeys>,
     pub max_decrypted_size: u64,
+    /// Excluded topics, in order.
+    pub topics: Vec<crate::triage::exclude::Topic>,
 }
 
 impl Pipeline {
@@ -39,13 +41,15 @@ impl Pipeline {
             me: Identity {
                 address: cfg.smtp.from.email.to_string(),
                 prefix: cfg.policy.tracking_prefix.clone(),
-                team: Vec::new(),
+                team: cfg.team.members.clone(),
             },
             from: cfg.smtp.from.clone(),
             templates: Templates::load(
                 &cfg.reply.ack_template,
                 &cfg.reply.cannot_decrypt_template,
+                &cfg.exclude,
             )?,
+            topics: cfg.exclude.clone(),
             promises: cfg.policy.promises,
             max_per_sender_per_day: cfg.reply.max_per_sender_per_day,
             team: Arc::new(team),
@@ -93,11 +97,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     if let SigState::Good { signer } = &protection.signature {
         row.signer = signer.clone();
     }
-    row.decryption = protection
-        .failure
-        .as_ref()
-        .map(|f| f.to_string())
-        .unwrap_or_default();
+    row.decryption = protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default();
     row.keys = opened
         .learned
         .iter()
@@ -111,29 +111,58 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         })
         .collect();
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
-    let decision = triage::decide(&msg, &p.me, store)?;
+    let decision = triage::decide(&msg, &p.me, store, &p.topics)?;
     let disposition = match decision {
         Decision::Duplicate => Disposition::Duplicate {
             of: msg.message_id.clone(),
         },
         Decision::OwnCopy => Disposition::OwnCopy,
         Decision::Automatic { reason } => Disposition::Automatic { reason },
-        Decision::FollowUp { report, how } => Disposition::FollowUp {
-            report_id: report.id,
-            how,
-        },
-        Decision::NewReport { mut notes } => {
+        Decision::FollowUp { report, how, from_team } => {
+            let (reopen, credit) = if from_team {
+                (None, None)
+            } else {
+                let r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
+                (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
+            };
+            Disposition::FollowUp {
+                report_id: report.id,
+                how,
+                from_team,
+                reopen,
+                credit,
+            }
+        }
+        Decision::NewReport {
+            mut notes,
+            excluded,
+            from_team,
+        } => {
             notes.extend(protection.notes.iter().cloned());
             if let Some(f) = &protection.failure {
                 notes.push(format!("OpenPGP: {f}"));
             }
-            let new = NewReport {
-                msg: &msg,
-                protection: &protection,
-                reporter_cert,
-                notes,
+            if let Some((topic, hits)) = &excluded {
+                notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
+            }
+            let mut r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
+            if from_team {
+                r.no_reply = Some("from a team member".to_owned());
+            }
+            let kind = match (&excluded, &protection.failure) {
+                (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
+                (None, Some(_)) => ReplyKind::CannotDecrypt,
+                (None, None) => ReplyKind::Ack,
             };
-            new_report(store, p, a, new)?
+            Disposition::NewReport {
+                reporter: r.ctx.reporter.clone(),
+                reporter_name: r.ctx.reporter_name.clone(),
+                subject: msg.subject.clone(),
+                no_ack_reason: r.no_reply.clone(),
+                compose: r.compose(kind),
+                notes,
+                excluded_topic: excluded.map(|(t, _)| t),
+            }
         }
     };
     let recorded = store.record(a.source.as_ref(), &row, disposition, &p.me.prefix)?;
@@ -162,9 +191,8 @@ pub fn intake_oversize(
     limit: u64,
 ) -> anyhow::Result<Recorded> {
     let parsed = message::parse(a.raw).ok();
-    let reason = format!(
-        "oversize: {size} bytes, above imap.max_message_size ({limit}); left on the server and flagged"
-    );
+    let reason =
+        format!("oversize: {size} bytes, above imap.max_message_size ({limit}); left on the server and flagged");
     record_failure(store, p, a, parsed.as_ref(), &reason)
 }
 
@@ -230,20 +258,102 @@ fn inbound_row(msg: &Inbound, a: &Arrival<'_>) -> InboundRow {
     }
 }
 
-struct NewReport<'a> {
-    msg: &'a Inbound,
-    protection: &'a Protection,
-    reporter_cert: Option<Cert>,
-    notes: Vec<String>,
+/// Which automatic reply.
+enum ReplyKind {
+    Ack,
+    CannotDecrypt,
+    OutOfScope(String),
 }
 
-/// Why this report gets no automatic reply, if it gets none.
-fn no_reply_reason(
-    store: &Store,
-    p: &Pipeline,
-    a: &Arrival<'_>,
-    return_path: &str,
-) -> anyhow::Result<Option<String>> {
+/// Everything needed to compose an automatic reply to one message.
+struct Replier<'a> {
+    p: &'a Pipeline,
+    msg: &'a Inbound,
+    return_path: String,
+    ctx: AckContext,
+    cert: Option<Cert>,
+    /// Why no automatic reply goes out (first start, rate limit, ...).
+    no_reply: Option<String>,
+}
+
+impl<'a> Replier<'a> {
+    fn new(
+        store: &Store,
+        p: &'a Pipeline,
+        a: &Arrival<'_>,
+        msg: &'a Inbound,
+        protection: &Protection,
+        cert: Option<Cert>,
+    ) -> anyhow::Result<Replier<'a>> {
+        let return_path = match &msg.return_path {
+            ReturnPath::Address(addr) => addr.clone(),
+            // Triage already sorted these out as automatic mail.
+            _ => String::new(),
+        };
+        let received = a.internal_date.unwrap_or_else(Timestamp::now);
+        let ctx = AckContext {
+            tracking_id: String::new(),
+            subject: msg.subject.clone(),
+            reporter: msg.from_addr.clone().unwrap_or_else(|| return_path.clone()),
+            reporter_name: msg.from_name.clone().unwrap_or_default(),
+            team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+            received_at: crate::store::ts(received),
+            response_business_days: p.promises.response_business_days,
+            fix_days: p.promises.fix_days,
+            complex_fix_days: p.promises.complex_fix_days,
+            details_delay_days: p.promises.details_delay_days,
+            fingerprint: p.team.primary_fingerprint().map(|f| f.to_hex()).unwrap_or_default(),
+            problem: protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default(),
+            encrypted: cert.is_some() && p.team.signer().is_some(),
+            topic: String::new(),
+        };
+        let no_reply = no_reply_reason(store, p, a, &return_path)?;
+        Ok(Replier {
+            p,
+            msg,
+            return_path,
+            ctx,
+            cert,
+            no_reply,
+        })
+    }
+
+    /// The closure the store calls once the tracking id is known.
+    fn compose(self, kind: ReplyKind) -> Compose<'a> {
+        if self.no_reply.is_some() {
+            return Box::new(|_: &str| Ok(None));
+        }
+        Box::new(move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
+            let p = self.p;
+            let mut ctx = AckContext {
+                tracking_id: tracking_id.to_owned(),
+                ..self.ctx
+            };
+            let (name, body) = match &kind {
+                ReplyKind::Ack => ("ack", p.templates.render_ack(&ctx)?),
+                ReplyKind::CannotDecrypt => ("cannot-decrypt", p.templates.render_cannot_decrypt(&ctx)?),
+                ReplyKind::OutOfScope(topic) => {
+                    ctx.topic = topic.clone();
+                    ("out-of-scope", p.templates.render_topic(topic, &ctx)?)
+                }
+            };
+            let to = ReplyTo {
+                inbound: self.msg,
+                recipient: &self.return_path,
+                from: &p.from,
+            };
+            let crypto = Crypto {
+                team: Some(&p.team),
+                encrypt_to: self.cert,
+            };
+            let subject = reply::tagged_subject(tracking_id, &ctx.subject);
+            Ok(Some(reply::compose(name, &to, &subject, body, &crypto)?))
+        })
+    }
+}
+
+/// Why this message gets no automatic reply, if it gets none.
+fn no_reply_reason(store: &Store, p: &Pipeline, a: &Arrival<'_>, return_path: &str) -> anyhow::Result<Option<String>> {
     let received = a.internal_date.unwrap_or_else(Timestamp::now);
     if let Some(cutoff) = a.ack_after
         && received < cutoff
@@ -254,9 +364,7 @@ fn no_reply_reason(
         )));
     }
     if return_path.parse::<lettre::Address>().is_err() {
-        return Ok(Some(format!(
-            "return path {return_path:?} is not a usable address"
-        )));
+        return Ok(Some(format!("return path {return_path:?} is not a usable address")));
     }
     let since = Timestamp::now() - SignedDuration::from_hours(24);
     let sent = store.replies_to_since(return_path, since)?;
@@ -267,81 +375,4 @@ fn no_reply_reason(
         )));
     }
     Ok(None)
-}
-
-fn new_report<'a>(
-    store: &Store,
-    p: &'a Pipeline,
-    a: &Arrival<'_>,
-    new: NewReport<'a>,
-) -> anyhow::Result<Disposition<'a>> {
-    let msg = new.msg;
-    let return_path = match &msg.return_path {
-        ReturnPath::Address(addr) => addr.clone(),
-        // Triage already sorted these out as automatic mail.
-        _ => String::new(),
-    };
-    let reporter = msg.from_addr.clone().unwrap_or_else(|| return_path.clone());
-    let no_ack_reason = no_reply_reason(store, p, a, &return_path)?;
-    let received = a.internal_date.unwrap_or_else(Timestamp::now);
-    let subject = msg.subject.clone();
-    let reporter_name = msg.from_name.clone().unwrap_or_default();
-    let failure = new.protection.failure.as_ref().map(|f| f.to_string());
-    let reporter_cert = new.reporter_cert;
-    let ctx = AckContext {
-        tracking_id: String::new(),
-        subject: subject.clone(),
-        reporter: reporter.clone(),
-        reporter_name: reporter_name.clone(),
-        team: p
-            .from
-            .name
-            .clone()
-            .unwrap_or_else(|| "Security Team".to_owned()),
-        received_at: crate::store::ts(received),
-        response_business_days: p.promises.response_business_days,
-        fix_days: p.promises.fix_days,
-        complex_fix_days: p.promises.complex_fix_days,
-        details_delay_days: p.promises.details_delay_days,
-        fingerprint: p
-            .team
-            .primary_fingerprint()
-            .map(|f| f.to_hex())
-            .unwrap_or_default(),
-        problem: failure.clone().unwrap_or_default(),
-        encrypted: reporter_cert.is_some() && p.team.signer().is_some(),
-    };
-    let compose = move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
-        let ctx = AckContext {
-            tracking_id: tracking_id.to_owned(),
-            ..ctx
-        };
-        let (kind, body) = match &failure {
-            None => ("ack", p.templates.render_ack(&ctx)?),
-            Some(_) => ("cannot-decrypt", p.templates.render_cannot_decrypt(&ctx)?),
-        };
-        let to = ReplyTo {
-            inbound: msg,
-            recipient: &return_path,
-            from: &p.from,
-        };
-        let crypto = Crypto {
-            team: Some(&p.team),
-            encrypt_to: reporter_cert,
-        };
-        let subject = reply::tagged_subject(tracking_id, &ctx.subject);
-        Ok(Some(reply::compose(kind, &to, &subject, body, &crypto)?))
-    };
-    Ok(Disposition::NewReport {
-        reporter,
-        reporter_name,
-        subject,
-        compose: if no_ack_reason.is_some() {
-            Box::new(|_: &str| Ok(None))
-        } else {
-            Box::new(compose)
-        },
-        no_ack_reason,
-        notes: new.notes,
-    })
 }

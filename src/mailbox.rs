@@ -52,11 +52,7 @@ pub struct Connection {
     pub has_idle: bool,
 }
 
-async fn timed<T, E>(
-    timeout: Duration,
-    what: &str,
-    fut: impl Future<Output = Result<T, E>>,
-) -> anyhow::Result<T>
+async fn timed<T, E>(timeout: Duration, what: &str, fut: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -67,10 +63,7 @@ where
 }
 
 /// Connects, logs in and selects the configured mailbox.
-pub async fn connect(
-    cfg: &ImapConfig,
-    tls: Arc<rustls::ClientConfig>,
-) -> anyhow::Result<Connection> {
+pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow::Result<Connection> {
     let timeout = Duration::from_secs(cfg.timeout_secs);
     let addr = (cfg.host.as_str(), cfg.port);
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
@@ -84,12 +77,7 @@ pub async fn connect(
         Security::StartTls => {
             let mut client = async_imap::Client::new(tcp);
             read_greeting(&mut client, timeout).await?;
-            timed(
-                timeout,
-                "STARTTLS",
-                client.run_command_and_check_ok("STARTTLS", None),
-            )
-            .await?;
+            timed(timeout, "STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
             let tcp = client.into_inner();
             Box::new(tls_wrap(tcp, &cfg.host, tls, timeout).await?)
         }
@@ -98,12 +86,11 @@ pub async fn connect(
     if cfg.security != Security::StartTls {
         read_greeting(&mut client, timeout).await?;
     }
-    let mut session =
-        match tokio::time::timeout(timeout, client.login(&cfg.user, &cfg.password)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err((e, _))) => bail!("IMAP login as {} failed: {e}", cfg.user),
-            Err(_) => bail!("IMAP login: no answer within {} s", timeout.as_secs()),
-        };
+    let mut session = match tokio::time::timeout(timeout, client.login(&cfg.user, &cfg.password)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err((e, _))) => bail!("IMAP login as {} failed: {e}", cfg.user),
+        Err(_) => bail!("IMAP login: no answer within {} s", timeout.as_secs()),
+    };
     let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;
     let has_idle = caps.has_str("IDLE");
     let mbox = timed(timeout, "SELECT", session.select(&cfg.mailbox))
@@ -127,8 +114,8 @@ async fn tls_wrap(
     tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
 ) -> anyhow::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let name = ServerName::try_from(host.to_owned())
-        .with_context(|| format!("`{host}` is not a valid TLS server name"))?;
+    let name =
+        ServerName::try_from(host.to_owned()).with_context(|| format!("`{host}` is not a valid TLS server name"))?;
     let connector = tokio_rustls::TlsConnector::from(tls);
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(r) => r.with_context(|| format!("TLS handshake with {host} failed")),
@@ -136,10 +123,7 @@ async fn tls_wrap(
     }
 }
 
-async fn read_greeting<T: ImapStream>(
-    client: &mut async_imap::Client<T>,
-    timeout: Duration,
-) -> anyhow::Result<()> {
+async fn read_greeting<T: ImapStream>(client: &mut async_imap::Client<T>, timeout: Duration) -> anyhow::Result<()> {
     match tokio::time::timeout(timeout, client.read_response()).await {
         Ok(Ok(Some(_))) => Ok(()),
         Ok(Ok(None)) => bail!("the IMAP server closed the connection before its greeting"),
@@ -191,22 +175,14 @@ impl Connection {
         self.fetch_section(uids, "(UID BODY.PEEK[HEADER])").await
     }
 
-    async fn fetch_section(
-        &mut self,
-        uids: &[u32],
-        query: &str,
-    ) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    async fn fetch_section(&mut self, uids: &[u32], query: &str) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let set = uid_set(uids);
         let timeout = self.timeout;
         let fetches: Vec<_> = timed(timeout, "UID FETCH", async {
-            self.session
-                .uid_fetch(&set, query)
-                .await?
-                .try_collect()
-                .await
+            self.session.uid_fetch(&set, query).await?.try_collect().await
         })
         .await?;
         let mut out: Vec<(u32, Vec<u8>)> = fetches
@@ -238,11 +214,7 @@ impl Connection {
 
     /// Waits in IDLE until the server reports something, `max` passes or
     /// `shutdown` fires. Consumes and returns the connection.
-    pub async fn idle(
-        self,
-        max: Duration,
-        shutdown: &CancellationToken,
-    ) -> anyhow::Result<(Connection, IdleEnd)> {
+    pub async fn idle(self, max: Duration, shutdown: &CancellationToken) -> anyhow::Result<(Connection, IdleEnd)> {
         let Connection {
             session,
             timeout,

@@ -70,9 +70,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    let msg = MessageParser::default()
-        .parse(raw)
-        .ok_or(ParseError::NotMail)?;
+    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotMail)?;
     if msg.headers().is_empty() {
         return Err(ParseError::NotMail);
     }
@@ -83,11 +81,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     let return_path = match headers.iter().find(|(n, _)| n == "return-path") {
         None => ReturnPath::Missing,
         Some((_, v)) => {
-            let addr = v
-                .trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .trim();
+            let addr = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
             if addr.is_empty() {
                 ReturnPath::Null
             } else {
@@ -100,10 +94,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
         .and_then(|a| a.address())
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty());
-    let from_name = from
-        .and_then(|a| a.name())
-        .map(single_line)
-        .filter(|n| !n.is_empty());
+    let from_name = from.and_then(|a| a.name()).map(single_line).filter(|n| !n.is_empty());
     let (message_id, has_message_id) = match msg.message_id() {
         Some(id) if !id.trim().is_empty() => (format!("<{}>", id.trim()), true),
         _ => (synthetic_id(raw), false),
@@ -117,9 +108,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
         subject: msg.subject().map(single_line).unwrap_or_default(),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
-        date: msg
-            .date()
-            .and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
+        date: msg.date().and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
         body_text: body_text(&msg),
         headers,
         size: raw.len(),

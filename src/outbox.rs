@@ -31,9 +31,7 @@ pub fn transport(cfg: &SmtpConfig) -> anyhow::Result<Transport> {
         let mut b = TlsParameters::builder(cfg.host.clone());
         if let Some(ca) = &cfg.ca_file {
             for cert in crate::tls::extra_certs(ca)? {
-                b = b.add_root_certificate(
-                    Certificate::from_der(cert.to_vec()).context("smtp.ca_file")?,
-                );
+                b = b.add_root_certificate(Certificate::from_der(cert.to_vec()).context("smtp.ca_file")?);
             }
         }
         Ok(b.build_rustls()?)
@@ -47,11 +45,7 @@ pub fn transport(cfg: &SmtpConfig) -> anyhow::Result<Transport> {
         .port(cfg.port)
         .tls(tls)
         .timeout(Some(Duration::from_secs(cfg.timeout_secs)))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(2)
-                .idle_timeout(Duration::from_secs(60)),
-        );
+        .pool_config(PoolConfig::new().max_size(2).idle_timeout(Duration::from_secs(60)));
     if let (Some(user), Some(pass)) = (&cfg.user, &cfg.password) {
         builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
     }
@@ -66,11 +60,7 @@ pub enum SendResult {
     Permanent(String),
 }
 
-pub async fn send_one(
-    transport: &Transport,
-    item: &OutboxItem,
-    copy_to: Option<&Address>,
-) -> SendResult {
+pub async fn send_one(transport: &Transport, item: &OutboxItem, copy_to: Option<&Address>) -> SendResult {
     let to: Address = match item.recipient.parse() {
         Ok(a) => a,
         Err(e) => return SendResult::Permanent(format!("bad recipient {}: {e}", item.recipient)),
@@ -110,11 +100,7 @@ pub fn backoff(attempts: u32, cap: Duration) -> Duration {
 
 /// Sends everything due now. Returns how many are still pending afterwards
 /// because of temporary failures.
-pub async fn drain(
-    store: &Arc<Mutex<Store>>,
-    transport: &Transport,
-    cfg: &SmtpConfig,
-) -> anyhow::Result<usize> {
+pub async fn drain(store: &Arc<Mutex<Store>>, transport: &Transport, cfg: &SmtpConfig) -> anyhow::Result<usize> {
     let cap = Duration::from_secs(cfg.retry_max_secs);
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     let copy_to: Option<Address> = cfg.copy_to_self.then(|| cfg.from.email.clone());
@@ -215,7 +201,5 @@ pub async fn run(
 }
 
 pub fn lock(store: &Arc<Mutex<Store>>) -> anyhow::Result<std::sync::MutexGuard<'_, Store>> {
-    store
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the store lock is poisoned"))
+    store.lock().map_err(|_| anyhow::anyhow!("the store lock is poisoned"))
 }

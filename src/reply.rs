@@ -23,25 +23,48 @@ use crate::triage::LOOP_HEADER;
 pub struct Templates {
     ack: String,
     cannot_decrypt: String,
+    /// Out-of-scope replies by excluded topic.
+    topics: Vec<(String, String)>,
 }
 
 impl Templates {
-    pub fn load(ack: &Path, cannot_decrypt: &Path) -> anyhow::Result<Templates> {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read template {}", p.display()))
-        };
-        let t = Templates {
+    pub fn load(
+        ack: &Path,
+        cannot_decrypt: &Path,
+        topics: &[crate::triage::exclude::Topic],
+    ) -> anyhow::Result<Templates> {
+        let read =
+            |p: &Path| std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()));
+        let mut t = Templates {
             ack: read(ack)?,
             cannot_decrypt: read(cannot_decrypt)?,
+            topics: Vec::new(),
         };
+        for topic in topics {
+            t.topics.push((topic.name.clone(), read(&topic.reply_template)?));
+        }
         // Render once against sample values so a broken template fails at
         // start (and in check-config), not on the first report.
-        t.render_ack(&AckContext::sample())
+        let sample = AckContext::sample();
+        t.render_ack(&sample)
             .with_context(|| format!("template {} does not render", ack.display()))?;
-        t.render_cannot_decrypt(&AckContext::sample())
+        t.render_cannot_decrypt(&sample)
             .with_context(|| format!("template {} does not render", cannot_decrypt.display()))?;
+        for topic in topics {
+            t.render_topic(&topic.name, &sample)
+                .with_context(|| format!("template {} does not render", topic.reply_template.display()))?;
+        }
         Ok(t)
+    }
+
+    pub fn render_topic(&self, topic: &str, ctx: &AckContext) -> anyhow::Result<String> {
+        let text = self
+            .topics
+            .iter()
+            .find(|(name, _)| name == topic)
+            .map(|(_, t)| t.as_str())
+            .ok_or_else(|| anyhow::anyhow!("no reply template for topic {topic}"))?;
+        render(text, ctx)
     }
 
     pub fn render_ack(&self, ctx: &AckContext) -> anyhow::Result<String> {
@@ -79,6 +102,8 @@ pub struct AckContext {
     pub problem: String,
     /// The reply is encrypted to the reporter's key.
     pub encrypted: bool,
+    /// The excluded topic ("" unless out of scope).
+    pub topic: String,
 }
 
 impl AckContext {
@@ -97,6 +122,7 @@ impl AckContext {
             fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
             problem: "encrypted to none of our keys".into(),
             encrypted: false,
+            topic: "spf-dmarc".into(),
         }
     }
 }
@@ -159,11 +185,7 @@ pub fn compose(
     let mut builder = Message::builder()
         .from(to.from.clone())
         .to(recipient.clone())
-        .subject(if encrypt {
-            outer_tag(&subject)
-        } else {
-            subject.clone()
-        })
+        .subject(if encrypt { outer_tag(&subject) } else { subject.clone() })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now());
     let mut references: Vec<String> = to.inbound.references.clone();
@@ -198,10 +220,7 @@ pub fn compose(
             let entity = text_entity(body, Some(&protected));
             let mut recipients = vec![cert.clone()];
             recipients.extend(crypto.team.and_then(TeamKeys::primary));
-            wrapped(
-                builder,
-                compose::encrypt(&entity, Some(signer), &recipients)?,
-            )?
+            wrapped(builder, compose::encrypt(&entity, Some(signer), &recipients)?)?
         }
     };
     Ok(Outgoing {
@@ -249,18 +268,14 @@ fn text_entity(body: String, protected: Option<&Protected<'_>>) -> Vec<u8> {
         }
         None => head.push_str("Content-Type: text/plain; charset=utf-8\r\n"),
     }
-    head.push_str(&format!(
-        "Content-Transfer-Encoding: {}\r\n\r\n",
-        body.encoding()
-    ));
+    head.push_str(&format!("Content-Transfer-Encoding: {}\r\n\r\n", body.encoding()));
     let mut out = head.into_bytes();
     out.extend_from_slice(&body.into_vec());
     out
 }
 
 fn wrapped(builder: MessageBuilder, w: compose::Wrapped) -> anyhow::Result<Message> {
-    let ct =
-        ContentType::parse(&w.content_type).map_err(|e| anyhow::anyhow!("content type: {e}"))?;
+    let ct = ContentType::parse(&w.content_type).map_err(|e| anyhow::anyhow!("content type: {e}"))?;
     // Our own multipart: ASCII armor and an entity whose body lettre already
     // encoded, CRLF throughout, lines far below 998 octets. lettre's encoding
     // chooser would pick base64 for any byte buffer, breaking RFC 3156.
@@ -272,8 +287,7 @@ fn wrapped(builder: MessageBuilder, w: compose::Wrapped) -> anyhow::Result<Messa
 }
 
 fn header_name(name: &str) -> anyhow::Result<HeaderName> {
-    HeaderName::new_from_ascii(name.to_owned())
-        .map_err(|e| anyhow::anyhow!("header name {name}: {e:?}"))
+    HeaderName::new_from_ascii(name.to_owned()).map_err(|e| anyhow::anyhow!("header name {name}: {e:?}"))
 }
 
 fn raw_header(name: &str, value: &str) -> anyhow::Result<HeaderValue> {
@@ -319,23 +333,14 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(out.raw.clone()).unwrap();
         assert!(text.contains("Auto-Submitted: auto-replied\r\n"), "{text}");
-        assert!(
-            text.contains("In-Reply-To: <m1@example.test>\r\n"),
-            "{text}"
-        );
+        assert!(text.contains("In-Reply-To: <m1@example.test>\r\n"), "{text}");
         assert!(
             text.contains("References: <m0@example.test> <m1@example.test>\r\n"),
             "{text}"
         );
         assert!(text.contains("Subject: [SEC-2026-0001] XSS\r\n"), "{text}");
-        assert!(
-            text.contains(&format!("Message-ID: {}\r\n", out.message_id)),
-            "{text}"
-        );
-        assert!(
-            text.contains("X-Embargo-Loop: security@example.test\r\n"),
-            "{text}"
-        );
+        assert!(text.contains(&format!("Message-ID: {}\r\n", out.message_id)), "{text}");
+        assert!(text.contains("X-Embargo-Loop: security@example.test\r\n"), "{text}");
         assert_eq!(out.envelope_from, "");
         assert_eq!(out.recipient, "r@example.test");
     }
@@ -360,9 +365,7 @@ mod tests {
         let text = String::from_utf8(out.raw).unwrap();
         let headers = text.split("\r\n\r\n").next().unwrap();
         assert!(
-            !headers
-                .lines()
-                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            !headers.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
             "{headers}"
         );
     }
@@ -373,24 +376,21 @@ mod tests {
             tagged_subject("SEC-2026-0001", "Re: [SEC-2026-0001] XSS"),
             "[SEC-2026-0001] Re: XSS"
         );
-        assert_eq!(
-            tagged_subject("SEC-2026-0001", ""),
-            "[SEC-2026-0001] Your report"
-        );
+        assert_eq!(tagged_subject("SEC-2026-0001", ""), "[SEC-2026-0001] Your report");
     }
 
     #[test]
     fn shipped_templates_render() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-        let t = Templates::load(&dir.join("ack.txt"), &dir.join("cannot-decrypt.txt")).unwrap();
+        let topics = [crate::triage::exclude::spf_dmarc(dir.join("out-of-scope.txt"))];
+        let t = Templates::load(&dir.join("ack.txt"), &dir.join("cannot-decrypt.txt"), &topics).unwrap();
+        let text = t.render_topic("spf-dmarc", &AckContext::sample()).unwrap();
+        assert!(text.contains("out of scope") && text.contains("reply"), "{text}");
         let text = t.render_ack(&AckContext::sample()).unwrap();
         assert!(text.contains("SEC-2026-0001"));
         assert!(text.contains("5 business days"));
         assert!(text.contains("90 days"));
         let text = t.render_cannot_decrypt(&AckContext::sample()).unwrap();
-        assert!(
-            text.contains("0123456789ABCDEF0123456789ABCDEF01234567"),
-            "{text}"
-        );
+        assert!(text.contains("0123456789ABCDEF0123456789ABCDEF01234567"), "{text}");
     }
 }

@@ -16,6 +16,8 @@ use crate::message::{Inbound, ReturnPath};
 use crate::store::{ReportRef, Store};
 
 /// Read access to what is already known, as triage needs it.
+pub mod exclude;
+
 pub trait ThreadIndex {
     fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool>;
     fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>>;
@@ -64,13 +66,22 @@ pub enum Decision {
     FollowUp {
         report: ReportRef,
         how: String,
+        from_team: bool,
     },
     NewReport {
         notes: Vec<String>,
+        /// An excluded topic the mail falls under, with the phrases that matched.
+        excluded: Option<(String, Vec<String>)>,
+        from_team: bool,
     },
 }
 
-pub fn decide(msg: &Inbound, me: &Identity, index: &dyn ThreadIndex) -> anyhow::Result<Decision> {
+pub fn decide(
+    msg: &Inbound,
+    me: &Identity,
+    index: &dyn ThreadIndex,
+    topics: &[exclude::Topic],
+) -> anyhow::Result<Decision> {
     if index.inbound_seen(&msg.message_id)? {
         return Ok(Decision::Duplicate);
     }
@@ -81,23 +92,14 @@ pub fn decide(msg: &Inbound, me: &Identity, index: &dyn ThreadIndex) -> anyhow::
         return Ok(Decision::Automatic { reason });
     }
     let sender = msg.from_addr.as_deref().unwrap_or_default();
-    let may_join = |r: &ReportRef| {
-        r.reporter.eq_ignore_ascii_case(sender)
-            || me.team.iter().any(|t| t.eq_ignore_ascii_case(sender))
-    };
+    let from_team = me.team.iter().any(|t| t.eq_ignore_ascii_case(sender));
+    let may_join = |r: &ReportRef| r.reporter.eq_ignore_ascii_case(sender) || from_team;
     let mut notes = Vec::new();
-    let ids: Vec<String> = msg
-        .in_reply_to
-        .iter()
-        .chain(msg.references.iter())
-        .cloned()
-        .collect();
+    let ids: Vec<String> = msg.in_reply_to.iter().chain(msg.references.iter()).cloned().collect();
     if let Some(report) = index.by_message_ids(&ids)? {
         if may_join(&report) {
-            return Ok(Decision::FollowUp {
-                report,
-                how: "In-Reply-To/References".to_owned(),
-            });
+            let how = "In-Reply-To/References".to_owned();
+            return Ok(Decision::FollowUp { report, how, from_team });
         }
         notes.push(format!(
             "replies to a message of {}, which belongs to another reporter: not joined",
@@ -107,10 +109,8 @@ pub fn decide(msg: &Inbound, me: &Identity, index: &dyn ThreadIndex) -> anyhow::
     for tag in tracking_tags(&msg.subject, &me.prefix) {
         if let Some(report) = index.by_tracking_id(&tag)? {
             if may_join(&report) {
-                return Ok(Decision::FollowUp {
-                    report,
-                    how: "tracking tag".to_owned(),
-                });
+                let how = "tracking tag".to_owned();
+                return Ok(Decision::FollowUp { report, how, from_team });
             }
             notes.push(format!(
                 "subject cites {}, which belongs to another reporter: not joined",
@@ -119,7 +119,72 @@ pub fn decide(msg: &Inbound, me: &Identity, index: &dyn ThreadIndex) -> anyhow::
         }
     }
     notes.dedup();
-    Ok(Decision::NewReport { notes })
+    // Excluded topics are judged on new reports only: a reply in a thread
+    // (even to an excluded report) is a conversation, not a new report.
+    let excluded = if from_team {
+        None
+    } else {
+        exclude::classify(topics, &msg.subject, &msg.body_text).map(|(t, hits)| (t.name.clone(), hits))
+    };
+    Ok(Decision::NewReport {
+        notes,
+        excluded,
+        from_team,
+    })
+}
+
+/// The reporter's wish about credit, when their mail states it in a way we
+/// recognise: a line `Credit: Jane Doe <https://…>`, "credit me as …",
+/// "please credit …", or a refusal ("no credit", "do not credit me",
+/// "anonymous").
+pub fn credit_wish(text: &str) -> Option<crate::store::CreditWish> {
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with('>')) {
+        let lower = line.to_lowercase();
+        let declined = [
+            "no credit",
+            "do not credit",
+            "don't credit",
+            "dont credit",
+            "not be credited",
+            "stay anonymous",
+            "remain anonymous",
+        ];
+        if declined.iter().any(|d| lower.contains(d)) {
+            return Some(crate::store::CreditWish {
+                wanted: false,
+                name: String::new(),
+                url: String::new(),
+            });
+        }
+        let rest = ["credit:", "credit me as", "please credit", "hall of fame:", "credit as"]
+            .iter()
+            .find_map(|p| lower.find(p).map(|i| &line[i + p.len()..]));
+        if let Some(rest) = rest {
+            let mut name = Vec::new();
+            let mut url = String::new();
+            for word in rest.split_whitespace() {
+                let w = word.trim_matches(|c| c == '<' || c == '>' || c == '(' || c == ')' || c == ',');
+                if w.starts_with("https://") || w.starts_with("http://") {
+                    url = w.to_owned();
+                } else if url.is_empty() && !w.is_empty() {
+                    name.push(w);
+                }
+            }
+            let name = crate::message::single_line(&name.join(" "))
+                .trim_end_matches('.')
+                .chars()
+                .take(100)
+                .collect::<String>();
+            if !name.is_empty() {
+                return Some(crate::store::CreditWish {
+                    wanted: true,
+                    name,
+                    url,
+                });
+            }
+        }
+    }
+    None
 }
 
 /// Why this mail is automatic (RFC 3834 §2, RFC 5230 §4.6), or None.
@@ -223,10 +288,7 @@ pub fn tracking_tags(subject: &str, prefix: &str) -> Vec<String> {
         let Some(after_year) = rest[4..].strip_prefix('-') else {
             continue;
         };
-        let seq: String = after_year
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
+        let seq: String = after_year.chars().take_while(char::is_ascii_digit).collect();
         let followed_ok = after_year[seq.len()..]
             .chars()
             .next()

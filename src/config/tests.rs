@@ -7,6 +7,7 @@ fn with_files(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
     std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
     std::fs::write(dir.path().join("ack.txt"), "{{ tracking_id }}").unwrap();
     std::fs::write(dir.path().join("cannot-decrypt.txt"), "{{ problem }}").unwrap();
+    std::fs::write(dir.path().join("out-of-scope.txt"), "{{ topic }}").unwrap();
     let path = dir.path().join("embargo.toml");
     let r = parse(&path, text);
     (dir, r)
@@ -83,11 +84,9 @@ fn errors_name_key_and_line() {
         .1
         .unwrap_err();
     assert_eq!(e.key, "policy.tracking_prefix");
-    let e = with_files(&format!(
-        "{MINIMAL}[policy]\nfix_days = 100\ncomplex_fix_days = 90\n"
-    ))
-    .1
-    .unwrap_err();
+    let e = with_files(&format!("{MINIMAL}[policy]\nfix_days = 100\ncomplex_fix_days = 90\n"))
+        .1
+        .unwrap_err();
     assert_eq!(e.key, "policy.complex_fix_days");
     let e = with_files(&MINIMAL.replace(
         "from = \"Team <s@example.org>\"",

@@ -40,8 +40,7 @@ pub fn sign(entity: &[u8], signer: KeyPair) -> anyhow::Result<Wrapped> {
     let b = boundary();
     let mut body = Vec::with_capacity(entity.len() + sig.len() + 512);
     body.extend_from_slice(
-        format!("This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{b}\r\n")
-            .as_bytes(),
+        format!("This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{b}\r\n").as_bytes(),
     );
     body.extend_from_slice(entity);
     body.extend_from_slice(
@@ -64,11 +63,7 @@ pub fn sign(entity: &[u8], signer: KeyPair) -> anyhow::Result<Wrapped> {
 
 /// `multipart/encrypted` holding `entity`, signed by `signer` when given,
 /// encrypted to every usable encryption key of `recipients`.
-pub fn encrypt(
-    entity: &[u8],
-    signer: Option<KeyPair>,
-    recipients: &[Cert],
-) -> anyhow::Result<Wrapped> {
+pub fn encrypt(entity: &[u8], signer: Option<KeyPair>, recipients: &[Cert]) -> anyhow::Result<Wrapped> {
     let policy = StandardPolicy::new();
     let valid: Vec<_> = recipients
         .iter()
@@ -93,13 +88,9 @@ pub fn encrypt(
     {
         let message = Message::new(&mut armored);
         let message = Armorer::new(message).build()?;
-        let message = Encryptor::for_recipients(message, keys)
-            .build()
-            .context("encrypting")?;
+        let message = Encryptor::for_recipients(message, keys).build().context("encrypting")?;
         let message = match signer {
-            Some(s) => Signer::new(message, s)?
-                .hash_algo(HashAlgorithm::SHA256)?
-                .build()?,
+            Some(s) => Signer::new(message, s)?.hash_algo(HashAlgorithm::SHA256)?.build()?,
             None => message,
         };
         let mut w = LiteralWriter::new(message).build()?;
@@ -122,9 +113,7 @@ pub fn encrypt(
     body.extend_from_slice(&crlf(&armored));
     body.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
     Ok(Wrapped {
-        content_type: format!(
-            "multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"{b}\""
-        ),
+        content_type: format!("multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"{b}\""),
         body,
     })
 }
@@ -138,10 +127,7 @@ pub fn autocrypt_value(addr: &str, cert_bytes: &[u8]) -> String {
         .chunks(72)
         .filter_map(|c| std::str::from_utf8(c).ok())
         .collect();
-    format!(
-        "addr={addr}; prefer-encrypt=mutual; keydata={}",
-        chunks.join(" ")
-    )
+    format!("addr={addr}; prefer-encrypt=mutual; keydata={}", chunks.join(" "))
 }
 
 fn crlf(data: &[u8]) -> Vec<u8> {

@@ -6,8 +6,8 @@ use std::io::Read as _;
 use pgp::crypto::SessionKey;
 use pgp::packet::{PKESK, SKESK};
 use pgp::parse::stream::{
-    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
-    VerificationError, VerificationHelper,
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError,
+    VerificationHelper,
 };
 use pgp::parse::{PacketParser, PacketParserResult, Parse as _};
 use pgp::policy::StandardPolicy;
@@ -64,10 +64,9 @@ impl std::fmt::Display for Failure {
                 "encrypted to none of our keys (recipients: {})",
                 recipients.join(", ")
             ),
-            Failure::TooLarge { cap } => write!(
-                f,
-                "decrypted content exceeds openpgp.max_decrypted_size ({cap} bytes)"
-            ),
+            Failure::TooLarge { cap } => {
+                write!(f, "decrypted content exceeds openpgp.max_decrypted_size ({cap} bytes)")
+            }
             Failure::Broken { reason } => write!(f, "cannot decrypt: {reason}"),
         }
     }
@@ -195,17 +194,13 @@ pub fn decrypt(
 ) -> Result<Decrypted, Failure> {
     if cached.is_none() {
         let recips = recipients(ciphertext);
-        let any_ours = recips
-            .iter()
-            .any(|r| r.as_ref().is_none_or(|h| team.holds(h)));
+        let any_ours = recips.iter().any(|r| r.as_ref().is_none_or(|h| team.holds(h)));
         if !recips.is_empty() && !any_ours {
             let recipients = recips.into_iter().flatten().map(|h| h.to_hex()).collect();
             return Err(Failure::NoKey { recipients });
         }
         if team.is_empty() {
-            return Err(Failure::NoKey {
-                recipients: Vec::new(),
-            });
+            return Err(Failure::NoKey { recipients: Vec::new() });
         }
     }
     let policy = StandardPolicy::new();
@@ -258,26 +253,15 @@ pub fn verify_detached(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigStat
         Ok(()) => v.into_helper().sig,
         Err(_) => {
             let sig = v.into_helper().sig;
-            if sig == SigState::None {
-                SigState::Bad
-            } else {
-                sig
-            }
+            if sig == SigState::None { SigState::Bad } else { sig }
         }
     }
 }
 
 fn broken(e: anyhow::Error) -> Failure {
     // The chain's last cause is the most specific description.
-    let reason = e
-        .chain()
-        .last()
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| e.to_string());
+    let reason = e.chain().last().map(|c| c.to_string()).unwrap_or_else(|| e.to_string());
     Failure::Broken {
-        reason: crate::message::single_line(&reason)
-            .chars()
-            .take(300)
-            .collect(),
+        reason: crate::message::single_line(&reason).chars().take(300).collect(),
     }
 }

@@ -85,16 +85,8 @@ impl RsaCrt {
             dmp1.nnmod(&d_bn, &pm1, &mut ctx)?;
             let mut dmq1 = BigNum::new()?;
             dmq1.nnmod(&d_bn, &qm1, &mut ctx)?;
-            let rsa = Rsa::from_private_components(
-                bn(n.value())?,
-                bn(e.value())?,
-                d_bn,
-                p1,
-                q1,
-                dmp1,
-                dmq1,
-                bn(u.value())?,
-            )?;
+            let rsa =
+                Rsa::from_private_components(bn(n.value())?, bn(e.value())?, d_bn, p1, q1, dmp1, dmq1, bn(u.value())?)?;
             if !rsa.check_key()? {
                 bail!("the RSA key fails OpenSSL's consistency check");
             }
@@ -112,11 +104,7 @@ impl Decryptor for RsaCrt {
         &self.public
     }
 
-    fn decrypt(
-        &mut self,
-        ciphertext: &mpi::Ciphertext,
-        _plaintext_len: Option<usize>,
-    ) -> pgp::Result<SessionKey> {
+    fn decrypt(&mut self, ciphertext: &mpi::Ciphertext, _plaintext_len: Option<usize>) -> pgp::Result<SessionKey> {
         let mpi::Ciphertext::RSA { c } = ciphertext else {
             return Err(anyhow!("not an RSA ciphertext"));
         };
@@ -156,9 +144,7 @@ pub struct TeamKeys {
 
 impl std::fmt::Debug for TeamKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TeamKeys")
-            .field("keys", &self.certs.len())
-            .finish()
+        f.debug_struct("TeamKeys").field("keys", &self.certs.len()).finish()
     }
 }
 
@@ -236,9 +222,7 @@ impl TeamKeys {
                 .map(|f| !(&f & flags).is_empty())
                 .unwrap_or(false)
         };
-        let enc = KeyFlags::empty()
-            .set_storage_encryption()
-            .set_transport_encryption();
+        let enc = KeyFlags::empty().set_storage_encryption().set_transport_encryption();
         for key in &unlocked {
             // Decrypt with every key that may ever have been an encryption
             // key (also expired ones: old mail still arrives).
@@ -248,10 +232,7 @@ impl TeamKeys {
                 let d = match key.pk_algo() {
                     #[allow(deprecated)]
                     PublicKeyAlgorithm::RSAEncryptSign | PublicKeyAlgorithm::RSAEncrypt => {
-                        TeamDecryptor::Rsa(
-                            RsaCrt::new(key)
-                                .with_context(|| format!("{}: key {fpr}", file.display()))?,
-                        )
+                        TeamDecryptor::Rsa(RsaCrt::new(key).with_context(|| format!("{}: key {fpr}", file.display()))?)
                     }
                     _ => TeamDecryptor::Other(key.clone().into_keypair()?),
                 };
@@ -261,9 +242,7 @@ impl TeamKeys {
         if self.signer.is_none()
             && let Some(v) = &valid
             && let Some(ka) = v.keys().for_signing().alive().revoked(false).next()
-            && let Some(key) = unlocked
-                .iter()
-                .find(|k| k.fingerprint() == ka.key().fingerprint())
+            && let Some(key) = unlocked.iter().find(|k| k.fingerprint() == ka.key().fingerprint())
         {
             self.signer = Some(key.clone().into_keypair()?);
         }
@@ -286,9 +265,7 @@ impl TeamKeys {
 
     /// The primary team key (the first loaded), public parts only.
     pub fn primary(&self) -> Option<Cert> {
-        self.certs
-            .first()
-            .map(|(c, _)| c.clone().strip_secret_key_material())
+        self.certs.first().map(|(c, _)| c.clone().strip_secret_key_material())
     }
 
     pub fn primary_fingerprint(&self) -> Option<Fingerprint> {
@@ -332,9 +309,7 @@ impl TeamKeys {
     }
 }
 
-pub fn algorithm<P: pgp::packet::key::KeyParts, R: pgp::packet::key::KeyRole>(
-    key: &Key<P, R>,
-) -> String {
+pub fn algorithm<P: pgp::packet::key::KeyParts, R: pgp::packet::key::KeyRole>(key: &Key<P, R>) -> String {
     match key.mpis().bits() {
         Some(bits) if matches!(key.mpis(), mpi::PublicKey::RSA { .. }) => format!("RSA-{bits}"),
         _ => match key.mpis() {
@@ -350,8 +325,7 @@ pub fn algorithm<P: pgp::packet::key::KeyParts, R: pgp::packet::key::KeyRole>(
 
 /// A secret key file readable by group or others is refused.
 fn check_permissions(file: &Path) -> anyhow::Result<()> {
-    let meta =
-        std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let meta = std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?;
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         bail!(

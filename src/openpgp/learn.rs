@@ -23,11 +23,7 @@ pub struct LearnedKey {
 }
 
 /// Keeps the certificates that carry `from` as a user ID address.
-fn matching(
-    certs: impl IntoIterator<Item = Cert>,
-    from: &str,
-    source: &'static str,
-) -> Vec<LearnedKey> {
+fn matching(certs: impl IntoIterator<Item = Cert>, from: &str, source: &'static str) -> Vec<LearnedKey> {
     if from.is_empty() {
         return Vec::new();
     }
@@ -74,9 +70,7 @@ pub fn from_autocrypt(msg: &Inbound, from: &str) -> Vec<LearnedKey> {
             };
             match k.trim() {
                 "addr" => addr = Some(v.trim().trim_matches('"').to_owned()),
-                "keydata" => {
-                    keydata = Some(v.chars().filter(|c| !c.is_whitespace()).collect::<String>())
-                }
+                "keydata" => keydata = Some(v.chars().filter(|c| !c.is_whitespace()).collect::<String>()),
                 _ => {}
             }
         }
@@ -95,18 +89,12 @@ pub fn from_autocrypt(msg: &Inbound, from: &str) -> Vec<LearnedKey> {
 }
 
 /// `application/pgp-keys` parts (and `.asc` attachments holding a key block).
-pub fn from_parts(
-    parsed: &mail_parser::Message<'_>,
-    from: &str,
-    source: &'static str,
-) -> Vec<LearnedKey> {
+pub fn from_parts(parsed: &mail_parser::Message<'_>, from: &str, source: &'static str) -> Vec<LearnedKey> {
     let mut out = Vec::new();
     for p in &parsed.parts {
         let is_keys = p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("application")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("pgp-keys"))
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("pgp-keys"))
         });
         let contents = p.contents();
         let has_block = contents

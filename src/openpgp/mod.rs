@@ -118,13 +118,7 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
             // The signer's key came inside the encrypted message: verify
             // again with the cached session key (no second RSA operation).
             let certs = certs_with(&certs, &inner.learned);
-            if let Ok(again) = decrypt::decrypt(
-                &bytes,
-                ctx.team,
-                &certs,
-                ctx.max_decrypted_size,
-                d.session.take(),
-            ) {
+            if let Ok(again) = decrypt::decrypt(&bytes, ctx.team, &certs, ctx.max_decrypted_size, d.session.take()) {
                 sig = again.sig;
             }
         }
@@ -176,8 +170,7 @@ fn find_payloads(parsed: &mail_parser::Message<'_>) -> Vec<Payload> {
     let parts = &parsed.parts;
     let is = |p: &mail_parser::MessagePart<'_>, t: &str, s: &str| {
         p.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case(t)
-                && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
+            ct.ctype().eq_ignore_ascii_case(t) && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
         })
     };
     // PGP/MIME, also when Exchange rewrote multipart/encrypted into
@@ -210,10 +203,7 @@ fn find_payloads(parsed: &mail_parser::Message<'_>) -> Vec<Payload> {
                 }
             }
             PartType::Binary(b) | PartType::InlineBinary(b) => {
-                let looks_armored = b
-                    .windows(BEGIN.len())
-                    .take(4096)
-                    .any(|w| w == BEGIN.as_bytes());
+                let looks_armored = b.windows(BEGIN.len()).take(4096).any(|w| w == BEGIN.as_bytes());
                 let named = p.attachment_name().is_some_and(|n| {
                     let n = n.to_ascii_lowercase();
                     n.ends_with(".pgp") || n.ends_with(".gpg")
@@ -264,9 +254,7 @@ fn verify_signed_parts(
     let is_signed = |p: &mail_parser::MessagePart<'_>| {
         p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct
-                    .subtype()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("signed"))
         })
     };
     let Some(root) = parsed.parts.first() else {
@@ -274,10 +262,7 @@ fn verify_signed_parts(
     };
     if !is_signed(root) {
         if parsed.parts.iter().any(is_signed) {
-            notes.push(
-                "a signed part sits among unsigned parts: the message is not counted as signed"
-                    .to_owned(),
-            );
+            notes.push("a signed part sits among unsigned parts: the message is not counted as signed".to_owned());
         }
         return SigState::None;
     }
@@ -333,9 +318,7 @@ struct Inner {
 
 impl Inner {
     fn read(plaintext: &[u8], mime: bool, from: &str) -> Inner {
-        let looks_mime = mime
-            || plaintext.starts_with(b"Content-Type:")
-            || plaintext.starts_with(b"MIME-Version:");
+        let looks_mime = mime || plaintext.starts_with(b"Content-Type:") || plaintext.starts_with(b"MIME-Version:");
         if looks_mime && let Some(m) = MessageParser::default().parse(plaintext) {
             let mut text = String::new();
             for i in 0..m.text_body_count() {
@@ -349,12 +332,9 @@ impl Inner {
             let protected = m
                 .content_type()
                 .is_some_and(|ct| ct.attribute("protected-headers").is_some());
-            let subject = m.subject().filter(|_| {
-                protected
-                    || m.headers()
-                        .iter()
-                        .any(|h| h.name().eq_ignore_ascii_case("subject"))
-            });
+            let subject = m
+                .subject()
+                .filter(|_| protected || m.headers().iter().any(|h| h.name().eq_ignore_ascii_case("subject")));
             return Inner {
                 text,
                 subject: subject.map(single_line),
@@ -372,12 +352,7 @@ impl Inner {
 
     /// A `multipart/signed` entity inside the encryption (sign, then
     /// encrypt as two steps, as older Enigmail did).
-    fn signed_part_state(
-        &self,
-        plaintext: &[u8],
-        certs: &[Cert],
-        notes: &mut Vec<String>,
-    ) -> SigState {
+    fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert], notes: &mut Vec<String>) -> SigState {
         match MessageParser::default().parse(plaintext) {
             Some(m) => verify_signed_parts(plaintext, &m, certs, notes),
             None => SigState::None,

@@ -72,11 +72,7 @@ fn rsa_crt_decryptor_decrypts_what_sequoia_encrypts() {
     let o = open_raw(&mail(&w, None), &keys, vec![], 1 << 20);
     assert!(o.protection.encrypted);
     assert_eq!(o.protection.failure, None);
-    assert!(
-        o.msg.body_text.contains("the secret report"),
-        "{}",
-        o.msg.body_text
-    );
+    assert!(o.msg.body_text.contains("the secret report"), "{}", o.msg.body_text);
     assert_eq!(o.msg.subject, "inner subject");
 }
 
@@ -94,12 +90,7 @@ fn signed_and_encrypted_verifies_with_a_known_key() {
         "{:?}",
         unknown.protection.signature
     );
-    let known = open_raw(
-        &raw,
-        &keys,
-        vec![reporter.clone().strip_secret_key_material()],
-        1 << 20,
-    );
+    let known = open_raw(&raw, &keys, vec![reporter.clone().strip_secret_key_material()], 1 << 20);
     assert!(
         matches!(known.protection.signature, SigState::Good { .. }),
         "{:?}",
@@ -118,11 +109,7 @@ fn cleartext_around_ciphertext_is_never_mixed_in() {
     );
     let o = open_raw(&raw, &keys, vec![], 1 << 20);
     assert!(o.msg.body_text.contains("the secret report"));
-    assert!(
-        !o.msg.body_text.contains("INJECTED"),
-        "EFAIL: {}",
-        o.msg.body_text
-    );
+    assert!(!o.msg.body_text.contains("INJECTED"), "EFAIL: {}", o.msg.body_text);
     assert!(
         o.protection.notes.iter().any(|n| n.contains("cleartext")),
         "{:?}",
@@ -145,10 +132,7 @@ fn a_signed_part_does_not_vouch_for_unsigned_parts() {
         whole.protection.signature
     );
     let nested = open_raw(
-        &mail(
-            &w,
-            Some("Content-Type: text/plain\r\n\r\nunsigned addition"),
-        ),
+        &mail(&w, Some("Content-Type: text/plain\r\n\r\nunsigned addition")),
         &none,
         public.clone(),
         1 << 20,
@@ -183,10 +167,7 @@ fn compression_bombs_stop_at_the_cap() {
     {
         let m = Armorer::new(Message::new(&mut sink)).build().unwrap();
         let m = Encryptor::for_recipients(m, recipients).build().unwrap();
-        let m = Compressor::new(m)
-            .algo(CompressionAlgorithm::Zip)
-            .build()
-            .unwrap();
+        let m = Compressor::new(m).algo(CompressionAlgorithm::Zip).build().unwrap();
         let mut w = LiteralWriter::new(m).build().unwrap();
         let zeros = vec![0u8; 1 << 20];
         for _ in 0..16 {
@@ -194,21 +175,10 @@ fn compression_bombs_stop_at_the_cap() {
         }
         w.finalize().unwrap();
     }
-    assert!(
-        sink.len() < 200_000,
-        "a bomb: {} bytes for 16 MiB",
-        sink.len()
-    );
-    let raw = [
-        &b"Return-Path: <r@x>\r\nFrom: r@x\r\nSubject: s\r\n\r\n"[..],
-        &sink,
-    ]
-    .concat();
+    assert!(sink.len() < 200_000, "a bomb: {} bytes for 16 MiB", sink.len());
+    let raw = [&b"Return-Path: <r@x>\r\nFrom: r@x\r\nSubject: s\r\n\r\n"[..], &sink].concat();
     let o = open_raw(&raw, &keys, vec![], 1 << 20);
-    assert_eq!(
-        o.protection.failure,
-        Some(Failure::TooLarge { cap: 1 << 20 })
-    );
+    assert_eq!(o.protection.failure, Some(Failure::TooLarge { cap: 1 << 20 }));
     assert_eq!(o.msg.body_text, "", "nothing of it is used");
 }
 
@@ -219,9 +189,7 @@ fn wrong_key_and_garbage_are_values_not_panics() {
     let (_d, keys) = team_keys(&team);
     let w = compose::encrypt(ENTITY, None, std::slice::from_ref(&other)).unwrap();
     let o = open_raw(&mail(&w, None), &keys, vec![], 1 << 20);
-    assert!(
-        matches!(o.protection.failure, Some(Failure::NoKey { ref recipients }) if !recipients.is_empty())
-    );
+    assert!(matches!(o.protection.failure, Some(Failure::NoKey { ref recipients }) if !recipients.is_empty()));
     assert_eq!(o.msg.body_text, "");
 
     let garbage = b"From: r@x\r\nReturn-Path: <r@x>\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA!!!not base64\r\n-----END PGP MESSAGE-----\r\n";
@@ -249,12 +217,7 @@ fn wrong_key_and_garbage_are_values_not_panics() {
 fn keys_are_learned_only_for_the_sender() {
     let reporter = cert("r@example.test", CipherSuite::Cv25519);
     let stranger = cert("x@example.org", CipherSuite::Cv25519);
-    let bytes = |c: &Cert| {
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            c.to_vec().unwrap(),
-        )
-    };
+    let bytes = |c: &Cert| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c.to_vec().unwrap());
     let raw = format!(
         "Return-Path: <r@example.test>\r\nFrom: r@example.test\r\nAutocrypt: addr=r@example.test; keydata={}\r\n\
          Autocrypt: addr=x@example.org; keydata={}\r\nSubject: s\r\n\r\nhi\r\n",

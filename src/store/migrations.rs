@@ -105,6 +105,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN decryption TEXT NOT NULL DEFAULT '';
     -- The readable text: decrypted when the message was encrypted.
     ALTER TABLE messages ADD COLUMN body TEXT NOT NULL DEFAULT '';
+    "#,
+    // 3: the policy's clocks, the team's lifecycle, credit.
+    r#"
+    ALTER TABLE reports ADD COLUMN complex INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE reports ADD COLUMN first_response_at TEXT;
+    ALTER TABLE reports ADD COLUMN fixed_at TEXT;
+    ALTER TABLE reports ADD COLUMN disclosed_at TEXT;
+    ALTER TABLE reports ADD COLUMN last_reporter_at TEXT;
+    ALTER TABLE reports ADD COLUMN last_team_at TEXT;
+    -- '' (not known yet), 'yes' or 'no'.
+    ALTER TABLE reports ADD COLUMN credit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN credit_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN credit_url TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN merged_into TEXT;
+    UPDATE reports SET last_reporter_at = received_at;
     CREATE TABLE reporter_keys (
         address     TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
@@ -122,8 +137,7 @@ pub const LATEST: usize = MIGRATIONS.len();
 
 /// Brings the database to [`LATEST`]. Refuses a database from a newer embargo.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let current: usize =
-        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > LATEST {
         anyhow::bail!(
             "the database has schema version {current}, newer than this embargo knows ({LATEST}); \

@@ -14,8 +14,10 @@
 //! in which a SIGKILL makes a second copy; with NORMAL that window is tens of
 //! microseconds.
 
+mod lifecycle;
 mod migrations;
 mod outbox;
+mod record;
 mod reports;
 
 use std::path::Path;
@@ -26,6 +28,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use outbox::{OutboxItem, OutboxStats};
+pub use record::CreditWish;
+use record::advance;
+pub(crate) use record::insert_event;
 pub use reports::{EventRow, MessageRow, ReportDetail, ReportSummary};
 
 /// Formats a timestamp the way the database and the JSON output store it.
@@ -103,9 +108,19 @@ pub enum Disposition<'a> {
         compose: Compose<'a>,
         no_ack_reason: Option<String>,
         notes: Vec<String>,
+        /// Set: the report is recorded as excluded under this topic.
+        excluded_topic: Option<String>,
     },
     /// Joins an existing report.
-    FollowUp { report_id: i64, how: String },
+    FollowUp {
+        report_id: i64,
+        how: String,
+        /// From a team member: the team's response.
+        from_team: bool,
+        /// For a reply to an excluded report: reopens it and acknowledges.
+        reopen: Option<Compose<'a>>,
+        credit: Option<CreditWish>,
+    },
     /// Automatic mail: recorded, never answered.
     Automatic { reason: String },
     /// Could not be handled: a tombstone with the reason.
@@ -171,8 +186,8 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
         }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        let mut conn =
+            Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
         Self::setup(&mut conn).with_context(|| format!("database {}", path.display()))?;
         restrict_permissions(path);
         Ok(Store { conn })
@@ -212,12 +227,7 @@ impl Store {
     }
 
     /// Sets the position explicitly: first start, or a UIDVALIDITY change.
-    pub fn set_sync_state(
-        &mut self,
-        mailbox: &str,
-        state: SyncState,
-        why: &str,
-    ) -> anyhow::Result<()> {
+    pub fn set_sync_state(&mut self, mailbox: &str, state: SyncState, why: &str) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         let now = ts(Timestamp::now());
         tx.execute(
@@ -250,7 +260,10 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, tracking_id, reporter FROM reports WHERE tracking_id = ?1 COLLATE NOCASE",
+                // A merged report's tag leads to the report it was merged into.
+                "SELECT coalesce(t.id, r.id), coalesce(t.tracking_id, r.tracking_id), coalesce(t.reporter, r.reporter)
+                 FROM reports r LEFT JOIN reports t ON t.tracking_id = r.merged_into
+                 WHERE r.tracking_id = ?1 COLLATE NOCASE",
                 [tracking_id],
                 report_ref,
             )
@@ -306,153 +319,6 @@ impl Store {
         )?)
     }
 
-    /// Records one inbound message and what triage decided, the outbox row it
-    /// causes and the new IMAP position, all in one transaction.
-    pub fn record(
-        &mut self,
-        source: Option<&Source>,
-        msg: &InboundRow,
-        disposition: Disposition<'_>,
-        prefix: &str,
-    ) -> anyhow::Result<Recorded> {
-        let tx = self.conn.transaction()?;
-        let now = Timestamp::now();
-        if let Some(src) = source {
-            let known: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-                    params![src.mailbox, src.uidvalidity, src.uid],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if known.is_some() {
-                advance(&tx, src, now)?;
-                tx.commit()?;
-                return Ok(Recorded::AlreadyRecorded);
-            }
-        }
-        let w = Writer {
-            tx: &tx,
-            now,
-            source,
-            msg,
-        };
-        let result = match disposition {
-            Disposition::NewReport {
-                reporter,
-                reporter_name,
-                subject,
-                compose,
-                no_ack_reason,
-                notes,
-            } => {
-                let received = msg.received_at.unwrap_or(now);
-                let tracking_id = next_tracking_id(&tx, prefix, received)?;
-                let signature = if msg.signature.is_empty() {
-                    "none"
-                } else {
-                    msg.signature.as_str()
-                };
-                tx.execute(
-                    "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
-                                          encrypted, signature)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![tracking_id, reporter, reporter_name, subject, ts(received), ts(now), msg.encrypted, signature],
-                )?;
-                let report_id = tx.last_insert_rowid();
-                let row = w.insert_inbound(Some(report_id), "report", "")?;
-                w.event(
-                    Some(report_id),
-                    Some(row),
-                    "report-created",
-                    None,
-                    Some("new"),
-                    &format!("from {reporter}"),
-                )?;
-                for note in notes {
-                    w.event(Some(report_id), Some(row), "note", None, None, &note)?;
-                }
-                // A reply that cannot be composed (a hostile address, say)
-                // must not block the mailbox: record why and move on.
-                let ack = match compose(&tracking_id) {
-                    Ok(Some(out)) => Ok(out),
-                    Ok(None) => {
-                        Err(no_ack_reason.unwrap_or_else(|| "no acknowledgement".to_owned()))
-                    }
-                    Err(e) => Err(format!("cannot compose the acknowledgement: {e:#}")),
-                };
-                let ack_queued = ack.is_ok();
-                match ack {
-                    Ok(out) => {
-                        outbox::enqueue(&tx, report_id, &out, now)?;
-                        w.event(
-                            Some(report_id),
-                            None,
-                            "ack-queued",
-                            None,
-                            None,
-                            &format!("to {}", out.recipient),
-                        )?;
-                    }
-                    Err(why) => {
-                        w.event(Some(report_id), Some(row), "ack-skipped", None, None, &why)?;
-                    }
-                }
-                Recorded::NewReport {
-                    tracking_id,
-                    ack_queued,
-                }
-            }
-            Disposition::FollowUp { report_id, how } => {
-                let tracking_id: String = tx.query_row(
-                    "SELECT tracking_id FROM reports WHERE id = ?1",
-                    [report_id],
-                    |r| r.get(0),
-                )?;
-                let row = w.insert_inbound(Some(report_id), "follow-up", &how)?;
-                if msg.encrypted {
-                    tx.execute(
-                        "UPDATE reports SET encrypted = 1 WHERE id = ?1",
-                        [report_id],
-                    )?;
-                }
-                w.event(
-                    Some(report_id),
-                    Some(row),
-                    "follow-up",
-                    None,
-                    None,
-                    &format!("from {} ({how})", msg.from_addr),
-                )?;
-                Recorded::FollowUp { tracking_id }
-            }
-            Disposition::Automatic { reason } => {
-                w.insert_inbound(None, "automatic", &reason)?;
-                Recorded::Automatic
-            }
-            Disposition::Failed { reason } => {
-                let row = w.insert_inbound(None, "failed", &reason)?;
-                w.event(None, Some(row), "failed", None, None, &reason)?;
-                Recorded::Failed
-            }
-            Disposition::OwnCopy => {
-                // Kept out of the report's thread: the outgoing row is there.
-                outbox::confirm_copy(&tx, &msg.message_id, now)?;
-                w.insert_inbound(None, "own-copy", "copy of a mail embargo sent")?;
-                Recorded::OwnCopy
-            }
-            Disposition::Duplicate { of } => {
-                w.insert_inbound(None, "duplicate", &format!("same Message-ID as {of}"))?;
-                Recorded::Duplicate
-            }
-        };
-        if let Some(src) = source {
-            advance(&tx, src, now)?;
-        }
-        tx.commit()?;
-        Ok(result)
-    }
-
     /// Moves the IMAP position past a UID that needs no message row.
     pub fn advance(&mut self, source: &Source) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
@@ -464,137 +330,6 @@ impl Store {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
-}
-
-struct Writer<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
-    now: Timestamp,
-    source: Option<&'a Source>,
-    msg: &'a InboundRow,
-}
-
-impl Writer<'_> {
-    fn insert_inbound(
-        &self,
-        report_id: Option<i64>,
-        kind: &str,
-        reason: &str,
-    ) -> anyhow::Result<i64> {
-        let (mailbox, uidvalidity, uid) = match self.source {
-            Some(s) => (Some(s.mailbox.as_str()), Some(s.uidvalidity), Some(s.uid)),
-            None => (None, None, None),
-        };
-        let m = self.msg;
-        self.tx.execute(
-            "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
-                                   subject, date, received_at, size, kind, reason, raw,
-                                   encrypted, signature, signer, decryption, body)
-             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-            params![
-                report_id,
-                mailbox,
-                uidvalidity,
-                uid,
-                m.message_id,
-                m.from_addr,
-                m.subject,
-                m.date.map(ts),
-                ts(m.received_at.unwrap_or(self.now)),
-                m.size as i64,
-                kind,
-                reason,
-                m.raw.as_deref(),
-                m.encrypted,
-                if m.signature.is_empty() { "none" } else { m.signature.as_str() },
-                m.signer,
-                m.decryption,
-                m.body,
-            ],
-        )?;
-        let row = self.tx.last_insert_rowid();
-        for k in &m.keys {
-            self.tx.execute(
-                "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5",
-                params![k.address.to_ascii_lowercase(), k.fingerprint, k.cert, k.source, ts(self.now)],
-            )?;
-        }
-        Ok(row)
-    }
-
-    fn event(
-        &self,
-        report_id: Option<i64>,
-        message_row: Option<i64>,
-        kind: &str,
-        old: Option<&str>,
-        new: Option<&str>,
-        detail: &str,
-    ) -> anyhow::Result<()> {
-        insert_event(
-            self.tx,
-            report_id,
-            message_row,
-            self.now,
-            "embargo",
-            kind,
-            old,
-            new,
-            detail,
-        )
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert_event(
-    conn: &Connection,
-    report_id: Option<i64>,
-    message_row: Option<i64>,
-    at: Timestamp,
-    actor: &str,
-    kind: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-    detail: &str,
-) -> anyhow::Result<()> {
-    conn.execute(
-        "INSERT INTO events (report_id, message_id, at, actor, kind, old_value, new_value, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            report_id,
-            message_row,
-            ts(at),
-            actor,
-            kind,
-            old,
-            new,
-            detail
-        ],
-    )?;
-    Ok(())
-}
-
-fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::Result<()> {
-    tx.execute(
-        "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = max(last_uid, ?3), updated_at = ?4
-         WHERE uidvalidity = ?2",
-        params![src.mailbox, src.uidvalidity, src.uid, ts(now)],
-    )?;
-    Ok(())
-}
-
-fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> anyhow::Result<String> {
-    let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
-    let last: i64 = tx.query_row(
-        "INSERT INTO tracking_counter (prefix, year, last) VALUES (?1, ?2, 1)
-         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
-         RETURNING last",
-        params![prefix, year],
-        |r| r.get(0),
-    )?;
-    Ok(format!("{prefix}-{year}-{last:04}"))
 }
 
 fn report_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRef> {

@@ -28,12 +28,7 @@ pub struct OutboxStats {
     pub oldest_pending: Option<String>,
 }
 
-pub(super) fn enqueue(
-    tx: &Connection,
-    report_id: i64,
-    out: &Outgoing,
-    now: Timestamp,
-) -> anyhow::Result<()> {
+pub(super) fn enqueue(tx: &Connection, report_id: i64, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
     tx.execute(
@@ -64,12 +59,7 @@ impl Store {
     /// Pending items whose time has come, oldest first. An item whose last
     /// attempt was cut short by a crash is due only once `grace` has passed
     /// without our own copy confirming it.
-    pub fn outbox_due(
-        &self,
-        now: Timestamp,
-        grace: SignedDuration,
-        limit: u32,
-    ) -> anyhow::Result<Vec<OutboxItem>> {
+    pub fn outbox_due(&self, now: Timestamp, grace: SignedDuration, limit: u32) -> anyhow::Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
                     attempt_started_at IS NOT NULL FROM outbox
@@ -95,17 +85,14 @@ impl Store {
 
     /// When the next pending item is due, if any.
     pub fn outbox_next_due(&self, grace: SignedDuration) -> anyhow::Result<Option<Timestamp>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT next_attempt_at, attempt_started_at FROM outbox WHERE state = 'pending'",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT next_attempt_at, attempt_started_at FROM outbox WHERE state = 'pending'")?;
         let mut rows = stmt.query([])?;
         let mut next: Option<Timestamp> = None;
         while let Some(r) = rows.next()? {
             let at = super::parse_ts(&r.get::<_, String>(0)?);
-            let started = r
-                .get::<_, Option<String>>(1)?
-                .as_deref()
-                .and_then(super::parse_ts);
+            let started = r.get::<_, Option<String>>(1)?.as_deref().and_then(super::parse_ts);
             let due = match (at, started) {
                 (Some(a), Some(s)) => Some(a.max(s + grace)),
                 (a, _) => a,
@@ -137,14 +124,7 @@ impl Store {
                     attempt_started_at = NULL WHERE id = ?1",
             params![item.id, ts(now)],
         )?;
-        if item.kind == "ack"
-            && let Some(report_id) = item.report_id
-        {
-            tx.execute(
-                "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
-                params![report_id, ts(now)],
-            )?;
-        }
+        mark_acknowledged(&tx, &item.kind, item.report_id, now)?;
         insert_event(
             &tx,
             item.report_id,
@@ -161,12 +141,7 @@ impl Store {
     }
 
     /// A temporary failure: try again at `next`.
-    pub fn outbox_retry(
-        &mut self,
-        item: &OutboxItem,
-        next: Timestamp,
-        error: &str,
-    ) -> anyhow::Result<()> {
+    pub fn outbox_retry(&mut self, item: &OutboxItem, next: Timestamp, error: &str) -> anyhow::Result<()> {
         self.conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
                     attempt_started_at = NULL WHERE id = ?1",
@@ -223,11 +198,7 @@ impl Store {
 
 /// Our own copy of an outgoing mail arrived: if its send was in doubt, it is
 /// now known to have gone out. Returns the report it belongs to.
-pub(super) fn confirm_copy(
-    tx: &Connection,
-    message_id: &str,
-    now: Timestamp,
-) -> anyhow::Result<Option<i64>> {
+pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) -> anyhow::Result<Option<i64>> {
     let row: Option<(i64, Option<i64>, String, String, String)> = tx
         .query_row(
             "SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1",
@@ -243,14 +214,7 @@ pub(super) fn confirm_copy(
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempt_started_at = NULL, last_error = '' WHERE id = ?1",
             params![id, ts(now)],
         )?;
-        if kind == "ack"
-            && let Some(report_id) = report_id
-        {
-            tx.execute(
-                "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
-                params![report_id, ts(now)],
-            )?;
-        }
+        mark_acknowledged(tx, &kind, report_id, now)?;
         insert_event(
             tx,
             report_id,
@@ -271,12 +235,22 @@ impl Store {
     pub fn outbox_has(&self, message_id: &str) -> anyhow::Result<bool> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT 1 FROM outbox WHERE message_id = ?1",
-                [message_id],
-                |_| Ok(()),
-            )
+            .query_row("SELECT 1 FROM outbox WHERE message_id = ?1", [message_id], |_| Ok(()))
             .optional()?
             .is_some())
     }
+}
+
+/// The first automatic answer to a report (acknowledgement, out-of-scope
+/// reply, "cannot decrypt") that went out sets `acknowledged_at`.
+fn mark_acknowledged(tx: &Connection, kind: &str, report_id: Option<i64>, now: Timestamp) -> anyhow::Result<()> {
+    if matches!(kind, "ack" | "out-of-scope" | "cannot-decrypt")
+        && let Some(report_id) = report_id
+    {
+        tx.execute(
+            "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
+            params![report_id, ts(now)],
+        )?;
+    }
+    Ok(())
 }

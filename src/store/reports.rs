@@ -24,6 +24,30 @@ pub struct ReportSummary {
     pub encrypted: bool,
     /// Signature state of the first message: none, good, bad, unknown-key.
     pub signature: String,
+    /// received + N business days (RFC 3339); met when the team responds.
+    pub response_due: Option<String>,
+    /// When the team first responded (stops the response clock).
+    pub response_met_at: Option<String>,
+    /// received + 90 days, or 120 once complex.
+    pub fix_due: Option<String>,
+    /// fix released + 30 days; null until fixed.
+    pub details_due: Option<String>,
+    /// Business days left on the response clock (negative: overdue); null once met.
+    pub response_business_days_left: Option<i64>,
+    /// The reporter wrote after the team's last response.
+    pub reporter_waiting: bool,
+    pub complex: bool,
+    pub fixed_at: Option<String>,
+    pub disclosed_at: Option<String>,
+    /// "" (not known yet), "yes" or "no".
+    pub credit: String,
+    pub credit_name: String,
+    pub credit_url: String,
+    pub merged_into: Option<String>,
+    #[serde(skip)]
+    pub last_reporter_at: Option<String>,
+    #[serde(skip)]
+    pub last_team_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,7 +88,8 @@ pub struct ReportDetail {
     pub events: Vec<EventRow>,
 }
 
-const MESSAGE_COLS: &str = "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid,
+const MESSAGE_COLS: &str =
+    "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid,
      encrypted, signature, decryption, body";
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
@@ -87,12 +112,12 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     })
 }
 
-const SUMMARY_SQL: &str =
-    "SELECT r.tracking_id, r.state, r.reporter, r.reporter_name, r.subject, r.received_at,
+const SUMMARY_SQL: &str = "SELECT r.tracking_id, r.state, r.reporter, r.reporter_name, r.subject, r.received_at,
         r.acknowledged_at, r.excluded_topic, r.encrypted,
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'),
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
-        r.id, r.signature
+        r.id, r.signature, r.complex, r.first_response_at, r.fixed_at, r.disclosed_at, r.credit,
+        r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at
     FROM reports r";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
@@ -110,6 +135,21 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             messages: r.get::<_, i64>(9)? as u64,
             messages_out: r.get::<_, i64>(10)? as u64,
             signature: r.get(12)?,
+            complex: r.get::<_, i64>(13)? != 0,
+            response_met_at: r.get(14)?,
+            fixed_at: r.get(15)?,
+            disclosed_at: r.get(16)?,
+            credit: r.get(17)?,
+            credit_name: r.get(18)?,
+            credit_url: r.get(19)?,
+            merged_into: r.get(20)?,
+            last_reporter_at: r.get(21)?,
+            last_team_at: r.get(22)?,
+            response_due: None,
+            fix_due: None,
+            details_due: None,
+            response_business_days_left: None,
+            reporter_waiting: false,
         },
         r.get(11)?,
     ))
@@ -118,9 +158,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
 impl Store {
     /// All reports, oldest first.
     pub fn list_reports(&self) -> anyhow::Result<Vec<ReportSummary>> {
-        let mut stmt = self
-            .conn()
-            .prepare(&format!("{SUMMARY_SQL} ORDER BY r.id"))?;
+        let mut stmt = self.conn().prepare(&format!("{SUMMARY_SQL} ORDER BY r.id"))?;
         let rows = stmt.query_map([], summary)?;
         Ok(rows.map(|r| r.map(|(s, _)| s)).collect::<Result<_, _>>()?)
     }
@@ -141,9 +179,7 @@ impl Store {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE report_id = ?1 ORDER BY received_at, id"
         ))?;
-        let thread = stmt
-            .query_map(params![id], message_row)?
-            .collect::<Result<_, _>>()?;
+        let thread = stmt.query_map(params![id], message_row)?.collect::<Result<_, _>>()?;
         let mut stmt = self.conn().prepare(
             "SELECT at, actor, kind, old_value, new_value, detail FROM events WHERE report_id = ?1 ORDER BY at, id",
         )?;

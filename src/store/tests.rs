@@ -39,6 +39,7 @@ fn new_report(ack_id: &'static str) -> Disposition<'static> {
         compose: Box::new(move |_| Ok(Some(out(ack_id)))),
         no_ack_reason: None,
         notes: vec![],
+        excluded_topic: None,
     }
 }
 
@@ -59,9 +60,7 @@ fn new_report_ack_and_position_commit_together() {
     assert!(ack_queued);
     assert_eq!(s.sync_state("INBOX").unwrap().unwrap().last_uid, 5);
     assert_eq!(
-        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
-            .unwrap()
-            .len(),
+        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10).unwrap().len(),
         1
     );
     // The same UID again (re-fetch after a crash) changes nothing.
@@ -70,9 +69,7 @@ fn new_report_ack_and_position_commit_together() {
         .unwrap();
     assert_eq!(again, Recorded::AlreadyRecorded);
     assert_eq!(
-        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10)
-            .unwrap()
-            .len(),
+        s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10).unwrap().len(),
         1
     );
     assert_eq!(s.list_reports().unwrap().len(), 1);
@@ -102,15 +99,10 @@ fn a_compose_error_does_not_block_the_message() {
         compose: Box::new(|_| anyhow::bail!("hostile address")),
         no_ack_reason: None,
         notes: vec![],
+        excluded_topic: None,
     };
     let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
-    assert!(matches!(
-        r,
-        Recorded::NewReport {
-            ack_queued: false,
-            ..
-        }
-    ));
+    assert!(matches!(r, Recorded::NewReport { ack_queued: false, .. }));
     let id = &s.list_reports().unwrap()[0].id;
     let detail = s.show_report(id).unwrap().unwrap();
     assert!(
@@ -155,11 +147,7 @@ fn outbox_lifecycle_and_in_doubt_attempts() {
     assert!(!item.in_doubt);
     // An attempt that a crash cut short: not due again within the grace.
     s.outbox_begin(&item).unwrap();
-    assert!(
-        s.outbox_due(Timestamp::now(), grace, 10)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.outbox_due(Timestamp::now(), grace, 10).unwrap().is_empty());
     let later = Timestamp::now() + SignedDuration::from_secs(61);
     let again = s.outbox_due(later, grace, 10).unwrap();
     assert!(again[0].in_doubt);
@@ -171,10 +159,7 @@ fn outbox_lifecycle_and_in_doubt_attempts() {
     assert!(s.outbox_due(later, grace, 10).unwrap().is_empty());
     let report = &s.list_reports().unwrap()[0];
     assert!(report.acknowledged_at.is_some());
-    assert_eq!(
-        report.messages, 1,
-        "the copy is not part of the thread count"
-    );
+    assert_eq!(report.messages, 1, "the copy is not part of the thread count");
     assert_eq!(s.outbox_stats().unwrap().sent, 1);
 }
 
@@ -194,14 +179,8 @@ fn retry_and_permanent_failure() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        s.outbox_next_due(SignedDuration::ZERO).unwrap().map(ts),
-        Some(ts(next))
-    );
-    let item = s
-        .outbox_due(next, SignedDuration::ZERO, 10)
-        .unwrap()
-        .remove(0);
+    assert_eq!(s.outbox_next_due(SignedDuration::ZERO).unwrap().map(ts), Some(ts(next)));
+    let item = s.outbox_due(next, SignedDuration::ZERO, 10).unwrap().remove(0);
     assert_eq!(item.attempts, 1);
     s.outbox_failed(&item, "550 no such user").unwrap();
     let stats = s.outbox_stats().unwrap();

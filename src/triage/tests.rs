@@ -18,19 +18,12 @@ impl ThreadIndex for Fake {
     }
     fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
         self.asked.borrow_mut().extend(ids.iter().cloned());
-        Ok(ids.iter().find_map(|id| {
-            self.by_id
-                .iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, r)| r.clone())
-        }))
+        Ok(ids
+            .iter()
+            .find_map(|id| self.by_id.iter().find(|(k, _)| k == id).map(|(_, r)| r.clone())))
     }
     fn by_tracking_id(&self, tag: &str) -> anyhow::Result<Option<ReportRef>> {
-        Ok(self
-            .by_tag
-            .iter()
-            .find(|(k, _)| k == tag)
-            .map(|(_, r)| r.clone()))
+        Ok(self.by_tag.iter().find(|(k, _)| k == tag).map(|(_, r)| r.clone()))
     }
     fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
         Ok(self.outgoing.iter().any(|s| s == message_id))
@@ -62,8 +55,12 @@ const PLAIN: &str = "Return-Path: <r@example.test>\r\nFrom: r@example.test\r\nSu
 #[test]
 fn plain_mail_is_a_new_report() {
     assert_eq!(
-        decide(&msg(PLAIN), &me(), &Fake::default()).unwrap(),
-        Decision::NewReport { notes: vec![] }
+        decide(&msg(PLAIN), &me(), &Fake::default(), &[]).unwrap(),
+        Decision::NewReport {
+            notes: vec![],
+            excluded: None,
+            from_team: false
+        }
     );
 }
 
@@ -91,7 +88,7 @@ fn automatic_mail_is_recognised() {
         "Return-Path: <r@x>\r\nFrom: r@x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n",
     ];
     for h in cases {
-        match decide(&msg(h), &me(), &Fake::default()).unwrap() {
+        match decide(&msg(h), &me(), &Fake::default(), &[]).unwrap() {
             Decision::Automatic { reason } => assert!(!reason.is_empty()),
             other => panic!("{h:?} gave {other:?}"),
         }
@@ -108,7 +105,7 @@ fn auto_submitted_no_and_normal_precedence_are_human() {
     ] {
         assert!(
             matches!(
-                decide(&msg(h), &me(), &Fake::default()).unwrap(),
+                decide(&msg(h), &me(), &Fake::default(), &[]).unwrap(),
                 Decision::NewReport { .. }
             ),
             "{h}"
@@ -122,16 +119,13 @@ fn duplicates_and_own_copies() {
         seen: vec!["<m@example.test>".into()],
         ..Fake::default()
     };
-    assert_eq!(
-        decide(&msg(PLAIN), &me(), &fake).unwrap(),
-        Decision::Duplicate
-    );
+    assert_eq!(decide(&msg(PLAIN), &me(), &fake, &[]).unwrap(), Decision::Duplicate);
     let fake = Fake {
         outgoing: vec!["<m@example.test>".into()],
         ..Fake::default()
     };
     let own = "Return-Path: <>\r\nFrom: security@example.test\r\nX-Embargo-Loop: security@example.test\r\n";
-    assert_eq!(decide(&msg(own), &me(), &fake).unwrap(), Decision::OwnCopy);
+    assert_eq!(decide(&msg(own), &me(), &fake, &[]).unwrap(), Decision::OwnCopy);
 }
 
 #[test]
@@ -142,7 +136,7 @@ fn reporter_joins_by_references_and_by_tag() {
     };
     let h = format!("{PLAIN}In-Reply-To: <ack@example.test>\r\n");
     assert!(matches!(
-        decide(&msg(&h), &me(), &fake).unwrap(),
+        decide(&msg(&h), &me(), &fake, &[]).unwrap(),
         Decision::FollowUp { .. }
     ));
     let fake = Fake {
@@ -150,8 +144,8 @@ fn reporter_joins_by_references_and_by_tag() {
         ..Fake::default()
     };
     let h = "Return-Path: <r@example.test>\r\nFrom: R@Example.test\r\nSubject: Re: [sec-2026-0007] bug\r\n";
-    match decide(&msg(h), &me(), &fake).unwrap() {
-        Decision::FollowUp { report, how } => {
+    match decide(&msg(h), &me(), &fake, &[]).unwrap() {
+        Decision::FollowUp { report, how, .. } => {
             assert_eq!(report.id, 7);
             assert_eq!(how, "tracking tag");
         }
@@ -167,7 +161,7 @@ fn team_members_join_any_thread() {
     };
     let h = "Return-Path: <lead@example.test>\r\nFrom: lead@example.test\r\nSubject: Re: [SEC-2026-0007] bug\r\n";
     assert!(matches!(
-        decide(&msg(h), &me(), &fake).unwrap(),
+        decide(&msg(h), &me(), &fake, &[]).unwrap(),
         Decision::FollowUp { .. }
     ));
 }
@@ -181,8 +175,8 @@ fn strangers_citing_a_thread_get_their_own_report() {
     };
     let h = "Return-Path: <evil@example.test>\r\nFrom: evil@example.test\r\nSubject: Re: [SEC-2026-0007] bug\r\n\
              In-Reply-To: <ack@example.test>\r\n";
-    match decide(&msg(h), &me(), &fake).unwrap() {
-        Decision::NewReport { notes } => {
+    match decide(&msg(h), &me(), &fake, &[]).unwrap() {
+        Decision::NewReport { notes, .. } => {
             assert_eq!(notes.len(), 2, "{notes:?}");
             assert!(notes.iter().all(|n| n.contains("SEC-2026-0007")));
         }
@@ -192,10 +186,7 @@ fn strangers_citing_a_thread_get_their_own_report() {
 
 #[test]
 fn tags_are_found_only_as_whole_tokens() {
-    assert_eq!(
-        tracking_tags("[SEC-2026-0001] x", "SEC"),
-        vec!["SEC-2026-0001"]
-    );
+    assert_eq!(tracking_tags("[SEC-2026-0001] x", "SEC"), vec!["SEC-2026-0001"]);
     assert_eq!(
         tracking_tags("re: sec-2026-12 and SEC-2027-0003", "SEC"),
         vec!["SEC-2026-12", "SEC-2027-0003"]

@@ -49,9 +49,7 @@ impl Stack {
     }
 
     pub fn port(&self, which: &str) -> u16 {
-        self.env[&format!("MAILSTACK_{which}_PORT")]
-            .parse()
-            .unwrap()
+        self.env[&format!("MAILSTACK_{which}_PORT")].parse().unwrap()
     }
 
     pub fn ca(&self) -> PathBuf {
@@ -93,11 +91,7 @@ impl Stack {
 
     fn maildir(&self, user: &str) -> PathBuf {
         let (local, domain) = user.split_once('@').unwrap();
-        self.dir
-            .join("mail")
-            .join(domain)
-            .join(local)
-            .join("Maildir")
+        self.dir.join("mail").join(domain).join(local).join("Maildir")
     }
 
     /// Every message in a user's INBOX (new and cur), as text.
@@ -124,8 +118,7 @@ impl Stack {
                 return msgs;
             }
             if start.elapsed() > timeout {
-                let log =
-                    std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
+                let log = std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
                 panic!(
                     "{user}: expected {n} messages within {timeout:?}, have {}; exim log, newest first:\n{}",
@@ -142,16 +135,11 @@ impl Stack {
         let start = Instant::now();
         let input = self.dir.join("exim/spool/input");
         loop {
-            let queued = std::fs::read_dir(&input)
-                .map(|d| d.flatten().count())
-                .unwrap_or(0);
+            let queued = std::fs::read_dir(&input).map(|d| d.flatten().count()).unwrap_or(0);
             if queued == 0 {
                 return;
             }
-            assert!(
-                start.elapsed() < timeout,
-                "exim queue not empty after {timeout:?}"
-            );
+            assert!(start.elapsed() < timeout, "exim queue not empty after {timeout:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -170,9 +158,7 @@ impl Drop for Stack {
 /// A minimal SMTP client: full control over the envelope and the bytes.
 pub fn smtp_send(port: u16, mail_from: &str, rcpt: &str, raw: &str) {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut w = stream;
     let expect = |code: &str, reader: &mut BufReader<TcpStream>| loop {
@@ -251,7 +237,7 @@ impl Setup {
     pub fn with(opts: Options) -> Setup {
         let stack = Stack::start();
         let dir = tempfile::tempdir().unwrap();
-        for t in ["ack.txt", "cannot-decrypt.txt"] {
+        for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
             std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
         }
         write_secret(&dir.path().join("imap.pass"), "security-pw");
@@ -276,7 +262,7 @@ impl Setup {
              timeout_secs = 20\nreconnect_max_secs = 2\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
              from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n\n\
-             [store]\npath = \"embargo.sqlite3\"\n\n[policy]\ntracking_prefix = \"SEC\"\n\n\
+             [store]\npath = \"embargo.sqlite3\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
              [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
             opts.imap_security,
             opts.smtp_security,
@@ -318,11 +304,7 @@ impl Setup {
 
     pub fn reports(&self) -> Vec<serde_json::Value> {
         let out = self.embargo(&["reports", "list", "--json"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .unwrap()
             .as_array()

@@ -6,7 +6,7 @@ use crate::common::*;
 
 fn check(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt"] {
+    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
         std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
     }
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
@@ -62,16 +62,12 @@ fn bad_values_name_the_key() {
     let (code, err) = check(&GOOD.replace("port = 993", "port = \"imaps\""));
     assert_eq!(code, 2);
     assert!(err.contains("imap.port") && err.contains("line 3"), "{err}");
-    let (code, err) =
-        check(&GOOD.replace("from = \"s@example.test\"", "from = \"not an address\""));
+    let (code, err) = check(&GOOD.replace("from = \"s@example.test\"", "from = \"not an address\""));
     assert_eq!(code, 2);
     assert!(err.contains("smtp.from"), "{err}");
     let (code, err) = check(&GOOD.replace("password_file = \"pw\"", "password_file = \"missing\""));
     assert_eq!(code, 2);
-    assert!(
-        err.contains("imap.password_file") && err.contains("missing"),
-        "{err}"
-    );
+    assert!(err.contains("imap.password_file") && err.contains("missing"), "{err}");
     let (code, err) = check(&GOOD.replace("[store]\npath = \"db.sqlite3\"\n", ""));
     assert_eq!(code, 2);
     assert!(err.contains("store"), "{err}");
@@ -96,7 +92,7 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt"] {
+    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
         std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
     }
     let cfg = dir.path().join("embargo.toml");
@@ -107,26 +103,18 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
         .arg("check-config")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn check_with_key(key: &[u8], mode: u32, passphrase: Option<&str>) -> (i32, String) {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt"] {
+    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
         std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
     }
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
     std::fs::write(dir.path().join("team.sec.asc"), key).unwrap();
-    std::fs::set_permissions(
-        dir.path().join("team.sec.asc"),
-        std::fs::Permissions::from_mode(mode),
-    )
-    .unwrap();
+    std::fs::set_permissions(dir.path().join("team.sec.asc"), std::fs::Permissions::from_mode(mode)).unwrap();
     let mut text = format!("{GOOD}\n[openpgp]\nkeys = [\"team.sec.asc\"]\n");
     if let Some(p) = passphrase {
         std::fs::write(dir.path().join("team.pass"), p).unwrap();
@@ -167,16 +155,10 @@ fn team_keys_readable_by_others_or_locked_are_refused() {
     );
     let (code, err) = check_with_key(&key, 0o600, None);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("team.sec.asc") && err.contains("passphrase"),
-        "{err}"
-    );
+    assert!(err.contains("team.sec.asc") && err.contains("passphrase"), "{err}");
     let (code, err) = check_with_key(&key, 0o600, Some("wrong"));
     assert_eq!(code, 2);
-    assert!(
-        err.contains("team.sec.asc") && err.contains("cannot unlock"),
-        "{err}"
-    );
+    assert!(err.contains("team.sec.asc") && err.contains("cannot unlock"), "{err}");
     let (code, err) = check_with_key(&key, 0o600, Some("correct horse"));
     assert_eq!(code, 0, "{err}");
 }

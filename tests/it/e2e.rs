@@ -36,59 +36,31 @@ fn report_gets_exactly_one_ack_with_rfc3834_headers() {
     assert!(r["received_at"].as_str().unwrap().ends_with('Z'));
     assert!(r["acknowledged_at"].is_string(), "{r}");
 
-    assert_eq!(
-        header(ack, "Auto-Submitted").as_deref(),
-        Some("auto-replied")
-    );
-    assert_eq!(
-        header(ack, "In-Reply-To").as_deref(),
-        Some("<r1@example.test>")
-    );
-    assert!(
-        header(ack, "References")
-            .unwrap()
-            .contains("<r1@example.test>")
-    );
-    assert_eq!(
-        header(ack, "Subject").unwrap(),
-        format!("[{id}] XSS in the login form")
-    );
-    assert!(
-        header(ack, "Message-ID")
-            .unwrap()
-            .contains("@example.test>")
-    );
+    assert_eq!(header(ack, "Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert_eq!(header(ack, "In-Reply-To").as_deref(), Some("<r1@example.test>"));
+    assert!(header(ack, "References").unwrap().contains("<r1@example.test>"));
+    assert_eq!(header(ack, "Subject").unwrap(), format!("[{id}] XSS in the login form"));
+    assert!(header(ack, "Message-ID").unwrap().contains("@example.test>"));
     assert!(header(ack, "From").unwrap().contains(SECURITY));
     assert!(header(ack, "To").unwrap().contains(RESEARCHER));
     // Null reverse path (RFC 3834 §3.3): Dovecot records it as Return-Path.
     assert_eq!(header(ack, "Return-Path").as_deref(), Some("<>"));
     assert!(ack.contains(id), "the body names the tracking id");
-    assert!(
-        ack.contains("5 business days") && ack.contains("90 days"),
-        "{ack}"
-    );
+    assert!(ack.contains("5 business days") && ack.contains("90 days"), "{ack}");
 
     // A second run, and a daemon start and stop, send nothing more.
     s.once();
     let mut d = s.daemon();
     std::thread::sleep(Duration::from_secs(2));
     d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        s.daemon_log()
-    );
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0), "{}", s.daemon_log());
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(s.stack.inbox(RESEARCHER).len(), 1);
 
     let show = s.embargo(&["reports", "show", id]);
     assert!(show.status.success());
     let text = String::from_utf8_lossy(&show.stdout);
-    assert!(
-        text.contains("report-created") && text.contains("ack-sent"),
-        "{text}"
-    );
+    assert!(text.contains("report-created") && text.contains("ack-sent"), "{text}");
 }
 
 #[test]
@@ -115,18 +87,9 @@ fn automatic_mail_gets_no_reply() {
             "list-unsub",
             "From: researcher@example.test\r\nList-Unsubscribe: <mailto:u@example.test>\r\n",
         ),
-        (
-            "bulk",
-            "From: researcher@example.test\r\nPrecedence: bulk\r\n",
-        ),
-        (
-            "junk",
-            "From: researcher@example.test\r\nPrecedence: junk\r\n",
-        ),
-        (
-            "list-prec",
-            "From: researcher@example.test\r\nPrecedence: list\r\n",
-        ),
+        ("bulk", "From: researcher@example.test\r\nPrecedence: bulk\r\n"),
+        ("junk", "From: researcher@example.test\r\nPrecedence: junk\r\n"),
+        ("list-prec", "From: researcher@example.test\r\nPrecedence: list\r\n"),
         (
             "suppress",
             "From: researcher@example.test\r\nX-Auto-Response-Suppress: All\r\n",
@@ -160,11 +123,7 @@ fn automatic_mail_gets_no_reply() {
     let acks = s.stack.wait_inbox(RESEARCHER, 1, WAIT);
     std::thread::sleep(Duration::from_secs(2));
     let acks_now = s.stack.inbox(RESEARCHER);
-    assert_eq!(
-        acks_now.len(),
-        1,
-        "only the real report is answered: {acks_now:#?}"
-    );
+    assert_eq!(acks_now.len(), 1, "only the real report is answered: {acks_now:#?}");
     assert_eq!(
         header(&acks[0], "In-Reply-To").as_deref(),
         Some("<sentinel@example.test>")
@@ -222,11 +181,7 @@ fn follow_up_joins_its_thread_without_a_second_ack() {
 
     s.stack.wait_inbox("other@example.test", 1, WAIT);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        s.stack.inbox(RESEARCHER).len(),
-        1,
-        "no second ack to the reporter"
-    );
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 1, "no second ack to the reporter");
     let reports = s.reports();
     assert_eq!(reports.len(), 2, "{reports:#?}");
     assert_eq!(reports[0]["id"], id.as_str());
@@ -249,16 +204,10 @@ fn crlf_in_subject_does_not_reach_reply_headers() {
     s.stack.deliver(RESEARCHER, SECURITY, raw);
     s.stack.wait_inbox(SECURITY, 1, WAIT);
     s.once();
-    let ack = s
-        .stack
-        .wait_inbox(RESEARCHER, 1, WAIT)
-        .remove(0)
-        .replace("\r\n", "\n");
+    let ack = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0).replace("\r\n", "\n");
     let head = ack.split("\n\n").next().unwrap();
     assert!(
-        !head
-            .lines()
-            .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+        !head.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
         "{head}"
     );
     let subject = header(&ack, "Subject").unwrap();
@@ -280,11 +229,7 @@ fn per_sender_limit_stops_mail_bombing_a_third_party() {
         s.stack.deliver(
             RESEARCHER,
             SECURITY,
-            &report(
-                &format!("bomb{i}@example.test"),
-                &format!("report {i}"),
-                "x",
-            ),
+            &report(&format!("bomb{i}@example.test"), &format!("report {i}"), "x"),
         );
     }
     s.stack.wait_inbox(SECURITY, 5, WAIT);
@@ -309,11 +254,8 @@ fn oversize_mail_is_recorded_and_flagged_not_downloaded() {
     std::fs::write(&s.config, text).unwrap();
     let big = report("big@example.test", "huge PoC", &"A".repeat(5000));
     s.stack.deliver(RESEARCHER, SECURITY, &big);
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("small@example.test", "small", "x"),
-    );
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("small@example.test", "small", "x"));
     s.stack.wait_inbox(SECURITY, 2, WAIT);
     s.once();
     s.stack.wait_inbox(RESEARCHER, 1, WAIT);

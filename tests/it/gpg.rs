@@ -15,15 +15,8 @@ pub struct Gpg {
 
 impl Gpg {
     pub fn new() -> Gpg {
-        let home = tempfile::Builder::new()
-            .prefix("gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        std::fs::set_permissions(
-            home.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .unwrap();
+        let home = tempfile::Builder::new().prefix("gpg").tempdir_in("/tmp").unwrap();
+        std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         Gpg { home }
     }
 
@@ -206,11 +199,7 @@ pub fn entity(text: &str, key: Option<&[u8]>, attachment: Option<(&str, &str)>) 
     s.push_str("\r\n");
     if let Some(k) = key {
         s.push_str("--IN\r\nContent-Type: application/pgp-keys; name=\"key.asc\"\r\nContent-Disposition: attachment; filename=\"key.asc\"\r\n\r\n");
-        s.push_str(
-            &String::from_utf8_lossy(k)
-                .replace("\r\n", "\n")
-                .replace('\n', "\r\n"),
-        );
+        s.push_str(&String::from_utf8_lossy(k).replace("\r\n", "\n").replace('\n', "\r\n"));
         s.push_str("\r\n");
     }
     if let Some((name, body)) = attachment {

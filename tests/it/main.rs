@@ -5,5 +5,6 @@ mod common;
 mod config_errors;
 mod e2e;
 mod gpg;
+mod lifecycle;
 mod openpgp;
 mod resilience;

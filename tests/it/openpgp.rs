@@ -22,21 +22,14 @@ fn setup_with_key(team_secret: &[u8]) -> Setup {
 }
 
 fn armored_block(text: &str) -> String {
-    let start = text
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("an armored message");
-    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap()
-        + start
-        + "-----END PGP MESSAGE-----".len();
+    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
+    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
     text[start..end].replace("\r\n", "\n")
 }
 
 /// Decrypts an ack with the reporter's gpg; returns (plaintext, status).
 fn gpg_decrypt(g: &Gpg, ack: &str) -> (String, String) {
-    let out = g.run(
-        &["--status-fd", "2", "--decrypt"],
-        armored_block(ack).as_bytes(),
-    );
+    let out = g.run(&["--status-fd", "2", "--decrypt"], armored_block(ack).as_bytes());
     assert!(
         out.status.success(),
         "gpg --decrypt: {}",
@@ -63,11 +56,7 @@ fn rand_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!(
-        "{}.{nanos}.{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{}.{nanos}.{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 #[test]
@@ -121,14 +110,9 @@ fn pgp_mime_report_from_gpg_gets_an_encrypted_signed_ack() {
     let id = r["id"].as_str().unwrap();
     assert_eq!(r["encrypted"], true, "{r}");
     assert_eq!(r["signature"], "good", "{r}");
-    assert_eq!(
-        r["subject"], "XSS in the admin panel",
-        "the protected subject"
-    );
+    assert_eq!(r["subject"], "XSS in the admin panel", "the protected subject");
     assert!(
-        header(&ack, "Content-Type")
-            .unwrap()
-            .starts_with("multipart/encrypted"),
+        header(&ack, "Content-Type").unwrap().starts_with("multipart/encrypted"),
         "{ack}"
     );
     assert_eq!(
@@ -147,19 +131,13 @@ fn pgp_mime_report_from_gpg_gets_an_encrypted_signed_ack() {
     );
 
     let (plain, status) = gpg_decrypt(&g, &ack);
-    assert!(
-        plain.contains(id) && plain.contains("protected-headers"),
-        "{plain}"
-    );
+    assert!(plain.contains(id) && plain.contains("protected-headers"), "{plain}");
     assert!(
         plain.contains(&format!("Subject: [{id}] XSS in the admin panel")),
         "{plain}"
     );
     assert!(status.contains("GOODSIG"), "{status}");
-    assert!(
-        status.contains(&k.team_cv_fpr),
-        "signed by the team key: {status}"
-    );
+    assert!(status.contains(&k.team_cv_fpr), "signed by the team key: {status}");
 
     let keys_out = s.embargo(&["keys", "list", "--json"]);
     assert!(
@@ -225,8 +203,7 @@ fn exchange_mangled_pgp_mime_decrypts_and_the_ack_is_signed() {
         &["--armor", "--encrypt", "-r", &k.team_cv_fpr],
         &entity("mangled but fine", None, None),
     );
-    s.stack
-        .deliver(RESEARCHER, SECURITY, &mangled(&headers(""), &ct));
+    s.stack.deliver(RESEARCHER, SECURITY, &mangled(&headers(""), &ct));
     s.stack.wait_inbox(SECURITY, 1, WAIT);
     s.once();
     let ack = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0);
@@ -250,8 +227,7 @@ fn exchange_mangled_pgp_mime_decrypts_and_the_ack_is_signed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data"), signed).unwrap();
     let sig_start = body.find("-----BEGIN PGP SIGNATURE-----").unwrap();
-    let sig_end =
-        body.find("-----END PGP SIGNATURE-----").unwrap() + "-----END PGP SIGNATURE-----".len();
+    let sig_end = body.find("-----END PGP SIGNATURE-----").unwrap() + "-----END PGP SIGNATURE-----".len();
     std::fs::write(dir.path().join("sig.asc"), &body[sig_start..sig_end]).unwrap();
     let out = g.run(
         &[
@@ -264,10 +240,7 @@ fn exchange_mangled_pgp_mime_decrypts_and_the_ack_is_signed() {
         b"",
     );
     let status = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && status.contains("GOODSIG"),
-        "{status}"
-    );
+    assert!(out.status.success() && status.contains("GOODSIG"), "{status}");
 }
 
 #[test]
@@ -293,10 +266,7 @@ fn mail_to_a_key_we_do_not_hold_gets_told_which_key_to_use() {
     let reply = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0);
     let r = &s.reports()[0];
     assert_eq!(r["encrypted"], true, "it still counts as a report");
-    assert!(
-        reply.contains(&k.team_cv_fpr),
-        "names the key to use: {reply}"
-    );
+    assert!(reply.contains(&k.team_cv_fpr), "names the key to use: {reply}");
     assert!(
         !reply.contains("SECRET-1234") && !reply.contains("BEGIN PGP MESSAGE"),
         "quotes nothing"
@@ -315,10 +285,7 @@ fn hostile_pgp_is_recorded_never_fatal_and_memory_stays_bounded() {
     let g = reporter_gpg();
     let s = setup_with_key(&k.team_cv_secret);
     // Garbled armor: a real ciphertext cut in half.
-    let ct = g.ok(
-        &["--armor", "--encrypt", "-r", &k.team_cv_fpr],
-        b"truncated",
-    );
+    let ct = g.ok(&["--armor", "--encrypt", "-r", &k.team_cv_fpr], b"truncated");
     let half = String::from_utf8_lossy(&ct[..ct.len() / 2]).into_owned();
     s.stack.deliver(
         RESEARCHER,
@@ -353,11 +320,7 @@ fn hostile_pgp_is_recorded_never_fatal_and_memory_stays_bounded() {
     s.stack.deliver(
         RESEARCHER,
         SECURITY,
-        &format!(
-            "{}\r\n{}",
-            headers(""),
-            String::from_utf8_lossy(&bomb.stdout)
-        ),
+        &format!("{}\r\n{}", headers(""), String::from_utf8_lossy(&bomb.stdout)),
     );
     s.stack.deliver(
         RESEARCHER,
@@ -370,11 +333,7 @@ fn hostile_pgp_is_recorded_never_fatal_and_memory_stays_bounded() {
     let start = Instant::now();
     let mut peak_kb = 0u64;
     while s.reports().len() < 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{}",
-            s.daemon_log()
-        );
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", s.daemon_log());
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", d.pid())) {
             for line in status.lines().filter(|l| l.starts_with("VmHWM:")) {
                 peak_kb = line.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -388,12 +347,7 @@ fn hostile_pgp_is_recorded_never_fatal_and_memory_stays_bounded() {
         }
     }
     d.signal("TERM");
-    assert_eq!(
-        d.wait(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        s.daemon_log()
-    );
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0), "{}", s.daemon_log());
     assert!(peak_kb > 0 && peak_kb < 160 * 1024, "peak RSS {peak_kb} kB");
 
     let shown: Vec<serde_json::Value> = s
@@ -404,27 +358,15 @@ fn hostile_pgp_is_recorded_never_fatal_and_memory_stays_bounded() {
             serde_json::from_slice(&out.stdout).unwrap()
         })
         .collect();
-    let decryption = |d: &serde_json::Value| {
-        d["thread"][0]["decryption"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    };
+    let decryption = |d: &serde_json::Value| d["thread"][0]["decryption"].as_str().unwrap_or("").to_owned();
     assert!(
-        shown
-            .iter()
-            .any(|d| decryption(d).contains("cannot decrypt")),
+        shown.iter().any(|d| decryption(d).contains("cannot decrypt")),
         "garbled armor recorded"
     );
     assert!(
-        shown
-            .iter()
-            .any(|d| decryption(d).contains("max_decrypted_size")),
+        shown.iter().any(|d| decryption(d).contains("max_decrypted_size")),
         "the bomb is flagged"
     );
-    assert!(
-        shown.iter().any(|d| d["signature"] == "bad"),
-        "bad signature recorded"
-    );
+    assert!(shown.iter().any(|d| d["signature"] == "bad"), "bad signature recorded");
     assert!(shown.iter().any(|d| d["subject"] == "still alive"));
 }

@@ -12,9 +12,7 @@ const SECURITY: &str = "security@example.test";
 fn acks_by_report(s: &Setup) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for m in s.stack.inbox(RESEARCHER) {
-        *seen
-            .entry(header(&m, "In-Reply-To").unwrap_or_default())
-            .or_insert(0) += 1;
+        *seen.entry(header(&m, "In-Reply-To").unwrap_or_default()).or_insert(0) += 1;
     }
     seen
 }
@@ -83,21 +81,15 @@ fn sigkill_in_a_backlog_loses_nothing_and_doubles_nothing() {
 fn dovecot_restart_during_idle_reconnects_and_processes_new_mail() {
     let s = Setup::new();
     let mut d = s.daemon();
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("before@example.test", "before", "x"),
-    );
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("before@example.test", "before", "x"));
     s.stack.wait_inbox(RESEARCHER, 1, Duration::from_secs(20));
 
     s.stack.stop_imap();
     std::thread::sleep(Duration::from_millis(500));
     s.stack.start_imap();
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("after@example.test", "after", "y"),
-    );
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("after@example.test", "after", "y"));
     s.stack.wait_inbox(RESEARCHER, 2, Duration::from_secs(30));
     let log = s.daemon_log();
     assert!(log.contains("reconnecting"), "{log}");
@@ -149,11 +141,8 @@ fn run_once_fails_when_the_mailbox_cannot_be_reached() {
 #[test]
 fn uidvalidity_change_rescans_without_double_processing() {
     let s = Setup::new();
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("v1@example.test", "first", "x"),
-    );
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("v1@example.test", "first", "x"));
     s.stack.wait_inbox(SECURITY, 1, Duration::from_secs(20));
     s.once();
     s.stack.wait_inbox(RESEARCHER, 1, Duration::from_secs(20));
@@ -168,11 +157,8 @@ fn uidvalidity_change_rescans_without_double_processing() {
         }
     }
     s.stack.start_imap();
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("v2@example.test", "second", "y"),
-    );
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("v2@example.test", "second", "y"));
     // The first report, our own copy of its ack, the second report.
     s.stack.wait_inbox(SECURITY, 3, Duration::from_secs(20));
     s.once();
@@ -188,10 +174,7 @@ fn uidvalidity_change_rescans_without_double_processing() {
     let out = s.embargo(&["messages", "--json"]);
     let msgs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        msgs.as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["kind"] == "duplicate"),
+        msgs.as_array().unwrap().iter().any(|m| m["kind"] == "duplicate"),
         "{msgs}"
     );
 }

@@ -1,0 +1,246 @@
+//! The team's verbs on a report. Every change writes an event row (who,
+//! when, old → new); nothing is updated without one.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, insert_event, ts};
+
+/// A report as the verbs see it.
+struct Current {
+    id: i64,
+    state: String,
+}
+
+impl Store {
+    fn current(&self, tracking_id: &str) -> anyhow::Result<Current> {
+        self.conn
+            .query_row(
+                "SELECT id, state FROM reports WHERE tracking_id = ?1 COLLATE NOCASE",
+                [tracking_id],
+                |r| {
+                    Ok(Current {
+                        id: r.get(0)?,
+                        state: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| anyhow::anyhow!("no report {tracking_id}"))
+    }
+
+    /// `reports state ID STATE [--note]`.
+    pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> anyhow::Result<String> {
+        if !crate::policy::STATES.contains(&state) {
+            anyhow::bail!("unknown state {state:?}; one of {}", crate::policy::STATES.join(", "));
+        }
+        let cur = self.current(tracking_id)?;
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, state])?;
+        insert_event(
+            &tx,
+            Some(cur.id),
+            None,
+            now,
+            actor,
+            "state",
+            Some(&cur.state),
+            Some(state),
+            note,
+        )?;
+        // Any step past "new" is the team's response.
+        if state != "new" {
+            let n = tx.execute(
+                "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+                params![cur.id, ts(now)],
+            )?;
+            if n > 0 {
+                insert_event(
+                    &tx,
+                    Some(cur.id),
+                    None,
+                    now,
+                    actor,
+                    "team-responded",
+                    None,
+                    None,
+                    "the response clock stops",
+                )?;
+            }
+        }
+        if state == "fixed" {
+            let n = tx.execute(
+                "UPDATE reports SET fixed_at = ?2 WHERE id = ?1 AND fixed_at IS NULL",
+                params![cur.id, ts(now)],
+            )?;
+            if n > 0 {
+                insert_event(
+                    &tx,
+                    Some(cur.id),
+                    None,
+                    now,
+                    actor,
+                    "fixed",
+                    None,
+                    Some(&ts(now)),
+                    "the details clock starts",
+                )?;
+            }
+        }
+        if state == "disclosed" {
+            tx.execute(
+                "UPDATE reports SET disclosed_at = ?2 WHERE id = ?1 AND disclosed_at IS NULL",
+                params![cur.id, ts(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(cur.state)
+    }
+
+    /// `reports complex ID`: the fix clock runs to the complex limit.
+    pub fn set_complex(&mut self, tracking_id: &str, actor: &str) -> anyhow::Result<()> {
+        let cur = self.current(tracking_id)?;
+        let tx = self.conn.transaction()?;
+        let old: i64 = tx.query_row("SELECT complex FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        tx.execute("UPDATE reports SET complex = 1 WHERE id = ?1", [cur.id])?;
+        let old = if old != 0 { "complex" } else { "normal" };
+        insert_event(
+            &tx,
+            Some(cur.id),
+            None,
+            Timestamp::now(),
+            actor,
+            "complex",
+            Some(old),
+            Some("complex"),
+            "",
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `reports fixed ID [--date]`: the fix is out; the details clock starts.
+    pub fn set_fixed(&mut self, tracking_id: &str, at: Timestamp, actor: &str) -> anyhow::Result<()> {
+        let cur = self.current(tracking_id)?;
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        let old: Option<String> = tx.query_row("SELECT fixed_at FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        tx.execute(
+            "UPDATE reports SET fixed_at = ?2 WHERE id = ?1",
+            params![cur.id, ts(at)],
+        )?;
+        insert_event(
+            &tx,
+            Some(cur.id),
+            None,
+            now,
+            actor,
+            "fixed",
+            old.as_deref(),
+            Some(&ts(at)),
+            "the details clock starts",
+        )?;
+        if !matches!(cur.state.as_str(), "fixed" | "disclosed") {
+            tx.execute("UPDATE reports SET state = 'fixed' WHERE id = ?1", [cur.id])?;
+            insert_event(
+                &tx,
+                Some(cur.id),
+                None,
+                now,
+                actor,
+                "state",
+                Some(&cur.state),
+                Some("fixed"),
+                "",
+            )?;
+        }
+        tx.execute(
+            "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+            params![cur.id, ts(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `reports merge ID INTO`: ID becomes a duplicate of INTO; its messages
+    /// join INTO's thread, so replies to them thread there.
+    pub fn merge(&mut self, tracking_id: &str, into: &str, actor: &str) -> anyhow::Result<()> {
+        let cur = self.current(tracking_id)?;
+        let target = self.current(into)?;
+        if cur.id == target.id {
+            anyhow::bail!("cannot merge {tracking_id} into itself");
+        }
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        let into_tag: String = tx.query_row("SELECT tracking_id FROM reports WHERE id = ?1", [target.id], |r| {
+            r.get(0)
+        })?;
+        let from_tag: String = tx.query_row("SELECT tracking_id FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        tx.execute(
+            "UPDATE messages SET report_id = ?2 WHERE report_id = ?1",
+            params![cur.id, target.id],
+        )?;
+        tx.execute(
+            "UPDATE reports SET state = 'duplicate', merged_into = ?2 WHERE id = ?1",
+            params![cur.id, into_tag],
+        )?;
+        insert_event(
+            &tx,
+            Some(cur.id),
+            None,
+            now,
+            actor,
+            "state",
+            Some(&cur.state),
+            Some("duplicate"),
+            &format!("merged into {into_tag}"),
+        )?;
+        insert_event(
+            &tx,
+            Some(target.id),
+            None,
+            now,
+            actor,
+            "merged",
+            None,
+            Some(&from_tag),
+            &format!("{from_tag} merged into this report"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `reports credit ID --name NAME [--url URL]` or `--no-credit`.
+    pub fn set_credit(&mut self, tracking_id: &str, credit: Option<(&str, &str)>, actor: &str) -> anyhow::Result<()> {
+        let cur = self.current(tracking_id)?;
+        let tx = self.conn.transaction()?;
+        let old: String = tx.query_row("SELECT credit FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        let (new, name, url) = match credit {
+            Some((n, u)) => ("yes", n, u),
+            None => ("no", "", ""),
+        };
+        tx.execute(
+            "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1",
+            params![cur.id, new, name, url],
+        )?;
+        let detail = if new == "yes" {
+            format!("credit as {name:?} {url}")
+        } else {
+            "no credit".to_owned()
+        };
+        insert_event(
+            &tx,
+            Some(cur.id),
+            None,
+            Timestamp::now(),
+            actor,
+            "credit",
+            Some(&old),
+            Some(new),
+            &detail,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

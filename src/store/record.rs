@@ -1,0 +1,416 @@
+//! The write path of intake: one inbound message, what triage decided, the
+//! outbox row it causes and the new IMAP position, in one transaction.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Compose, Disposition, InboundRow, Recorded, Source, Store, outbox, ts};
+
+/// The reporter's wish about credit, as recognised in their mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditWish {
+    pub wanted: bool,
+    pub name: String,
+    pub url: String,
+}
+
+impl Store {
+    /// Records one inbound message and what triage decided, the outbox row it
+    /// causes and the new IMAP position, all in one transaction.
+    pub fn record(
+        &mut self,
+        source: Option<&Source>,
+        msg: &InboundRow,
+        disposition: Disposition<'_>,
+        prefix: &str,
+    ) -> anyhow::Result<Recorded> {
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        if let Some(src) = source {
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                    params![src.mailbox, src.uidvalidity, src.uid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if known.is_some() {
+                advance(&tx, src, now)?;
+                tx.commit()?;
+                return Ok(Recorded::AlreadyRecorded);
+            }
+        }
+        let w = Writer {
+            tx: &tx,
+            now,
+            source,
+            msg,
+        };
+        let result = match disposition {
+            Disposition::NewReport {
+                reporter,
+                reporter_name,
+                subject,
+                compose,
+                no_ack_reason,
+                notes,
+                excluded_topic,
+            } => {
+                let received = msg.received_at.unwrap_or(now);
+                let tracking_id = next_tracking_id(&tx, prefix, received)?;
+                let signature = if msg.signature.is_empty() {
+                    "none"
+                } else {
+                    msg.signature.as_str()
+                };
+                let state = if excluded_topic.is_some() { "excluded" } else { "new" };
+                tx.execute(
+                    "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
+                                          encrypted, signature, state, excluded_topic, last_reporter_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)",
+                    params![
+                        tracking_id,
+                        reporter,
+                        reporter_name,
+                        subject,
+                        ts(received),
+                        ts(now),
+                        msg.encrypted,
+                        signature,
+                        state,
+                        excluded_topic
+                    ],
+                )?;
+                let report_id = tx.last_insert_rowid();
+                let row = w.insert_inbound(Some(report_id), "report", "")?;
+                w.event(
+                    Some(report_id),
+                    Some(row),
+                    "report-created",
+                    None,
+                    Some(state),
+                    &format!("from {reporter}"),
+                )?;
+                if let Some(topic) = &excluded_topic {
+                    w.event(
+                        Some(report_id),
+                        Some(row),
+                        "excluded",
+                        None,
+                        Some(topic),
+                        "matched an excluded topic",
+                    )?;
+                }
+                for note in notes {
+                    w.event(Some(report_id), Some(row), "note", None, None, &note)?;
+                }
+                let ack_queued = w.reply(report_id, row, &tracking_id, compose, no_ack_reason)?;
+                Recorded::NewReport {
+                    tracking_id,
+                    ack_queued,
+                }
+            }
+            Disposition::FollowUp {
+                report_id,
+                how,
+                from_team,
+                reopen,
+                credit,
+            } => {
+                let (tracking_id, state): (String, String) = tx.query_row(
+                    "SELECT tracking_id, state FROM reports WHERE id = ?1",
+                    [report_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let kind = if from_team { "team" } else { "follow-up" };
+                let row = w.insert_inbound(Some(report_id), kind, &how)?;
+                w.event(
+                    Some(report_id),
+                    Some(row),
+                    kind,
+                    None,
+                    None,
+                    &format!("from {} ({how})", msg.from_addr),
+                )?;
+                if msg.encrypted {
+                    tx.execute("UPDATE reports SET encrypted = 1 WHERE id = ?1", [report_id])?;
+                }
+                if from_team {
+                    w.team_response(report_id, row, &state)?;
+                } else {
+                    tx.execute(
+                        "UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1",
+                        params![report_id, ts(now)],
+                    )?;
+                    if let Some(c) = credit {
+                        w.credit(report_id, row, &c)?;
+                    }
+                    if state == "excluded"
+                        && let Some(compose) = reopen
+                    {
+                        tx.execute("UPDATE reports SET state = 'new' WHERE id = ?1", [report_id])?;
+                        w.event(
+                            Some(report_id),
+                            Some(row),
+                            "state",
+                            Some("excluded"),
+                            Some("new"),
+                            "reopened by the reporter's reply",
+                        )?;
+                        w.reply(report_id, row, &tracking_id, compose, None)?;
+                    }
+                }
+                Recorded::FollowUp { tracking_id }
+            }
+            Disposition::Automatic { reason } => {
+                w.insert_inbound(None, "automatic", &reason)?;
+                Recorded::Automatic
+            }
+            Disposition::Failed { reason } => {
+                let row = w.insert_inbound(None, "failed", &reason)?;
+                w.event(None, Some(row), "failed", None, None, &reason)?;
+                Recorded::Failed
+            }
+            Disposition::OwnCopy => {
+                // Kept out of the report's thread: the outgoing row is there.
+                outbox::confirm_copy(&tx, &msg.message_id, now)?;
+                w.insert_inbound(None, "own-copy", "copy of a mail embargo sent")?;
+                Recorded::OwnCopy
+            }
+            Disposition::Duplicate { of } => {
+                w.insert_inbound(None, "duplicate", &format!("same Message-ID as {of}"))?;
+                Recorded::Duplicate
+            }
+        };
+        if let Some(src) = source {
+            advance(&tx, src, now)?;
+        }
+        tx.commit()?;
+        Ok(result)
+    }
+}
+
+struct Writer<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    now: Timestamp,
+    source: Option<&'a Source>,
+    msg: &'a InboundRow,
+}
+
+impl Writer<'_> {
+    fn insert_inbound(&self, report_id: Option<i64>, kind: &str, reason: &str) -> anyhow::Result<i64> {
+        let (mailbox, uidvalidity, uid) = match self.source {
+            Some(s) => (Some(s.mailbox.as_str()), Some(s.uidvalidity), Some(s.uid)),
+            None => (None, None, None),
+        };
+        let m = self.msg;
+        self.tx.execute(
+            "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
+                                   subject, date, received_at, size, kind, reason, raw,
+                                   encrypted, signature, signer, decryption, body)
+             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                report_id,
+                mailbox,
+                uidvalidity,
+                uid,
+                m.message_id,
+                m.from_addr,
+                m.subject,
+                m.date.map(ts),
+                ts(m.received_at.unwrap_or(self.now)),
+                m.size as i64,
+                kind,
+                reason,
+                m.raw.as_deref(),
+                m.encrypted,
+                if m.signature.is_empty() {
+                    "none"
+                } else {
+                    m.signature.as_str()
+                },
+                m.signer,
+                m.decryption,
+                m.body,
+            ],
+        )?;
+        let row = self.tx.last_insert_rowid();
+        for k in &m.keys {
+            self.tx.execute(
+                "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5",
+                params![
+                    k.address.to_ascii_lowercase(),
+                    k.fingerprint,
+                    k.cert,
+                    k.source,
+                    ts(self.now)
+                ],
+            )?;
+        }
+        Ok(row)
+    }
+
+    fn event(
+        &self,
+        report_id: Option<i64>,
+        message_row: Option<i64>,
+        kind: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        detail: &str,
+    ) -> anyhow::Result<()> {
+        insert_event(
+            self.tx,
+            report_id,
+            message_row,
+            self.now,
+            "embargo",
+            kind,
+            old,
+            new,
+            detail,
+        )
+    }
+
+    /// Queues the automatic reply `compose` builds, or records why none.
+    fn reply(
+        &self,
+        report_id: i64,
+        row: i64,
+        tracking_id: &str,
+        compose: Compose<'_>,
+        no_reply_reason: Option<String>,
+    ) -> anyhow::Result<bool> {
+        // A reply that cannot be composed (a hostile address, say) must not
+        // block the mailbox: record why and move on.
+        let reply = match compose(tracking_id) {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => Err(no_reply_reason.unwrap_or_else(|| "no automatic reply".to_owned())),
+            Err(e) => Err(format!("cannot compose the reply: {e:#}")),
+        };
+        match reply {
+            Ok(out) => {
+                outbox::enqueue(self.tx, report_id, &out, self.now)?;
+                let kind = format!("{}-queued", out.kind);
+                self.event(
+                    Some(report_id),
+                    None,
+                    &kind,
+                    None,
+                    None,
+                    &format!("to {}", out.recipient),
+                )?;
+                Ok(true)
+            }
+            Err(why) => {
+                self.event(Some(report_id), Some(row), "ack-skipped", None, None, &why)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A team member's mail joined the thread: the response clock stops the
+    /// first time, and a new report becomes triaged.
+    fn team_response(&self, report_id: i64, row: i64, state: &str) -> anyhow::Result<()> {
+        let now = ts(self.now);
+        let first = self.tx.execute(
+            "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+            params![report_id, now],
+        )?;
+        self.tx.execute(
+            "UPDATE reports SET last_team_at = ?2 WHERE id = ?1",
+            params![report_id, now],
+        )?;
+        if first > 0 {
+            self.event(
+                Some(report_id),
+                Some(row),
+                "team-responded",
+                None,
+                None,
+                "first response: the response clock stops",
+            )?;
+        }
+        if state == "new" {
+            self.tx
+                .execute("UPDATE reports SET state = 'triaged' WHERE id = ?1", [report_id])?;
+            self.event(
+                Some(report_id),
+                Some(row),
+                "state",
+                Some("new"),
+                Some("triaged"),
+                "the team responded",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
+        let old: String = self
+            .tx
+            .query_row("SELECT credit FROM reports WHERE id = ?1", [report_id], |r| r.get(0))?;
+        let new = if c.wanted { "yes" } else { "no" };
+        self.tx.execute(
+            "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1",
+            params![report_id, new, c.name, c.url],
+        )?;
+        let detail = if c.wanted {
+            format!("credit as {:?} {}", c.name, c.url)
+        } else {
+            "declined credit".to_owned()
+        };
+        self.event(
+            Some(report_id),
+            Some(row),
+            "credit",
+            Some(&old),
+            Some(new),
+            &format!("the reporter's mail: {detail}"),
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn insert_event(
+    conn: &Connection,
+    report_id: Option<i64>,
+    message_row: Option<i64>,
+    at: Timestamp,
+    actor: &str,
+    kind: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    detail: &str,
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO events (report_id, message_id, at, actor, kind, old_value, new_value, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![report_id, message_row, ts(at), actor, kind, old, new, detail],
+    )?;
+    Ok(())
+}
+
+pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::Result<()> {
+    tx.execute(
+        "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = max(last_uid, ?3), updated_at = ?4
+         WHERE uidvalidity = ?2",
+        params![src.mailbox, src.uidvalidity, src.uid, ts(now)],
+    )?;
+    Ok(())
+}
+
+fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> anyhow::Result<String> {
+    let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
+    let last: i64 = tx.query_row(
+        "INSERT INTO tracking_counter (prefix, year, last) VALUES (?1, ?2, 1)
+         ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
+         RETURNING last",
+        params![prefix, year],
+        |r| r.get(0),
+    )?;
+    Ok(format!("{prefix}-{year}-{last:04}"))
+}
