@@ -198,3 +198,59 @@ fn tags_are_found_only_as_whole_tokens() {
     assert!(tracking_tags("SEC", "SEC").is_empty());
     assert!(tracking_tags("ünïcödé SEC-2026-0001 ü", "SEC").len() == 1);
 }
+
+#[test]
+fn credit_wishes_are_recognised() {
+    let w = credit_wish("Thanks!\nCredit: Jane Doe https://jane.example\n").unwrap();
+    assert!(w.wanted);
+    assert_eq!((w.name.as_str(), w.url.as_str()), ("Jane Doe", "https://jane.example"));
+    let w = credit_wish("Please credit me as Jane D. (https://j.example).").unwrap();
+    assert_eq!(w.name, "Jane D");
+    assert!(!credit_wish("No credit needed, thanks.").unwrap().wanted);
+    assert!(!credit_wish("I'd like to stay anonymous").unwrap().wanted);
+    assert_eq!(credit_wish("> Credit: quoted from the ack\nok"), None);
+    assert_eq!(credit_wish("Here are more details."), None);
+}
+
+#[test]
+fn excluded_topics_apply_to_new_reports_from_outsiders_only() {
+    let topics = [exclude::spf_dmarc("out-of-scope.txt".into())];
+    let beg = "Return-Path: <r@example.test>\r\nFrom: r@example.test\r\nSubject: Missing DMARC record\r\n";
+    let m = parse(
+        format!("{beg}Message-ID: <b@x>\r\n\r\nNo DMARC record, email spoofing is possible. Bounty?\r\n").as_bytes(),
+    )
+    .unwrap();
+    match decide(&m, &me(), &Fake::default(), &topics).unwrap() {
+        Decision::NewReport {
+            excluded: Some((topic, hits)),
+            ..
+        } => {
+            assert_eq!(topic, "spf-dmarc");
+            assert!(hits.len() >= 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same text in a thread is a conversation, not a new report.
+    let fake = Fake {
+        by_id: vec![("<ack@example.test>".into(), report_ref())],
+        ..Fake::default()
+    };
+    let m = parse(format!("{beg}In-Reply-To: <ack@example.test>\r\nMessage-ID: <c@x>\r\n\r\nNo DMARC record, email spoofing is possible.\r\n").as_bytes()).unwrap();
+    assert!(matches!(
+        decide(&m, &me(), &fake, &topics).unwrap(),
+        Decision::FollowUp { from_team: false, .. }
+    ));
+    // A team member's new mail is never excluded.
+    let team = "Return-Path: <lead@example.test>\r\nFrom: lead@example.test\r\nSubject: fwd: Missing DMARC record\r\n";
+    let m =
+        parse(format!("{team}Message-ID: <d@x>\r\n\r\nNo DMARC record, email spoofing is possible.\r\n").as_bytes())
+            .unwrap();
+    assert!(matches!(
+        decide(&m, &me(), &Fake::default(), &topics).unwrap(),
+        Decision::NewReport {
+            excluded: None,
+            from_team: true,
+            ..
+        }
+    ));
+}
