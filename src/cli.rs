@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
+
+mod ops;
 use crate::store::{ReportDetail, ReportSummary, Store};
 
 #[derive(Parser, Debug)]
@@ -57,6 +59,31 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Is the daemon healthy? Exit 0 OK, 1 something needs attention (overdue
+    /// reports, failed or old outbox mail), 2 critical (daemon not running,
+    /// mailbox not connected). Works as a monitoring check.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent copy of the database, safe while the daemon runs.
+    Backup {
+        /// The new file to write (must not exist).
+        path: PathBuf,
+    },
+    /// Replace the database with a backup (stop the daemon first).
+    Restore {
+        /// A file written by `embargo backup`.
+        path: PathBuf,
+    },
+    /// Print the man page (roff) on standard output.
+    Man,
+    /// Print shell completions on standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
     /// Inbound mail that did not become a report: automatic, failed, duplicate.
     Messages {
@@ -141,10 +168,20 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::CheckConfig = cli.command {
-        return Ok(check_config(&cli.config));
+    match &cli.command {
+        Command::CheckConfig => return Ok(check_config(&cli.config)),
+        Command::Man => return ops::man(),
+        Command::Completions { shell } => return ops::completions(*shell),
+        _ => {}
     }
-    let cfg = match config::load(&cli.config) {
+    // Only the daemon and `keys list` need the secrets.
+    let needs_secrets = matches!(cli.command, Command::Run { .. } | Command::Keys { .. });
+    let loaded = if needs_secrets {
+        config::load(&cli.config)
+    } else {
+        config::load_offline(&cli.config)
+    };
+    let cfg = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("embargo: config error: {e}");
@@ -158,6 +195,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::open(&cfg.store.path)?;
             reports(store, &cfg, command)
         }
+        Command::Status { json } => ops::status(&cfg, json),
+        Command::Backup { path } => ops::backup(&cfg, &path),
+        Command::Restore { path } => ops::restore(&cfg, &path),
+        Command::Man | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         Command::Keys {
             command: KeysCommand::List { json },
         } => keys_list(&cfg, json),

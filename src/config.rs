@@ -239,17 +239,32 @@ fn default_mailbox() -> String {
 /// Reads, parses and validates a config file. Reads the password files and
 /// templates it names (so a missing one is reported now), touches no network.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, true)
+}
+
+/// For the commands that only read the database (reports, status, backup):
+/// everything is validated except the secret files, which under systemd are
+/// only readable by the service (`LoadCredential=`); passwords stay empty.
+pub fn load_offline(path: &Path) -> Result<Config, ConfigError> {
+    load_with(path, false)
+}
+
+fn load_with(path: &Path, secrets: bool) -> Result<Config, ConfigError> {
     let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.to_owned(),
         line: None,
         key: String::new(),
         problem: format!("cannot read the config file: {e}"),
     })?;
-    parse(path, &source)
+    parse_with(path, &source, secrets)
 }
 
 /// Parses and validates config text as if it were read from `path`.
 pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+    parse_with(path, source, true)
+}
+
+fn parse_with(path: &Path, source: &str, secrets: bool) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(source).map_err(|e| toml_error(path, source, &e))?;
     let base = path
         .parent()
@@ -259,6 +274,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
         file: path,
         source,
         base: &base,
+        secrets,
     };
     v.validate(raw)
 }
@@ -267,6 +283,8 @@ struct Validator<'a> {
     file: &'a Path,
     source: &'a str,
     base: &'a Path,
+    /// Read secret files (false: `load_offline`).
+    secrets: bool,
 }
 
 impl Validator<'_> {
@@ -285,7 +303,10 @@ impl Validator<'_> {
     }
 
     fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
-        let path = self.path(p);
+        if !self.secrets {
+            return Ok(String::new());
+        }
+        let path = crate::secrets::resolve(&self.path(p));
         let text = crate::secrets::read_secret(&path)
             .map_err(|e| self.err(section, key, format!("{}: {e}", path.display())))?;
         if text.is_empty() {
@@ -373,8 +394,8 @@ impl Validator<'_> {
     }
 
     fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {
-        let keys: Vec<PathBuf> = r.keys.iter().map(|k| self.path(k)).collect();
-        for k in &keys {
+        let keys: Vec<PathBuf> = r.keys.iter().map(|k| crate::secrets::resolve(&self.path(k))).collect();
+        for k in keys.iter().filter(|_| self.secrets) {
             std::fs::File::open(k)
                 .map_err(|e| self.err("openpgp", "keys", format!("cannot read {}: {e}", k.display())))?;
         }

@@ -23,6 +23,7 @@ pub mod intake;
 pub mod logging;
 pub mod mailbox;
 pub mod message;
+pub mod notify;
 pub mod openpgp;
 pub mod outbox;
 pub mod policy;

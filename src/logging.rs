@@ -1,19 +1,58 @@
 //! tracing setup: `RUST_LOG`-style filtering (default `info`), text or JSON
-//! on standard error. Message bodies are only ever logged at `debug`.
+//! on standard error. Under journald (`$JOURNAL_STREAM` set) the text format
+//! drops its own timestamps (journald stamps every line) and prefixes each
+//! line with its syslog priority (`<3>` error ... `<7>` debug), which journald
+//! turns into the entry's PRIORITY. Message bodies are only ever logged at
+//! `debug`.
 
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::cli::LogFormat;
 
+/// Prefixes each event with its syslog priority for journald.
+struct Priority<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Priority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let prio = match *event.metadata().level() {
+            Level::ERROR => 3,
+            Level::WARN => 4,
+            Level::INFO => 6,
+            Level::DEBUG | Level::TRACE => 7,
+        };
+        write!(writer, "<{prio}>")?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
 pub fn init(format: LogFormat) {
     use std::io::IsTerminal as _;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(std::io::stderr().is_terminal() && !journald);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text if journald => {
+            let inner = tracing_subscriber::fmt::format()
+                .without_time()
+                .with_level(false)
+                .with_ansi(false);
+            builder.event_format(Priority(inner)).try_init()
+        }
+        LogFormat::Text => builder.try_init(),
     };
 }

@@ -175,23 +175,23 @@ pub async fn run(
     cfg: SmtpConfig,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
+    health: Arc<crate::daemon::Health>,
 ) -> anyhow::Result<()> {
     let transport = transport(&cfg)?;
+    let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     loop {
+        health.beat_outbox();
         if let Err(e) = drain(&store, &transport, &cfg).await {
             tracing::error!(error = %format!("{e:#}"), "outbox");
         }
-        let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
+        health.beat_outbox();
         let next = lock(&store)?.outbox_next_due(grace)?;
+        // Wake at least every 10 s so the watchdog sees this loop alive.
         let sleep = match next {
-            Some(t) => {
-                let d = t.duration_since(Timestamp::now());
-                Duration::try_from(d)
-                    .unwrap_or(Duration::ZERO)
-                    .max(Duration::from_millis(200))
-            }
-            None => Duration::from_secs(3600),
-        };
+            Some(t) => Duration::try_from(t.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO),
+            None => Duration::from_secs(10),
+        }
+        .clamp(Duration::from_millis(200), Duration::from_secs(10));
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = wake.notified() => {}

@@ -4,6 +4,19 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+/// Where a secret file really is: under systemd, `LoadCredential=NAME:...`
+/// puts it into `$CREDENTIALS_DIRECTORY/NAME`; a configured path whose file
+/// name is such a credential is read from there.
+pub fn resolve(path: &Path) -> std::path::PathBuf {
+    if let (Some(dir), Some(name)) = (std::env::var_os("CREDENTIALS_DIRECTORY"), path.file_name()) {
+        let candidate = Path::new(&dir).join(name);
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    path.to_owned()
+}
+
 /// Reads a secret file, trimming one trailing newline. Warns when the file is
 /// readable by group or others: a password should be readable by embargo only.
 pub fn read_secret(path: &Path) -> io::Result<String> {

@@ -120,6 +120,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE reports ADD COLUMN credit_url TEXT NOT NULL DEFAULT '';
     ALTER TABLE reports ADD COLUMN merged_into TEXT;
     UPDATE reports SET last_reporter_at = received_at;
+    "#,
+    // 4: what the running daemon last said about itself (`embargo status`).
+    r#"
+    CREATE TABLE daemon_status (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        pid           INTEGER NOT NULL,
+        version       TEXT NOT NULL,
+        started_at    TEXT NOT NULL,
+        heartbeat_at  TEXT NOT NULL,
+        imap_state    TEXT NOT NULL,
+        last_fetch_at TEXT,
+        last_error    TEXT NOT NULL DEFAULT ''
+    ) STRICT;
     CREATE TABLE reporter_keys (
         address     TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
@@ -137,6 +150,11 @@ pub const LATEST: usize = MIGRATIONS.len();
 
 /// Brings the database to [`LATEST`]. Refuses a database from a newer embargo.
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    migrate_to(conn, LATEST)
+}
+
+/// Brings the database to `target` (tests build every earlier version).
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> anyhow::Result<()> {
     let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     if current > LATEST {
         anyhow::bail!(
@@ -144,7 +162,7 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
              run a newer embargo or restore a backup"
         );
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let version = i + 1;
         // IMMEDIATE takes the write lock first; then look again, since a
         // second process (the CLI next to the daemon) may have migrated.

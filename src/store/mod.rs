@@ -14,11 +14,13 @@
 //! in which a SIGKILL makes a second copy; with NORMAL that window is tens of
 //! microseconds.
 
+mod backup;
 mod lifecycle;
 mod migrations;
 mod outbox;
 mod record;
 mod reports;
+mod status;
 
 use std::path::Path;
 
@@ -32,6 +34,7 @@ pub use record::CreditWish;
 use record::advance;
 pub(crate) use record::insert_event;
 pub use reports::{EventRow, MessageRow, ReportDetail, ReportSummary};
+pub use status::DaemonStatus;
 
 /// Formats a timestamp the way the database and the JSON output store it.
 pub fn ts(t: Timestamp) -> String {

@@ -314,16 +314,21 @@ impl Setup {
 
     /// Starts `embargo run` in the background; killed on drop.
     pub fn daemon(&self) -> Daemon {
+        self.daemon_with_env(&[])
+    }
+
+    pub fn daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .arg("run")
-            .env("RUST_LOG", "info")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config").arg(&self.config).arg("run").env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)

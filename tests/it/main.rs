@@ -8,3 +8,4 @@ mod gpg;
 mod lifecycle;
 mod openpgp;
 mod resilience;
+mod service;

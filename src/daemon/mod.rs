@@ -1,0 +1,321 @@
+//! The daemon: owns the tasks (IMAP watcher, outbox sender, watchdog and
+//! status), the shutdown token, reloads on SIGHUP, and the reconnect policy.
+
+mod sync;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::intake::Pipeline;
+use crate::mailbox::{self, Connection, IdleEnd};
+use crate::notify::Notifier;
+use crate::outbox::{self, lock};
+use crate::store::Store;
+
+/// Liveness of the loops, for the watchdog: unix seconds of the last beat.
+#[derive(Debug, Default)]
+pub struct Health {
+    imap: AtomicI64,
+    outbox: AtomicI64,
+}
+
+impl Health {
+    pub fn beat_imap(&self) {
+        self.imap.store(Timestamp::now().as_second(), Ordering::Relaxed);
+    }
+    pub fn beat_outbox(&self) {
+        self.outbox.store(Timestamp::now().as_second(), Ordering::Relaxed);
+    }
+    fn fresh(&self, within: Duration) -> bool {
+        let now = Timestamp::now().as_second();
+        let limit = within.as_secs() as i64 + 1;
+        now - self.imap.load(Ordering::Relaxed) <= limit && now - self.outbox.load(Ordering::Relaxed) <= limit
+    }
+}
+
+/// Shared by the tasks.
+#[derive(Clone)]
+struct Shared {
+    cfg: Arc<Config>,
+    /// The intake's connection (held for a whole fetched batch).
+    store: Arc<Mutex<Store>>,
+    /// The outbox's own connection, so marking a mail sent never waits for
+    /// an intake batch: that wait would widen the window in which a crash
+    /// after the server's `250` leads to a second copy.
+    outbox_store: Arc<Mutex<Store>>,
+    /// Replaced as a whole on SIGHUP.
+    pipeline: Arc<RwLock<Arc<Pipeline>>>,
+    outbox_wake: Arc<Notify>,
+    notifier: Notifier,
+    health: Arc<Health>,
+}
+
+impl Shared {
+    fn new(cfg: Config) -> anyhow::Result<Shared> {
+        let store = Store::open(&cfg.store.path)?;
+        let outbox_store = Store::open(&cfg.store.path)?;
+        let pipeline = Pipeline::from_config(&cfg)?;
+        Ok(Shared {
+            cfg: Arc::new(cfg),
+            store: Arc::new(Mutex::new(store)),
+            outbox_store: Arc::new(Mutex::new(outbox_store)),
+            pipeline: Arc::new(RwLock::new(Arc::new(pipeline))),
+            outbox_wake: Arc::new(Notify::new()),
+            notifier: Notifier::from_env(),
+            health: Arc::new(Health::default()),
+        })
+    }
+
+    fn pipeline(&self) -> Arc<Pipeline> {
+        match self.pipeline.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Records the IMAP state for `embargo status` and systemd.
+    fn imap_state(&self, state: &str, error: Option<&str>) {
+        self.notifier.status(&match error {
+            Some(e) => format!("{state}: {e}"),
+            None => state.to_owned(),
+        });
+        if let Ok(mut s) = lock(&self.store)
+            && let Err(e) = s.status_imap(state, error)
+        {
+            tracing::warn!(error = %format!("{e:#}"), "cannot record the daemon status");
+        }
+    }
+}
+
+/// Summary of `run --once`.
+#[derive(Debug, Default)]
+pub struct OnceSummary {
+    pub processed: usize,
+    pub outbox_retrying: usize,
+}
+
+/// `embargo run --once`: process everything waiting, send everything due.
+/// An error means the mailbox could not be reached or the store written.
+pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
+    let shared = Shared::new(cfg)?;
+    let tls = crate::tls::client_config(shared.cfg.imap.ca_file.as_deref())?;
+    let never = CancellationToken::new();
+    let mut conn = mailbox::connect(&shared.cfg.imap, tls).await?;
+    let processed = sync::sync(&shared, &mut conn, &never).await?;
+    conn.logout().await;
+    let transport = outbox::transport(&shared.cfg.smtp)?;
+    let outbox_retrying = outbox::drain(&shared.outbox_store, &transport, &shared.cfg.smtp).await?;
+    Ok(OnceSummary {
+        processed,
+        outbox_retrying,
+    })
+}
+
+/// `embargo run`: until `shutdown` is cancelled.
+pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let shared = Shared::new(cfg)?;
+    lock(&shared.store)?.status_started(std::process::id(), env!("CARGO_PKG_VERSION"))?;
+    shared.health.beat_imap();
+    shared.health.beat_outbox();
+    let outbox_task = {
+        let s = shared.clone();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            // If the sender dies, the daemon must not run on half-alive.
+            let _guard = token.clone().drop_guard();
+            outbox::run(
+                s.outbox_store.clone(),
+                s.cfg.smtp.clone(),
+                s.outbox_wake.clone(),
+                token,
+                s.health.clone(),
+            )
+            .await
+        })
+    };
+    let keeper = tokio::spawn(keep_alive(shared.clone(), shutdown.clone()));
+    let reloader = tokio::spawn(reload_on_hup(shared.clone(), shutdown.clone()));
+    let imap_result = watch(&shared, &shutdown).await;
+    shutdown.cancel();
+    shared.notifier.stopping();
+    match tokio::time::timeout(Duration::from_secs(10), outbox_task).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = %format!("{e:#}"), "outbox task failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "outbox task panicked"),
+        Err(_) => tracing::warn!("outbox task did not stop within 10 s"),
+        Ok(Ok(Ok(()))) => {}
+    }
+    keeper.abort();
+    reloader.abort();
+    shared.imap_state("stopped", None);
+    imap_result
+}
+
+/// Watchdog pings while both loops beat, and the status heartbeat.
+async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
+    let every = shared
+        .notifier
+        .watchdog
+        .unwrap_or(Duration::from_secs(30))
+        .min(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let window = shared
+            .notifier
+            .watchdog
+            .map(|w| w * 2)
+            .unwrap_or(Duration::from_secs(120))
+            + loop_slack(&shared);
+        if shared.health.fresh(window) {
+            if shared.notifier.watchdog.is_some() {
+                shared.notifier.watchdog();
+            }
+            if let Ok(mut s) = lock(&shared.store) {
+                let _ = s.status_heartbeat();
+            }
+        } else {
+            tracing::error!("a loop stopped beating; not pinging the watchdog, so systemd restarts embargo");
+        }
+    }
+}
+
+/// The longest a healthy loop may legitimately go without a beat.
+fn loop_slack(shared: &Shared) -> Duration {
+    Duration::from_secs(shared.cfg.imap.timeout_secs.max(shared.cfg.smtp.timeout_secs) * 2)
+}
+
+/// SIGHUP: reload config, templates, keys and exclusion rules. A config
+/// that does not validate is refused with a log line; the old one stays.
+async fn reload_on_hup(shared: Shared, shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            got = hup.recv() => if got.is_none() { return },
+        }
+        shared.notifier.reloading();
+        let path = shared.cfg.file.clone();
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Pipeline> {
+            let cfg = crate::config::load(&path)?;
+            Pipeline::from_config(&cfg)
+        })
+        .await;
+        match result {
+            Ok(Ok(p)) => {
+                if let Ok(mut slot) = shared.pipeline.write() {
+                    *slot = Arc::new(p);
+                }
+                tracing::info!(file = %shared.cfg.file.display(), "configuration reloaded (templates, keys, rules, policy; IMAP/SMTP endpoints need a restart)");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "reload refused: the new configuration is invalid; keeping the old one");
+            }
+            Err(e) => tracing::error!(error = %e, "reload failed"),
+        }
+        shared.notifier.ready("reload done");
+    }
+}
+
+/// The IMAP loop: connect, catch up, IDLE (or poll), reconnect with backoff.
+async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let cfg = &shared.cfg.imap;
+    let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
+    let mut failures: u32 = 0;
+    let mut ready = false;
+    while !shutdown.is_cancelled() {
+        shared.health.beat_imap();
+        let result = async {
+            let conn = mailbox::connect(cfg, tls.clone()).await?;
+            tracing::info!(host = %cfg.host, mailbox = %cfg.mailbox, idle = conn.has_idle, "connected");
+            failures = 0;
+            shared.imap_state("connected", None);
+            if !ready {
+                shared
+                    .notifier
+                    .ready(&format!("connected to {}:{} {}", cfg.host, cfg.port, cfg.mailbox));
+                ready = true;
+            }
+            session(shared, conn, shutdown).await
+        }
+        .await;
+        match result {
+            Ok(conn) => {
+                conn.logout().await;
+                tracing::info!("IMAP session closed");
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs));
+                let error = format!("{e:#}");
+                tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "IMAP problem; reconnecting");
+                shared.imap_state("reconnecting", Some(&error));
+                sleep_beating(shared, wait, shutdown).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sleeps, beating the IMAP heartbeat, until `d` passed or shutdown.
+async fn sleep_beating(shared: &Shared, d: Duration, shutdown: &CancellationToken) {
+    let step = Duration::from_secs(10);
+    let end = tokio::time::Instant::now() + d;
+    while tokio::time::Instant::now() < end {
+        shared.health.beat_imap();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep_until(end.min(tokio::time::Instant::now() + step)) => {}
+        }
+    }
+}
+
+/// One connected session: sync, then wait for more, until shutdown or error.
+async fn session(shared: &Shared, mut conn: Connection, shutdown: &CancellationToken) -> anyhow::Result<Connection> {
+    let cfg = &shared.cfg.imap;
+    // IDLE is re-issued often enough for the watchdog to see the loop live.
+    let mut idle_for = Duration::from_secs(cfg.idle_restart_secs);
+    if let Some(w) = shared.notifier.watchdog {
+        idle_for = idle_for.min(w);
+    }
+    loop {
+        shared.health.beat_imap();
+        sync::sync(shared, &mut conn, shutdown).await?;
+        if let Ok(mut s) = lock(&shared.store) {
+            let _ = s.status_fetched();
+        }
+        if shutdown.is_cancelled() {
+            return Ok(conn);
+        }
+        shared.health.beat_imap();
+        if conn.has_idle {
+            let (back, end) = conn.idle(idle_for, shutdown).await?;
+            conn = back;
+            if end == IdleEnd::Shutdown {
+                return Ok(conn);
+            }
+        } else {
+            sleep_beating(shared, Duration::from_secs(cfg.poll_interval_secs), shutdown).await;
+            if shutdown.is_cancelled() {
+                return Ok(conn);
+            }
+        }
+    }
+}
+
+/// Jittered exponential backoff: 1 s, 2 s, 4 s ... capped, ±25 %.
+pub fn reconnect_delay(failures: u32, cap: Duration) -> Duration {
+    use rand::Rng as _;
+    let base = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    base.min(cap).mul_f64(rand::rng().random_range(0.75..1.25))
+}

@@ -1,0 +1,241 @@
+//! Running as a service: the systemd unit, the notify protocol, reload,
+//! stop, status, backup, credentials, man page and completions.
+
+use std::os::unix::net::UnixDatagram;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const RESEARCHER: &str = "researcher@example.test";
+const SECURITY: &str = "security@example.test";
+const WAIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_unit_verifies_and_scores_at_most_1_0() {
+    let unit = repo().join("deploy/embargo.service");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .expect("a score");
+    let score: f64 = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(score <= 1.0, "exposure {score} > 1.0:\n{text}");
+
+    // verify needs the binary where the unit says; point it at ours.
+    let dir = tempfile::tempdir().unwrap();
+    let body = std::fs::read_to_string(&unit).unwrap().replace("/usr/bin/embargo", BIN);
+    let copy = dir.path().join("embargo.service");
+    std::fs::write(&copy, body).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {err}");
+}
+
+/// Reads every datagram that arrives within `d`.
+fn collect(sock: &UnixDatagram, d: Duration, until: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    while start.elapsed() < d && !until(&got) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    got
+}
+
+#[test]
+fn notify_protocol_reload_and_stop() {
+    let s = Setup::new();
+    let sock_path = s.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let mut d = s.daemon_with_env(&[
+        ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+        ("WATCHDOG_USEC", "1000000"),
+    ]);
+    let got = collect(&sock, WAIT, |g| {
+        g.iter().any(|m| m.contains("READY=1")) && g.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2
+    });
+    assert!(
+        got.iter()
+            .any(|m| m.contains("READY=1") && m.contains("STATUS=connected to")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
+        "watchdog pings: {got:?}"
+    );
+
+    // SIGHUP with a changed template: RELOADING, READY, and the new text.
+    let ack = s.dir.path().join("ack.txt");
+    let text = std::fs::read_to_string(&ack).unwrap();
+    std::fs::write(&ack, format!("RELOADED-TEMPLATE {{{{ tracking_id }}}}\n{text}")).unwrap();
+    d.signal("HUP");
+    let got = collect(&sock, WAIT, |g| g.iter().any(|m| m.contains("READY=1")));
+    assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("after-reload@example.test", "after reload", "x"),
+    );
+    let acks = s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    assert!(acks[0].contains("RELOADED-TEMPLATE"), "the new template is used");
+
+    // A broken config is refused; the daemon keeps going on the old one.
+    let good = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, "[imap\nthis is not toml").unwrap();
+    d.signal("HUP");
+    let start = Instant::now();
+    while !s.daemon_log().contains("reload refused") {
+        assert!(start.elapsed() < WAIT, "{}", s.daemon_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("after-bad@example.test", "after a bad reload", "x"),
+    );
+    s.stack.wait_inbox(RESEARCHER, 2, WAIT);
+    std::fs::write(&s.config, good).unwrap();
+
+    d.signal("TERM");
+    let got = collect(&sock, Duration::from_secs(15), |g| {
+        g.iter().any(|m| m.contains("STOPPING=1"))
+    });
+    assert!(got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn sigterm_during_a_backlog_drains_and_loses_nothing() {
+    let s = Setup::new();
+    const N: usize = 40;
+    for i in 0..N {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("t{i}@example.test"), &format!("bug {i}"), "x"),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, N, WAIT);
+    let mut d = s.daemon();
+    let start = Instant::now();
+    while s.reports().is_empty() {
+        assert!(start.elapsed() < WAIT);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d.signal("TERM");
+    let stopped = Instant::now();
+    assert_eq!(d.wait(Duration::from_secs(20)), Some(0), "{}", s.daemon_log());
+    assert!(stopped.elapsed() < Duration::from_secs(15), "bounded drain");
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, N, WAIT);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.reports().len(), N);
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), N, "one ack each");
+}
+
+#[test]
+fn status_backup_while_writing_and_credentials() {
+    let s = Setup::new();
+    // Secrets from $CREDENTIALS_DIRECTORY, as LoadCredential= provides them.
+    let creds = s.dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    for f in ["imap.pass", "smtp.pass"] {
+        std::fs::rename(s.dir.path().join(f), creds.join(f)).unwrap();
+    }
+    let bad = s.embargo(&["check-config"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "without the credentials directory the secrets are missing"
+    );
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&s.config)
+        .arg("check-config")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let down = s.embargo(&["status", "--json"]);
+    assert_eq!(down.status.code(), Some(2), "no daemon: critical");
+
+    const N: usize = 30;
+    for i in 0..N {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("s{i}@example.test"), &format!("bug {i}"), "x"),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, N, WAIT);
+    let mut d = s.daemon_with_env(&[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())]);
+    // Back up repeatedly while the daemon writes.
+    let mut backups = Vec::new();
+    let start = Instant::now();
+    while s.stack.inbox(RESEARCHER).len() < N {
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", s.daemon_log());
+        let path = s.dir.path().join(format!("backup-{}.sqlite3", backups.len()));
+        let out = s.embargo(&["backup", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        backups.push(path);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for b in &backups {
+        let conn = rusqlite::Connection::open(b).unwrap();
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))
+            .unwrap();
+        assert!(n as usize <= N);
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let out = s.embargo(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["daemon_running"], true);
+    assert_eq!(v["imap_state"], "connected");
+    assert!(v["last_fetch_at"].is_string());
+    assert_eq!(v["outbox_pending"], 0);
+    assert_eq!(v["reports_awaiting_response"], N);
+    assert_eq!(v["overdue"], 0);
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
+    let out = s.embargo(&["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
+}
+
+#[test]
+fn man_page_and_completions() {
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(".TH embargo") && text.contains("check\\-config"),
+        "{text}"
+    );
+    let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("_embargo"));
+}
