@@ -76,6 +76,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         Ok(m) => m,
         Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
     };
+    tracing::Span::current().record("message_id", parsed.message_id.as_str());
     let known = known_certs(store, parsed.from_addr.as_deref())?;
     let ctx = openpgp::Context {
         team: &p.team,

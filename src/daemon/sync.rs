@@ -151,7 +151,7 @@ impl Batch {
                 uidvalidity: self.uidvalidity,
                 uid: w.uid,
             };
-            let span = tracing::info_span!("message", uid = w.uid);
+            let span = tracing::info_span!("message", uid = w.uid, message_id = tracing::field::Empty);
             let _enter = span.enter();
             let oversize = w.size > self.max;
             let Some(raw) = find(if oversize { &self.headers } else { &self.bodies }, w.uid) else {

@@ -279,3 +279,21 @@ fn oversize_mail_is_recorded_and_flagged_not_downloaded() {
         });
     assert!(flagged);
 }
+
+#[test]
+fn plain_imap_and_smtp_on_loopback_work() {
+    let s = Setup::with(Options {
+        imap_security: "none",
+        smtp_security: "none",
+        ..Options::default()
+    });
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("plain@example.test", "over plain loopback", "x"),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    let ack = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0);
+    assert_eq!(header(&ack, "In-Reply-To").as_deref(), Some("<plain@example.test>"));
+}
