@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 
 mod ops;
+mod team;
 use crate::store::{ReportDetail, ReportSummary, Store};
 
 #[derive(Parser, Debug)]
@@ -77,6 +78,33 @@ pub enum Command {
     Restore {
         /// A file written by `embargo backup`.
         path: PathBuf,
+    },
+    /// The daily digest: print it, or send it now.
+    Digest {
+        /// Print the digest (text; with --html the HTML part) instead of sending.
+        #[arg(long, conflicts_with = "send")]
+        dry_run: bool,
+        /// Send it now to [team] notify (whether or not there is anything to say).
+        #[arg(long)]
+        send: bool,
+        /// With --dry-run: print the HTML part.
+        #[arg(long)]
+        html: bool,
+        /// Pretend it is this time (RFC 3339), for previews.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// The Security Hall of Fame: credited reporters of fixed or disclosed reports.
+    HallOfFame {
+        /// md, html or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
+    /// Print security.txt (RFC 9116) from the config.
+    SecurityTxt {
+        /// Clearsign it with the team key.
+        #[arg(long)]
+        sign: bool,
     },
     /// Print the man page (roff) on standard output.
     Man,
@@ -175,7 +203,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     // Only the daemon and `keys list` need the secrets.
-    let needs_secrets = matches!(cli.command, Command::Run { .. } | Command::Keys { .. });
+    let needs_secrets = matches!(
+        cli.command,
+        Command::Run { .. }
+            | Command::Keys { .. }
+            | Command::Digest { send: true, .. }
+            | Command::SecurityTxt { sign: true }
+    );
     let loaded = if needs_secrets {
         config::load(&cli.config)
     } else {
@@ -196,6 +230,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports(store, &cfg, command)
         }
         Command::Status { json } => ops::status(&cfg, json),
+        Command::Digest {
+            dry_run,
+            send,
+            html,
+            now,
+        } => team::digest(&cfg, dry_run || !send, html, now.as_deref()),
+        Command::HallOfFame { format } => team::hall_of_fame(&cfg, &format),
+        Command::SecurityTxt { sign } => team::security_txt(&cfg, sign),
         Command::Backup { path } => ops::backup(&cfg, &path),
         Command::Restore { path } => ops::restore(&cfg, &path),
         Command::Man | Command::Completions { .. } => Ok(ExitCode::SUCCESS),

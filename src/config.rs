@@ -106,6 +106,30 @@ pub struct PolicyConfig {
 pub struct TeamConfig {
     /// Addresses whose mail into a thread counts as the team's response.
     pub members: Vec<String>,
+    /// Where alerts and digests go.
+    pub notify: Vec<String>,
+    /// Members' public keys: alerts and digests are encrypted to them.
+    pub keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DigestConfig {
+    /// Local time (policy timezone) of the daily digest.
+    pub at: jiff::civil::Time,
+    /// Send a digest even when there is nothing to say.
+    pub send_empty: bool,
+    pub text_template: PathBuf,
+    pub html_template: PathBuf,
+    pub alert_template: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SecurityTxtConfig {
+    pub policy: Option<String>,
+    pub encryption: Option<String>,
+    pub acknowledgments: Option<String>,
+    pub preferred_languages: Option<String>,
+    pub canonical: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +161,8 @@ pub struct Config {
     pub reply: ReplyConfig,
     pub openpgp: OpenPgpConfig,
     pub team: TeamConfig,
+    pub digest: DigestConfig,
+    pub security_txt: SecurityTxtConfig,
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
 }
@@ -159,6 +185,10 @@ struct RawConfig {
     team: policy::RawTeam,
     #[serde(default)]
     exclude: Vec<policy::RawExclude>,
+    #[serde(default)]
+    digest: policy::RawDigest,
+    #[serde(default)]
+    security_txt: policy::RawSecurityTxt,
 }
 
 #[derive(Deserialize, Default)]
@@ -389,6 +419,8 @@ impl Validator<'_> {
             reply,
             openpgp: self.openpgp(raw.openpgp)?,
             team: self.team(raw.team)?,
+            digest: self.digest(raw.digest)?,
+            security_txt: policy::security_txt(raw.security_txt),
             exclude: self.exclude(raw.exclude)?,
         })
     }

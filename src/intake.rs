@@ -31,6 +31,8 @@ pub struct Pipeline {
     pub max_decrypted_size: u64,
     /// Excluded topics, in order.
     pub topics: Vec<crate::triage::exclude::Topic>,
+    /// New-report alerts to the team (None: `[team] notify` is empty).
+    pub alerts: Option<Arc<crate::digest::alert::AlertSetup>>,
 }
 
 impl Pipeline {
@@ -54,6 +56,7 @@ impl Pipeline {
             max_per_sender_per_day: cfg.reply.max_per_sender_per_day,
             team: Arc::new(team),
             max_decrypted_size: cfg.openpgp.max_decrypted_size,
+            alerts: crate::digest::alert::AlertSetup::from_config(cfg)?,
         })
     }
 }
@@ -162,6 +165,20 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
                 no_ack_reason: r.no_reply.clone(),
                 compose: r.compose(kind),
                 notes,
+                // No alerts for history imported on the first start either.
+                alerts: if excluded.is_some() || from_team || imported_old(a) {
+                    Box::new(|_: &str| Ok(Vec::new()))
+                } else {
+                    crate::digest::alert::compose(
+                        p.alerts.as_deref(),
+                        &p.team,
+                        &p.from,
+                        &msg,
+                        a.raw,
+                        &protection,
+                        a.internal_date.unwrap_or_else(Timestamp::now),
+                    )
+                },
                 excluded_topic: excluded.map(|(t, _)| t),
             }
         }
@@ -376,4 +393,9 @@ fn no_reply_reason(store: &Store, p: &Pipeline, a: &Arrival<'_>, return_path: &s
         )));
     }
     Ok(None)
+}
+
+/// Mail that arrived before embargo's first start on this mailbox.
+fn imported_old(a: &Arrival<'_>) -> bool {
+    matches!((a.ack_after, a.internal_date), (Some(cutoff), Some(at)) if at < cutoff)
 }

@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod digest;
 pub mod intake;
 pub mod logging;
 pub mod mailbox;

@@ -13,6 +13,40 @@ use crate::triage::exclude::{self, Topic};
 pub(super) struct RawTeam {
     #[serde(default)]
     members: Vec<String>,
+    #[serde(default)]
+    notify: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDigest {
+    at: Option<String>,
+    send_empty: Option<bool>,
+    text_template: Option<String>,
+    html_template: Option<String>,
+    alert_template: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSecurityTxt {
+    policy: Option<String>,
+    encryption: Option<String>,
+    acknowledgments: Option<String>,
+    preferred_languages: Option<String>,
+    canonical: Option<String>,
+}
+
+pub(super) fn security_txt(r: RawSecurityTxt) -> super::SecurityTxtConfig {
+    super::SecurityTxtConfig {
+        policy: r.policy,
+        encryption: r.encryption,
+        acknowledgments: r.acknowledgments,
+        preferred_languages: r.preferred_languages,
+        canonical: r.canonical,
+    }
 }
 
 #[derive(Deserialize)]
@@ -76,12 +110,38 @@ impl Validator<'_> {
     }
 
     pub(super) fn team(&self, r: RawTeam) -> Result<super::TeamConfig, ConfigError> {
-        for m in &r.members {
-            m.parse::<lettre::Address>()
-                .map_err(|e| self.err("team", "members", format!("`{m}` is not a mail address: {e}")))?;
+        for (key, list) in [("members", &r.members), ("notify", &r.notify)] {
+            for m in list {
+                m.parse::<lettre::Address>()
+                    .map_err(|e| self.err("team", key, format!("`{m}` is not a mail address: {e}")))?;
+            }
         }
+        let keys = r
+            .keys
+            .iter()
+            .map(|k| self.readable_file("team", "keys", k))
+            .collect::<Result<_, _>>()?;
         Ok(super::TeamConfig {
             members: r.members.iter().map(|m| m.to_ascii_lowercase()).collect(),
+            notify: r.notify,
+            keys,
+        })
+    }
+
+    pub(super) fn digest(&self, r: RawDigest) -> Result<super::DigestConfig, ConfigError> {
+        let at = r.at.as_deref().unwrap_or("08:00");
+        let at = at
+            .parse::<jiff::civil::Time>()
+            .map_err(|_| self.err("digest", "at", format!("`{at}` is not a time of day like \"08:00\"")))?;
+        let file = |key: &str, v: Option<String>, default: &str| {
+            self.readable_file("digest", key, v.as_deref().unwrap_or(default))
+        };
+        Ok(super::DigestConfig {
+            at,
+            send_empty: r.send_empty.unwrap_or(false),
+            text_template: file("text_template", r.text_template, "digest.txt")?,
+            html_template: file("html_template", r.html_template, "digest.html")?,
+            alert_template: file("alert_template", r.alert_template, "alert.txt")?,
         })
     }
 

@@ -7,7 +7,9 @@ fn with_files(text: &str) -> (tempfile::TempDir, Result<Config, ConfigError>) {
     std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
     std::fs::write(dir.path().join("ack.txt"), "{{ tracking_id }}").unwrap();
     std::fs::write(dir.path().join("cannot-decrypt.txt"), "{{ problem }}").unwrap();
-    std::fs::write(dir.path().join("out-of-scope.txt"), "{{ topic }}").unwrap();
+    for t in ["out-of-scope.txt", "digest.txt", "digest.html", "alert.txt"] {
+        std::fs::write(dir.path().join(t), "{{ team }}").unwrap();
+    }
     let path = dir.path().join("embargo.toml");
     let r = parse(&path, text);
     (dir, r)

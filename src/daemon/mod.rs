@@ -141,6 +141,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     };
     let keeper = tokio::spawn(keep_alive(shared.clone(), shutdown.clone()));
     let reloader = tokio::spawn(reload_on_hup(shared.clone(), shutdown.clone()));
+    let digester = tokio::spawn(digests(shared.clone(), shutdown.clone()));
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
@@ -152,6 +153,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     }
     keeper.abort();
     reloader.abort();
+    digester.abort();
     shared.imap_state("stopped", None);
     imap_result
 }
@@ -183,6 +185,43 @@ async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
             }
         } else {
             tracing::error!("a loop stopped beating; not pinging the watchdog, so systemd restarts embargo");
+        }
+    }
+}
+
+/// The daily digest at `[digest] at` (policy time zone). A digest missed
+/// while the daemon was down goes out when it is back, once.
+async fn digests(shared: Shared, shutdown: CancellationToken) {
+    if shared.cfg.team.notify.is_empty() {
+        return;
+    }
+    loop {
+        let now = Timestamp::now();
+        let due = crate::digest::last_slot(&shared.cfg, now);
+        let result = (|| -> anyhow::Result<()> {
+            let mut store = lock(&shared.store)?;
+            match store.digest_last_sent()? {
+                // A fresh install starts counting from now.
+                None => store.digest_sent(now)?,
+                Some(last) if last < due => {
+                    let p = shared.pipeline();
+                    let members = p.alerts.as_ref().map(|a| a.members.clone()).unwrap_or_default();
+                    if crate::digest::queue(&mut store, &shared.cfg, &p.team, &members, now, false)? {
+                        shared.outbox_wake.notify_one();
+                    }
+                }
+                Some(_) => {}
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %format!("{e:#}"), "digest");
+        }
+        let next = crate::digest::next_slot(&shared.cfg, Timestamp::now());
+        let wait = Duration::try_from(next.duration_since(Timestamp::now())).unwrap_or(Duration::from_secs(60));
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(3600))) => {}
         }
     }
 }

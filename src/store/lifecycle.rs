@@ -216,6 +216,12 @@ impl Store {
         let cur = self.current(tracking_id)?;
         let tx = self.conn.transaction()?;
         let old: String = tx.query_row("SELECT credit FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        if let Some((_, url)) = credit
+            && !url.is_empty()
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            anyhow::bail!("--url must be an http(s) URL (it is published in the hall of fame)");
+        }
         let (new, name, url) = match credit {
             Some((n, u)) => ("yes", n, u),
             None => ("no", "", ""),

@@ -133,6 +133,13 @@ const MIGRATIONS: &[&str] = &[
         last_fetch_at TEXT,
         last_error    TEXT NOT NULL DEFAULT ''
     ) STRICT;
+    "#,
+    // 5: the daily digest.
+    r#"
+    CREATE TABLE digest_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        last_sent_at TEXT NOT NULL
+    ) STRICT;
     CREATE TABLE reporter_keys (
         address     TEXT NOT NULL,
         fingerprint TEXT NOT NULL,

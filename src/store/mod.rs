@@ -21,6 +21,7 @@ mod outbox;
 mod record;
 mod reports;
 mod status;
+mod team;
 
 use std::path::Path;
 
@@ -35,6 +36,7 @@ use record::advance;
 pub(crate) use record::insert_event;
 pub use reports::{EventRow, MessageRow, ReportDetail, ReportSummary};
 pub use status::DaemonStatus;
+pub use team::{Credited, FailedMail};
 
 /// Formats a timestamp the way the database and the JSON output store it.
 pub fn ts(t: Timestamp) -> String {
@@ -100,6 +102,9 @@ pub struct Outgoing {
 /// Builds the acknowledgement from the tracking id (None: no acknowledgement).
 pub type Compose<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Option<Outgoing>> + 'a>;
 
+/// Builds team mail (alerts) from the tracking id.
+pub type ComposeMany<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Vec<Outgoing>> + 'a>;
+
 /// What triage decided, as the store persists it.
 pub enum Disposition<'a> {
     /// A new report; `compose` builds the acknowledgement once the tracking
@@ -113,6 +118,8 @@ pub enum Disposition<'a> {
         notes: Vec<String>,
         /// Set: the report is recorded as excluded under this topic.
         excluded_topic: Option<String>,
+        /// The new-report alert to the team (none for excluded mail).
+        alerts: ComposeMany<'a>,
     },
     /// Joins an existing report.
     FollowUp {

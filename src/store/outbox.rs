@@ -28,7 +28,7 @@ pub struct OutboxStats {
     pub oldest_pending: Option<String>,
 }
 
-pub(super) fn enqueue(tx: &Connection, report_id: i64, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
+pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
     tx.execute(

@@ -55,6 +55,7 @@ impl Store {
                 no_ack_reason,
                 notes,
                 excluded_topic,
+                alerts,
             } => {
                 let received = msg.received_at.unwrap_or(now);
                 let tracking_id = next_tracking_id(&tx, prefix, received)?;
@@ -105,6 +106,16 @@ impl Store {
                     w.event(Some(report_id), Some(row), "note", None, None, &note)?;
                 }
                 let ack_queued = w.reply(report_id, row, &tracking_id, compose, no_ack_reason)?;
+                match alerts(&tracking_id) {
+                    Ok(outs) => {
+                        for out in outs {
+                            outbox::enqueue(&tx, Some(report_id), &out, now)?;
+                            let detail = format!("to {}", out.recipient);
+                            w.event(Some(report_id), None, "alert-queued", None, None, &detail)?;
+                        }
+                    }
+                    Err(e) => w.event(Some(report_id), None, "alert-skipped", None, None, &format!("{e:#}"))?,
+                }
                 Recorded::NewReport {
                     tracking_id,
                     ack_queued,
@@ -292,7 +303,7 @@ impl Writer<'_> {
         };
         match reply {
             Ok(out) => {
-                outbox::enqueue(self.tx, report_id, &out, self.now)?;
+                outbox::enqueue(self.tx, Some(report_id), &out, self.now)?;
                 let kind = format!("{}-queued", out.kind);
                 self.event(
                     Some(report_id),

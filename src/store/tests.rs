@@ -41,6 +41,7 @@ fn new_report(ack_id: &'static str) -> Disposition<'static> {
         no_ack_reason: None,
         notes: vec![],
         excluded_topic: None,
+        alerts: Box::new(|_| Ok(vec![])),
     }
 }
 
@@ -101,6 +102,7 @@ fn a_compose_error_does_not_block_the_message() {
         no_ack_reason: None,
         notes: vec![],
         excluded_topic: None,
+        alerts: Box::new(|_| Ok(vec![])),
     };
     let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
     assert!(matches!(r, Recorded::NewReport { ack_queued: false, .. }));

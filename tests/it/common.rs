@@ -237,9 +237,7 @@ impl Setup {
     pub fn with(opts: Options) -> Setup {
         let stack = Stack::start();
         let dir = tempfile::tempdir().unwrap();
-        for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
-            std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
-        }
+        copy_templates(dir.path());
         write_secret(&dir.path().join("imap.pass"), "security-pw");
         write_secret(&dir.path().join("smtp.pass"), "security-pw");
         let imap_port = match opts.imap_security {
@@ -408,4 +406,14 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
         }
     }
     found
+}
+
+/// Every template under config/ (not the example config itself).
+pub fn copy_templates(to: &Path) {
+    for e in std::fs::read_dir(repo().join("config")).unwrap().flatten() {
+        let name = e.file_name();
+        if name != "embargo.toml" {
+            std::fs::copy(e.path(), to.join(name)).unwrap();
+        }
+    }
 }

@@ -6,9 +6,7 @@ use crate::common::*;
 
 fn check(text: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
-        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
-    }
+    copy_templates(dir.path());
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text).unwrap();
@@ -92,9 +90,7 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
-        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
-    }
+    copy_templates(dir.path());
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text.replace("/tmp/embargo-demo", &d)).unwrap();
     let out = Command::new(BIN)
@@ -109,9 +105,7 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
 fn check_with_key(key: &[u8], mode: u32, passphrase: Option<&str>) -> (i32, String) {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    for t in ["ack.txt", "cannot-decrypt.txt", "out-of-scope.txt"] {
-        std::fs::copy(repo().join("config").join(t), dir.path().join(t)).unwrap();
-    }
+    copy_templates(dir.path());
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
     std::fs::write(dir.path().join("team.sec.asc"), key).unwrap();
     std::fs::set_permissions(dir.path().join("team.sec.asc"), std::fs::Permissions::from_mode(mode)).unwrap();

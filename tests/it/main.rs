@@ -9,3 +9,4 @@ mod lifecycle;
 mod openpgp;
 mod resilience;
 mod service;
+mod team;

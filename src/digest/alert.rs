@@ -1,0 +1,145 @@
+//! The new-report alert: at once, to `[team] notify`. Encrypted to the
+//! members' keys (and signed) when `[team] keys` is set, with the report's
+//! text and the original message attached; without keys, metadata only,
+//! never the (decrypted) content, and it says so.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use sequoia_openpgp::Cert;
+use sequoia_openpgp::parse::Parse as _;
+use serde::Serialize;
+
+use super::mail::{self, TeamMail};
+use crate::config::Config;
+use crate::message::Inbound;
+use crate::openpgp::{Protection, SigState, TeamKeys};
+use crate::policy::{self, Calendar, Promises};
+use crate::store::ComposeMany;
+
+/// What alerts need, loaded with the pipeline.
+#[derive(Debug, Clone)]
+pub struct AlertSetup {
+    pub notify: Vec<String>,
+    pub members: Vec<Cert>,
+    pub template: PathBuf,
+    pub calendar: Calendar,
+    pub promises: Promises,
+}
+
+impl AlertSetup {
+    pub fn from_config(cfg: &Config) -> anyhow::Result<Option<Arc<AlertSetup>>> {
+        if cfg.team.notify.is_empty() {
+            return Ok(None);
+        }
+        let mut members = Vec::new();
+        for k in &cfg.team.keys {
+            let cert = Cert::from_file(k).map_err(|e| anyhow::anyhow!("team.keys: {}: {e}", k.display()))?;
+            members.push(cert.strip_secret_key_material());
+        }
+        Ok(Some(Arc::new(AlertSetup {
+            notify: cfg.team.notify.clone(),
+            members,
+            template: cfg.digest.alert_template.clone(),
+            calendar: cfg.policy.calendar.clone(),
+            promises: cfg.policy.promises,
+        })))
+    }
+}
+
+#[derive(Serialize)]
+struct AlertContext {
+    tracking_id: String,
+    reporter: String,
+    reporter_name: String,
+    received_at: String,
+    encrypted: bool,
+    signature: String,
+    signer: String,
+    response_due: String,
+    fix_due: String,
+    response_business_days: u32,
+    details_delay_days: u32,
+    content_included: bool,
+    subject: String,
+    text: String,
+    attachments: Vec<String>,
+}
+
+/// The alert closure for a new report (none when alerts are off).
+pub fn compose<'a>(
+    setup: Option<&'a AlertSetup>,
+    team: &'a TeamKeys,
+    from: &'a lettre::message::Mailbox,
+    msg: &'a Inbound,
+    raw: &'a [u8],
+    protection: &Protection,
+    received: Timestamp,
+) -> ComposeMany<'a> {
+    let Some(setup) = setup else {
+        return Box::new(|_| Ok(Vec::new()));
+    };
+    let encrypted = protection.encrypted;
+    let (signature, signer) = match &protection.signature {
+        SigState::Good { signer } => ("good".to_owned(), signer.clone()),
+        other => (other.as_str().to_owned(), String::new()),
+    };
+    Box::new(move |tracking_id: &str| {
+        let content = !setup.members.is_empty() && team.signer().is_some();
+        let d = policy::deadlines(&setup.calendar, &setup.promises, received, false, None);
+        // Without encryption, nothing of what the reporter encrypted (not
+        // even the protected subject) may leave the server.
+        let subject_ok = content || !encrypted;
+        let ctx = AlertContext {
+            tracking_id: tracking_id.to_owned(),
+            reporter: msg.from_addr.clone().unwrap_or_default(),
+            reporter_name: msg.from_name.clone().unwrap_or_default(),
+            received_at: crate::store::ts(received),
+            encrypted,
+            signature,
+            signer,
+            response_due: crate::store::ts(d.response_due),
+            fix_due: crate::store::ts(d.fix_due),
+            response_business_days: setup.promises.response_business_days,
+            details_delay_days: setup.promises.details_delay_days,
+            content_included: content,
+            subject: if subject_ok { msg.subject.clone() } else { String::new() },
+            text: if content { msg.body_text.clone() } else { String::new() },
+            attachments: if content {
+                vec!["original message".to_owned()]
+            } else {
+                Vec::new()
+            },
+        };
+        let text = super::render_file(&setup.template, &ctx)?;
+        let mut attachments = Vec::new();
+        if content {
+            let mut part =
+                b"Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"report.eml\"\r\n\r\n"
+                    .to_vec();
+            part.extend_from_slice(raw);
+            attachments.push(part);
+        }
+        let m = TeamMail {
+            kind: "alert",
+            subject: if subject_ok {
+                format!(
+                    "[{tracking_id}] New report: {}",
+                    crate::message::single_line(&msg.subject)
+                )
+            } else {
+                format!("[{tracking_id}] New encrypted report from {}", ctx.reporter)
+            },
+            outer_subject: format!("[{tracking_id}] New report"),
+            text,
+            html: None,
+            attachments,
+        };
+        setup
+            .notify
+            .iter()
+            .map(|to| mail::build(&m, from, to, team, &setup.members))
+            .collect()
+    })
+}

@@ -1,0 +1,265 @@
+//! Keeping the team informed: the new-report alert and the daily digest.
+//! Content is gathered here as plain data, rendered by minijinja templates
+//! under `config/`, and sent as team mail (`mail`).
+
+pub mod alert;
+pub mod mail;
+pub mod publish;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::policy::{self, Calendar, Promises};
+use crate::store::{FailedMail, ReportSummary, Store};
+
+/// One report line of the digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub subject: String,
+    pub reporter: String,
+    pub state: String,
+    pub received_at: String,
+    pub response_due: String,
+    pub fix_due: String,
+    pub details_due: String,
+    /// Why the row is where it is ("response overdue by 2 business days").
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub generated_at: String,
+    pub since: Option<String>,
+    pub team: String,
+    pub overdue: Vec<Row>,
+    pub new_reports: Vec<Row>,
+    pub awaiting: Vec<Row>,
+    pub reporter_waiting: Vec<Row>,
+    pub fix_soon: Vec<Row>,
+    pub details_soon: Vec<Row>,
+    pub excluded_count: u64,
+    pub automatic_count: u64,
+    pub outbox_failed: Vec<FailedMail>,
+}
+
+impl Digest {
+    /// Nothing that needs anyone.
+    pub fn is_empty(&self) -> bool {
+        self.overdue.is_empty()
+            && self.new_reports.is_empty()
+            && self.awaiting.is_empty()
+            && self.reporter_waiting.is_empty()
+            && self.fix_soon.is_empty()
+            && self.details_soon.is_empty()
+            && self.excluded_count == 0
+            && self.automatic_count == 0
+            && self.outbox_failed.is_empty()
+    }
+}
+
+fn row(r: &ReportSummary, note: String) -> Row {
+    Row {
+        id: r.id.clone(),
+        subject: r.subject.clone(),
+        reporter: r.reporter.clone(),
+        state: r.state.clone(),
+        received_at: r.received_at.clone(),
+        response_due: r.response_due.clone().unwrap_or_default(),
+        fix_due: r.fix_due.clone().unwrap_or_default(),
+        details_due: r.details_due.clone().unwrap_or_default(),
+        note,
+    }
+}
+
+fn parse(s: &Option<String>) -> Option<Timestamp> {
+    s.as_deref().and_then(|v| v.parse().ok())
+}
+
+/// Gathers the digest as of `now`, covering what happened since `since`.
+pub fn build(
+    store: &Store,
+    cal: &Calendar,
+    promises: &Promises,
+    team: &str,
+    since: Option<Timestamp>,
+    now: Timestamp,
+) -> anyhow::Result<Digest> {
+    let created: std::collections::HashMap<String, String> = store.created_at()?.into_iter().collect();
+    let soon = cal.add_days(now, 14);
+    let mut d = Digest {
+        generated_at: crate::store::ts(now),
+        since: since.map(crate::store::ts),
+        team: team.to_owned(),
+        overdue: Vec::new(),
+        new_reports: Vec::new(),
+        awaiting: Vec::new(),
+        reporter_waiting: Vec::new(),
+        fix_soon: Vec::new(),
+        details_soon: Vec::new(),
+        excluded_count: store.excluded_since(since)?,
+        automatic_count: store.count_messages_since("automatic", since)?,
+        outbox_failed: store.failed_mail(20)?,
+    };
+    for mut r in store.list_reports()? {
+        policy::annotate(&mut r, cal, promises, now);
+        if r.excluded_topic.is_some() && r.state == "excluded" {
+            continue;
+        }
+        let is_new = created
+            .get(&r.id)
+            .and_then(|c| c.parse::<Timestamp>().ok())
+            .is_some_and(|c| since.is_none_or(|s| c >= s));
+        if is_new && r.state != "duplicate" {
+            d.new_reports.push(row(&r, format!("from {}", r.reporter)));
+        }
+        if policy::is_closed(&r.state) && r.state != "fixed" {
+            continue;
+        }
+        let response_overdue = r.response_business_days_left.is_some_and(|l| l < 0);
+        let fix_overdue = r.state != "fixed" && parse(&r.fix_due).is_some_and(|f| f < now);
+        let details_overdue = r.state == "fixed" && parse(&r.details_due).is_some_and(|f| f < now);
+        if response_overdue || fix_overdue || details_overdue {
+            let mut why = Vec::new();
+            if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
+                why.push(format!("first response overdue by {} business day(s)", -l));
+            }
+            if fix_overdue {
+                why.push(format!("fix overdue since {}", r.fix_due.clone().unwrap_or_default()));
+            }
+            if details_overdue {
+                why.push(format!(
+                    "details were due {}",
+                    r.details_due.clone().unwrap_or_default()
+                ));
+            }
+            d.overdue.push(row(&r, why.join("; ")));
+            continue;
+        }
+        if let Some(left) = r.response_business_days_left {
+            d.awaiting
+                .push(row(&r, format!("{left} business day(s) left for a first response")));
+        }
+        if r.reporter_waiting {
+            d.reporter_waiting
+                .push(row(&r, "the reporter wrote after the team's last response".to_owned()));
+        }
+        if r.state != "fixed" && parse(&r.fix_due).is_some_and(|f| f <= soon) {
+            d.fix_soon
+                .push(row(&r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
+        }
+        if r.state == "fixed" && parse(&r.details_due).is_some_and(|f| f <= soon) {
+            d.details_soon.push(row(
+                &r,
+                format!(
+                    "details may be published from {}",
+                    r.details_due.clone().unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    Ok(d)
+}
+
+/// Renders a template file against a serialisable context. Templates whose
+/// name ends in `.html` are auto-escaped.
+pub fn render_file(path: &std::path::Path, ctx: &impl Serialize) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("template");
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template(name, &text)?;
+    Ok(env.get_template(name)?.render(ctx)?)
+}
+
+/// The digest as text and HTML.
+pub fn render(cfg: &Config, d: &Digest) -> anyhow::Result<(String, String)> {
+    Ok((
+        render_file(&cfg.digest.text_template, d)?,
+        render_file(&cfg.digest.html_template, d)?,
+    ))
+}
+
+/// Queues the digest to every `[team] notify` address (encrypted to the
+/// members' keys when configured) and records it as sent. Returns whether
+/// anything was queued.
+pub fn queue(
+    store: &mut Store,
+    cfg: &Config,
+    team: &crate::openpgp::TeamKeys,
+    members: &[sequoia_openpgp::Cert],
+    now: Timestamp,
+    force: bool,
+) -> anyhow::Result<bool> {
+    let since = store.digest_last_sent()?;
+    let team_name = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
+    let d = build(
+        store,
+        &cfg.policy.calendar,
+        &cfg.policy.promises,
+        &team_name,
+        since,
+        now,
+    )?;
+    if d.is_empty() && !cfg.digest.send_empty && !force {
+        store.digest_sent(now)?;
+        tracing::info!("digest skipped: nothing to say");
+        return Ok(false);
+    }
+    let (text, html) = render(cfg, &d)?;
+    let date = now.to_zoned(cfg.policy.calendar.tz.clone()).date();
+    let subject = format!(
+        "[{}] Daily digest {date}: {} overdue, {} new, {} awaiting a response",
+        cfg.policy.tracking_prefix,
+        d.overdue.len(),
+        d.new_reports.len(),
+        d.awaiting.len()
+    );
+    let m = mail::TeamMail {
+        kind: "digest",
+        outer_subject: format!("[{}] Daily digest {date}", cfg.policy.tracking_prefix),
+        subject,
+        text,
+        html: Some(html),
+        attachments: Vec::new(),
+    };
+    let outs = cfg
+        .team
+        .notify
+        .iter()
+        .map(|to| mail::build(&m, &cfg.smtp.from, to, team, members))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    store.enqueue_team_mail(None, &outs)?;
+    store.digest_sent(now)?;
+    tracing::info!(recipients = outs.len(), "digest queued");
+    Ok(!outs.is_empty())
+}
+
+/// The most recent scheduled digest time at or before `now`.
+pub fn last_slot(cfg: &Config, now: Timestamp) -> Timestamp {
+    let tz = cfg.policy.calendar.tz.clone();
+    let today = now.to_zoned(tz.clone()).date();
+    let at = |d: jiff::civil::Date| {
+        d.to_datetime(cfg.digest.at)
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp())
+            .ok()
+    };
+    match at(today) {
+        Some(t) if t <= now => t,
+        _ => today.yesterday().ok().and_then(at).unwrap_or(now),
+    }
+}
+
+/// The next scheduled digest time after `now`.
+pub fn next_slot(cfg: &Config, now: Timestamp) -> Timestamp {
+    let last = last_slot(cfg, now);
+    cfg.policy
+        .calendar
+        .add_days(last, 1)
+        .max(now + jiff::SignedDuration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests;

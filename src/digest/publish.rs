@@ -1,0 +1,65 @@
+//! What the policy promises publicly: the hall of fame and security.txt.
+
+use std::io::Write as _;
+
+use jiff::Timestamp;
+use sequoia_openpgp::serialize::stream::{Message, Signer};
+
+use crate::config::Config;
+use crate::openpgp::TeamKeys;
+use crate::store::Credited;
+
+/// The hall of fame as Markdown or HTML (templates `hall-of-fame.md` and
+/// `hall-of-fame.html` beside the config file) or JSON.
+pub fn hall_of_fame(cfg: &Config, people: &[Credited], format: &str) -> anyhow::Result<String> {
+    let ctx = serde_json::json!({ "people": people, "team": cfg.smtp.from.name.clone().unwrap_or_default() });
+    let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
+    match format {
+        "json" => Ok(serde_json::to_string_pretty(people)? + "\n"),
+        "md" => super::render_file(&dir.join("hall-of-fame.md"), &ctx),
+        "html" => super::render_file(&dir.join("hall-of-fame.html"), &ctx),
+        other => anyhow::bail!("unknown format {other:?}: md, html or json"),
+    }
+}
+
+/// security.txt (RFC 9116) from the config. `Expires:` is 364 days ahead:
+/// the RFC wants less than a year.
+pub fn security_txt(cfg: &Config, team: &TeamKeys, now: Timestamp) -> String {
+    let s = &cfg.security_txt;
+    let mut out = format!("Contact: mailto:{}\n", cfg.smtp.from.email);
+    let expires = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * 364))
+        .unwrap_or(now);
+    out.push_str(&format!("Expires: {}\n", crate::store::ts(expires)));
+    match (&s.encryption, team.primary_fingerprint()) {
+        (Some(url), _) => out.push_str(&format!("Encryption: {url}\n")),
+        (None, Some(fpr)) => out.push_str(&format!("Encryption: openpgp4fpr:{}\n", fpr.to_hex())),
+        (None, None) => {}
+    }
+    for (field, value) in [
+        ("Policy", &s.policy),
+        ("Acknowledgments", &s.acknowledgments),
+        ("Preferred-Languages", &s.preferred_languages),
+        ("Canonical", &s.canonical),
+    ] {
+        if let Some(v) = value {
+            out.push_str(&format!("{field}: {v}\n"));
+        }
+    }
+    out
+}
+
+/// The same, clearsigned with the team key (RFC 9116 §2.3).
+pub fn clearsign(text: &str, team: &TeamKeys) -> anyhow::Result<String> {
+    let signer = team
+        .signer()
+        .ok_or_else(|| anyhow::anyhow!("no team signing key is configured ([openpgp] keys)"))?;
+    let mut out = Vec::new();
+    {
+        let message = Message::new(&mut out);
+        let mut w = Signer::new(message, signer)?.cleartext().build()?;
+        w.write_all(text.as_bytes())?;
+        w.finalize()?;
+    }
+    Ok(String::from_utf8(out)?)
+}

@@ -1,0 +1,169 @@
+//! The digest for a fixture database with reports in every state, against
+//! golden files (`UPDATE_GOLDEN=1 cargo test digest` rewrites them).
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::policy::Calendar;
+use crate::store::{Disposition, InboundRow, Outgoing, Source};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Option<&str>) -> String {
+    let row = InboundRow {
+        message_id: format!("<m{uid}@example.test>"),
+        from_addr: format!("r{uid}@example.test"),
+        subject: subject.to_owned(),
+        received_at: Some(ts(received)),
+        ..InboundRow::default()
+    };
+    let out = Outgoing {
+        kind: "ack".into(),
+        recipient: format!("r{uid}@example.test"),
+        envelope_from: String::new(),
+        message_id: format!("<ack{uid}@example.test>"),
+        subject: String::new(),
+        from_addr: "security@example.test".into(),
+        raw: b"x".to_vec(),
+    };
+    let d = Disposition::NewReport {
+        reporter: format!("r{uid}@example.test"),
+        reporter_name: String::new(),
+        subject: subject.to_owned(),
+        compose: Box::new(move |_| Ok(Some(out))),
+        no_ack_reason: None,
+        notes: vec![],
+        excluded_topic: excluded.map(str::to_owned),
+        alerts: Box::new(|_| Ok(vec![])),
+    };
+    let src = Source {
+        mailbox: "INBOX".into(),
+        uidvalidity: 1,
+        uid,
+    };
+    match store.record(Some(&src), &row, d, "SEC").unwrap() {
+        crate::store::Recorded::NewReport { tracking_id, .. } => tracking_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn fixture() -> Store {
+    let mut s = Store::open_in_memory().unwrap();
+    let now = "2026-12-10T09:00:00Z";
+    let _ = now;
+    // new, received today: awaiting, 5 business days left
+    add(&mut s, 1, "XSS in search", "2026-12-10T08:00:00Z", None);
+    // new, received 9 days ago: response overdue
+    add(&mut s, 2, "SQL injection in login", "2026-12-01T10:00:00Z", None);
+    // triaged, fix due in 10 days (received ~80 days ago)
+    let t = add(&mut s, 3, "CSRF on settings", "2026-09-21T10:00:00Z", None);
+    s.set_state(&t, "triaged", "", "test").unwrap();
+    // fixing, fix overdue (received 100 days ago)
+    let f = add(&mut s, 4, "RCE in importer", "2026-09-01T10:00:00Z", None);
+    s.set_state(&f, "fixing", "", "test").unwrap();
+    // fixed, details due in 5 days
+    let x = add(&mut s, 5, "SSRF in webhooks", "2026-10-01T10:00:00Z", None);
+    s.set_fixed(&x, ts("2026-11-15T00:00:00Z"), "test").unwrap();
+    s.set_credit(&x, Some(("Rita Researcher", "https://rita.example.test")), "test")
+        .unwrap();
+    // disclosed, excluded, duplicate, invalid, withdrawn: not in the lists
+    let d = add(&mut s, 6, "Old bug", "2026-06-01T10:00:00Z", None);
+    s.set_fixed(&d, ts("2026-07-01T00:00:00Z"), "test").unwrap();
+    s.set_state(&d, "disclosed", "", "test").unwrap();
+    add(
+        &mut s,
+        7,
+        "Missing DMARC record",
+        "2026-12-09T10:00:00Z",
+        Some("spf-dmarc"),
+    );
+    let dup = add(&mut s, 8, "SQL injection again", "2026-12-02T10:00:00Z", None);
+    s.merge(&dup, "SEC-2026-0002", "test").unwrap();
+    let inv = add(&mut s, 9, "Not a bug", "2026-12-03T10:00:00Z", None);
+    s.set_state(&inv, "invalid", "", "test").unwrap();
+    let w = add(&mut s, 10, "Withdrawn", "2026-12-04T10:00:00Z", None);
+    s.set_state(&w, "withdrawn", "", "test").unwrap();
+    s
+}
+
+fn calendar() -> Calendar {
+    Calendar {
+        tz: jiff::tz::TimeZone::get("Europe/London").unwrap(),
+        ..Calendar::default()
+    }
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/digest")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() || !path.exists() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        actual,
+        expected,
+        "differs from {} (UPDATE_GOLDEN=1 to accept)",
+        path.display()
+    );
+}
+
+#[test]
+fn digest_for_every_state_matches_the_golden_files() {
+    let s = fixture();
+    let d = build(
+        &s,
+        &calendar(),
+        &Promises::default(),
+        "Example Security Team",
+        None,
+        ts("2026-12-10T09:00:00Z"),
+    )
+    .unwrap();
+    let ids = |rows: &[Row]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&d.overdue), ["SEC-2026-0002", "SEC-2026-0004"]);
+    assert_eq!(ids(&d.awaiting), ["SEC-2026-0001"]);
+    assert_eq!(ids(&d.fix_soon), ["SEC-2026-0003"]);
+    assert_eq!(ids(&d.details_soon), ["SEC-2026-0005"]);
+    assert_eq!(d.excluded_count, 1);
+    assert!(!d.is_empty());
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = render_file(&config.join("digest.txt"), &d).unwrap();
+    let html = render_file(&config.join("digest.html"), &d).unwrap();
+    assert!(html.contains("SEC-2026-0002") && html.contains("#cf222e") && !html.contains("<script"));
+    check_golden("digest.txt", &text);
+    check_golden("digest.html", &html);
+}
+
+#[test]
+fn an_empty_mailbox_has_nothing_to_say() {
+    let s = Store::open_in_memory().unwrap();
+    let d = build(
+        &s,
+        &calendar(),
+        &Promises::default(),
+        "T",
+        None,
+        ts("2026-12-10T09:00:00Z"),
+    )
+    .unwrap();
+    assert!(d.is_empty());
+}
+
+#[test]
+fn hall_of_fame_lists_only_credited_fixed_reports() {
+    let mut s = fixture();
+    // Declined, and credited but not fixed: neither appears.
+    s.set_credit("SEC-2026-0004", Some(("Not Fixed Yet", "")), "test")
+        .unwrap();
+    s.set_credit("SEC-2026-0006", None, "test").unwrap();
+    let people = s.hall_of_fame().unwrap();
+    assert_eq!(people.len(), 1);
+    assert_eq!(people[0].name, "Rita Researcher");
+    assert_eq!(people[0].month, "2026-11");
+}

@@ -1,0 +1,141 @@
+//! What the team mail (alerts, digests, hall of fame) reads and writes.
+
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Outgoing, Store, insert_event, outbox, ts};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedMail {
+    pub kind: String,
+    pub recipient: String,
+    pub report: Option<String>,
+    pub error: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Credited {
+    pub name: String,
+    pub url: String,
+    /// YYYY-MM of the fix.
+    pub month: String,
+}
+
+impl Store {
+    /// Queues team mail (alerts, digests) in one transaction.
+    pub fn enqueue_team_mail(&mut self, report_id: Option<i64>, outs: &[Outgoing]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        let now = Timestamp::now();
+        for out in outs {
+            outbox::enqueue(&tx, report_id, out, now)?;
+            if report_id.is_some() {
+                insert_event(
+                    &tx,
+                    report_id,
+                    None,
+                    now,
+                    "embargo",
+                    &format!("{}-queued", out.kind),
+                    None,
+                    None,
+                    &format!("to {}", out.recipient),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn report_row_id(&self, tracking_id: &str) -> anyhow::Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM reports WHERE tracking_id = ?1 COLLATE NOCASE",
+                [tracking_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Inbound messages of a kind recorded since `since`.
+    pub fn count_messages_since(&self, kind: &str, since: Option<Timestamp>) -> anyhow::Result<u64> {
+        let since = since.map(ts).unwrap_or_default();
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM messages WHERE direction = 'in' AND kind = ?1 AND received_at >= ?2",
+            params![kind, since],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    pub fn excluded_since(&self, since: Option<Timestamp>) -> anyhow::Result<u64> {
+        let since = since.map(ts).unwrap_or_default();
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM reports WHERE excluded_topic IS NOT NULL AND created_at >= ?1",
+            [since],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    pub fn failed_mail(&self, limit: u32) -> anyhow::Result<Vec<FailedMail>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT o.kind, o.recipient, r.tracking_id, o.last_error, o.created_at FROM outbox o
+             LEFT JOIN reports r ON r.id = o.report_id WHERE o.state = 'failed' ORDER BY o.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(FailedMail {
+                kind: r.get(0)?,
+                recipient: r.get(1)?,
+                report: r.get(2)?,
+                error: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Credited reporters of fixed or disclosed reports, newest first.
+    pub fn hall_of_fame(&self) -> anyhow::Result<Vec<Credited>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at FROM reports
+             WHERE credit = 'yes' AND credit_name != '' AND state IN ('fixed', 'disclosed')
+             ORDER BY at DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let at: String = r.get(2)?;
+            Ok(Credited {
+                name: r.get(0)?,
+                url: r.get(1)?,
+                month: at.chars().take(7).collect(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn digest_last_sent(&self) -> anyhow::Result<Option<Timestamp>> {
+        let t: Option<String> = self
+            .conn
+            .query_row("SELECT last_sent_at FROM digest_state WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(t.and_then(|t| t.parse().ok()))
+    }
+
+    pub fn digest_sent(&mut self, at: Timestamp) -> anyhow::Result<()> {
+        self.conn.execute(
+            "INSERT INTO digest_state (id, last_sent_at) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET last_sent_at = ?1",
+            [ts(at)],
+        )?;
+        Ok(())
+    }
+
+    /// When each report was created (for "new since the last digest").
+    pub fn created_at(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare("SELECT tracking_id, created_at FROM reports")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
