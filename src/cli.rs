@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 
 mod ops;
+mod talk;
 mod team;
 use crate::store::{ReportDetail, ReportSummary, Store};
 
@@ -159,7 +160,32 @@ pub enum ReportsCommand {
         id: String,
         #[arg(long)]
         date: Option<String>,
+        /// Send the reporter the "fixed" notice (config/fixed.txt).
+        #[arg(long)]
+        notify: bool,
     },
+    /// Send the reporter a message from the team (text from --file or stdin):
+    /// threaded, signed, encrypted when their key is known.
+    Reply {
+        id: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Record the agreed disclosure date (refused beyond the policy's limits
+    /// unless --force, with the reason recorded).
+    DiscloseOn {
+        id: String,
+        /// YYYY-MM-DD.
+        date: String,
+        /// Send the reporter the notice (config/disclose-on.txt).
+        #[arg(long)]
+        notify: bool,
+        /// Allow a date beyond the policy's limits; give the reason.
+        #[arg(long, value_name = "REASON")]
+        force: Option<String>,
+    },
+    /// The details are public: close the report.
+    Disclosed { id: String },
     /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
     Merge { id: String, into: String },
     /// Record how the reporter wants to be credited in the hall of fame.
@@ -203,13 +229,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     // Only the daemon and `keys list` need the secrets.
-    let needs_secrets = matches!(
-        cli.command,
-        Command::Run { .. }
-            | Command::Keys { .. }
-            | Command::Digest { send: true, .. }
-            | Command::SecurityTxt { sign: true }
+    let sends = matches!(
+        &cli.command,
+        Command::Reports {
+            command: ReportsCommand::Reply { .. }
+                | ReportsCommand::Fixed { notify: true, .. }
+                | ReportsCommand::DiscloseOn { notify: true, .. }
+        }
     );
+    let needs_secrets = sends
+        || matches!(
+            cli.command,
+            Command::Run { .. }
+                | Command::Keys { .. }
+                | Command::Digest { send: true, .. }
+                | Command::SecurityTxt { sign: true }
+        );
     let loaded = if needs_secrets {
         config::load(&cli.config)
     } else {
@@ -557,7 +592,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
                 cfg.policy.promises.complex_fix_days
             );
         }
-        ReportsCommand::Fixed { id, date } => {
+        ReportsCommand::Fixed { id, date, notify } => {
             let at = match date {
                 None => jiff::Timestamp::now(),
                 Some(d) => {
@@ -569,6 +604,25 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             };
             store.set_fixed(&id, at, &who)?;
             println!("{id}: fixed at {}", crate::store::ts(at));
+            if notify {
+                talk::notice(store, cfg, &id, "fixed.txt", "fixed-notice", &who)?;
+            }
+        }
+        ReportsCommand::Reply { id, file } => talk::reply(store, cfg, &id, file.as_deref(), &who)?,
+        ReportsCommand::DiscloseOn {
+            id,
+            date,
+            notify,
+            force,
+        } => {
+            talk::disclose_on(&mut store, cfg, &id, &date, force.as_deref(), &who)?;
+            if notify {
+                talk::notice(store, cfg, &id, "disclose-on.txt", "disclose-on-notice", &who)?;
+            }
+        }
+        ReportsCommand::Disclosed { id } => {
+            let old = store.set_state(&id, "disclosed", "", &who)?;
+            println!("{id}: {old} -> disclosed");
         }
         ReportsCommand::Merge { id, into } => {
             store.merge(&id, &into, &who)?;

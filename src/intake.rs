@@ -33,6 +33,9 @@ pub struct Pipeline {
     pub topics: Vec<crate::triage::exclude::Topic>,
     /// New-report alerts to the team (None: `[team] notify` is empty).
     pub alerts: Option<Arc<crate::digest::alert::AlertSetup>>,
+    /// Team members' public keys (`[team] keys`): signatures on relayed mail.
+    pub members: Vec<Cert>,
+    pub config: Arc<Config>,
 }
 
 impl Pipeline {
@@ -57,6 +60,14 @@ impl Pipeline {
             team: Arc::new(team),
             max_decrypted_size: cfg.openpgp.max_decrypted_size,
             alerts: crate::digest::alert::AlertSetup::from_config(cfg)?,
+            members: cfg
+                .team
+                .keys
+                .iter()
+                .map(|k| Cert::from_file(k).map(|c| c.strip_secret_key_material()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("team.keys: {e}"))?,
+            config: Arc::new(cfg.clone()),
         })
     }
 }
@@ -80,7 +91,15 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
     };
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
-    let known = known_certs(store, parsed.from_addr.as_deref())?;
+    let mut known = known_certs(store, parsed.from_addr.as_deref())?;
+    let from_member = parsed
+        .from_addr
+        .as_deref()
+        .is_some_and(|f| p.me.team.iter().any(|t| t.eq_ignore_ascii_case(f)));
+    if from_member {
+        // A member's mail is verified against the members' keys (relay).
+        known.extend(p.members.iter().cloned());
+    }
     let ctx = openpgp::Context {
         team: &p.team,
         known: known.clone(),
@@ -129,10 +148,15 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
                 let r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
                 (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
             };
+            let mut team_response = from_team;
+            if from_team {
+                team_response = relay_step(store, p, &msg, &protection, Some(&report))?;
+            }
             Disposition::FollowUp {
                 report_id: report.id,
                 how,
                 from_team,
+                team_response,
                 reopen,
                 credit,
             }
@@ -152,6 +176,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
             let mut r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
             if from_team {
                 r.no_reply = Some("from a team member".to_owned());
+                relay_step(store, p, &msg, &protection, None)?;
             }
             let kind = match (&excluded, &protection.failure) {
                 (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
@@ -359,6 +384,7 @@ impl<'a> Replier<'a> {
                 inbound: self.msg,
                 recipient: &self.return_path,
                 from: &p.from,
+                human: false,
             };
             let crypto = Crypto {
                 team: Some(&p.team),
@@ -398,4 +424,28 @@ fn no_reply_reason(store: &Store, p: &Pipeline, a: &Arrival<'_>, return_path: &s
 /// Mail that arrived before embargo's first start on this mailbox.
 fn imported_old(a: &Arrival<'_>) -> bool {
     matches!((a.ack_after, a.internal_date), (Some(cutoff), Some(at)) if at < cutoff)
+}
+
+/// Relays a member's signed mail, or explains why not. Returns whether the
+/// mail counts as the team's response (it reached the reporter).
+fn relay_step(
+    store: &mut Store,
+    p: &Pipeline,
+    msg: &Inbound,
+    protection: &Protection,
+    report: Option<&crate::store::ReportRef>,
+) -> anyhow::Result<bool> {
+    match crate::relay::handle(store, p, msg, protection, report)? {
+        crate::relay::Outcome::NotForRelay => Ok(true),
+        crate::relay::Outcome::Relayed { commands, text } => {
+            tracing::info!(?commands, relayed_text = text, "team mail relayed");
+            Ok(false)
+        }
+        crate::relay::Outcome::AlreadyDone => Ok(false),
+        crate::relay::Outcome::Refused(why) => {
+            tracing::warn!(reason = %why, "team mail not relayed");
+            crate::relay::explain(store, p, msg, report, &why)?;
+            Ok(false)
+        }
+    }
 }

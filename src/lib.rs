@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod daemon;
 pub mod digest;
 pub mod intake;
@@ -28,6 +29,7 @@ pub mod notify;
 pub mod openpgp;
 pub mod outbox;
 pub mod policy;
+pub mod relay;
 pub mod reply;
 pub mod secrets;
 pub mod store;

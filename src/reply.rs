@@ -133,6 +133,9 @@ pub struct ReplyTo<'a> {
     /// Where the reply goes: the Return-Path (RFC 3834 §4).
     pub recipient: &'a str,
     pub from: &'a Mailbox,
+    /// A person's message (the team's reply): no `Auto-Submitted`, and a
+    /// real envelope sender so bounces come back.
+    pub human: bool,
 }
 
 /// How an outgoing mail is protected.
@@ -198,11 +201,13 @@ pub fn compose(
     if !references.is_empty() {
         builder = builder.references(references.join(" "));
     }
-    builder = builder
-        .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
-        .raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?)
-        // Ask Exchange and friends not to auto-answer our auto-answer.
-        .raw_header(raw_header("X-Auto-Response-Suppress", "All")?);
+    builder = builder.raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?);
+    if !to.human {
+        builder = builder
+            .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
+            // Ask Exchange and friends not to auto-answer our auto-answer.
+            .raw_header(raw_header("X-Auto-Response-Suppress", "All")?);
+    }
     if let Some(bytes) = crypto.team.and_then(TeamKeys::primary_public_bytes) {
         let value = compose::autocrypt_value(to.from.email.as_ref(), &bytes);
         builder = builder.raw_header(HeaderValue::new(header_name("Autocrypt")?, value));
@@ -226,7 +231,11 @@ pub fn compose(
     Ok(Outgoing {
         kind: kind.to_owned(),
         recipient: to.recipient.to_owned(),
-        envelope_from: String::new(),
+        envelope_from: if to.human {
+            to.from.email.to_string()
+        } else {
+            String::new()
+        },
         message_id,
         subject,
         from_addr: to.from.email.to_string(),
@@ -322,6 +331,7 @@ mod tests {
             inbound: &msg,
             recipient: "r@example.test",
             from: &from,
+            human: false,
         };
         let out = compose(
             "ack",
@@ -353,6 +363,7 @@ mod tests {
             inbound: &msg,
             recipient: "r@example.test",
             from: &from,
+            human: false,
         };
         let out = compose(
             "ack",

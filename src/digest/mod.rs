@@ -39,6 +39,8 @@ pub struct Digest {
     pub reporter_waiting: Vec<Row>,
     pub fix_soon: Vec<Row>,
     pub details_soon: Vec<Row>,
+    /// Agreed disclosure dates within 14 days.
+    pub disclosures: Vec<Row>,
     pub excluded_count: u64,
     pub automatic_count: u64,
     pub outbox_failed: Vec<FailedMail>,
@@ -53,6 +55,7 @@ impl Digest {
             && self.reporter_waiting.is_empty()
             && self.fix_soon.is_empty()
             && self.details_soon.is_empty()
+            && self.disclosures.is_empty()
             && self.excluded_count == 0
             && self.automatic_count == 0
             && self.outbox_failed.is_empty()
@@ -98,6 +101,7 @@ pub fn build(
         reporter_waiting: Vec::new(),
         fix_soon: Vec::new(),
         details_soon: Vec::new(),
+        disclosures: Vec::new(),
         excluded_count: store.excluded_since(since)?,
         automatic_count: store.count_messages_since("automatic", since)?,
         outbox_failed: store.failed_mail(20)?,
@@ -116,6 +120,10 @@ pub fn build(
         }
         if policy::is_closed(&r.state) && r.state != "fixed" {
             continue;
+        }
+        if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
+            d.disclosures
+                .push(row(&r, format!("disclosure agreed for {}", crate::store::ts(on))));
         }
         let response_overdue = r.response_business_days_left.is_some_and(|l| l < 0);
         let fix_overdue = r.state != "fixed" && parse(&r.fix_due).is_some_and(|f| f < now);

@@ -140,6 +140,16 @@ const MIGRATIONS: &[&str] = &[
         id           INTEGER PRIMARY KEY CHECK (id = 1),
         last_sent_at TEXT NOT NULL
     ) STRICT;
+    "#,
+    // 6: the conversation: agreed disclosure dates, relayed team mail.
+    r#"
+    ALTER TABLE reports ADD COLUMN disclose_on TEXT;
+    CREATE TABLE relayed (
+        hash       TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        report_id  INTEGER REFERENCES reports(id),
+        at         TEXT NOT NULL
+    ) STRICT;
     CREATE TABLE reporter_keys (
         address     TEXT NOT NULL,
         fingerprint TEXT NOT NULL,

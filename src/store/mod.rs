@@ -15,6 +15,7 @@
 //! microseconds.
 
 mod backup;
+mod conversation;
 mod lifecycle;
 mod migrations;
 mod outbox;
@@ -29,6 +30,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use conversation::Thread;
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use outbox::{OutboxItem, OutboxStats};
 pub use record::CreditWish;
@@ -125,8 +127,11 @@ pub enum Disposition<'a> {
     FollowUp {
         report_id: i64,
         how: String,
-        /// From a team member: the team's response.
+        /// From a team member.
         from_team: bool,
+        /// It reached the reporter too (Cc): the team's response for the
+        /// clocks. Mail to be relayed counts once relayed, not before.
+        team_response: bool,
         /// For a reply to an excluded report: reopens it and acknowledges.
         reopen: Option<Compose<'a>>,
         credit: Option<CreditWish>,

@@ -125,6 +125,7 @@ impl Store {
                 report_id,
                 how,
                 from_team,
+                team_response,
                 reopen,
                 credit,
             } => {
@@ -147,7 +148,9 @@ impl Store {
                     tx.execute("UPDATE reports SET encrypted = 1 WHERE id = ?1", [report_id])?;
                 }
                 if from_team {
-                    w.team_response(report_id, row, &state)?;
+                    if team_response {
+                        w.team_response(report_id, row, &state)?;
+                    }
                 } else {
                     tx.execute(
                         "UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1",
@@ -325,38 +328,7 @@ impl Writer<'_> {
     /// A team member's mail joined the thread: the response clock stops the
     /// first time, and a new report becomes triaged.
     fn team_response(&self, report_id: i64, row: i64, state: &str) -> anyhow::Result<()> {
-        let now = ts(self.now);
-        let first = self.tx.execute(
-            "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
-            params![report_id, now],
-        )?;
-        self.tx.execute(
-            "UPDATE reports SET last_team_at = ?2 WHERE id = ?1",
-            params![report_id, now],
-        )?;
-        if first > 0 {
-            self.event(
-                Some(report_id),
-                Some(row),
-                "team-responded",
-                None,
-                None,
-                "first response: the response clock stops",
-            )?;
-        }
-        if state == "new" {
-            self.tx
-                .execute("UPDATE reports SET state = 'triaged' WHERE id = ?1", [report_id])?;
-            self.event(
-                Some(report_id),
-                Some(row),
-                "state",
-                Some("new"),
-                Some("triaged"),
-                "the team responded",
-            )?;
-        }
-        Ok(())
+        team_responded(self.tx, report_id, Some(row), state, self.now, "embargo")
     }
 
     fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
@@ -424,4 +396,53 @@ fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> anyhow::Res
         |r| r.get(0),
     )?;
     Ok(format!("{prefix}-{year}-{last:04}"))
+}
+
+/// The team responded (a member's mail in the thread, a reply sent through
+/// embargo): the response clock stops the first time, and a new report
+/// becomes triaged.
+pub(crate) fn team_responded(
+    tx: &Connection,
+    report_id: i64,
+    row: Option<i64>,
+    state: &str,
+    now: Timestamp,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let first = tx.execute(
+        "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+        params![report_id, ts(now)],
+    )?;
+    tx.execute(
+        "UPDATE reports SET last_team_at = ?2 WHERE id = ?1",
+        params![report_id, ts(now)],
+    )?;
+    if first > 0 {
+        insert_event(
+            tx,
+            Some(report_id),
+            row,
+            now,
+            actor,
+            "team-responded",
+            None,
+            None,
+            "first response: the response clock stops",
+        )?;
+    }
+    if state == "new" {
+        tx.execute("UPDATE reports SET state = 'triaged' WHERE id = ?1", [report_id])?;
+        insert_event(
+            tx,
+            Some(report_id),
+            row,
+            now,
+            actor,
+            "state",
+            Some("new"),
+            Some("triaged"),
+            "the team responded",
+        )?;
+    }
+    Ok(())
 }

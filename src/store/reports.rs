@@ -44,6 +44,8 @@ pub struct ReportSummary {
     pub credit_name: String,
     pub credit_url: String,
     pub merged_into: Option<String>,
+    /// The agreed disclosure date, if any.
+    pub disclose_on: Option<String>,
     #[serde(skip)]
     pub last_reporter_at: Option<String>,
     #[serde(skip)]
@@ -117,7 +119,7 @@ const SUMMARY_SQL: &str = "SELECT r.tracking_id, r.state, r.reporter, r.reporter
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'),
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
         r.id, r.signature, r.complex, r.first_response_at, r.fixed_at, r.disclosed_at, r.credit,
-        r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at
+        r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at, r.disclose_on
     FROM reports r";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
@@ -145,6 +147,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             merged_into: r.get(20)?,
             last_reporter_at: r.get(21)?,
             last_team_at: r.get(22)?,
+            disclose_on: r.get(23)?,
             response_due: None,
             fix_due: None,
             details_due: None,

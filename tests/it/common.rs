@@ -130,6 +130,21 @@ impl Stack {
         }
     }
 
+    /// Waits until a message containing `needle` is in a user's INBOX.
+    pub fn wait_for(&self, user: &str, needle: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(m) = self.inbox(user).into_iter().find(|m| m.contains(needle)) {
+                return m;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{user}: no message with {needle:?} within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Exim's queue is empty: everything accepted has been delivered.
     pub fn wait_delivered(&self, timeout: Duration) {
         let start = Instant::now();

@@ -3,6 +3,7 @@
 
 mod common;
 mod config_errors;
+mod conversation;
 mod e2e;
 mod gpg;
 mod lifecycle;

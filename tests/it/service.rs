@@ -140,7 +140,7 @@ fn sigterm_during_a_backlog_drains_and_loses_nothing() {
     let mut d = s.daemon();
     let start = Instant::now();
     while s.reports().is_empty() {
-        assert!(start.elapsed() < WAIT);
+        assert!(start.elapsed() < WAIT, "no report yet; daemon log:\n{}", s.daemon_log());
         std::thread::sleep(Duration::from_millis(20));
     }
     d.signal("TERM");

@@ -94,7 +94,8 @@ fn without_member_keys_the_alert_holds_no_content_and_says_so() {
         SECURITY,
         "From: MAILER-DAEMON@example.test\r\nSubject: bounce\r\nMessage-ID: <bounce-alert@x>\r\n\r\nx\r\n",
     );
-    s.stack.wait_inbox(SECURITY, 4, WAIT);
+    s.stack.wait_for(SECURITY, "<beg-alert@example.test>", WAIT);
+    s.stack.wait_for(SECURITY, "<bounce-alert@x>", WAIT);
     s.once();
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(s.stack.inbox(TEAM).len(), 1);

@@ -1,0 +1,97 @@
+//! The team's messages to the reporter from the CLI.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::config::Config;
+use crate::conversation;
+use crate::intake::Pipeline;
+use crate::store::Store;
+
+/// Queues `body` to the reporter of `id` and sends it now.
+fn send(store: Store, cfg: &Config, id: &str, kind: &str, body: String, actor: &str) -> anyhow::Result<()> {
+    let p = Pipeline::from_config(cfg)?;
+    let mut store = store;
+    let t = store.thread(id)?;
+    let out = conversation::to_reporter(&p, &store, &t, kind, body)?;
+    let encrypted = String::from_utf8_lossy(&out.raw).contains("multipart/encrypted");
+    store.record_team_message(&t, &out, actor)?;
+    drop(store);
+    let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let retrying = rt.block_on(async {
+        let transport = crate::outbox::transport(&cfg.smtp)?;
+        crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
+    })?;
+    println!(
+        "{id}: {kind} to {} ({}){}",
+        t.reporter,
+        if encrypted { "signed and encrypted" } else { "signed" },
+        if retrying > 0 {
+            "; queued, the daemon will retry"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+pub fn reply(store: Store, cfg: &Config, id: &str, file: Option<&Path>, actor: &str) -> anyhow::Result<()> {
+    let body = match file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s)?;
+            s
+        }
+    };
+    if body.trim().is_empty() {
+        anyhow::bail!("the reply is empty");
+    }
+    send(store, cfg, id, "team-reply", body, actor)
+}
+
+pub fn notice(store: Store, cfg: &Config, id: &str, template: &str, kind: &str, actor: &str) -> anyhow::Result<()> {
+    let t = store.thread(id)?;
+    let body = conversation::notice(cfg, &store, &t, template)?;
+    send(store, cfg, id, kind, body, actor)
+}
+
+pub fn disclose_on(
+    store: &mut Store,
+    cfg: &Config,
+    id: &str,
+    date: &str,
+    force: Option<&str>,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let d: jiff::civil::Date = date
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{date:?} is not a date like 2027-03-01"))?;
+    let at = cfg.policy.calendar.start_of(d);
+    let r = store
+        .show_report(id)?
+        .ok_or_else(|| anyhow::anyhow!("no report {id}"))?;
+    let received: jiff::Timestamp = r.summary.received_at.parse()?;
+    let limit = conversation::latest_disclosure(cfg, received, r.summary.complex);
+    let note = match (at > limit, force) {
+        (true, None) => anyhow::bail!(
+            "{date} is beyond the policy's limit for {id} ({}: fix within {} days, details {} days later); --force REASON to record it anyway",
+            crate::store::ts(limit),
+            if r.summary.complex {
+                cfg.policy.promises.complex_fix_days
+            } else {
+                cfg.policy.promises.fix_days
+            },
+            cfg.policy.promises.details_delay_days
+        ),
+        (true, Some(reason)) => format!(
+            "beyond the policy's limit ({}), forced: {reason}",
+            crate::store::ts(limit)
+        ),
+        (false, _) => String::new(),
+    };
+    store.set_disclose_on(id, at, &note, actor)?;
+    println!("{id}: disclosure date {date}");
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! The team's conversation with the reporter through embargo: replies,
+//! fix and disclosure notices (from the CLI), and replies relayed from a team
+//! member's signed mail, with a small command grammar.
+//!
+//! Commands, one per line at the very top of a relayed mail (the first line
+//! that is not a command ends them; a blank line too):
+//!
+//! ```text
+//! state: triaged            (any report state)
+//! complex
+//! fixed                     (or  fixed: 2026-12-01)
+//! disclose-on: 2027-03-01
+//! disclosed
+//! credit: Jane Doe https://jane.example
+//! no-credit
+//! ```
+//!
+//! A line that looks like a command (`word:` at the top) but is not one of
+//! these is reported back and nothing is done: commands are never guessed.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use sequoia_openpgp::Cert;
+use sequoia_openpgp::parse::Parse as _;
+
+use crate::config::Config;
+use crate::intake::Pipeline;
+use crate::message::{Inbound, ReturnPath};
+use crate::reply::{self, Crypto, ReplyTo};
+use crate::store::{Outgoing, Store, Thread};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    State(String),
+    Complex,
+    Fixed(Option<Date>),
+    DiscloseOn(Date),
+    Disclosed,
+    Credit { name: String, url: String },
+    NoCredit,
+}
+
+/// Commands at the top of `text`, unknown command-like lines, and the rest.
+pub fn parse_commands(text: &str) -> (Vec<Command>, Vec<String>, String) {
+    let mut cmds = Vec::new();
+    let mut unknown = Vec::new();
+    let mut lines = text.lines().peekable();
+    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
+        lines.next();
+    }
+    while let Some(line) = lines.peek() {
+        let l = line.trim();
+        if l.is_empty() {
+            break;
+        }
+        let (name, value) = match l.split_once(':') {
+            Some((n, v)) => (n.trim().to_ascii_lowercase(), v.trim().to_owned()),
+            None => (l.to_ascii_lowercase(), String::new()),
+        };
+        let raw_name = l.split(':').next().unwrap_or("").trim();
+        let looks_like_command = !raw_name.is_empty() && raw_name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+        let cmd = match (name.as_str(), value.as_str()) {
+            ("state", v) if !v.is_empty() => Some(Command::State(v.to_ascii_lowercase())),
+            ("complex", "") => Some(Command::Complex),
+            ("fixed", "") => Some(Command::Fixed(None)),
+            ("fixed", v) => v.parse().ok().map(|d| Command::Fixed(Some(d))),
+            ("disclose-on", v) => v.parse().ok().map(Command::DiscloseOn),
+            ("disclosed", "") => Some(Command::Disclosed),
+            ("no-credit", "") => Some(Command::NoCredit),
+            ("credit", v) if !v.is_empty() => {
+                let (name, url): (Vec<&str>, Vec<&str>) = v
+                    .split_whitespace()
+                    .partition(|w| !(w.starts_with("https://") || w.starts_with("http://")));
+                Some(Command::Credit {
+                    name: name.join(" "),
+                    url: url.first().copied().unwrap_or("").to_owned(),
+                })
+            }
+            _ => None,
+        };
+        match cmd {
+            Some(c) => cmds.push(c),
+            // `word:` or a bare lower-case word at the top: a command we do
+            // not know (or a known one with a bad value).
+            None if looks_like_command && (l.contains(':') || !l.contains(' ')) && cmds.len() < 20 => {
+                unknown.push(l.to_owned())
+            }
+            None => break,
+        }
+        lines.next();
+    }
+    let rest: Vec<&str> = lines.collect();
+    (cmds, unknown, rest.join("\n").trim().to_owned())
+}
+
+/// The member's own words: without quoted text (`> ...`), without what
+/// follows "On ... wrote:" or "-----Original Message-----", without the
+/// signature block.
+pub fn strip_quoted(text: &str) -> String {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let t = line.trim_end();
+        if t.ends_with("wrote:") || t.starts_with("-----Original Message-----") || t == "--" || t == "-- " {
+            break;
+        }
+        if t.trim_start().starts_with('>') {
+            continue;
+        }
+        out.push(t);
+    }
+    out.join("\n").trim().to_owned()
+}
+
+/// The reporter's known key, if any.
+fn reporter_cert(store: &Store, reporter: &str) -> anyhow::Result<Option<Cert>> {
+    Ok(store
+        .reporter_certs(reporter)?
+        .iter()
+        .find_map(|b| Cert::from_bytes(b).ok()))
+}
+
+/// A team message to the reporter, threaded into the report, signed, and
+/// encrypted when the reporter's key is known.
+pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: String) -> anyhow::Result<Outgoing> {
+    let inbound = Inbound {
+        message_id: t.latest.clone().unwrap_or_default(),
+        has_message_id: t.latest.is_some(),
+        from_addr: Some(t.reporter.clone()),
+        from_name: (!t.reporter_name.is_empty()).then(|| t.reporter_name.clone()),
+        return_path: ReturnPath::Address(t.reporter.clone()),
+        subject: t.subject.clone(),
+        in_reply_to: Vec::new(),
+        references: t
+            .references
+            .iter()
+            .filter(|r| Some(*r) != t.latest.as_ref())
+            .cloned()
+            .collect(),
+        date: None,
+        headers: Vec::new(),
+        body_text: String::new(),
+        size: 0,
+    };
+    let to = ReplyTo {
+        inbound: &inbound,
+        recipient: &t.reporter,
+        from: &p.from,
+        human: true,
+    };
+    let crypto = Crypto {
+        team: Some(&p.team),
+        encrypt_to: reporter_cert(store, &t.reporter)?,
+    };
+    let subject = reply::tagged_subject(&t.tracking_id, &format!("Re: {}", t.subject));
+    reply::compose(kind, &to, &subject, body, &crypto)
+}
+
+/// A notice from a template (`fixed.txt`, `disclose-on.txt`).
+pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow::Result<String> {
+    let mut reports = store.list_reports()?;
+    let r = reports
+        .iter_mut()
+        .find(|r| r.id == t.tracking_id)
+        .ok_or_else(|| anyhow::anyhow!("no report {}", t.tracking_id))?;
+    crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, Timestamp::now());
+    let ctx = serde_json::json!({
+        "report": r,
+        "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+        "credit_known": !t.credit.is_empty(),
+    });
+    let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
+    crate::digest::render_file(&dir.join(template), &ctx)
+}
+
+/// The latest date the policy allows for disclosure: received + the fix
+/// limit (complex or not) + the details delay.
+pub fn latest_disclosure(cfg: &Config, received: Timestamp, complex: bool) -> Timestamp {
+    let p = &cfg.policy.promises;
+    let fix = if complex { p.complex_fix_days } else { p.fix_days };
+    cfg.policy.calendar.add_days(received, fix + p.details_delay_days)
+}
+
+/// Carries out commands as `actor`. Returns what was done, in words.
+pub fn apply(store: &mut Store, cfg: &Config, id: &str, cmds: &[Command], actor: &str) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for c in cmds {
+        match c {
+            Command::State(s) => {
+                let old = store.set_state(id, s, "by mail", actor)?;
+                done.push(format!("state {old} -> {s}"));
+            }
+            Command::Complex => {
+                store.set_complex(id, actor)?;
+                done.push("marked complex".to_owned());
+            }
+            Command::Fixed(date) => {
+                let at = date
+                    .map(|d| cfg.policy.calendar.start_of(d))
+                    .unwrap_or_else(Timestamp::now);
+                store.set_fixed(id, at, actor)?;
+                done.push(format!("fixed at {}", crate::store::ts(at)));
+            }
+            Command::DiscloseOn(d) => {
+                let at = cfg.policy.calendar.start_of(*d);
+                let r = store
+                    .show_report(id)?
+                    .ok_or_else(|| anyhow::anyhow!("no report {id}"))?;
+                let received: Timestamp = r.summary.received_at.parse()?;
+                let limit = latest_disclosure(cfg, received, r.summary.complex);
+                if at > limit {
+                    anyhow::bail!(
+                        "disclose-on {d} is beyond the policy's limit ({}); use the CLI with --force",
+                        crate::store::ts(limit)
+                    );
+                }
+                store.set_disclose_on(id, at, "agreed by mail", actor)?;
+                done.push(format!("disclosure date {d}"));
+            }
+            Command::Disclosed => {
+                store.set_state(id, "disclosed", "by mail", actor)?;
+                done.push("disclosed".to_owned());
+            }
+            Command::Credit { name, url } => {
+                store.set_credit(id, Some((name, url)), actor)?;
+                done.push(format!("credit as {name}"));
+            }
+            Command::NoCredit => {
+                store.set_credit(id, None, actor)?;
+                done.push("no credit".to_owned());
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_at_the_top_only() {
+        let (c, u, rest) = parse_commands("state: triaged\ncomplex\ndisclose-on: 2027-03-01\n\nHi Rita,\nthanks.");
+        assert_eq!(
+            c,
+            vec![
+                Command::State("triaged".into()),
+                Command::Complex,
+                Command::DiscloseOn("2027-03-01".parse().unwrap())
+            ]
+        );
+        assert!(u.is_empty());
+        assert_eq!(rest, "Hi Rita,\nthanks.");
+        let (c, u, rest) = parse_commands("Hi Rita,\nstate: fixed\n");
+        assert!(c.is_empty() && u.is_empty());
+        assert!(rest.contains("state: fixed"), "not at the top: text");
+        let (c, u, _) = parse_commands("credit: Jane Doe https://jane.example\nescalate: now\nHello");
+        assert_eq!(
+            c,
+            vec![Command::Credit {
+                name: "Jane Doe".into(),
+                url: "https://jane.example".into()
+            }]
+        );
+        assert_eq!(u, vec!["escalate: now"]);
+        let (_, u, _) = parse_commands("fixed: yesterday\n");
+        assert_eq!(u, vec!["fixed: yesterday"], "a bad value is reported, not guessed");
+    }
+
+    #[test]
+    fn quotes_and_signatures_are_stripped() {
+        let t = "Thanks, confirmed.\n\nOn Mon, 1 Dec 2026, security@example.test wrote:\n> New report SEC-2026-0001\n> secret";
+        assert_eq!(strip_quoted(t), "Thanks, confirmed.");
+        assert_eq!(strip_quoted("> quoted\nmine\n-- \nTess"), "mine");
+    }
+}
