@@ -680,3 +680,14 @@ fn clocks(s: &ReportSummary) -> String {
     }
     t
 }
+
+/// Sends what the outbox holds now, from the CLI (rather than waiting for the
+/// daemon). Returns how many are still waiting after temporary failures.
+fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
+    let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let transport = crate::outbox::transport(&cfg.smtp)?;
+        crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
+    })
+}

@@ -17,12 +17,7 @@ fn send(store: Store, cfg: &Config, id: &str, kind: &str, body: String, actor: &
     let encrypted = String::from_utf8_lossy(&out.raw).contains("multipart/encrypted");
     store.record_team_message(&t, &out, actor)?;
     drop(store);
-    let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let retrying = rt.block_on(async {
-        let transport = crate::outbox::transport(&cfg.smtp)?;
-        crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
-    })?;
+    let retrying = super::send_now(cfg)?;
     println!(
         "{id}: {kind} to {} ({}){}",
         t.reporter,

@@ -40,12 +40,7 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
     digest::queue(&mut store, cfg, &team, &members, now, true)?;
     drop(store);
     // Send now rather than wait for the daemon's outbox.
-    let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let retrying = rt.block_on(async {
-        let transport = crate::outbox::transport(&cfg.smtp)?;
-        crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
-    })?;
+    let retrying = super::send_now(cfg)?;
     if retrying > 0 {
         eprintln!("embargo: {retrying} mail(s) could not be sent yet; the daemon's outbox will retry");
     }

@@ -174,6 +174,15 @@ impl Batch {
             }));
             let failure = match outcome {
                 Ok(Ok(_)) => None,
+                // The database, not the message, is the problem (locked,
+                // disk full): stop and leave the mail on the server; the
+                // loop retries with backoff. Never a tombstone for that.
+                Ok(Err(e)) if e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some()) => {
+                    return Err(e.context(format!(
+                        "the database is not writable; UID {} stays on the server",
+                        w.uid
+                    )));
+                }
                 Ok(Err(e)) => Some(format!("internal error: {e:#}")),
                 Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
             };

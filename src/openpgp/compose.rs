@@ -130,16 +130,10 @@ pub fn autocrypt_value(addr: &str, cert_bytes: &[u8]) -> String {
     format!("addr={addr}; prefer-encrypt=mutual; keydata={}", chunks.join(" "))
 }
 
+/// Armor with CRLF line endings and no trailing line break (the caller
+/// adds the one before the boundary).
 fn crlf(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + data.len() / 60);
-    let mut prev = 0u8;
-    for &b in data {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
+    let mut out = super::crlf(data);
     while out.ends_with(b"\r\n") {
         out.truncate(out.len() - 2);
     }

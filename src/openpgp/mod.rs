@@ -296,7 +296,8 @@ fn verify_entity(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigState {
     }
 }
 
-fn crlf(data: &[u8]) -> Vec<u8> {
+/// Canonical CRLF line endings (what signatures are made over).
+pub(crate) fn crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 40);
     let mut prev = 0u8;
     for &b in data {

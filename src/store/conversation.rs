@@ -64,7 +64,7 @@ impl Store {
     /// the thread, with an event naming who sent it; it is the team's
     /// response for the clocks.
     pub fn record_team_message(&mut self, t: &Thread, out: &Outgoing, actor: &str) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         outbox::enqueue(&tx, Some(t.report_id), out, now)?;
         insert_event(
@@ -86,7 +86,7 @@ impl Store {
     /// `reports disclose-on ID DATE`: the agreed disclosure date.
     pub fn set_disclose_on(&mut self, tracking_id: &str, at: Timestamp, note: &str, actor: &str) -> anyhow::Result<()> {
         let t = self.thread(tracking_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let old: Option<String> =
             tx.query_row("SELECT disclose_on FROM reports WHERE id = ?1", [t.report_id], |r| {
                 r.get(0)

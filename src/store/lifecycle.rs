@@ -35,7 +35,7 @@ impl Store {
             anyhow::bail!("unknown state {state:?}; one of {}", crate::policy::STATES.join(", "));
         }
         let cur = self.current(tracking_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, state])?;
         insert_event(
@@ -101,7 +101,7 @@ impl Store {
     /// `reports complex ID`: the fix clock runs to the complex limit.
     pub fn set_complex(&mut self, tracking_id: &str, actor: &str) -> anyhow::Result<()> {
         let cur = self.current(tracking_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let old: i64 = tx.query_row("SELECT complex FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
         tx.execute("UPDATE reports SET complex = 1 WHERE id = ?1", [cur.id])?;
         let old = if old != 0 { "complex" } else { "normal" };
@@ -123,7 +123,7 @@ impl Store {
     /// `reports fixed ID [--date]`: the fix is out; the details clock starts.
     pub fn set_fixed(&mut self, tracking_id: &str, at: Timestamp, actor: &str) -> anyhow::Result<()> {
         let cur = self.current(tracking_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         let old: Option<String> = tx.query_row("SELECT fixed_at FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
         tx.execute(
@@ -171,7 +171,7 @@ impl Store {
         if cur.id == target.id {
             anyhow::bail!("cannot merge {tracking_id} into itself");
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         let into_tag: String = tx.query_row("SELECT tracking_id FROM reports WHERE id = ?1", [target.id], |r| {
             r.get(0)
@@ -214,7 +214,7 @@ impl Store {
     /// `reports credit ID --name NAME [--url URL]` or `--no-credit`.
     pub fn set_credit(&mut self, tracking_id: &str, credit: Option<(&str, &str)>, actor: &str) -> anyhow::Result<()> {
         let cur = self.current(tracking_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let old: String = tx.query_row("SELECT credit FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
         if let Some((_, url)) = credit
             && !url.is_empty()

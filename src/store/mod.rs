@@ -243,7 +243,7 @@ impl Store {
 
     /// Sets the position explicitly: first start, or a UIDVALIDITY change.
     pub fn set_sync_state(&mut self, mailbox: &str, state: SyncState, why: &str) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = ts(Timestamp::now());
         tx.execute(
             "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, ack_after, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -336,10 +336,19 @@ impl Store {
 
     /// Moves the IMAP position past a UID that needs no message row.
     pub fn advance(&mut self, source: &Source) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         advance(&tx, source, Timestamp::now())?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// A write transaction that takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): with two writers on WAL (intake and outbox), a deferred
+    /// transaction that reads first cannot be upgraded once the other has
+    /// committed (SQLITE_BUSY_SNAPSHOT) and fails at once instead of waiting.
+    pub(crate) fn write(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
     }
 
     pub(crate) fn conn(&self) -> &Connection {

@@ -117,7 +117,7 @@ impl Store {
 
     /// The SMTP server accepted the mail.
     pub fn outbox_sent(&mut self, item: &OutboxItem, response: &str) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = '',
@@ -152,7 +152,7 @@ impl Store {
 
     /// A permanent failure: recorded and visible, never retried.
     pub fn outbox_failed(&mut self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute(
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2,

@@ -24,7 +24,7 @@ impl Store {
         disposition: Disposition<'_>,
         prefix: &str,
     ) -> anyhow::Result<Recorded> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         if let Some(src) = source {
             let known: Option<i64> = tx

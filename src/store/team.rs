@@ -26,7 +26,7 @@ pub struct Credited {
 impl Store {
     /// Queues team mail (alerts, digests) in one transaction.
     pub fn enqueue_team_mail(&mut self, report_id: Option<i64>, outs: &[Outgoing]) -> anyhow::Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write()?;
         let now = Timestamp::now();
         for out in outs {
             outbox::enqueue(&tx, report_id, out, now)?;

@@ -11,12 +11,6 @@ const SECURITY: &str = "security@example.test";
 const TEAM: &str = "team@example.test";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn armored_block(text: &str) -> String {
-    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
-    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
-    text[start..end].replace("\r\n", "\n")
-}
-
 /// A team member with a key of their own, listed in [team] keys.
 fn setup() -> (Setup, Gpg, String) {
     let k = keys();

@@ -208,3 +208,10 @@ pub fn entity(text: &str, key: Option<&[u8]>, attachment: Option<(&str, &str)>) 
     s.push_str("--IN--\r\n");
     s.into_bytes()
 }
+
+/// The armored PGP message inside a mail (as Dovecot stored it).
+pub fn armored_block(text: &str) -> String {
+    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
+    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
+    text[start..end].replace("\r\n", "\n")
+}

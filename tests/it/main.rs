@@ -5,6 +5,7 @@ mod common;
 mod config_errors;
 mod conversation;
 mod e2e;
+mod faults;
 mod gpg;
 mod lifecycle;
 mod openpgp;

@@ -21,12 +21,6 @@ fn setup_with_key(team_secret: &[u8]) -> Setup {
     s
 }
 
-fn armored_block(text: &str) -> String {
-    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
-    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
-    text[start..end].replace("\r\n", "\n")
-}
-
 /// Decrypts an ack with the reporter's gpg; returns (plaintext, status).
 fn gpg_decrypt(g: &Gpg, ack: &str) -> (String, String) {
     let out = g.run(&["--status-fd", "2", "--decrypt"], armored_block(ack).as_bytes());

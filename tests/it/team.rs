@@ -12,12 +12,6 @@ const SECURITY: &str = "security@example.test";
 const TEAM: &str = "team@example.test";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn armored_block(text: &str) -> String {
-    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
-    let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
-    text[start..end].replace("\r\n", "\n")
-}
-
 /// A setup with a team key, `[team] notify`, and optionally member keys.
 fn setup(member_keys: bool) -> (Setup, Gpg) {
     let k = keys();
