@@ -251,3 +251,13 @@ fn key_files_readable_by_others_are_refused() {
     let err = TeamKeys::load(&[path], None).unwrap_err().to_string();
     assert!(err.contains("no secret key"), "{err}");
 }
+
+#[test]
+fn rsa_4096_pgp_mime_from_sequoia_decrypts() {
+    let team = cert("security@example.test", CipherSuite::RSA4k);
+    let (_d, keys) = team_keys(&team);
+    let w = compose::encrypt(ENTITY, None, std::slice::from_ref(&team)).unwrap();
+    let o = open_raw(&mail(&w, None), &keys, vec![], 1 << 20);
+    assert_eq!(o.protection.failure, None);
+    assert!(o.msg.body_text.contains("the secret report"));
+}

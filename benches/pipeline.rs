@@ -1,0 +1,436 @@
+//! Pipeline benchmark (`cargo bench --bench pipeline`), against a real mail
+//! stack started here: backlog ingest rate (overall and per kind) and peak
+//! RSS, ack latency through Exim with the daemon in IDLE, idle RSS, and
+//! growth (ingest rate with 0, 10k and 100k reports already stored).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_embargo");
+
+struct Stack {
+    dir: PathBuf,
+    env: HashMap<String, String>,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack"))
+            .arg("start")
+            .env("MAILSTACK_WATCH_PID", std::process::id().to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .collect();
+        Stack {
+            dir: PathBuf::from(&env["MAILSTACK_DIR"]),
+            env,
+        }
+    }
+    fn port(&self, p: &str) -> u16 {
+        self.env[&format!("MAILSTACK_{p}_PORT")].parse().unwrap()
+    }
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("mail/example.test").join(user).join("Maildir")
+    }
+    /// Drops messages straight into the security mailbox (as LMTP would).
+    fn backlog(&self, msgs: &[Vec<u8>]) {
+        let new = self.maildir("security").join("new");
+        std::fs::create_dir_all(&new).unwrap();
+        for (i, m) in msgs.iter().enumerate() {
+            // Maildir files hold LF line endings (Dovecot adds the CRs).
+            let lf = String::from_utf8_lossy(m).replace("\r\n", "\n");
+            std::fs::write(new.join(format!("{}.M{i}P1.bench", 1_700_000_000 + i)), lf).unwrap();
+        }
+        let _ = Command::new("chown")
+            .args(["-R", "mail:mail"])
+            .arg(self.dir.join("mail"))
+            .status();
+    }
+    fn count(&self, user: &str) -> usize {
+        ["new", "cur"]
+            .iter()
+            .map(|d| {
+                std::fs::read_dir(self.maildir(user).join(d))
+                    .map(|r| r.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack"))
+            .arg("destroy")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+fn config(stack: &Stack, dir: &Path, smtp_port: u16, team_keys: &[&str]) -> PathBuf {
+    for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("config"))
+        .unwrap()
+        .flatten()
+    {
+        if e.file_name() != "embargo.toml" {
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+    }
+    std::fs::write(dir.join("pw"), "security-pw").unwrap();
+    std::fs::set_permissions(dir.join("pw"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let keys: Vec<String> = team_keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let text = format!(
+        "[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nuser = \"security@example.test\"\npassword_file = \"pw\"\n\
+         reconnect_max_secs = 2\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\n\
+         from = \"Security <security@example.test>\"\nretry_max_secs = 2\n\n[store]\npath = \"db.sqlite3\"\n\n\
+         [reply]\nmax_per_sender_per_day = 1000000\n\n[openpgp]\nkeys = [{}]\n",
+        stack.port("IMAP"),
+        keys.join(", ")
+    );
+    let path = dir.join("embargo.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn plain(i: usize) -> Vec<u8> {
+    format!(
+        "Return-Path: <r{i}@example.test>\r\nFrom: Researcher {i} <r{i}@example.test>\r\nTo: security@example.test\r\n\
+         Subject: Vulnerability report {i}\r\nMessage-ID: <plain{i}@bench>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSteps to reproduce {i}:\r\n1. open the page\r\n2. inject\r\n{}\r\n",
+        "details ".repeat(60)
+    )
+    .into_bytes()
+}
+
+fn beg(i: usize) -> Vec<u8> {
+    format!(
+        "Return-Path: <b{i}@example.test>\r\nFrom: b{i}@example.test\r\nSubject: Missing DMARC record\r\nMessage-ID: <beg{i}@bench>\r\n\r\n\
+         Your domain has no DMARC record and the SPF record is weak, email spoofing is possible. Bounty?\r\n"
+    )
+    .into_bytes()
+}
+
+fn automatic(i: usize) -> Vec<u8> {
+    format!("Return-Path: <>\r\nFrom: MAILER-DAEMON@example.test\r\nSubject: Undelivered\r\nMessage-ID: <auto{i}@bench>\r\n\r\nbounce\r\n").into_bytes()
+}
+
+fn followup(i: usize) -> Vec<u8> {
+    format!(
+        "Return-Path: <r{i}@example.test>\r\nFrom: r{i}@example.test\r\nSubject: more on report {i}\r\nMessage-ID: <fu{i}@bench>\r\n\
+         In-Reply-To: <plain{i}@bench>\r\n\r\nmore details\r\n"
+    )
+    .into_bytes()
+}
+
+/// A PGP/MIME report around a gpg-made ciphertext (the same ciphertext
+/// for every message of a kind: decryption costs the same each time).
+fn encrypted(i: usize, ct: &[u8], tag: &str) -> Vec<u8> {
+    format!(
+        "Return-Path: <e{i}@example.test>\r\nFrom: e{i}@example.test\r\nSubject: ...\r\nMessage-ID: <{tag}{i}@bench>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"bench-boundary-0123456789\"\r\n\r\n--bench-boundary-0123456789\r\n\
+         Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--bench-boundary-0123456789\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n\
+         --bench-boundary-0123456789--\r\n",
+        String::from_utf8_lossy(ct).replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+/// gpg in a temporary home: keys and ciphertexts for the benchmark.
+fn gpg(home: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut c = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--yes", "--quiet", "--trust-model", "always"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success(), "gpg {args:?}");
+    out.stdout
+}
+
+/// Runs `embargo run --once` under /usr/bin/time; (seconds, peak RSS kB).
+fn once(cfg: &Path) -> (f64, u64) {
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(BIN)
+        .arg("--config")
+        .arg(cfg)
+        .args(["run", "--once"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let rss = err
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (secs, rss)
+}
+
+fn write_key(dir: &Path, name: &str, armored: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(dir.join(name), armored).unwrap();
+    std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Ingest only: SMTP points at a closed port, so acks wait in the outbox.
+fn ingest(label: &str, msgs: Vec<Vec<u8>>, keys: &[(&str, &[u8])], prefill: usize) -> (f64, u64) {
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, c) in keys {
+        write_key(dir.path(), name, c);
+    }
+    let names: Vec<&str> = keys.iter().map(|(n, _)| *n).collect();
+    let cfg = config(&stack, dir.path(), 9, &names);
+    if prefill > 0 {
+        prefill_db(&dir.path().join("db.sqlite3"), prefill);
+    }
+    let n = msgs.len();
+    stack.backlog(&msgs);
+    let (secs, rss) = once(&cfg);
+    let rate = n as f64 / secs;
+    // What became of them, so a fast row cannot hide a failure.
+    let db = rusqlite::Connection::open(dir.path().join("db.sqlite3")).unwrap();
+    let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let recorded = q("SELECT count(*) FROM messages WHERE direction = 'in' AND uid IS NOT NULL");
+    let decrypted = q("SELECT count(*) FROM messages WHERE encrypted = 1 AND decryption = ''");
+    let undecryptable = q("SELECT count(*) FROM messages WHERE decryption != ''");
+    if undecryptable > 0 {
+        let why: String = db
+            .query_row(
+                "SELECT decryption FROM messages WHERE decryption != '' LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        eprintln!("{label}: first decryption failure: {why}");
+    }
+    println!(
+        "| {label} | {n} | {secs:.2} s | {rate:.0} msg/s | {} MB | {recorded} recorded, {decrypted} decrypted, {undecryptable} not decryptable |",
+        rss / 1024
+    );
+    (rate, rss)
+}
+
+fn prefill_db(path: &Path, n: usize) {
+    let mut store = embargo::store::Store::open(path).unwrap();
+    for i in 0..n {
+        let row = embargo::store::InboundRow {
+            message_id: format!("<pre{i}@bench>"),
+            from_addr: format!("p{i}@example.test"),
+            subject: format!("old report {i}"),
+            body: "old".into(),
+            ..Default::default()
+        };
+        let d = embargo::store::Disposition::NewReport {
+            reporter: format!("p{i}@example.test"),
+            reporter_name: String::new(),
+            subject: format!("old report {i}"),
+            compose: Box::new(|_| Ok(None)),
+            no_ack_reason: Some("prefill".into()),
+            notes: vec![],
+            excluded_topic: None,
+            alerts: Box::new(|_| Ok(vec![])),
+        };
+        store.record(None, &row, d, "OLD").unwrap();
+    }
+}
+
+fn smtp_send(port: u16, raw: &str) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut expect = |code: &str| loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        assert!(l.starts_with(code), "{l}");
+        if l.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    };
+    expect("220");
+    for (cmd, code) in [
+        ("EHLO bench", "250"),
+        ("MAIL FROM:<researcher@example.test>", "250"),
+        ("RCPT TO:<security@example.test>", "250"),
+        ("DATA", "354"),
+    ] {
+        write!(w, "{cmd}\r\n").unwrap();
+        expect(code);
+    }
+    write!(w, "{raw}\r\n.\r\n").unwrap();
+    expect("250");
+    let _ = write!(w, "QUIT\r\n");
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:")
+                    .map(|v| v.trim().trim_end_matches(" kB").parse().unwrap_or(0))
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn latency(n: usize, idle_secs: u64) {
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&stack, dir.path(), stack.port("SMTP"), &[]);
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut samples = Vec::new();
+    for i in 0..n {
+        let before = stack.count("researcher");
+        let raw = format!(
+            "From: researcher@example.test\r\nTo: security@example.test\r\nSubject: latency {i}\r\nMessage-ID: <lat{i}@bench>\r\n\r\nreport {i}"
+        );
+        let t = Instant::now();
+        smtp_send(stack.port("SMTP"), &raw);
+        while stack.count("researcher") <= before {
+            std::thread::sleep(Duration::from_millis(2));
+            assert!(t.elapsed() < Duration::from_secs(30), "no ack for {i}");
+        }
+        samples.push(t.elapsed().as_secs_f64());
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "\nLatency, SMTP 250 of the report -> ack in the reporter's Maildir ({n} reports, one at a time, daemon in IDLE):\n\
+         p50 {:.3} s, p95 {:.3} s, p99 {:.3} s (Dovecot's IDLE notification alone waits ~0.5 s)",
+        q(0.5),
+        q(0.95),
+        q(0.99)
+    );
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    println!(
+        "Idle RSS after {idle_secs} s in IDLE (after the latency run): {} MB",
+        rss_kb(child.id()) / 1024
+    );
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let home = tempfile::Builder::new().prefix("bench-gpg").tempdir_in("/tmp").unwrap();
+    std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let h = home.path();
+    gpg(h, &["--gen-key"], b"%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nSubkey-Type: ECDH\nSubkey-Curve: cv25519\nName-Email: cv@example.test\n%commit\n");
+    gpg(h, &["--gen-key"], b"%no-protection\nKey-Type: RSA\nKey-Length: 4096\nSubkey-Type: RSA\nSubkey-Length: 4096\nName-Email: rsa@example.test\n%commit\n");
+    let cv_key = gpg(h, &["--armor", "--export-secret-keys", "cv@example.test"], b"");
+    let rsa_key = gpg(h, &["--armor", "--export-secret-keys", "rsa@example.test"], b"");
+    let text = format!(
+        "Content-Type: text/plain\r\n\r\nEncrypted report: {}\r\n",
+        "secret ".repeat(500)
+    );
+    let cv = gpg(h, &["--armor", "-e", "-r", "cv@example.test"], text.as_bytes());
+    let rsa = gpg(h, &["--armor", "-e", "-r", "rsa@example.test"], text.as_bytes());
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", h)
+        .args(["--kill", "all"])
+        .status();
+    let keys: [(&str, &[u8]); 2] = [("cv.sec.asc", &cv_key), ("rsa.sec.asc", &rsa_key)];
+    println!(
+        "# embargo pipeline benchmark (release build, run --once, IMAP and SQLite real; acks left in the outbox)\n"
+    );
+    if std::env::var_os("BENCH_QUICK").is_some() {
+        ingest(
+            "quick Cv25519",
+            (0..5).map(|i| encrypted(i, &cv, "cv")).collect(),
+            &keys,
+            0,
+        );
+        ingest(
+            "quick RSA-4096",
+            (0..5).map(|i| encrypted(i, &rsa, "rsa")).collect(),
+            &keys,
+            0,
+        );
+        return;
+    }
+    println!("| backlog | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|");
+    let mut mixed = Vec::new();
+    for i in 0..5000 {
+        mixed.push(match i % 20 {
+            0 => encrypted(i, &rsa, "rsa"),
+            1 | 2 => encrypted(i, &cv, "cv"),
+            3 | 4 => beg(i),
+            5 | 6 => automatic(i),
+            7 => followup(i - 7),
+            _ => plain(i),
+        });
+    }
+    ingest(
+        "mixed (65% plain, 10% Cv25519, 5% RSA-4096, 10% beg-bounty, 10% automatic, 5% follow-ups)",
+        mixed,
+        &keys,
+        0,
+    );
+    ingest("plain reports", (0..5000).map(plain).collect(), &keys, 0);
+    ingest(
+        "Cv25519 PGP/MIME",
+        (0..1000).map(|i| encrypted(i, &cv, "cv")).collect(),
+        &keys,
+        0,
+    );
+    ingest(
+        "RSA-4096 PGP/MIME",
+        (0..500).map(|i| encrypted(i, &rsa, "rsa")).collect(),
+        &keys,
+        0,
+    );
+    ingest("beg-bounty (excluded)", (0..2000).map(beg).collect(), &keys, 0);
+    ingest("automatic mail", (0..2000).map(automatic).collect(), &keys, 0);
+    println!(
+        "\nGrowth: 1,000 plain reports with reports already stored\n\n| already stored | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|"
+    );
+    for pre in [0, 10_000, 100_000] {
+        ingest(&format!("{pre}"), (0..1000).map(plain).collect(), &keys, pre);
+    }
+    let big = 25 * 1024 * 1024;
+    let mut att = plain(0);
+    att.truncate(att.len() - 2);
+    att.extend(
+        std::iter::repeat_n(b'A', big)
+            .collect::<Vec<u8>>()
+            .chunks(76)
+            .flat_map(|c| [c, b"\r\n"].concat()),
+    );
+    let (_, rss) = ingest("one 25 MB message", vec![att], &keys, 0);
+    println!(
+        "\n25 MB message: peak RSS {} MB = {:.1}x the message size",
+        rss / 1024,
+        (rss * 1024) as f64 / big as f64
+    );
+    if std::env::var_os("BENCH_SKIP_LATENCY").is_none() {
+        latency(200, 60);
+    }
+}
