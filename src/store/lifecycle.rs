@@ -51,23 +51,7 @@ impl Store {
         )?;
         // Any step past "new" is the team's response.
         if state != "new" {
-            let n = tx.execute(
-                "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
-                params![cur.id, ts(now)],
-            )?;
-            if n > 0 {
-                insert_event(
-                    &tx,
-                    Some(cur.id),
-                    None,
-                    now,
-                    actor,
-                    "team-responded",
-                    None,
-                    None,
-                    "the response clock stops",
-                )?;
-            }
+            stop_response_clock(&tx, cur.id, now, actor)?;
         }
         if state == "fixed" {
             let n = tx.execute(
@@ -155,10 +139,7 @@ impl Store {
                 "",
             )?;
         }
-        tx.execute(
-            "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
-            params![cur.id, ts(now)],
-        )?;
+        stop_response_clock(&tx, cur.id, now, actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -249,4 +230,27 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The team's first response (by any verb) stops the response clock, once,
+/// with an event.
+fn stop_response_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp, actor: &str) -> anyhow::Result<()> {
+    let n = tx.execute(
+        "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
+        params![id, ts(now)],
+    )?;
+    if n > 0 {
+        insert_event(
+            tx,
+            Some(id),
+            None,
+            now,
+            actor,
+            "team-responded",
+            None,
+            None,
+            "the response clock stops",
+        )?;
+    }
+    Ok(())
 }
