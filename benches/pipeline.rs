@@ -163,8 +163,11 @@ fn gpg(home: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
 /// Runs `embargo run --once` under /usr/bin/time; (seconds, peak RSS kB).
 fn once(cfg: &Path) -> (f64, u64) {
     let start = Instant::now();
+    // BENCH_WRAP: a profiler to run the daemon under (e.g. "heaptrack").
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
     let out = Command::new("/usr/bin/time")
         .arg("-v")
+        .args(wrap.split_whitespace())
         .arg(BIN)
         .arg("--config")
         .arg(cfg)
@@ -235,7 +238,7 @@ fn prefill_db(path: &Path, n: usize) {
             message_id: format!("<pre{i}@bench>"),
             from_addr: format!("p{i}@example.test"),
             subject: format!("old report {i}"),
-            body: "old".into(),
+            body: "old",
             ..Default::default()
         };
         let d = embargo::store::Disposition::NewReport {
@@ -295,7 +298,11 @@ fn latency(n: usize, idle_secs: u64) {
     let stack = Stack::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&stack, dir.path(), stack.port("SMTP"), &[]);
-    let mut child = Command::new(BIN)
+    // A copy of the binary, so a rebuild during an hour-long run cannot
+    // trip over the running executable.
+    let bin = dir.path().join("embargo");
+    std::fs::copy(BIN, &bin).unwrap();
+    let mut child = Command::new(&bin)
         .arg("--config")
         .arg(&cfg)
         .arg("run")
@@ -327,13 +334,53 @@ fn latency(n: usize, idle_secs: u64) {
         q(0.95),
         q(0.99)
     );
-    std::thread::sleep(Duration::from_secs(idle_secs));
+    // Idle: RSS sampled every minute (or at the end of a shorter run); the
+    // IMAP IDLE is re-issued every 20 minutes, so an hour sees three.
+    let start = Instant::now();
+    let mut rss = Vec::new();
+    let step = Duration::from_secs(idle_secs.clamp(1, 60));
+    while start.elapsed() < Duration::from_secs(idle_secs) {
+        std::thread::sleep(step);
+        assert!(child.try_wait().unwrap().is_none(), "daemon exited while idle");
+        rss.push((start.elapsed().as_secs(), rss_kb(child.id())));
+    }
+    // Still alive and answering after the idle stretch.
+    let before = stack.count("researcher");
+    smtp_send(
+        stack.port("SMTP"),
+        "From: researcher@example.test\r\nTo: security@example.test\r\nSubject: after idle\r\nMessage-ID: <after-idle@bench>\r\n\r\nreport",
+    );
+    let t = Instant::now();
+    while stack.count("researcher") <= before {
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(t.elapsed() < Duration::from_secs(30), "no ack after the idle stretch");
+    }
+    let max = rss.iter().map(|r| r.1).max().unwrap_or(0);
+    let last = rss.last().map(|r| r.1).unwrap_or(0);
+    let marks: Vec<String> = rss
+        .iter()
+        .filter(|(s, _)| rss.len() < 8 || s % 600 < 60)
+        .map(|(s, kb)| format!("{}:{:02} {:.1} MB", s / 60, s % 60, *kb as f64 / 1024.0))
+        .collect();
     println!(
-        "Idle RSS after {idle_secs} s in IDLE (after the latency run): {} MB",
-        rss_kb(child.id()) / 1024
+        "Idle RSS over {idle_secs} s in IDLE after the latency run: last {:.1} MB, max {:.1} MB ({}); ack after the idle stretch in {:.3} s",
+        last as f64 / 1024.0,
+        max as f64 / 1024.0,
+        marks.join(", "),
+        t.elapsed().as_secs_f64()
     );
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
+}
+
+/// Which sections to run: `BENCH_ONLY=backlog,growth,big,bomb,latency,schleuder`
+/// (default: all). `BENCH_IDLE_SECS` sets the idle stretch after the latency
+/// run (default 60; the README figure is from 3600).
+fn section(name: &str) -> bool {
+    match std::env::var("BENCH_ONLY") {
+        Ok(v) => v.split(',').any(|s| s.trim() == name),
+        Err(_) => name != "latency" || std::env::var_os("BENCH_SKIP_LATENCY").is_none(),
+    }
 }
 
 fn main() {
@@ -376,12 +423,36 @@ fn main() {
         );
         return;
     }
+    if section("backlog") {
+        backlog(&rsa, &cv, &keys);
+    }
+    if section("growth") {
+        println!(
+            "\nGrowth: 1,000 plain reports with reports already stored\n\n| already stored | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|"
+        );
+        for pre in [0, 10_000, 100_000] {
+            ingest(&format!("{pre}"), (0..1000).map(plain).collect(), &keys, pre);
+        }
+    }
+    if section("big") {
+        big(&keys);
+    }
+    if section("latency") {
+        let idle = std::env::var("BENCH_IDLE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        latency(200, idle);
+    }
+}
+
+fn backlog(rsa: &[u8], cv: &[u8], keys: &[(&str, &[u8])]) {
     println!("| backlog | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|");
     let mut mixed = Vec::new();
     for i in 0..5000 {
         mixed.push(match i % 20 {
-            0 => encrypted(i, &rsa, "rsa"),
-            1 | 2 => encrypted(i, &cv, "cv"),
+            0 => encrypted(i, rsa, "rsa"),
+            1 | 2 => encrypted(i, cv, "cv"),
             3 | 4 => beg(i),
             5 | 6 => automatic(i),
             7 => followup(i - 7),
@@ -391,30 +462,27 @@ fn main() {
     ingest(
         "mixed (65% plain, 10% Cv25519, 5% RSA-4096, 10% beg-bounty, 10% automatic, 5% follow-ups)",
         mixed,
-        &keys,
+        keys,
         0,
     );
-    ingest("plain reports", (0..5000).map(plain).collect(), &keys, 0);
+    ingest("plain reports", (0..5000).map(plain).collect(), keys, 0);
     ingest(
         "Cv25519 PGP/MIME",
-        (0..1000).map(|i| encrypted(i, &cv, "cv")).collect(),
-        &keys,
+        (0..1000).map(|i| encrypted(i, cv, "cv")).collect(),
+        keys,
         0,
     );
     ingest(
         "RSA-4096 PGP/MIME",
-        (0..500).map(|i| encrypted(i, &rsa, "rsa")).collect(),
-        &keys,
+        (0..500).map(|i| encrypted(i, rsa, "rsa")).collect(),
+        keys,
         0,
     );
-    ingest("beg-bounty (excluded)", (0..2000).map(beg).collect(), &keys, 0);
-    ingest("automatic mail", (0..2000).map(automatic).collect(), &keys, 0);
-    println!(
-        "\nGrowth: 1,000 plain reports with reports already stored\n\n| already stored | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|"
-    );
-    for pre in [0, 10_000, 100_000] {
-        ingest(&format!("{pre}"), (0..1000).map(plain).collect(), &keys, pre);
-    }
+    ingest("beg-bounty (excluded)", (0..2000).map(beg).collect(), keys, 0);
+    ingest("automatic mail", (0..2000).map(automatic).collect(), keys, 0);
+}
+
+fn big(keys: &[(&str, &[u8])]) {
     let big = 25 * 1024 * 1024;
     let mut att = plain(0);
     att.truncate(att.len() - 2);
@@ -424,13 +492,54 @@ fn main() {
             .chunks(76)
             .flat_map(|c| [c, b"\r\n"].concat()),
     );
-    let (_, rss) = ingest("one 25 MB message", vec![att], &keys, 0);
+    println!("\n| backlog | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|");
+    let (_, rss) = ingest("one 25 MB message", vec![att], keys, 0);
     println!(
         "\n25 MB message: peak RSS {} MB = {:.1}x the message size",
         rss / 1024,
         (rss * 1024) as f64 / big as f64
     );
-    if std::env::var_os("BENCH_SKIP_LATENCY").is_none() {
-        latency(200, 60);
+    // The issue's case: a report with a 25 MB attachment (base64, so the
+    // message is ~34 MB on the wire; the ratio is against the message).
+    let bin: Vec<u8> = (0..big as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let b64 = base64(&bin);
+    let mut msg =
+        "Return-Path: <r0@example.test>\r\nFrom: Researcher <r0@example.test>\r\nTo: security@example.test\r\n\
+         Subject: Crash dump attached\r\nMessage-ID: <att0@bench>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"att-boundary-0123456789\"\r\n\r\n--att-boundary-0123456789\r\n\
+         Content-Type: text/plain\r\n\r\nThe core dump is attached.\r\n--att-boundary-0123456789\r\n\
+         Content-Type: application/octet-stream; name=\"core.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .as_bytes()
+            .to_vec();
+    for line in b64.as_bytes().chunks(76) {
+        msg.extend_from_slice(line);
+        msg.extend_from_slice(b"\r\n");
     }
+    msg.extend_from_slice(b"--att-boundary-0123456789--\r\n");
+    let size = msg.len();
+    let (_, rss) = ingest("one report with a 25 MB attachment", vec![msg], keys, 0);
+    println!(
+        "\n25 MB attachment ({:.1} MB message): peak RSS {} MB = {:.1}x the message size",
+        size as f64 / 1048576.0,
+        rss / 1024,
+        (rss * 1024) as f64 / size as f64
+    );
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len() / 3 * 4 + 4);
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            if k <= c.len() {
+                out.push(T[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

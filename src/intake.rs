@@ -253,7 +253,7 @@ pub fn record_failure(
             message_id: format!("<failed-{}@embargo.invalid>", failure_id(a)),
             size: a.raw.len() as u64,
             received_at: a.internal_date,
-            raw: Some(a.raw.to_vec()),
+            raw: Some(a.raw),
             ..InboundRow::default()
         },
     };
@@ -287,7 +287,7 @@ fn failure_id(a: &Arrival<'_>) -> String {
     }
 }
 
-fn inbound_row(msg: &Inbound, a: &Arrival<'_>) -> InboundRow {
+fn inbound_row<'a>(msg: &'a Inbound, a: &Arrival<'a>) -> InboundRow<'a> {
     InboundRow {
         message_id: msg.message_id.clone(),
         from_addr: msg.from_addr.clone().unwrap_or_default(),
@@ -295,8 +295,8 @@ fn inbound_row(msg: &Inbound, a: &Arrival<'_>) -> InboundRow {
         date: msg.date,
         received_at: a.internal_date,
         size: msg.size as u64,
-        raw: Some(a.raw.to_vec()),
-        body: msg.body_text.clone(),
+        raw: Some(a.raw),
+        body: &msg.body_text,
         ..InboundRow::default()
     }
 }

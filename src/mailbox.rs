@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
+use async_imap::types::Fetch;
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use rustls_pki_types::ServerName;
@@ -23,6 +24,25 @@ use crate::config::{ImapConfig, Security};
 pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ImapStream for T {}
 type Session = async_imap::Session<Box<dyn ImapStream>>;
+
+/// One downloaded message (or header section), kept in the IMAP client's
+/// own receive buffer: no copy of a large message is made here.
+pub struct Fetched {
+    pub uid: u32,
+    fetch: Fetch,
+}
+
+impl Fetched {
+    pub fn bytes(&self) -> &[u8] {
+        self.fetch.body().or_else(|| self.fetch.header()).unwrap_or_default()
+    }
+}
+
+impl Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fetched {{ uid: {}, {} bytes }}", self.uid, self.bytes().len())
+    }
+}
 
 /// A message waiting on the server: what `UID FETCH (UID RFC822.SIZE
 /// INTERNALDATE)` tells before anything is downloaded.
@@ -166,37 +186,36 @@ impl Connection {
 
     /// Downloads whole messages (`BODY.PEEK[]`), returned in UID order. A UID
     /// that vanished (expunged meanwhile) is simply absent.
-    pub async fn fetch(&mut self, uids: &[u32]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    pub async fn fetch(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
         self.fetch_section(uids, "(UID BODY.PEEK[])").await
     }
 
     /// Downloads only the header section, for mail too large to take whole.
-    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> anyhow::Result<Vec<Fetched>> {
         self.fetch_section(uids, "(UID BODY.PEEK[HEADER])").await
     }
 
-    async fn fetch_section(&mut self, uids: &[u32], query: &str) -> anyhow::Result<Vec<(u32, Vec<u8>)>> {
+    async fn fetch_section(&mut self, uids: &[u32], query: &str) -> anyhow::Result<Vec<Fetched>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let set = uid_set(uids);
         let timeout = self.timeout;
-        let fetches: Vec<_> = timed(timeout, "UID FETCH", async {
+        let fetches: Vec<Fetch> = timed(timeout, "UID FETCH", async {
             self.session.uid_fetch(&set, query).await?.try_collect().await
         })
         .await?;
-        let mut out: Vec<(u32, Vec<u8>)> = fetches
-            .iter()
+        let mut out: Vec<Fetched> = fetches
+            .into_iter()
             .filter_map(|f| {
                 let uid = f.uid?;
-                let body = f.body().or_else(|| f.header())?;
-                uids.contains(&uid).then(|| (uid, body.to_vec()))
+                (uids.contains(&uid) && (f.body().is_some() || f.header().is_some()))
+                    .then_some(Fetched { uid, fetch: f })
             })
             .collect();
-        out.sort_by_key(|(uid, _)| *uid);
+        out.sort_by_key(|f| f.uid);
         Ok(out)
     }
-
     /// Sets `\Flagged` so a person looking at the mailbox sees the message.
     pub async fn flag(&mut self, uid: u32) -> anyhow::Result<()> {
         let timeout = self.timeout;

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::intake::{self, Arrival};
-use crate::mailbox::{Connection, Waiting};
+use crate::mailbox::{Connection, Fetched, Waiting};
 use crate::outbox::lock;
 use crate::store::{Source, SyncState};
 
@@ -124,15 +124,15 @@ fn batches(waiting: &[Waiting], max: u64) -> Vec<&[Waiting]> {
     out
 }
 
-fn find(list: &[(u32, Vec<u8>)], uid: u32) -> Option<&[u8]> {
-    list.iter().find(|(u, _)| *u == uid).map(|(_, b)| b.as_slice())
+fn find(list: &[Fetched], uid: u32) -> Option<&[u8]> {
+    list.iter().find(|f| f.uid == uid).map(Fetched::bytes)
 }
 
 /// One fetched batch, processed on a blocking thread in UID order.
 struct Batch {
     waiting: Vec<Waiting>,
-    bodies: Vec<(u32, Vec<u8>)>,
-    headers: Vec<(u32, Vec<u8>)>,
+    bodies: Vec<Fetched>,
+    headers: Vec<Fetched>,
     mailbox: String,
     uidvalidity: u32,
     ack_after: Option<Timestamp>,

@@ -57,16 +57,17 @@ pub struct Source {
     pub uid: u32,
 }
 
-/// The inbound message as it is recorded.
+/// The inbound message as it is recorded. Borrows the raw message and its
+/// text: a 25 MB message is not copied on its way into the database.
 #[derive(Debug, Clone, Default)]
-pub struct InboundRow {
+pub struct InboundRow<'a> {
     pub message_id: String,
     pub from_addr: String,
     pub subject: String,
     pub date: Option<Timestamp>,
     pub received_at: Option<Timestamp>,
     pub size: u64,
-    pub raw: Option<Vec<u8>>,
+    pub raw: Option<&'a [u8]>,
     pub encrypted: bool,
     /// `none`, `good`, `bad` or `unknown-key`.
     pub signature: String,
@@ -76,7 +77,7 @@ pub struct InboundRow {
     /// Reporter keys the message carried (already filtered by address).
     pub keys: Vec<NewKey>,
     /// The readable text (decrypted when it was encrypted). Confidential.
-    pub body: String,
+    pub body: &'a str,
 }
 
 /// A reporter key to remember.

@@ -32,8 +32,8 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
     tx.execute(
-        "INSERT INTO messages (report_id, direction, message_id, from_addr, to_addr, subject, received_at, size, kind, raw)
-         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO messages (report_id, direction, message_id, from_addr, to_addr, subject, received_at, size, kind)
+         VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             report_id,
             out.message_id,
@@ -43,10 +43,10 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
             ts(now),
             out.raw.len() as i64,
             out.kind,
-            out.raw
         ],
     )?;
     let message_row = tx.last_insert_rowid();
+    super::record::write_raw(tx, message_row, &out.raw)?;
     tx.execute(
         "INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",

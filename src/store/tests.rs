@@ -3,7 +3,7 @@ use jiff::SignedDuration;
 use super::migrations;
 use super::*;
 
-fn row(id: &str) -> InboundRow {
+fn row(id: &str) -> InboundRow<'static> {
     InboundRow {
         message_id: id.into(),
         from_addr: "r@example.test".into(),
@@ -248,8 +248,8 @@ fn migrations_from_every_earlier_version() {
             )
             .unwrap();
             conn.execute(
-                "INSERT INTO messages (report_id, direction, message_id, received_at, kind)
-                 VALUES (1, 'in', '<old@x>', '2026-01-02T03:04:05Z', 'report')",
+                "INSERT INTO messages (report_id, direction, message_id, received_at, kind, raw)
+                 VALUES (1, 'in', '<old@x>', '2026-01-02T03:04:05Z', 'report', x'0102')",
                 [],
             )
             .unwrap();
@@ -267,7 +267,40 @@ fn migrations_from_every_earlier_version() {
         assert_eq!(r.summary.messages, 1);
         assert_eq!(r.summary.signature, "none");
         assert_eq!(s.sync_state("INBOX").unwrap().unwrap().last_uid, 99);
+        // Version 7 moved the raw message to its own table.
+        let raw: Vec<u8> = s
+            .conn()
+            .query_row("SELECT raw FROM message_raw WHERE message_id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(raw, [1, 2], "from version {version}");
     }
+}
+
+/// The raw message goes in through incremental blob I/O, byte for byte,
+/// inbound and outbound.
+#[test]
+fn raw_messages_are_stored_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+    let big: Vec<u8> = (0..3_000_001u32).map(|i| (i % 251) as u8).collect();
+    let mut r = row("<big@x>");
+    r.raw = Some(&big);
+    s.record(Some(&src(1)), &r, new_report("<ack@x>"), "SEC").unwrap();
+    let mut empty = row("<empty@x>");
+    empty.raw = Some(b"");
+    s.record(Some(&src(2)), &empty, new_report("<ack2@x>"), "SEC").unwrap();
+    let raw = |id: &str| -> Vec<u8> {
+        s.conn()
+            .query_row(
+                "SELECT r.raw FROM message_raw r JOIN messages m ON m.id = r.message_id WHERE m.message_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(raw("<big@x>") == big);
+    assert_eq!(raw("<empty@x>"), b"");
+    assert_eq!(raw("<ack@x>"), b"raw", "the outgoing ack too");
 }
 
 #[test]

@@ -130,11 +130,10 @@ pub fn spf_dmarc(reply_template: PathBuf) -> Topic {
 }
 
 /// Lower-cased, whitespace collapsed.
-fn normalize(text: &str) -> String {
-    let lower = text.to_lowercase();
-    let mut out = String::with_capacity(lower.len());
-    let mut space = false;
-    for c in lower.chars() {
+/// Lower-cased, whitespace runs folded to one space; appended to `out`.
+fn normalize_into(out: &mut String, text: &str) {
+    let mut space = out.ends_with(' ');
+    for c in text.chars().flat_map(char::to_lowercase) {
         if c.is_whitespace() {
             if !space {
                 out.push(' ');
@@ -145,7 +144,23 @@ fn normalize(text: &str) -> String {
             space = false;
         }
     }
-    out
+}
+
+/// How much of the body the classifier reads. The mail it is for (form
+/// letters about SPF, DMARC, clickjacking) is a few KB; a report with a
+/// 25 MB body is not one, and copying all of it twice to find out would
+/// dominate intake's memory for such a message.
+pub const CLASSIFY_LIMIT: usize = 256 * 1024;
+
+fn prefix(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Does `term` occur in `text` where a word starts?
@@ -185,7 +200,10 @@ pub fn matches(topic: &Topic, text: &str) -> Option<Vec<String>> {
 
 /// The first topic that `subject` + `body` fall under.
 pub fn classify<'a>(topics: &'a [Topic], subject: &str, body: &str) -> Option<(&'a Topic, Vec<String>)> {
-    let text = normalize(&format!("{subject}\n{body}"));
+    let mut text = String::new();
+    normalize_into(&mut text, prefix(subject, CLASSIFY_LIMIT));
+    text.push(' ');
+    normalize_into(&mut text, prefix(body, CLASSIFY_LIMIT));
     topics.iter().find_map(|t| matches(t, &text).map(|hits| (t, hits)))
 }
 
@@ -249,5 +267,22 @@ mod tests {
         assert!(!contains_term("wordspf", "spf"));
         assert!(contains_term("spoofing", "spoof"));
         assert!(!contains_term("", "spf"));
+    }
+
+    /// Only the first CLASSIFY_LIMIT bytes of the body are read, cut on a
+    /// character boundary; what follows cannot change the verdict.
+    #[test]
+    fn long_bodies_are_classified_on_their_start() {
+        let topics = vec![spf_dmarc(PathBuf::from("out-of-scope.txt"))];
+        let beg = "Your domain has no DMARC record and the SPF record is weak, email spoofing is possible. Bounty?";
+        // Two-byte characters with an odd offset, so the limit falls inside one.
+        let tail = format!("x{}", "é".repeat(CLASSIFY_LIMIT));
+        assert!(classify(&topics, "Missing DMARC", &format!("{beg}\n{tail}")).is_some());
+        let late = format!("{tail}\n{beg}");
+        assert!(classify(&topics, "report", &late).is_none());
+        assert_eq!(prefix("aé", 2), "a");
+        let mut n = String::new();
+        normalize_into(&mut n, "  A\t\nB  ");
+        assert_eq!(n, " a b ");
     }
 }
