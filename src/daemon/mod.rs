@@ -170,12 +170,8 @@ async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let window = shared
-            .notifier
-            .watchdog
-            .map(|w| w * 2)
-            .unwrap_or(Duration::from_secs(120))
-            + loop_slack(&shared);
+        let idle = idle_period(shared.notifier.watchdog, shared.cfg.imap.idle_restart_secs);
+        let window = liveness_window(shared.notifier.watchdog, idle) + loop_slack(&shared);
         if shared.health.fresh(window) {
             if shared.notifier.watchdog.is_some() {
                 shared.notifier.watchdog();
@@ -226,7 +222,24 @@ async fn digests(shared: Shared, shutdown: CancellationToken) {
     }
 }
 
-/// The longest a healthy loop may legitimately go without a beat.
+/// How long one IMAP IDLE lasts before it is re-issued: often enough for
+/// the watchdog to see the loop live.
+fn idle_period(watchdog: Option<Duration>, idle_restart_secs: u64) -> Duration {
+    let idle = Duration::from_secs(idle_restart_secs);
+    watchdog.map_or(idle, |w| idle.min(w))
+}
+
+/// How long the loops may go without a beat before the daemon counts as
+/// stuck: two watchdog periods, and never less than one IDLE (the IMAP loop
+/// beats when an IDLE ends; without a watchdog an IDLE lasts 20 minutes).
+fn liveness_window(watchdog: Option<Duration>, idle: Duration) -> Duration {
+    watchdog
+        .map(|w| w * 2)
+        .unwrap_or(Duration::from_secs(120))
+        .max(idle)
+}
+
+/// The longest a healthy loop may legitimately go without a beat, on top.
 fn loop_slack(shared: &Shared) -> Duration {
     Duration::from_secs(shared.cfg.imap.timeout_secs.max(shared.cfg.smtp.timeout_secs) * 2)
 }
@@ -297,13 +310,27 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
                 failures = failures.saturating_add(1);
                 let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs));
                 let error = format!("{e:#}");
-                tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "IMAP problem; reconnecting");
-                shared.imap_state("reconnecting", Some(&error));
+                if is_store_error(&e) {
+                    // Disk full, database locked, I/O error: nothing was
+                    // half-written (one transaction per message) and the
+                    // mail stays on the server until the store takes it.
+                    tracing::error!(error = %error, retry_in_ms = wait.as_millis() as u64,
+                        "intake paused: the database cannot be written; new mail stays on the server");
+                    shared.imap_state("paused (database not writable)", Some(&error));
+                } else {
+                    tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "IMAP problem; reconnecting");
+                    shared.imap_state("reconnecting", Some(&error));
+                }
                 sleep_beating(shared, wait, shutdown).await;
             }
         }
     }
     Ok(())
+}
+
+/// Whether an error came from SQLite (the store), not from the mailbox.
+fn is_store_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some())
 }
 
 /// Sleeps, beating the IMAP heartbeat, until `d` passed or shutdown.
@@ -323,10 +350,7 @@ async fn sleep_beating(shared: &Shared, d: Duration, shutdown: &CancellationToke
 async fn session(shared: &Shared, mut conn: Connection, shutdown: &CancellationToken) -> anyhow::Result<Connection> {
     let cfg = &shared.cfg.imap;
     // IDLE is re-issued often enough for the watchdog to see the loop live.
-    let mut idle_for = Duration::from_secs(cfg.idle_restart_secs);
-    if let Some(w) = shared.notifier.watchdog {
-        idle_for = idle_for.min(w);
-    }
+    let idle_for = idle_period(shared.notifier.watchdog, cfg.idle_restart_secs);
     loop {
         shared.health.beat_imap();
         sync::sync(shared, &mut conn, shutdown).await?;
@@ -357,4 +381,26 @@ pub fn reconnect_delay(failures: u32, cap: Duration) -> Duration {
     use rand::Rng as _;
     let base = Duration::from_secs(1).saturating_mul(1u32 << failures.saturating_sub(1).min(16));
     base.min(cap).mul_f64(rand::rng().random_range(0.75..1.25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the hour-long idle benchmark: without a systemd watchdog an
+    /// IDLE lasts 20 minutes, and the daemon called itself stuck (an error
+    /// every 30 s) two minutes into a quiet mailbox.
+    #[test]
+    fn a_quiet_mailbox_is_not_a_stuck_loop() {
+        let idle = idle_period(None, 20 * 60);
+        assert_eq!(idle, Duration::from_secs(1200));
+        assert!(liveness_window(None, idle) >= idle);
+        // Under systemd the IDLE is cut to the watchdog period, and the
+        // window stays two periods, as before.
+        let w = Some(Duration::from_secs(30));
+        let idle = idle_period(w, 20 * 60);
+        assert_eq!(idle, Duration::from_secs(30));
+        assert_eq!(liveness_window(w, idle), Duration::from_secs(60));
+        assert_eq!(liveness_window(None, Duration::from_secs(10)), Duration::from_secs(120));
+    }
 }

@@ -230,6 +230,8 @@ pub struct Options {
     pub extra: String,
     pub max_per_sender: u32,
     pub retry_max_secs: u64,
+    /// `[store] path`, relative to the config's directory.
+    pub store_path: &'static str,
 }
 
 impl Default for Options {
@@ -240,6 +242,7 @@ impl Default for Options {
             extra: String::new(),
             max_per_sender: 10_000,
             retry_max_secs: 2,
+            store_path: "embargo.sqlite3",
         }
     }
 }
@@ -275,11 +278,12 @@ impl Setup {
              timeout_secs = 20\nreconnect_max_secs = 2\n\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
              from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n\n\
-             [store]\npath = \"embargo.sqlite3\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
+             [store]\npath = \"{}\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
              [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
             opts.imap_security,
             opts.smtp_security,
             opts.retry_max_secs,
+            opts.store_path,
             opts.max_per_sender,
             opts.extra,
             ca = stack.ca().display(),

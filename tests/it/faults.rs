@@ -1,5 +1,6 @@
 //! Fault injection: SMTP 4xx and 5xx, a long SIGKILL storm, a locked
-//! database, an IMAP outage. Bounded in time; part of the normal suite.
+//! database, a full disk, an IMAP outage. Bounded in time; part of the
+//! normal suite.
 
 use std::time::{Duration, Instant};
 
@@ -168,6 +169,124 @@ fn a_locked_database_pauses_intake_and_loses_nothing() {
     );
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(20)), Some(0));
+}
+
+/// A small tmpfs, unmounted on drop (the tests run as root, as CI does).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill it and needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the file system says ENOSPC.
+fn fill(path: &std::path::Path) {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    let _ = f.sync_all();
+}
+
+/// The database's file system fills up: intake stops taking mail (it
+/// stays on the server), says so, does not spin, and resumes once there is
+/// room; every report is then answered once and nothing is half-written.
+#[test]
+fn a_full_disk_pauses_intake_and_loses_nothing() {
+    let s = Setup::with(Options {
+        store_path: "db/embargo.sqlite3",
+        ..Options::default()
+    });
+    let db_dir = s.dir.path().join("db");
+    let _fs = Tmpfs::mount(&db_dir, "16m");
+    let mut d = s.daemon();
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("before-full@example.test", "before", "x"));
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+
+    fill(&db_dir.join("filler"));
+    // Reports of ~200 KB each: the WAL must grow to take them.
+    let body: String = (0..2500)
+        .map(|i| format!("line {i:05} of the crash log: heap-buffer-overflow in parse_frame\r\n"))
+        .collect();
+    for i in 0..4 {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("full-{i}@example.test"), &format!("while full {i}"), &body),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, 5, WAIT);
+    let start = Instant::now();
+    while !s.daemon_log().contains("intake paused") {
+        assert!(start.elapsed() < WAIT, "the daemon says so: {}", s.daemon_log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let paused = |log: &str| log.matches("intake paused").count();
+    let before = paused(&s.daemon_log());
+    std::thread::sleep(Duration::from_secs(10));
+    let log = s.daemon_log();
+    assert!(log.contains("database or disk is full"), "{log}");
+    // Backoff, not a spin: reconnect_max_secs is 2 here.
+    assert!(paused(&log) - before <= 10, "{} retries in 10 s", paused(&log) - before);
+    assert!(d.child.try_wait().unwrap().is_none(), "still running: {log}");
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 1, "nothing answered while full");
+
+    std::fs::remove_file(db_dir.join("filler")).unwrap();
+    s.stack.wait_inbox(RESEARCHER, 5, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 5, "one ack per report");
+    assert_eq!(s.reports().len(), 5);
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(20)), Some(0));
+    let db = rusqlite::Connection::open(db_dir.join("embargo.sqlite3")).unwrap();
+    let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(
+        q("SELECT count(*) FROM messages WHERE direction = 'in' AND message_id LIKE '<full-%'"),
+        4,
+        "each recorded once"
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM messages m LEFT JOIN message_raw r ON r.message_id = m.id WHERE r.message_id IS NULL"),
+        0,
+        "every message has its raw copy"
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM message_raw r LEFT JOIN messages m ON m.id = r.message_id WHERE m.id IS NULL"),
+        0,
+        "no raw copy without its message"
+    );
+    assert_eq!(
+        q("SELECT min(length(r.raw)) FROM message_raw r JOIN messages m ON m.id = r.message_id WHERE m.subject LIKE 'while full%'"),
+        q("SELECT min(size) FROM messages WHERE subject LIKE 'while full%'"),
+    );
 }
 
 #[test]
