@@ -160,8 +160,236 @@ fn gpg(home: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// Wall seconds, CPU seconds (user + system) and peak RSS (kB) of a
+/// command, from `/usr/bin/time -v`.
+fn measured(cmd: &mut Command, stdin: Option<&Path>) -> (f64, f64, u64) {
+    let start = Instant::now();
+    let mut c = Command::new("/usr/bin/time");
+    c.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    if let Some(f) = stdin {
+        c.stdin(std::fs::File::open(f).unwrap());
+    }
+    let out = c.output().unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let field = |name: &str| -> f64 {
+        err.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        secs,
+        field("User time (seconds):") + field("System time (seconds):"),
+        field("Maximum resident set size (kbytes):") as u64,
+    )
+}
+
+/// Schleuder (Debian 12's package) next to embargo on the same encrypted
+/// message: one list / one security address, one subscriber / one team
+/// member with a Cv25519 key, both decrypting with the same Cv25519 key and
+/// both sending through the same Exim. Schleuder decrypts, checks, and
+/// re-encrypts the message to the subscriber; embargo decrypts, classifies,
+/// stores, re-encrypts it to the member (the alert) and acknowledges the
+/// reporter, so it sends more mail per message.
+fn schleuder(home: &Path, ct: &[u8], team_key: &[u8]) {
+    if Command::new("sh")
+        .args(["-c", "command -v schleuder"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        let ok = Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "schleuder"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            println!("\nSchleuder: not installed and `apt-get install schleuder` failed; skipped");
+            return;
+        }
+    }
+    let version = String::from_utf8_lossy(&Command::new("schleuder").arg("version").output().unwrap().stdout)
+        .trim()
+        .to_owned();
+    gpg(
+        home,
+        &["--gen-key"],
+        b"%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nSubkey-Type: ECDH\nSubkey-Curve: cv25519\nName-Email: member@example.test\n%commit\n",
+    );
+    let member = gpg(home, &["--armor", "--export", "member@example.test"], b"");
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let n = 20;
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            String::from_utf8(encrypted(i, ct, "sch"))
+                .unwrap()
+                .replace(&format!("<e{i}@example.test>"), "<researcher@example.test>")
+                .replace(
+                    &format!("From: e{i}@example.test"),
+                    "From: researcher@example.test\r\nTo: cv@example.test",
+                )
+                .into_bytes()
+        })
+        .collect();
+
+    // Schleuder: its own config, database and list directory.
+    let conf = d.join("schleuder.yml");
+    std::fs::write(
+        &conf,
+        format!(
+            "lists_dir: {d}/lists\nlistlogs_dir: {d}/logs\nkeyword_handlers_dir: /usr/local/lib/schleuder/keyword_handlers\n\
+             filters_dir: /usr/local/lib/schleuder/filters\nlog_level: warn\nkeyserver: ''\nsuperadmin: root@localhost\n\
+             smtp_settings:\n  address: 127.0.0.1\n  port: {}\ndatabase:\n  production:\n    adapter: 'sqlite3'\n    database: {d}/db.sqlite\n    timeout: 5000\n",
+            stack.port("SMTP"),
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let sch = |c: &mut Command| {
+        c.env("SCHLEUDER_CONFIG", &conf);
+    };
+    let mut install = Command::new("schleuder");
+    install.arg("install");
+    sch(&mut install);
+    assert!(install.output().unwrap().status.success(), "schleuder install");
+    let list_home = d.join("lists/example.test/cv");
+    std::fs::create_dir_all(&list_home).unwrap();
+    std::fs::set_permissions(&list_home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    gpg(&list_home, &["--import"], team_key);
+    std::fs::write(d.join("member.pub.asc"), &member).unwrap();
+    let mut mk = Command::new("ruby");
+    mk.arg("-e").arg(format!(
+        "require 'schleuder'; list, _ = Schleuder::ListBuilder.new({{email: 'cv@example.test'}}, 'researcher@example.test', nil, File.read('{}')).run; \
+         abort(list.errors.full_messages.join(', ')) if list.errors.present?",
+        d.join("member.pub.asc").display()
+    ));
+    sch(&mut mk);
+    let out = mk.output().unwrap();
+    assert!(
+        out.status.success(),
+        "schleuder list: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &list_home)
+        .args(["--kill", "all"])
+        .status();
+    let mut sch_runs = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let f = d.join(format!("msg{i}.eml"));
+        std::fs::write(&f, m).unwrap();
+        let mut w = Command::new("schleuder");
+        w.args(["work", "cv@example.test"]);
+        sch(&mut w);
+        sch_runs.push(measured(&mut w, Some(&f)));
+    }
+    let t = Instant::now();
+    while stack.count("researcher") < n {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "schleuder delivered {} of {n}",
+            stack.count("researcher")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let delivered_sch = stack.count("researcher");
+
+    // embargo: the same messages, the same key, the member's key for alerts.
+    let edir = tempfile::tempdir().unwrap();
+    write_key(edir.path(), "cv.sec.asc", team_key);
+    std::fs::write(edir.path().join("member.pub.asc"), &member).unwrap();
+    let cfg = config(&stack, edir.path(), stack.port("SMTP"), &["cv.sec.asc"]);
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[team]\nnotify = [\"researcher@example.test\"]\nkeys = [\"member.pub.asc\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    let sec = stack.maildir("security").join("new");
+    std::fs::create_dir_all(&sec).unwrap();
+    let mut emb_one = Vec::new();
+    for (i, m) in msgs.iter().enumerate().take(5) {
+        // One message, one process: the shape Schleuder always has.
+        let lf = String::from_utf8_lossy(m).replace("\r\n", "\n");
+        std::fs::write(sec.join(format!("{}.S{i}P1.bench", 1_800_000_000 + i)), lf).unwrap();
+        let _ = Command::new("chown")
+            .args(["-R", "mail:mail"])
+            .arg(stack.dir.join("mail"))
+            .status();
+        let mut e = Command::new(BIN);
+        e.arg("--config")
+            .arg(&cfg)
+            .args(["run", "--once"])
+            .env("RUST_LOG", "warn");
+        emb_one.push(measured(&mut e, None));
+    }
+    stack.backlog(&msgs[5..]);
+    let mut e = Command::new(BIN);
+    e.arg("--config")
+        .arg(&cfg)
+        .args(["run", "--once"])
+        .env("RUST_LOG", "warn");
+    let batch = measured(&mut e, None);
+    let db = rusqlite::Connection::open(edir.path().join("db.sqlite3")).unwrap();
+    let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let decrypted = q("SELECT count(*) FROM messages WHERE kind = 'report' AND encrypted = 1 AND decryption = ''");
+    let sent = q("SELECT count(*) FROM outbox WHERE state = 'sent'");
+    let outbox: String = db
+        .query_row(
+            "SELECT coalesce(group_concat(line, '; '), '') FROM (SELECT kind || ' ' || state || ' ' || count(*) || ' ' || max(last_error) AS line FROM outbox GROUP BY kind, state)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let kinds: String = db
+        .query_row(
+            "SELECT coalesce(group_concat(line, '; '), '') FROM (SELECT kind || ' ' || count(*) AS line FROM messages WHERE direction = 'in' GROUP BY kind)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    eprintln!("embargo outbox: {outbox}; inbound: {kinds}");
+    let avg = |v: &[(f64, f64, u64)]| {
+        let k = v.len() as f64;
+        (
+            v.iter().map(|r| r.0).sum::<f64>() / k,
+            v.iter().map(|r| r.1).sum::<f64>() / k,
+            v.iter().map(|r| r.2).max().unwrap_or(0),
+        )
+    };
+    let (sw, sc, sr) = avg(&sch_runs);
+    let (ow, oc, or) = avg(&emb_one);
+    let bn = (n - 5) as f64;
+    println!(
+        "\nSide by side with Schleuder ({version}), the same PGP/MIME message (Cv25519, ~4 KB), one subscriber / one team member, the same Exim:\n\n\
+         | tool | how | messages | wall per message | CPU per message | peak RSS |\n|---|---|---|---|---|---|\n\
+         | Schleuder {version} | `schleuder work` per message (as the MTA runs it) | {n} | {:.0} ms | {:.0} ms | {} MB |\n\
+         | embargo | `run --once` per message (one process each) | 5 | {:.0} ms | {:.0} ms | {} MB |\n\
+         | embargo | `run --once` on a backlog | {} | {:.1} ms | {:.1} ms | {} MB |\n\n\
+         Schleuder delivered {delivered_sch} re-encrypted copies; embargo decrypted {decrypted} of {n} and sent {sent} mails \
+         (alert to the member + ack to the reporter per message).",
+        sw * 1000.0,
+        sc * 1000.0,
+        sr / 1024,
+        ow * 1000.0,
+        oc * 1000.0,
+        or / 1024,
+        n - 5,
+        batch.0 * 1000.0 / bn,
+        batch.1 * 1000.0 / bn,
+        batch.2 / 1024,
+    );
+}
+
 /// Runs `embargo run --once` under /usr/bin/time; (seconds, peak RSS kB).
-fn once(cfg: &Path) -> (f64, u64) {
+fn once(cfg: &Path) -> (f64, u64, String) {
     let start = Instant::now();
     // BENCH_WRAP: a profiler to run the daemon under (e.g. "heaptrack").
     let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
@@ -172,7 +400,8 @@ fn once(cfg: &Path) -> (f64, u64) {
         .arg("--config")
         .arg(cfg)
         .args(["run", "--once"])
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,embargo::cli=info")
+        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
@@ -183,7 +412,42 @@ fn once(cfg: &Path) -> (f64, u64) {
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    (secs, rss)
+    // `run --once` logs the time per stage when it is done.
+    let stages = err
+        .lines()
+        .find_map(|l| l.split_once("stages=").map(|(_, s)| s.trim().to_owned()))
+        .unwrap_or_default();
+    (secs, rss, stages)
+}
+
+/// Time per stage of each `ingest` row, printed under the backlog table.
+static STAGES: std::sync::Mutex<Vec<(String, usize, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn print_stages() {
+    let rows = std::mem::take(&mut *STAGES.lock().unwrap());
+    println!(
+        "\nTime per pipeline stage (summed over the run; fetch is IMAP round trips, record is reply composition + the SQLite transaction):\n\n\
+         | backlog | fetch | parse | openpgp | triage | record | per message |\n|---|---|---|---|---|---|---|"
+    );
+    for (label, n, stages) in rows {
+        let v: Vec<f64> = stages
+            .split(", ")
+            .filter_map(|p| p.rsplit_once(' ').and_then(|(l, _)| l.rsplit_once(' ')).and_then(|(_, v)| v.parse().ok()))
+            .collect();
+        if v.len() < 5 {
+            continue;
+        }
+        let total: f64 = v[..5].iter().sum();
+        println!(
+            "| {label} | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.2} s | {:.0} us |",
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+            v[4],
+            total * 1e6 / n as f64
+        );
+    }
 }
 
 fn write_key(dir: &Path, name: &str, armored: &[u8]) {
@@ -206,7 +470,8 @@ fn ingest(label: &str, msgs: Vec<Vec<u8>>, keys: &[(&str, &[u8])], prefill: usiz
     }
     let n = msgs.len();
     stack.backlog(&msgs);
-    let (secs, rss) = once(&cfg);
+    let (secs, rss, stages) = once(&cfg);
+    STAGES.lock().unwrap().push((label.to_owned(), n, stages));
     let rate = n as f64 / secs;
     // What became of them, so a fast row cannot hide a failure.
     let db = rusqlite::Connection::open(dir.path().join("db.sqlite3")).unwrap();
@@ -437,6 +702,12 @@ fn main() {
     if section("big") {
         big(&keys);
     }
+    if section("bomb") {
+        bomb(h, &keys);
+    }
+    if section("schleuder") {
+        schleuder(h, &cv, &cv_key);
+    }
     if section("latency") {
         let idle = std::env::var("BENCH_IDLE_SECS")
             .ok()
@@ -480,6 +751,7 @@ fn backlog(rsa: &[u8], cv: &[u8], keys: &[(&str, &[u8])]) {
     );
     ingest("beg-bounty (excluded)", (0..2000).map(beg).collect(), keys, 0);
     ingest("automatic mail", (0..2000).map(automatic).collect(), keys, 0);
+    print_stages();
 }
 
 fn big(keys: &[(&str, &[u8])]) {
@@ -525,6 +797,39 @@ fn big(keys: &[(&str, &[u8])]) {
         size as f64 / 1048576.0,
         rss / 1024,
         (rss * 1024) as f64 / size as f64
+    );
+}
+
+/// A 1 GiB zlib bomb (gpg -z 9, ~1 MB armored) to the Cv25519 team key,
+/// against a run that takes one small report: the difference is what the
+/// bomb costs above the daemon's own footprint.
+fn bomb(home: &Path, keys: &[(&str, &[u8])]) {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("head -c 1073741824 /dev/zero | gpg --batch --trust-model always -z 9 --compress-algo zlib --armor -e -r cv@example.test")
+        .env("GNUPGHOME", home)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let msg = format!(
+        "Return-Path: <bomb@example.test>\r\nFrom: bomb@example.test\r\nSubject: report\r\nMessage-ID: <bomb@bench>\r\n\r\n{}",
+        String::from_utf8_lossy(&out.stdout).replace('\n', "\r\n")
+    );
+    println!("\n| backlog | messages | wall | rate | peak RSS | check |\n|---|---|---|---|---|---|");
+    let (_, base) = ingest("one small plain report (baseline)", vec![plain(0)], keys, 0);
+    let (_, rss) = ingest(
+        &format!(
+            "1 GiB zlib bomb, {:.1} MB inline PGP to Cv25519",
+            msg.len() as f64 / 1048576.0
+        ),
+        vec![msg.into_bytes()],
+        keys,
+        0,
+    );
+    println!(
+        "\n1 GiB bomb: peak RSS {:.1} MB, {:.1} MB above the one-small-report run (max_decrypted_size 32 MiB)",
+        rss as f64 / 1024.0,
+        rss.saturating_sub(base) as f64 / 1024.0
     );
 }
 

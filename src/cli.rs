@@ -351,7 +351,8 @@ fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
         if once {
             return match crate::daemon::run_once(cfg).await {
                 Ok(s) => {
-                    tracing::info!(processed = s.processed, outbox_retrying = s.outbox_retrying, "done");
+                    tracing::info!(processed = s.processed, outbox_retrying = s.outbox_retrying,
+                        stages = %crate::stages::summary(), "done");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

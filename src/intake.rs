@@ -4,6 +4,7 @@
 //! IMAP position in one transaction). The stages never call each other.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use lettre::message::Mailbox as MailAddress;
@@ -16,6 +17,7 @@ use crate::message::{self, Inbound, ReturnPath};
 use crate::openpgp::{self, Protection, SigState, TeamKeys};
 use crate::policy::Promises;
 use crate::reply::{self, AckContext, Crypto, ReplyTo, Templates};
+use crate::stages::{self, Stage};
 use crate::store::{Compose, Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
 use crate::triage::{self, Decision, Identity};
 
@@ -86,10 +88,14 @@ pub struct Arrival<'a> {
 /// not be written (the message stays unprocessed on the server); anything
 /// wrong with the message itself is recorded, never returned.
 pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Result<Recorded> {
-    let parsed = match message::parse(a.raw) {
+    let started = Instant::now();
+    let parsed = message::parse(a.raw);
+    stages::add(Stage::Parse, started);
+    let parsed = match parsed {
         Ok(m) => m,
         Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
     };
+    let started = Instant::now();
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
     let mut known = known_certs(store, parsed.from_addr.as_deref())?;
     let from_member = parsed
@@ -106,6 +112,8 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         max_decrypted_size: p.max_decrypted_size,
     };
     let opened = openpgp::open(a.raw, parsed, &ctx);
+    stages::add(Stage::OpenPgp, started);
+    let started = Instant::now();
     let (msg, protection) = (opened.msg, opened.protection);
     // The reporter's key for the reply: one this message carried, else one
     // learned before.
@@ -208,7 +216,10 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
             }
         }
     };
+    stages::add(Stage::Triage, started);
+    let started = Instant::now();
     let recorded = store.record(a.source.as_ref(), &row, disposition, &p.me.prefix)?;
+    stages::add(Stage::Record, started);
     tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
         signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)

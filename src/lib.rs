@@ -32,6 +32,7 @@ pub mod policy;
 pub mod relay;
 pub mod reply;
 pub mod secrets;
+pub mod stages;
 pub mod store;
 pub mod tls;
 pub mod triage;

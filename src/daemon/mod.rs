@@ -110,7 +110,9 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     let processed = sync::sync(&shared, &mut conn, &never).await?;
     conn.logout().await;
     let transport = outbox::transport(&shared.cfg.smtp)?;
+    let started = std::time::Instant::now();
     let outbox_retrying = outbox::drain(&shared.outbox_store, &transport, &shared.cfg.smtp).await?;
+    crate::stages::add(crate::stages::Stage::Send, started);
     Ok(OnceSummary {
         processed,
         outbox_retrying,
@@ -233,10 +235,7 @@ fn idle_period(watchdog: Option<Duration>, idle_restart_secs: u64) -> Duration {
 /// stuck: two watchdog periods, and never less than one IDLE (the IMAP loop
 /// beats when an IDLE ends; without a watchdog an IDLE lasts 20 minutes).
 fn liveness_window(watchdog: Option<Duration>, idle: Duration) -> Duration {
-    watchdog
-        .map(|w| w * 2)
-        .unwrap_or(Duration::from_secs(120))
-        .max(idle)
+    watchdog.map(|w| w * 2).unwrap_or(Duration::from_secs(120)).max(idle)
 }
 
 /// The longest a healthy loop may legitimately go without a beat, on top.

@@ -11,6 +11,7 @@ use super::Shared;
 use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
 use crate::outbox::lock;
+use crate::stages::{self, Stage};
 use crate::store::{Source, SyncState};
 
 /// Fetch at most this many messages, or this many bytes, per round trip.
@@ -36,10 +37,12 @@ pub(super) async fn sync(
             break;
         }
         let (big, small): (Vec<&Waiting>, Vec<&Waiting>) = batch.iter().partition(|w| w.size > max);
+        let started = std::time::Instant::now();
         let bodies = conn.fetch(&small.iter().map(|w| w.uid).collect::<Vec<_>>()).await?;
         let headers = conn
             .fetch_headers(&big.iter().map(|w| w.uid).collect::<Vec<_>>())
             .await?;
+        stages::add(Stage::Fetch, started);
         let job = Batch {
             waiting: batch.to_vec(),
             bodies,

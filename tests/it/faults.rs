@@ -284,7 +284,9 @@ fn a_full_disk_pauses_intake_and_loses_nothing() {
         "no raw copy without its message"
     );
     assert_eq!(
-        q("SELECT min(length(r.raw)) FROM message_raw r JOIN messages m ON m.id = r.message_id WHERE m.subject LIKE 'while full%'"),
+        q(
+            "SELECT min(length(r.raw)) FROM message_raw r JOIN messages m ON m.id = r.message_id WHERE m.subject LIKE 'while full%'"
+        ),
         q("SELECT min(size) FROM messages WHERE subject LIKE 'while full%'"),
     );
 }
