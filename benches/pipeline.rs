@@ -432,7 +432,11 @@ fn print_stages() {
     for (label, n, stages) in rows {
         let v: Vec<f64> = stages
             .split(", ")
-            .filter_map(|p| p.rsplit_once(' ').and_then(|(l, _)| l.rsplit_once(' ')).and_then(|(_, v)| v.parse().ok()))
+            .filter_map(|p| {
+                p.rsplit_once(' ')
+                    .and_then(|(l, _)| l.rsplit_once(' '))
+                    .and_then(|(_, v)| v.parse().ok())
+            })
             .collect();
         if v.len() < 5 {
             continue;

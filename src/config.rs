@@ -484,6 +484,16 @@ impl Validator<'_> {
             None => 50 * 1024 * 1024,
             Some(v) => parse_size(v).map_err(|p| self.err("imap", "max_message_size", p))?,
         };
+        if max_message_size > MAX_MESSAGE_SIZE_LIMIT {
+            // Above this the IMAP client's buffer (512 MiB) or SQLite's
+            // length limit would fail on every attempt at such a message,
+            // blocking the mailbox behind it.
+            return Err(self.err(
+                "imap",
+                "max_message_size",
+                "must be at most 256MiB (larger mail is recorded from its header and flagged)",
+            ));
+        }
         if r.user.is_empty() {
             return Err(self.err("imap", "user", "must not be empty"));
         }
@@ -570,6 +580,9 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Sizes: an integer (bytes) or a string like "25MiB", "512KiB", "1GiB", "10MB".
+/// The largest `imap.max_message_size` accepted.
+pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
+
 pub fn parse_size(v: &toml::Value) -> Result<u64, String> {
     match v {
         toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),

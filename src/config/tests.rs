@@ -123,6 +123,24 @@ fn sizes() {
     assert!(parse_size_str("99999999999GiB").is_err());
 }
 
+/// A limit the fetch or the database could not honour would block the
+/// mailbox on the first such message: refused at load time instead.
+#[test]
+fn max_message_size_is_capped() {
+    let text = MINIMAL.replace(
+        "password_file = \"pw\"",
+        "password_file = \"pw\"\nmax_message_size = \"1GiB\"",
+    );
+    let e = with_files(&text).1.unwrap_err();
+    assert_eq!(e.key, "imap.max_message_size", "{e}");
+    assert!(e.problem.contains("256MiB"), "{e}");
+    let text = MINIMAL.replace(
+        "password_file = \"pw\"",
+        "password_file = \"pw\"\nmax_message_size = \"256MiB\"",
+    );
+    assert_eq!(with_files(&text).1.unwrap().imap.max_message_size, 256 << 20);
+}
+
 #[test]
 fn unreadable_config_file() {
     let e = load(Path::new("/nonexistent/embargo.toml")).unwrap_err();
