@@ -514,14 +514,30 @@ fn prefill_db(path: &Path, n: usize) {
             reporter: format!("p{i}@example.test"),
             reporter_name: String::new(),
             subject: format!("old report {i}"),
-            compose: Box::new(|_| Ok(None)),
-            no_ack_reason: Some("prefill".into()),
+            // Every stored report has its ack in the outbox (marked sent
+            // below), as in a real history: per-recipient lookups must not
+            // scan them.
+            compose: Box::new(move |tracking| {
+                Ok(Some(embargo::store::Outgoing {
+                    kind: "ack".into(),
+                    recipient: format!("p{i}@example.test"),
+                    envelope_from: String::new(),
+                    message_id: format!("<ack-pre{i}@bench>"),
+                    subject: format!("Re: old report {i} [{tracking}]"),
+                    from_addr: "security@example.test".into(),
+                    raw: format!("Subject: Re: old report {i}\r\n\r\nack\r\n").into_bytes(),
+                }))
+            }),
+            no_ack_reason: None,
             notes: vec![],
             excluded_topic: None,
             alerts: Box::new(|_| Ok(vec![])),
         };
         store.record(None, &row, d, "OLD").unwrap();
     }
+    drop(store);
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute("UPDATE outbox SET state = 'sent'", []).unwrap();
 }
 
 fn smtp_send(port: u16, raw: &str) {

@@ -31,25 +31,24 @@ pub struct OutboxStats {
 pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (report_id, direction, message_id, from_addr, to_addr, subject, received_at, size, kind)
          VALUES (?1, 'out', ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            report_id,
-            out.message_id,
-            out.from_addr,
-            out.recipient,
-            out.subject,
-            ts(now),
-            out.raw.len() as i64,
-            out.kind,
-        ],
-    )?;
+    )?
+    .execute(params![
+        report_id,
+        out.message_id,
+        out.from_addr,
+        out.recipient,
+        out.subject,
+        ts(now),
+        out.raw.len() as i64,
+        out.kind,
+    ])?;
     let message_row = tx.last_insert_rowid();
     super::record::write_raw(tx, message_row, &out.raw)?;
-    tx.execute(
-        "INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    tx.prepare_cached("INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")?.execute(
         params![report_id, message_row, out.kind, out.recipient, out.envelope_from, out.message_id, out.raw, ts(now)],
     )?;
     Ok(())
@@ -108,10 +107,9 @@ impl Store {
     /// Marks the start of an attempt (committed before the first byte goes
     /// to the SMTP server).
     pub fn outbox_begin(&mut self, item: &OutboxItem) -> anyhow::Result<()> {
-        self.conn.execute(
-            "UPDATE outbox SET attempt_started_at = ?2 WHERE id = ?1",
-            params![item.id, ts(Timestamp::now())],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE outbox SET attempt_started_at = ?2 WHERE id = ?1")?
+            .execute(params![item.id, ts(Timestamp::now())])?;
         Ok(())
     }
 
@@ -119,11 +117,11 @@ impl Store {
     pub fn outbox_sent(&mut self, item: &OutboxItem, response: &str) -> anyhow::Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = '',
                     attempt_started_at = NULL WHERE id = ?1",
-            params![item.id, ts(now)],
-        )?;
+        )?
+        .execute(params![item.id, ts(now)])?;
         mark_acknowledged(&tx, &item.kind, item.report_id, now)?;
         insert_event(
             &tx,
@@ -142,11 +140,12 @@ impl Store {
 
     /// A temporary failure: try again at `next`.
     pub fn outbox_retry(&mut self, item: &OutboxItem, next: Timestamp, error: &str) -> anyhow::Result<()> {
-        self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
                     attempt_started_at = NULL WHERE id = ?1",
-            params![item.id, ts(next), error],
-        )?;
+            )?
+            .execute(params![item.id, ts(next), error])?;
         Ok(())
     }
 
@@ -154,11 +153,11 @@ impl Store {
     pub fn outbox_failed(&mut self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2,
                     attempt_started_at = NULL WHERE id = ?1",
-            params![item.id, error],
-        )?;
+        )?
+        .execute(params![item.id, error])?;
         insert_event(
             &tx,
             item.report_id,
@@ -200,20 +199,19 @@ impl Store {
 /// now known to have gone out. Returns the report it belongs to.
 pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) -> anyhow::Result<Option<i64>> {
     let row: Option<(i64, Option<i64>, String, String, String)> = tx
-        .query_row(
-            "SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1",
-            [message_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
+        .prepare_cached("SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1")?
+        .query_row([message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()?;
     let Some((id, report_id, state, kind, recipient)) = row else {
         return Ok(None);
     };
     if state == "pending" {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempt_started_at = NULL, last_error = '' WHERE id = ?1",
-            params![id, ts(now)],
-        )?;
+        )?
+        .execute(params![id, ts(now)])?;
         mark_acknowledged(tx, &kind, report_id, now)?;
         insert_event(
             tx,
@@ -235,7 +233,8 @@ impl Store {
     pub fn outbox_has(&self, message_id: &str) -> anyhow::Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM outbox WHERE message_id = ?1", [message_id], |_| Ok(()))
+            .prepare_cached("SELECT 1 FROM outbox WHERE message_id = ?1")?
+            .query_row([message_id], |_| Ok(()))
             .optional()?
             .is_some())
     }
@@ -247,10 +246,8 @@ fn mark_acknowledged(tx: &Connection, kind: &str, report_id: Option<i64>, now: T
     if matches!(kind, "ack" | "out-of-scope" | "cannot-decrypt")
         && let Some(report_id) = report_id
     {
-        tx.execute(
-            "UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL",
-            params![report_id, ts(now)],
-        )?;
+        tx.prepare_cached("UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL")?
+            .execute(params![report_id, ts(now)])?;
     }
     Ok(())
 }

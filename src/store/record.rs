@@ -28,11 +28,8 @@ impl Store {
         let now = Timestamp::now();
         if let Some(src) = source {
             let known: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-                    params![src.mailbox, src.uidvalidity, src.uid],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3")?
+                .query_row(params![src.mailbox, src.uidvalidity, src.uid], |r| r.get(0))
                 .optional()?;
             if known.is_some() {
                 advance(&tx, src, now)?;
@@ -65,23 +62,23 @@ impl Store {
                     msg.signature.as_str()
                 };
                 let state = if excluded_topic.is_some() { "excluded" } else { "new" };
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
                                           encrypted, signature, state, excluded_topic, last_reporter_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)",
-                    params![
-                        tracking_id,
-                        reporter,
-                        reporter_name,
-                        subject,
-                        ts(received),
-                        ts(now),
-                        msg.encrypted,
-                        signature,
-                        state,
-                        excluded_topic
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    tracking_id,
+                    reporter,
+                    reporter_name,
+                    subject,
+                    ts(received),
+                    ts(now),
+                    msg.encrypted,
+                    signature,
+                    state,
+                    excluded_topic
+                ])?;
                 let report_id = tx.last_insert_rowid();
                 let row = w.insert_inbound(Some(report_id), "report", "")?;
                 w.event(
@@ -129,11 +126,9 @@ impl Store {
                 reopen,
                 credit,
             } => {
-                let (tracking_id, state): (String, String) = tx.query_row(
-                    "SELECT tracking_id, state FROM reports WHERE id = ?1",
-                    [report_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
+                let (tracking_id, state): (String, String) = tx
+                    .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
+                    .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let kind = if from_team { "team" } else { "follow-up" };
                 let row = w.insert_inbound(Some(report_id), kind, &how)?;
                 w.event(
@@ -145,24 +140,24 @@ impl Store {
                     &format!("from {} ({how})", msg.from_addr),
                 )?;
                 if msg.encrypted {
-                    tx.execute("UPDATE reports SET encrypted = 1 WHERE id = ?1", [report_id])?;
+                    tx.prepare_cached("UPDATE reports SET encrypted = 1 WHERE id = ?1")?
+                        .execute([report_id])?;
                 }
                 if from_team {
                     if team_response {
                         w.team_response(report_id, row, &state)?;
                     }
                 } else {
-                    tx.execute(
-                        "UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1",
-                        params![report_id, ts(now)],
-                    )?;
+                    tx.prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
+                        .execute(params![report_id, ts(now)])?;
                     if let Some(c) = credit {
                         w.credit(report_id, row, &c)?;
                     }
                     if state == "excluded"
                         && let Some(compose) = reopen
                     {
-                        tx.execute("UPDATE reports SET state = 'new' WHERE id = ?1", [report_id])?;
+                        tx.prepare_cached("UPDATE reports SET state = 'new' WHERE id = ?1")?
+                            .execute([report_id])?;
                         w.event(
                             Some(report_id),
                             Some(row),
@@ -218,12 +213,14 @@ impl Writer<'_> {
             None => (None, None, None),
         };
         let m = self.msg;
-        self.tx.execute(
-            "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
                                    subject, date, received_at, size, kind, reason,
                                    encrypted, signature, signer, decryption, body)
              VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-            params![
+            )?
+            .execute(params![
                 report_id,
                 mailbox,
                 uidvalidity,
@@ -245,25 +242,25 @@ impl Writer<'_> {
                 m.signer,
                 m.decryption,
                 m.body,
-            ],
-        )?;
+            ])?;
         let row = self.tx.last_insert_rowid();
         if let Some(raw) = m.raw {
             write_raw(self.tx, row, raw)?;
         }
         for k in &m.keys {
-            self.tx.execute(
-                "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                  ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5",
-                params![
+                )?
+                .execute(params![
                     k.address.to_ascii_lowercase(),
                     k.fingerprint,
                     k.cert,
                     k.source,
                     ts(self.now)
-                ],
-            )?;
+                ])?;
         }
         Ok(row)
     }
@@ -336,12 +333,12 @@ impl Writer<'_> {
     fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
         let old: String = self
             .tx
-            .query_row("SELECT credit FROM reports WHERE id = ?1", [report_id], |r| r.get(0))?;
+            .prepare_cached("SELECT credit FROM reports WHERE id = ?1")?
+            .query_row([report_id], |r| r.get(0))?;
         let new = if c.wanted { "yes" } else { "no" };
-        self.tx.execute(
-            "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1",
-            params![report_id, new, c.name, c.url],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1")?
+            .execute(params![report_id, new, c.name, c.url])?;
         let detail = if c.wanted {
             format!("credit as {:?} {}", c.name, c.url)
         } else {
@@ -370,33 +367,33 @@ pub(crate) fn insert_event(
     new: Option<&str>,
     detail: &str,
 ) -> anyhow::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO events (report_id, message_id, at, actor, kind, old_value, new_value, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![report_id, message_row, ts(at), actor, kind, old, new, detail],
-    )?;
+    )?
+    .execute(params![report_id, message_row, ts(at), actor, kind, old, new, detail])?;
     Ok(())
 }
 
 pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = max(last_uid, ?3), updated_at = ?4
          WHERE uidvalidity = ?2",
-        params![src.mailbox, src.uidvalidity, src.uid, ts(now)],
-    )?;
+    )?
+    .execute(params![src.mailbox, src.uidvalidity, src.uid, ts(now)])?;
     Ok(())
 }
 
 fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> anyhow::Result<String> {
     let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
-    let last: i64 = tx.query_row(
-        "INSERT INTO tracking_counter (prefix, year, last) VALUES (?1, ?2, 1)
+    let last: i64 = tx
+        .prepare_cached(
+            "INSERT INTO tracking_counter (prefix, year, last) VALUES (?1, ?2, 1)
          ON CONFLICT (prefix, year) DO UPDATE SET last = last + 1
          RETURNING last",
-        params![prefix, year],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row(params![prefix, year], |r| r.get(0))?;
     Ok(format!("{prefix}-{year}-{last:04}"))
 }
 
@@ -411,14 +408,11 @@ pub(crate) fn team_responded(
     now: Timestamp,
     actor: &str,
 ) -> anyhow::Result<()> {
-    let first = tx.execute(
-        "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
-        params![report_id, ts(now)],
-    )?;
-    tx.execute(
-        "UPDATE reports SET last_team_at = ?2 WHERE id = ?1",
-        params![report_id, ts(now)],
-    )?;
+    let first = tx
+        .prepare_cached("UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL")?
+        .execute(params![report_id, ts(now)])?;
+    tx.prepare_cached("UPDATE reports SET last_team_at = ?2 WHERE id = ?1")?
+        .execute(params![report_id, ts(now)])?;
     if first > 0 {
         insert_event(
             tx,
@@ -433,7 +427,8 @@ pub(crate) fn team_responded(
         )?;
     }
     if state == "new" {
-        tx.execute("UPDATE reports SET state = 'triaged' WHERE id = ?1", [report_id])?;
+        tx.prepare_cached("UPDATE reports SET state = 'triaged' WHERE id = ?1")?
+            .execute([report_id])?;
         insert_event(
             tx,
             Some(report_id),
@@ -456,10 +451,8 @@ pub(crate) fn team_responded(
 /// the record), which is what made a 25 MB message cost 9x its size.
 pub(super) fn write_raw(tx: &rusqlite::Connection, message_row: i64, raw: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
-    tx.execute(
-        "INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))",
-        params![message_row, raw.len() as i64],
-    )?;
+    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
+        .execute(params![message_row, raw.len() as i64])?;
     if raw.is_empty() {
         return Ok(());
     }
