@@ -244,15 +244,24 @@ impl Connection {
         let mut handle = session.idle();
         timed(timeout, "IDLE", handle.init()).await?;
         let end = {
+            // async-imap's timeout restarts with every response, and servers
+            // send "* OK Still here" during IDLE (Dovecot every 2 minutes):
+            // on its own it would keep one IDLE open forever. Our deadline
+            // ends it after `max` whatever the server sends.
             let (fut, stop) = handle.wait_with_timeout(max);
             let mut stop = Some(stop);
             tokio::pin!(fut);
+            let deadline = tokio::time::sleep(max);
+            tokio::pin!(deadline);
             let mut shut = false;
+            let mut expired = false;
             loop {
                 tokio::select! {
                     r = &mut fut => {
                         break match r.context("IMAP IDLE")? {
                             _ if shut => IdleEnd::Shutdown,
+                            // Whatever arrived is picked up by the next sync.
+                            _ if expired => IdleEnd::Timeout,
                             async_imap::extensions::idle::IdleResponse::NewData(_) => IdleEnd::NewData,
                             async_imap::extensions::idle::IdleResponse::Timeout => IdleEnd::Timeout,
                             // The stream ended without us asking: the server went away.
@@ -265,6 +274,10 @@ impl Connection {
                         // Dropping the StopSource interrupts the wait.
                         stop.take();
                         shut = true;
+                    }
+                    _ = &mut deadline, if stop.is_some() => {
+                        stop.take();
+                        expired = true;
                     }
                 }
             }

@@ -26,8 +26,14 @@ pub struct Stack {
 
 impl Stack {
     pub fn start() -> Stack {
+        Stack::start_with(&[])
+    }
+
+    /// With extra `MAILSTACK_*` settings (see scripts/mailstack).
+    pub fn start_with(env: &[(&str, &str)]) -> Stack {
         let out = Command::new(repo().join("scripts/mailstack"))
             .arg("start")
+            .envs(env.iter().copied())
             .env("MAILSTACK_WATCH_PID", std::process::id().to_string())
             .stdin(Stdio::null())
             .output()
@@ -232,6 +238,10 @@ pub struct Options {
     pub retry_max_secs: u64,
     /// `[store] path`, relative to the config's directory.
     pub store_path: &'static str,
+    /// Extra settings for scripts/mailstack.
+    pub stack_env: &'static [(&'static str, &'static str)],
+    /// Extra lines in `[imap]`.
+    pub imap_extra: &'static str,
 }
 
 impl Default for Options {
@@ -243,6 +253,8 @@ impl Default for Options {
             max_per_sender: 10_000,
             retry_max_secs: 2,
             store_path: "embargo.sqlite3",
+            stack_env: &[],
+            imap_extra: "",
         }
     }
 }
@@ -253,7 +265,7 @@ impl Setup {
     }
 
     pub fn with(opts: Options) -> Setup {
-        let stack = Stack::start();
+        let stack = Stack::start_with(opts.stack_env);
         let dir = tempfile::tempdir().unwrap();
         copy_templates(dir.path());
         write_secret(&dir.path().join("imap.pass"), "security-pw");
@@ -275,12 +287,13 @@ impl Setup {
         let text = format!(
             "[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n\
              user = \"security@example.test\"\npassword_file = \"imap.pass\"\nmailbox = \"INBOX\"\n\
-             timeout_secs = 20\nreconnect_max_secs = 2\n\n\
+             timeout_secs = 20\nreconnect_max_secs = 2\n{}\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
              from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n\n\
              [store]\npath = \"{}\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
              [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
             opts.imap_security,
+            opts.imap_extra,
             opts.smtp_security,
             opts.retry_max_secs,
             opts.store_path,

@@ -178,3 +178,40 @@ fn uidvalidity_change_rescans_without_double_processing() {
         "{msgs}"
     );
 }
+
+/// A server that sends "* OK Still here" during IDLE more often than
+/// `idle_restart_secs` must not keep one IDLE open forever: the IDLE is
+/// re-issued on time (RFC 2177's advice), which `status` shows as a fresh
+/// `last_fetch_at` on a quiet mailbox. Found by the hour-long idle benchmark
+/// (Dovecot's keepalive every 2 minutes held a 20-minute IDLE open).
+#[test]
+fn idle_is_reissued_on_time_despite_server_keepalives() {
+    let s = Setup::with(Options {
+        stack_env: &[("MAILSTACK_IDLE_NOTIFY", "1 secs")],
+        imap_extra: "idle_restart_secs = 3\n",
+        ..Options::default()
+    });
+    let mut d = s.daemon();
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("quiet@example.test", "quiet", "x"));
+    s.stack.wait_inbox(RESEARCHER, 1, Duration::from_secs(30));
+    let fetched = || -> String {
+        let out = s.embargo(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["last_fetch_at"].as_str().unwrap_or_default().to_owned()
+    };
+    // The ack's own copy may still arrive; let that settle first.
+    std::thread::sleep(Duration::from_secs(4));
+    let before = fetched();
+    let start = Instant::now();
+    while fetched() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no fetch round for 15 s with idle_restart_secs = 3 (last {before}):\n{}",
+            s.daemon_log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
+}
