@@ -54,6 +54,24 @@ fn age_secs(ts: &str, now: Timestamp) -> Option<i64> {
     ts.parse::<Timestamp>().ok().map(|t| now.as_second() - t.as_second())
 }
 
+/// What is wrong with the daemon itself, if anything. `alive`: its pid and
+/// heartbeat age when its process exists. A live process whose heartbeat is
+/// stale is not "not running": it cannot write the database (it pauses
+/// intake then) or it is stuck, and the operator needs to know which to
+/// look for.
+fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option<String> {
+    match alive {
+        None => Some("the daemon is not running (no fresh heartbeat)".to_owned()),
+        Some((pid, age)) if age.is_none_or(|a| a >= STALE_SECS) => Some(format!(
+            "the daemon (pid {pid}) is running but has not written its heartbeat for {}: \
+             it cannot write the database (disk full? locked?) and has paused intake, or it is stuck; see its log",
+            age.map(|a| format!("{a} s")).unwrap_or_else(|| "ever".to_owned())
+        )),
+        Some(_) if imap_state != "connected" => Some(format!("the mailbox is not connected ({imap_state})")),
+        Some(_) => None,
+    }
+}
+
 pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let store = Store::open(&cfg.store.path)?;
     let now = Timestamp::now();
@@ -86,22 +104,19 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
             overdue_fix += 1;
         }
     }
-    let running = d.as_ref().is_some_and(|d| {
-        process_alive(d.pid)
-            && d.imap_state != "stopped"
-            && age_secs(&d.heartbeat_at, now).is_some_and(|a| a < STALE_SECS)
-    });
+    let alive = d
+        .as_ref()
+        .filter(|d| process_alive(d.pid) && d.imap_state != "stopped")
+        .map(|d| (d.pid, age_secs(&d.heartbeat_at, now)));
+    let running = alive.is_some_and(|(_, age)| age.is_some_and(|a| a < STALE_SECS));
     let imap_state = d
         .as_ref()
         .map(|d| d.imap_state.clone())
         .unwrap_or_else(|| "never started".to_owned());
     let mut problems = Vec::new();
     let mut level = 0u8;
-    if !running {
-        problems.push("the daemon is not running (no fresh heartbeat)".to_owned());
-        level = 2;
-    } else if imap_state != "connected" {
-        problems.push(format!("the mailbox is not connected ({imap_state})"));
+    if let Some(p) = daemon_problem(alive, &imap_state) {
+        problems.push(p);
         level = 2;
     }
     let mut warn = |p: String| {
@@ -218,4 +233,22 @@ pub fn man() -> anyhow::Result<ExitCode> {
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_daemon_with_a_stale_heartbeat_is_not_called_stopped() {
+        assert_eq!(daemon_problem(Some((7, Some(3))), "connected"), None);
+        let p = daemon_problem(Some((7, Some(600))), "connected").unwrap();
+        assert!(
+            p.contains("pid 7") && p.contains("600 s") && p.contains("disk full"),
+            "{p}"
+        );
+        assert!(daemon_problem(None, "connected").unwrap().contains("not running"));
+        let p = daemon_problem(Some((7, Some(3))), "reconnecting").unwrap();
+        assert!(p.contains("not connected (reconnecting)"), "{p}");
+    }
 }
