@@ -224,7 +224,11 @@ fn a_full_disk_pauses_intake_and_loses_nothing() {
     });
     let db_dir = s.dir.path().join("db");
     let _fs = Tmpfs::mount(&db_dir, "16m");
-    let mut d = s.daemon();
+    // What systemd would show in `systemctl status`.
+    let sock_path = s.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut d = s.daemon_with_env(&[("NOTIFY_SOCKET", sock_path.to_str().unwrap())]);
     s.stack
         .deliver(RESEARCHER, SECURITY, &report("before-full@example.test", "before", "x"));
     s.stack.wait_inbox(RESEARCHER, 1, WAIT);
@@ -256,6 +260,17 @@ fn a_full_disk_pauses_intake_and_loses_nothing() {
     assert!(paused(&log) - before <= 10, "{} retries in 10 s", paused(&log) - before);
     assert!(d.child.try_wait().unwrap().is_none(), "still running: {log}");
     assert_eq!(s.stack.inbox(RESEARCHER).len(), 1, "nothing answered while full");
+    let mut notes = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        notes.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(
+        notes
+            .iter()
+            .any(|m| m.contains("STATUS=paused (database not writable)") && m.contains("full")),
+        "sd_notify status: {notes:?}"
+    );
 
     std::fs::remove_file(db_dir.join("filler")).unwrap();
     s.stack.wait_inbox(RESEARCHER, 5, Duration::from_secs(60));
