@@ -69,6 +69,11 @@ pub struct ImapConfig {
     /// On the very first start against a mailbox, messages older than this
     /// are imported without an acknowledgement.
     pub first_start_ack_hours: u64,
+    /// The security address's Sent folder: replies the team sends from it
+    /// (a shared mailbox in a mail client) count as the team's response.
+    pub sent_mailbox: Option<String>,
+    /// How often the Sent folder is looked at.
+    pub sent_poll_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +222,8 @@ struct RawImap {
     poll_interval_secs: Option<u64>,
     reconnect_max_secs: Option<u64>,
     first_start_ack_hours: Option<u64>,
+    sent_mailbox: Option<String>,
+    sent_poll_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -508,6 +515,17 @@ impl Validator<'_> {
                 "must be between 1 and 1680 (RFC 2177: servers may drop IDLE after 30 minutes)",
             ));
         }
+        let sent_mailbox = match r.sent_mailbox {
+            Some(s) if s.trim().is_empty() => return Err(self.err("imap", "sent_mailbox", "must not be empty")),
+            Some(s) if s == r.mailbox => {
+                return Err(self.err(
+                    "imap",
+                    "sent_mailbox",
+                    "must differ from imap.mailbox (the Sent folder holds the team's replies)",
+                ));
+            }
+            other => other,
+        };
         Ok(ImapConfig {
             password: self.secret("imap", "password_file", &r.password_file)?,
             host: r.host,
@@ -522,6 +540,8 @@ impl Validator<'_> {
             poll_interval_secs: positive(self, "imap", "poll_interval_secs", r.poll_interval_secs, 60)?,
             reconnect_max_secs: positive(self, "imap", "reconnect_max_secs", r.reconnect_max_secs, 300)?,
             first_start_ack_hours: r.first_start_ack_hours.unwrap_or(24),
+            sent_poll_secs: positive(self, "imap", "sent_poll_secs", r.sent_poll_secs, 60)?,
+            sent_mailbox,
         })
     }
 
@@ -579,10 +599,10 @@ fn is_loopback(host: &str) -> bool {
     h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
 }
 
-/// Sizes: an integer (bytes) or a string like "25MiB", "512KiB", "1GiB", "10MB".
 /// The largest `imap.max_message_size` accepted.
 pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
 
+/// Sizes: an integer (bytes) or a string like "25MiB", "512KiB", "1GiB", "10MB".
 pub fn parse_size(v: &toml::Value) -> Result<u64, String> {
     match v {
         toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),

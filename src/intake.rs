@@ -236,6 +236,54 @@ fn known_certs(store: &Store, from: Option<&str>) -> anyhow::Result<Vec<Cert>> {
         .collect())
 }
 
+/// A mail in the Sent folder (`imap.sent_mailbox`): when it is the team's
+/// reply to a report's reporter it joins the report's thread and counts as
+/// the team's response (the response clock stops, a new report becomes
+/// triaged); anything else only moves the folder position. Never answered.
+pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Result<Option<Recorded>> {
+    let skip = |store: &mut Store| -> anyhow::Result<Option<Recorded>> {
+        if let Some(s) = &a.source {
+            store.advance(s)?;
+        }
+        Ok(None)
+    };
+    let Ok(parsed) = message::parse(a.raw) else {
+        return skip(store);
+    };
+    // A reply encrypted to the reporter and to us (encrypt-to-self) is
+    // readable; one encrypted to the reporter only is recorded as such.
+    let ctx = openpgp::Context {
+        team: &p.team,
+        known: Vec::new(),
+        max_decrypted_size: p.max_decrypted_size,
+    };
+    let opened = openpgp::open(a.raw, parsed, &ctx);
+    let msg = opened.msg;
+    let Some((report, how)) = triage::sent_reply(&msg, &p.me, &*store)? else {
+        return skip(store);
+    };
+    let mut row = inbound_row(&msg, a);
+    row.encrypted = opened.protection.encrypted;
+    row.signature = opened.protection.signature.as_str().to_owned();
+    row.decryption = opened
+        .protection
+        .failure
+        .as_ref()
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    let d = Disposition::FollowUp {
+        report_id: report.id,
+        how,
+        from_team: true,
+        team_response: true,
+        reopen: None,
+        credit: None,
+    };
+    let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
+    tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");
+    Ok(Some(recorded))
+}
+
 /// A message too large to download: recorded from its header alone.
 pub fn intake_oversize(
     store: &mut Store,

@@ -242,6 +242,47 @@ pub fn automatic_reason(msg: &Inbound, me: &Identity) -> Option<String> {
     None
 }
 
+/// A mail found in the security address's Sent folder: the team's reply to
+/// a reporter when it is from us (or a member), answers a report (In-Reply-To,
+/// References or the tracking tag) and is addressed to that report's
+/// reporter. A forward to a colleague, or anything embargo sent itself, is
+/// not a response. `None`: nothing to record.
+pub fn sent_reply(
+    msg: &Inbound,
+    me: &Identity,
+    index: &dyn ThreadIndex,
+) -> anyhow::Result<Option<(ReportRef, String)>> {
+    if index.inbound_seen(&msg.message_id)? || carries_our_loop_marker(msg, me) {
+        return Ok(None);
+    }
+    let sender = msg.from_addr.as_deref().unwrap_or_default();
+    let ours = sender.eq_ignore_ascii_case(&me.address) || me.team.iter().any(|t| t.eq_ignore_ascii_case(sender));
+    if !ours {
+        return Ok(None);
+    }
+    let ids: Vec<String> = msg.in_reply_to.iter().chain(msg.references.iter()).cloned().collect();
+    let mut found = index
+        .by_message_ids(&ids)?
+        .map(|r| (r, "In-Reply-To/References, in the Sent folder".to_owned()));
+    if found.is_none() {
+        for tag in tracking_tags(&msg.subject, &me.prefix) {
+            if let Some(r) = index.by_tracking_id(&tag)? {
+                found = Some((r, format!("tracking tag {tag}, in the Sent folder")));
+                break;
+            }
+        }
+    }
+    Ok(found.filter(|(r, _)| addressed_to(msg, &r.reporter)))
+}
+
+/// Is `addr` among the To/Cc recipients?
+fn addressed_to(msg: &Inbound, addr: &str) -> bool {
+    ["to", "cc"].iter().flat_map(|h| msg.header_values(h)).any(|v| {
+        v.split([',', ';', '<', '>', '"', ' ', '\t'])
+            .any(|t| t.eq_ignore_ascii_case(addr))
+    })
+}
+
 fn carries_our_loop_marker(msg: &Inbound, me: &Identity) -> bool {
     msg.header_values(LOOP_HEADER)
         .any(|v| v.trim().eq_ignore_ascii_case(&me.address))

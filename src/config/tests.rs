@@ -142,6 +142,31 @@ fn max_message_size_is_capped() {
 }
 
 #[test]
+fn sent_mailbox() {
+    let with = |extra: &str| {
+        with_files(&MINIMAL.replace("password_file = \"pw\"", &format!("password_file = \"pw\"\n{extra}"))).1
+    };
+    let cfg = with_files(MINIMAL).1.unwrap();
+    assert_eq!((cfg.imap.sent_mailbox, cfg.imap.sent_poll_secs), (None, 60));
+    let cfg = with("sent_mailbox = \"Sent\"\nsent_poll_secs = 30").unwrap();
+    assert_eq!(
+        (cfg.imap.sent_mailbox.as_deref(), cfg.imap.sent_poll_secs),
+        (Some("Sent"), 30)
+    );
+    for (extra, problem) in [
+        ("sent_mailbox = \"INBOX\"", "must differ from imap.mailbox"),
+        ("sent_mailbox = \" \"", "must not be empty"),
+        ("sent_poll_secs = 0", "greater than 0"),
+    ] {
+        let e = with(extra).unwrap_err();
+        assert!(
+            e.key.starts_with("imap.sent_") && e.problem.contains(problem),
+            "{extra}: {e}"
+        );
+    }
+}
+
+#[test]
 fn unreadable_config_file() {
     let e = load(Path::new("/nonexistent/embargo.toml")).unwrap_err();
     assert!(e.problem.contains("cannot read"), "{e}");

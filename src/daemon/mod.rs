@@ -3,10 +3,13 @@
 
 mod sync;
 
+use sync::Folder;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -107,8 +110,16 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     let tls = crate::tls::client_config(shared.cfg.imap.ca_file.as_deref())?;
     let never = CancellationToken::new();
     let mut conn = mailbox::connect(&shared.cfg.imap, tls).await?;
-    let processed = sync::sync(&shared, &mut conn, &never).await?;
+    let processed = sync::sync(&shared, &mut conn, &never, Folder::Inbox).await?;
     conn.logout().await;
+    if let Some(sent) = &shared.cfg.imap.sent_mailbox {
+        let mut cfg = shared.cfg.imap.clone();
+        cfg.mailbox = sent.clone();
+        let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
+        let mut conn = mailbox::connect(&cfg, tls).await.context("imap.sent_mailbox")?;
+        sync::sync(&shared, &mut conn, &never, Folder::Sent).await?;
+        conn.logout().await;
+    }
     let transport = outbox::transport(&shared.cfg.smtp)?;
     let started = std::time::Instant::now();
     let outbox_retrying = outbox::drain(&shared.outbox_store, &transport, &shared.cfg.smtp).await?;
@@ -144,6 +155,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let keeper = tokio::spawn(keep_alive(shared.clone(), shutdown.clone()));
     let reloader = tokio::spawn(reload_on_hup(shared.clone(), shutdown.clone()));
     let digester = tokio::spawn(digests(shared.clone(), shutdown.clone()));
+    let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
@@ -156,6 +168,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     keeper.abort();
     reloader.abort();
     digester.abort();
+    sent.abort();
     shared.imap_state("stopped", None);
     imap_result
 }
@@ -332,6 +345,47 @@ fn is_store_error(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some())
 }
 
+/// The Sent folder (`imap.sent_mailbox`), on a connection of its own, looked
+/// at every `imap.sent_poll_secs`: the team's replies sent from the shared
+/// mailbox stop the response clock. A missing folder or an outage is logged
+/// and retried with backoff; the inbox never waits for it.
+async fn watch_sent(shared: Shared, shutdown: CancellationToken) {
+    let Some(sent) = shared.cfg.imap.sent_mailbox.clone() else {
+        return;
+    };
+    let mut cfg = shared.cfg.imap.clone();
+    cfg.mailbox = sent;
+    let poll = Duration::from_secs(cfg.sent_poll_secs);
+    let mut failures: u32 = 0;
+    while !shutdown.is_cancelled() {
+        let result = async {
+            let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
+            let mut conn = mailbox::connect(&cfg, tls).await?;
+            failures = 0;
+            loop {
+                sync::sync(&shared, &mut conn, &shutdown, Folder::Sent).await?;
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(poll) => {}
+                }
+            }
+            conn.logout().await;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            failures = failures.saturating_add(1);
+            let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs).max(poll));
+            tracing::warn!(mailbox = %cfg.mailbox, error = %format!("{e:#}"), retry_in_ms = wait.as_millis() as u64,
+                "Sent folder: cannot read it; retrying");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
 /// Sleeps, beating the IMAP heartbeat, until `d` passed or shutdown.
 async fn sleep_beating(shared: &Shared, d: Duration, shutdown: &CancellationToken) {
     let step = Duration::from_secs(10);
@@ -352,7 +406,7 @@ async fn session(shared: &Shared, mut conn: Connection, shutdown: &CancellationT
     let idle_for = idle_period(shared.notifier.watchdog, cfg.idle_restart_secs);
     loop {
         shared.health.beat_imap();
-        sync::sync(shared, &mut conn, shutdown).await?;
+        sync::sync(shared, &mut conn, shutdown, Folder::Inbox).await?;
         if let Ok(mut s) = lock(&shared.store) {
             let _ = s.status_fetched();
         }

@@ -18,18 +18,28 @@ use crate::store::{Source, SyncState};
 const FETCH_BATCH: usize = 50;
 const FETCH_BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Which folder a connection watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Folder {
+    /// `imap.mailbox`: reports, follow-ups, everything that gets answered.
+    Inbox,
+    /// `imap.sent_mailbox`: the team's replies sent from the shared mailbox.
+    Sent,
+}
+
 /// Processes every message above the stored position. Returns how many.
 pub(super) async fn sync(
     shared: &Shared,
     conn: &mut Connection,
     shutdown: &CancellationToken,
+    folder: Folder,
 ) -> anyhow::Result<usize> {
     let (last_uid, ack_after) = position(shared, conn)?;
     let waiting = conn.waiting(last_uid).await?;
     if waiting.is_empty() {
         return Ok(0);
     }
-    tracing::info!(count = waiting.len(), "new messages");
+    tracing::info!(count = waiting.len(), mailbox = %conn.mailbox, "new messages");
     let max = shared.cfg.imap.max_message_size;
     let mut done = 0;
     for batch in batches(&waiting, max) {
@@ -44,6 +54,7 @@ pub(super) async fn sync(
             .await?;
         stages::add(Stage::Fetch, started);
         let job = Batch {
+            folder,
             waiting: batch.to_vec(),
             bodies,
             headers,
@@ -133,6 +144,7 @@ fn find(list: &[Fetched], uid: u32) -> Option<&[u8]> {
 
 /// One fetched batch, processed on a blocking thread in UID order.
 struct Batch {
+    folder: Folder,
     waiting: Vec<Waiting>,
     bodies: Vec<Fetched>,
     headers: Vec<Fetched>,
@@ -168,6 +180,11 @@ impl Batch {
                 internal_date: w.internal_date,
                 ack_after: self.ack_after,
             };
+            if self.folder == Folder::Sent {
+                sent_one(&mut store, p, &arrival, oversize)?;
+                done += 1;
+                continue;
+            }
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 if oversize {
                     intake::intake_oversize(&mut store, p, &arrival, w.size, self.max)
@@ -199,4 +216,43 @@ impl Batch {
         }
         Ok(done)
     }
+}
+
+/// One message of the Sent folder. Nothing here is ever answered, so a
+/// message that cannot be handled is logged and passed over (the position
+/// moves); a database error stops the batch as for the inbox.
+fn sent_one(
+    store: &mut crate::store::Store,
+    p: &crate::intake::Pipeline,
+    a: &Arrival<'_>,
+    oversize: bool,
+) -> anyhow::Result<()> {
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if oversize {
+            // A team reply is not that large; nothing to learn from a header.
+            return Ok(Some(()));
+        }
+        // intake_sent moves the position itself.
+        intake::intake_sent(store, p, a).map(|_| None)
+    }));
+    let problem = match outcome {
+        Ok(Ok(None)) => return Ok(()),
+        Ok(Ok(Some(()))) => None,
+        Ok(Err(e)) if e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some()) => {
+            return Err(e.context("the database is not writable; the Sent folder is read again later"));
+        }
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(_) => Some("the pipeline panicked on this message".to_owned()),
+    };
+    if let Some(problem) = problem {
+        tracing::warn!(
+            uid = a.source.as_ref().map(|s| s.uid),
+            problem,
+            "Sent folder: message passed over"
+        );
+    }
+    if let Some(s) = &a.source {
+        store.advance(s)?;
+    }
+    Ok(())
 }

@@ -254,3 +254,43 @@ fn excluded_topics_apply_to_new_reports_from_outsiders_only() {
         }
     ));
 }
+
+/// The Sent folder: only our replies to a report's own reporter count.
+#[test]
+fn sent_folder_replies_to_the_reporter_are_team_responses() {
+    let index = Fake {
+        by_id: vec![("<report@x>".into(), report_ref())],
+        by_tag: vec![("SEC-2026-0007".into(), report_ref())],
+        ..Fake::default()
+    };
+    let reply = "From: Security <security@example.test>\r\nTo: Rita <r@example.test>\r\nSubject: Re: bug\r\nIn-Reply-To: <report@x>\r\n";
+    let (r, how) = sent_reply(&msg(reply), &me(), &index).unwrap().unwrap();
+    assert_eq!(r.id, 7);
+    assert!(how.contains("Sent folder"), "{how}");
+    // By tag, from a member, reporter in Cc.
+    let tagged =
+        "From: lead@example.test\r\nTo: x@example.test\r\nCc: r@example.test\r\nSubject: Re: [SEC-2026-0007] bug\r\n";
+    assert!(sent_reply(&msg(tagged), &me(), &index).unwrap().is_some());
+    // A forward to a colleague is not a response to the reporter.
+    let forward =
+        "From: security@example.test\r\nTo: colleague@example.test\r\nSubject: Fwd: bug\r\nIn-Reply-To: <report@x>\r\n";
+    assert!(sent_reply(&msg(forward), &me(), &index).unwrap().is_none());
+    // A longer address that merely contains the reporter's does not count.
+    let near = "From: security@example.test\r\nTo: bar@example.test\r\nSubject: Re: bug\r\nIn-Reply-To: <report@x>\r\n";
+    assert!(
+        sent_reply(&msg(&near.replace("bar@", "xr@")), &me(), &index)
+            .unwrap()
+            .is_none()
+    );
+    // Not from us; or embargo's own mail (loop marker); or already recorded.
+    let stranger = reply.replace("security@example.test", "other@example.test");
+    assert!(sent_reply(&msg(&stranger), &me(), &index).unwrap().is_none());
+    let ours = format!("{reply}X-Embargo-Loop: security@example.test\r\n");
+    assert!(sent_reply(&msg(&ours), &me(), &index).unwrap().is_none());
+    let seen = Fake {
+        seen: vec!["<m@example.test>".into()],
+        by_id: vec![("<report@x>".into(), report_ref())],
+        ..Fake::default()
+    };
+    assert!(sent_reply(&msg(reply), &me(), &seen).unwrap().is_none());
+}
