@@ -1,8 +1,32 @@
 //! Message parsing and triage on arbitrary bytes.
 #![no_main]
 
-use embargo::triage::{self, Identity, exclude};
+use embargo::store::ReportRef;
+use embargo::triage::{self, Identity, ThreadIndex, exclude};
 use libfuzzer_sys::fuzz_target;
+
+/// Every lookup finds a report, so threading and the Sent-folder rule run
+/// their whole way.
+struct Index;
+
+fn report() -> ReportRef {
+    ReportRef { id: 1, tracking_id: "SEC-2026-0001".into(), reporter: "researcher@example.test".into() }
+}
+
+impl ThreadIndex for Index {
+    fn inbound_seen(&self, _: &str) -> anyhow::Result<bool> {
+        Ok(false)
+    }
+    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
+        Ok(ids.first().map(|_| report()))
+    }
+    fn by_tracking_id(&self, _: &str) -> anyhow::Result<Option<ReportRef>> {
+        Ok(Some(report()))
+    }
+    fn is_our_outgoing(&self, _: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = embargo::message::parse(data) else { return };
@@ -11,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = triage::tracking_tags(&m.subject, "SEC");
     let topics = [exclude::spf_dmarc("out-of-scope.txt".into())];
     let _ = exclude::classify(&topics, &m.subject, &m.body_text);
+    let _ = triage::decide(&m, &me, &Index, &topics);
+    let _ = triage::sent_reply(&m, &me, &Index);
     let _ = triage::credit_wish(&m.body_text);
     let _ = embargo::conversation::parse_commands(&m.body_text);
     let _ = embargo::conversation::strip_quoted(&m.body_text);
