@@ -4,7 +4,6 @@
 //! subprocess, and the machine's raw RSA-4096 private-key rate
 //! (`openssl speed rsa4096`).
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,42 +18,11 @@ use pgp::types::SymmetricAlgorithm;
 use pgp::{Cert, KeyHandle};
 use sequoia_openpgp as pgp;
 
+mod common;
+use common::Gpg;
+
 const MESSAGES: usize = 20;
 const RUN: Duration = Duration::from_secs(3);
-
-struct Gpg(tempfile::TempDir);
-
-impl Gpg {
-    fn new() -> Gpg {
-        let d = tempfile::Builder::new().prefix("bench-gpg").tempdir_in("/tmp").unwrap();
-        std::fs::set_permissions(d.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        Gpg(d)
-    }
-    fn run(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
-        let mut c = Command::new("gpg")
-            .env("GNUPGHOME", self.0.path())
-            .args(["--batch", "--yes", "--quiet", "--trust-model", "always"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(input).unwrap();
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "gpg {args:?}");
-        out.stdout
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.0.path())
-            .args(["--kill", "all"])
-            .status();
-    }
-}
 
 fn generate(g: &Gpg, uid: &str, rsa: bool) -> String {
     let params = if rsa {

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::gpg;
+
 const BIN: &str = env!("CARGO_BIN_EXE_embargo");
 
 struct Stack {
@@ -143,29 +146,26 @@ fn encrypted(i: usize, ct: &[u8], tag: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// gpg in a temporary home: keys and ciphertexts for the benchmark.
-fn gpg(home: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut c = Command::new("gpg")
-        .env("GNUPGHOME", home)
-        .args(["--batch", "--yes", "--quiet", "--trust-model", "always"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(input).unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(out.status.success(), "gpg {args:?}");
-    out.stdout
+/// What `/usr/bin/time -v` saw of one command.
+struct Measured {
+    wall: f64,
+    /// User + system seconds.
+    cpu: f64,
+    rss_kb: u64,
+    /// The command's own stderr (time's report included).
+    stderr: String,
 }
 
-/// Wall seconds, CPU seconds (user + system) and peak RSS (kB) of a
-/// command, from `/usr/bin/time -v`.
-fn measured(cmd: &mut Command, stdin: Option<&Path>) -> (f64, f64, u64) {
+/// Runs `cmd` under `/usr/bin/time -v` (and under `BENCH_WRAP`, a
+/// profiler such as "heaptrack", when set).
+fn measured(cmd: &mut Command, stdin: Option<&Path>) -> Measured {
     let start = Instant::now();
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
     let mut c = Command::new("/usr/bin/time");
-    c.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
+    c.arg("-v")
+        .args(wrap.split_whitespace())
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
         if let Some(v) = v {
             c.env(k, v);
@@ -175,20 +175,22 @@ fn measured(cmd: &mut Command, stdin: Option<&Path>) -> (f64, f64, u64) {
         c.stdin(std::fs::File::open(f).unwrap());
     }
     let out = c.output().unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let wall = start.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
     let field = |name: &str| -> f64 {
-        err.lines()
+        stderr
+            .lines()
             .find_map(|l| l.trim().strip_prefix(name))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0.0)
     };
-    (
-        secs,
-        field("User time (seconds):") + field("System time (seconds):"),
-        field("Maximum resident set size (kbytes):") as u64,
-    )
+    Measured {
+        wall,
+        cpu: field("User time (seconds):") + field("System time (seconds):"),
+        rss_kb: field("Maximum resident set size (kbytes):") as u64,
+        stderr,
+    }
 }
 
 /// Schleuder (Debian 12's package) next to embargo on the same encrypted
@@ -356,12 +358,12 @@ fn schleuder(home: &Path, ct: &[u8], team_key: &[u8]) {
         )
         .unwrap();
     eprintln!("embargo outbox: {outbox}; inbound: {kinds}");
-    let avg = |v: &[(f64, f64, u64)]| {
+    let avg = |v: &[Measured]| {
         let k = v.len() as f64;
         (
-            v.iter().map(|r| r.0).sum::<f64>() / k,
-            v.iter().map(|r| r.1).sum::<f64>() / k,
-            v.iter().map(|r| r.2).max().unwrap_or(0),
+            v.iter().map(|r| r.wall).sum::<f64>() / k,
+            v.iter().map(|r| r.cpu).sum::<f64>() / k,
+            v.iter().map(|r| r.rss_kb).max().unwrap_or(0),
         )
     };
     let (sw, sc, sr) = avg(&sch_runs);
@@ -382,42 +384,30 @@ fn schleuder(home: &Path, ct: &[u8], team_key: &[u8]) {
         oc * 1000.0,
         or / 1024,
         n - 5,
-        batch.0 * 1000.0 / bn,
-        batch.1 * 1000.0 / bn,
-        batch.2 / 1024,
+        batch.wall * 1000.0 / bn,
+        batch.cpu * 1000.0 / bn,
+        batch.rss_kb / 1024,
     );
 }
 
-/// Runs `embargo run --once` under /usr/bin/time; (seconds, peak RSS kB).
+/// Runs `embargo run --once`; (seconds, peak RSS kB, time per stage).
 fn once(cfg: &Path) -> (f64, u64, String) {
-    let start = Instant::now();
-    // BENCH_WRAP: a profiler to run the daemon under (e.g. "heaptrack").
-    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
-    let out = Command::new("/usr/bin/time")
-        .arg("-v")
-        .args(wrap.split_whitespace())
-        .arg(BIN)
-        .arg("--config")
-        .arg(cfg)
-        .args(["run", "--once"])
-        .env("RUST_LOG", "warn,embargo::cli=info")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let rss = err
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let m = measured(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(cfg)
+            .args(["run", "--once"])
+            .env("RUST_LOG", "warn,embargo::cli=info")
+            .env("NO_COLOR", "1"),
+        None,
+    );
     // `run --once` logs the time per stage when it is done.
-    let stages = err
+    let stages = m
+        .stderr
         .lines()
         .find_map(|l| l.split_once("stages=").map(|(_, s)| s.trim().to_owned()))
         .unwrap_or_default();
-    (secs, rss, stages)
+    (m.wall, m.rss_kb, stages)
 }
 
 /// Time per stage of each `ingest` row, printed under the backlog table.
@@ -672,8 +662,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let home = tempfile::Builder::new().prefix("bench-gpg").tempdir_in("/tmp").unwrap();
-    std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let home = common::Gpg::new();
     let h = home.path();
     gpg(h, &["--gen-key"], b"%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nSubkey-Type: ECDH\nSubkey-Curve: cv25519\nName-Email: cv@example.test\n%commit\n");
     gpg(h, &["--gen-key"], b"%no-protection\nKey-Type: RSA\nKey-Length: 4096\nSubkey-Type: RSA\nSubkey-Length: 4096\nName-Email: rsa@example.test\n%commit\n");
@@ -685,10 +674,6 @@ fn main() {
     );
     let cv = gpg(h, &["--armor", "-e", "-r", "cv@example.test"], text.as_bytes());
     let rsa = gpg(h, &["--armor", "-e", "-r", "rsa@example.test"], text.as_bytes());
-    let _ = Command::new("gpgconf")
-        .env("GNUPGHOME", h)
-        .args(["--kill", "all"])
-        .status();
     let keys: [(&str, &[u8]); 2] = [("cv.sec.asc", &cv_key), ("rsa.sec.asc", &rsa_key)];
     println!(
         "# embargo pipeline benchmark (release build, run --once, IMAP and SQLite real; acks left in the outbox)\n"

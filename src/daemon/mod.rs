@@ -109,13 +109,10 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     let shared = Shared::new(cfg)?;
     let tls = crate::tls::client_config(shared.cfg.imap.ca_file.as_deref())?;
     let never = CancellationToken::new();
-    let mut conn = mailbox::connect(&shared.cfg.imap, tls).await?;
+    let mut conn = mailbox::connect(&shared.cfg.imap, tls.clone()).await?;
     let processed = sync::sync(&shared, &mut conn, &never, Folder::Inbox).await?;
     conn.logout().await;
-    if let Some(sent) = &shared.cfg.imap.sent_mailbox {
-        let mut cfg = shared.cfg.imap.clone();
-        cfg.mailbox = sent.clone();
-        let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
+    if let Some(cfg) = sent_config(&shared.cfg.imap) {
         let mut conn = mailbox::connect(&cfg, tls).await.context("imap.sent_mailbox")?;
         sync::sync(&shared, &mut conn, &never, Folder::Sent).await?;
         conn.logout().await;
@@ -322,7 +319,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
                 failures = failures.saturating_add(1);
                 let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs));
                 let error = format!("{e:#}");
-                if is_store_error(&e) {
+                if crate::store::is_store_error(&e) {
                     // Disk full, database locked, I/O error: nothing was
                     // half-written (one transaction per message) and the
                     // mail stays on the server until the store takes it.
@@ -340,27 +337,26 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
     Ok(())
 }
 
-/// Whether an error came from SQLite (the store), not from the mailbox.
-fn is_store_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some())
-}
-
 /// The Sent folder (`imap.sent_mailbox`), on a connection of its own, looked
 /// at every `imap.sent_poll_secs`: the team's replies sent from the shared
 /// mailbox stop the response clock. A missing folder or an outage is logged
 /// and retried with backoff; the inbox never waits for it.
 async fn watch_sent(shared: Shared, shutdown: CancellationToken) {
-    let Some(sent) = shared.cfg.imap.sent_mailbox.clone() else {
+    let Some(cfg) = sent_config(&shared.cfg.imap) else {
         return;
     };
-    let mut cfg = shared.cfg.imap.clone();
-    cfg.mailbox = sent;
+    let tls = match crate::tls::client_config(cfg.ca_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Sent folder: no TLS configuration");
+            return;
+        }
+    };
     let poll = Duration::from_secs(cfg.sent_poll_secs);
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let result = async {
-            let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
-            let mut conn = mailbox::connect(&cfg, tls).await?;
+            let mut conn = mailbox::connect(&cfg, tls.clone()).await?;
             failures = 0;
             loop {
                 sync::sync(&shared, &mut conn, &shutdown, Folder::Sent).await?;
@@ -384,6 +380,15 @@ async fn watch_sent(shared: Shared, shutdown: CancellationToken) {
             }
         }
     }
+}
+
+/// The IMAP settings for the Sent folder: the same account, another mailbox.
+fn sent_config(imap: &crate::config::ImapConfig) -> Option<crate::config::ImapConfig> {
+    let sent = imap.sent_mailbox.clone()?;
+    Some(crate::config::ImapConfig {
+        mailbox: sent,
+        ..imap.clone()
+    })
 }
 
 /// Sleeps, beating the IMAP heartbeat, until `d` passed or shutdown.

@@ -12,7 +12,7 @@ use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
 use crate::outbox::lock;
 use crate::stages::{self, Stage};
-use crate::store::{Source, SyncState};
+use crate::store::{Source, SyncState, is_store_error};
 
 /// Fetch at most this many messages, or this many bytes, per round trip.
 const FETCH_BATCH: usize = 50;
@@ -197,7 +197,7 @@ impl Batch {
                 // The database, not the message, is the problem (locked,
                 // disk full): stop and leave the mail on the server; the
                 // loop retries with backoff. Never a tombstone for that.
-                Ok(Err(e)) if e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some()) => {
+                Ok(Err(e)) if is_store_error(&e) => {
                     return Err(e.context(format!(
                         "the database is not writable; UID {} stays on the server",
                         w.uid
@@ -227,24 +227,17 @@ fn sent_one(
     a: &Arrival<'_>,
     oversize: bool,
 ) -> anyhow::Result<()> {
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        if oversize {
-            // A team reply is not that large; nothing to learn from a header.
-            return Ok(Some(()));
-        }
+    // A team reply is never that large: nothing to learn from a header.
+    if !oversize {
         // intake_sent moves the position itself.
-        intake::intake_sent(store, p, a).map(|_| None)
-    }));
-    let problem = match outcome {
-        Ok(Ok(None)) => return Ok(()),
-        Ok(Ok(Some(()))) => None,
-        Ok(Err(e)) if e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some()) => {
-            return Err(e.context("the database is not writable; the Sent folder is read again later"));
-        }
-        Ok(Err(e)) => Some(format!("{e:#}")),
-        Err(_) => Some("the pipeline panicked on this message".to_owned()),
-    };
-    if let Some(problem) = problem {
+        let problem = match std::panic::catch_unwind(AssertUnwindSafe(|| intake::intake_sent(store, p, a))) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) if is_store_error(&e) => {
+                return Err(e.context("the database is not writable; the Sent folder is read again later"));
+            }
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => "the pipeline panicked on this message".to_owned(),
+        };
         tracing::warn!(
             uid = a.source.as_ref().map(|s| s.uid),
             problem,

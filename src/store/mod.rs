@@ -45,6 +45,13 @@ pub fn ts(t: Timestamp) -> String {
     t.round(jiff::Unit::Second).unwrap_or(t).to_string()
 }
 
+/// Whether an error came from SQLite (locked, disk full, I/O), not from the
+/// message or the mailbox: such mail is left on the server and retried,
+/// never recorded as failed.
+pub fn is_store_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some())
+}
+
 pub fn parse_ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
