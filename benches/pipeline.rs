@@ -90,9 +90,13 @@ fn config(stack: &Stack, dir: &Path, smtp_port: u16, team_keys: &[&str]) -> Path
     std::fs::write(dir.join("pw"), "security-pw").unwrap();
     std::fs::set_permissions(dir.join("pw"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let keys: Vec<String> = team_keys.iter().map(|k| format!("\"{k}\"")).collect();
+    // `BENCH_IDLE_RESTART` shortens the IDLE re-issue (default 20 minutes).
+    let idle_restart = std::env::var("BENCH_IDLE_RESTART")
+        .map(|v| format!("idle_restart_secs = {v}\n"))
+        .unwrap_or_default();
     let text = format!(
         "[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nuser = \"security@example.test\"\npassword_file = \"pw\"\n\
-         reconnect_max_secs = 2\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\n\
+         reconnect_max_secs = 2\n{idle_restart}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\n\
          from = \"Security <security@example.test>\"\nretry_max_secs = 2\n\n[store]\npath = \"db.sqlite3\"\n\n\
          [reply]\nmax_per_sender_per_day = 1000000\n\n[openpgp]\nkeys = [{}]\n",
         stack.port("IMAP"),
@@ -575,13 +579,14 @@ fn latency(n: usize, idle_secs: u64) {
     let cfg = config(&stack, dir.path(), stack.port("SMTP"), &[]);
     // A copy of the binary, so a rebuild during an hour-long run cannot
     // trip over the running executable.
+    // `BENCH_BIN` runs another build (an older commit's, say) instead.
     let bin = dir.path().join("embargo");
-    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::copy(std::env::var("BENCH_BIN").unwrap_or_else(|_| BIN.into()), &bin).unwrap();
     let mut child = Command::new(&bin)
         .arg("--config")
         .arg(&cfg)
         .arg("run")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .stdin(Stdio::null())
         .spawn()
         .unwrap();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use async_imap::types::Fetch;
+use async_imap::types::{Fetch, UnsolicitedResponse};
 use futures::TryStreamExt as _;
 use jiff::Timestamp;
 use rustls_pki_types::ServerName;
@@ -73,6 +73,9 @@ pub struct Connection {
     pub mailbox: String,
     pub uidvalidity: u32,
     pub has_idle: bool,
+    /// The server announced new mail in the answer to some other command
+    /// (see [`Connection::note_unsolicited`]).
+    announced: bool,
 }
 
 async fn timed<T, E>(timeout: Duration, what: &str, fut: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
@@ -128,7 +131,19 @@ pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow
         mailbox: cfg.mailbox.clone(),
         uidvalidity,
         has_idle,
+        announced: false,
     })
+}
+
+/// Whether any of the responses async-imap filed away as unsolicited says
+/// the mailbox grew. Empties the channel (it holds at most 100; beyond that
+/// async-imap drops responses).
+fn announced_new_mail(unsolicited: &async_channel::Receiver<UnsolicitedResponse>) -> bool {
+    let mut any = false;
+    while let Ok(r) = unsolicited.try_recv() {
+        any |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+    }
+    any
 }
 
 async fn tls_wrap(
@@ -156,6 +171,20 @@ async fn read_greeting<T: ImapStream>(client: &mut async_imap::Client<T>, timeou
 }
 
 impl Connection {
+    /// Notes what the server said on the side. An IMAP server may announce
+    /// new mail with an untagged `EXISTS` at the end of whatever command is
+    /// running (Dovecot does, when a delivery lands during a `UID FETCH`);
+    /// async-imap files that away as unsolicited. Entering IDLE after that
+    /// would wait for the *next* change, since the server has told us about
+    /// this one already: the message would sit until the IDLE is re-issued.
+    /// Found by the hour-long idle benchmark, where a report sent the moment
+    /// the IDLE was re-issued went unanswered.
+    fn note_unsolicited(&mut self) {
+        if announced_new_mail(&self.session.unsolicited_responses) {
+            self.announced = true;
+        }
+    }
+
     /// Messages with a UID above `after`, in UID order.
     pub async fn waiting(&mut self, after: u32) -> anyhow::Result<Vec<Waiting>> {
         let set = format!("{}:*", after.saturating_add(1));
@@ -168,6 +197,7 @@ impl Connection {
                 .await
         })
         .await?;
+        self.note_unsolicited();
         let mut out: Vec<Waiting> = fetches
             .iter()
             .filter_map(|f| {
@@ -208,6 +238,7 @@ impl Connection {
             self.session.uid_fetch(&set, query).await?.try_collect().await
         })
         .await?;
+        self.note_unsolicited();
         let mut out: Vec<Fetched> = fetches
             .into_iter()
             .filter_map(|f| {
@@ -231,22 +262,33 @@ impl Connection {
                 .await
         })
         .await?;
+        self.note_unsolicited();
         Ok(())
     }
 
     /// Waits in IDLE until the server reports something, `max` passes or
     /// `shutdown` fires. Consumes and returns the connection.
-    pub async fn idle(self, max: Duration, shutdown: &CancellationToken) -> anyhow::Result<(Connection, IdleEnd)> {
+    pub async fn idle(mut self, max: Duration, shutdown: &CancellationToken) -> anyhow::Result<(Connection, IdleEnd)> {
+        self.note_unsolicited();
+        if std::mem::take(&mut self.announced) {
+            tracing::debug!(mailbox = %self.mailbox, "new mail announced outside IDLE: syncing again");
+            return Ok((self, IdleEnd::NewData));
+        }
         let Connection {
             session,
             timeout,
             mailbox,
             uidvalidity,
             has_idle,
+            announced: _,
         } = self;
+        let unsolicited = session.unsolicited_responses.clone();
         let mut handle = session.idle();
         timed(timeout, "IDLE", handle.init()).await?;
-        let end = {
+        // What the server said before its "+ idling" is filed away too.
+        let end = if announced_new_mail(&unsolicited) {
+            IdleEnd::NewData
+        } else {
             // async-imap's timeout restarts with every response, and servers
             // send "* OK Still here" during IDLE (Dovecot every 2 minutes):
             // on its own it would keep one IDLE open forever. Our deadline
@@ -285,11 +327,10 @@ impl Connection {
                 }
             }
         };
-        // DONE is answered at once by a live server. An hour-long benchmark
-        // saw it go unanswered once, when our deadline met the server's
-        // keepalive (root cause not found): rather than wait the full
-        // command timeout, give up after 10 s; the caller reconnects and
-        // the next sync picks up everything above the stored position.
+        // DONE is answered at once by a live server; should one not, give
+        // up after 10 s rather than the full command timeout: the caller
+        // reconnects and the next sync takes everything above the stored
+        // position.
         let session = timed(timeout.min(DONE_TIMEOUT), "DONE", handle.done()).await?;
         Ok((
             Connection {
@@ -298,6 +339,7 @@ impl Connection {
                 mailbox,
                 uidvalidity,
                 has_idle,
+                announced: false,
             },
             end,
         ))
@@ -335,9 +377,118 @@ pub fn uid_set(uids: &[u32]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
     #[test]
     fn uid_sets_are_compact() {
         assert_eq!(super::uid_set(&[3, 1, 2, 7, 9, 10]), "1:3,7,9:10");
         assert_eq!(super::uid_set(&[5]), "5");
+    }
+
+    /// Where a scripted server announces the second message.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Announce {
+        /// At the end of the `UID FETCH` that listed the mailbox.
+        InFetch,
+        /// Before its "+ idling".
+        BeforeIdling,
+        /// Not at all: the IDLE must wait.
+        Never,
+    }
+
+    /// A scripted IMAP server for one connection: one message in INBOX, a
+    /// second one delivered while the client is listing it.
+    async fn server(listener: tokio::net::TcpListener, announce: Announce) {
+        let (sock, _) = listener.accept().await.unwrap();
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        w.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] scripted\r\n")
+            .await
+            .unwrap();
+        let mut idle_tag = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let (tag, cmd) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+            let cmd = cmd.to_ascii_uppercase();
+            let reply = if line == "DONE" {
+                format!("{idle_tag} OK Idle completed\r\n")
+            } else if cmd.starts_with("LOGIN") {
+                format!("{tag} OK Logged in\r\n")
+            } else if cmd.starts_with("CAPABILITY") {
+                format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n")
+            } else if cmd.starts_with("SELECT") {
+                format!(
+                    "* FLAGS (\\Seen)\r\n* 1 EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] ok\r\n\
+                     * OK [UIDNEXT 2] ok\r\n{tag} OK [READ-WRITE] selected\r\n"
+                )
+            } else if cmd.starts_with("UID FETCH") {
+                let late = if announce == Announce::InFetch {
+                    "* 2 EXISTS\r\n* 1 RECENT\r\n"
+                } else {
+                    ""
+                };
+                format!(
+                    "* 1 FETCH (UID 1 RFC822.SIZE 10 INTERNALDATE \"26-Nov-2026 10:00:00 +0000\")\r\n\
+                     {late}{tag} OK Fetch completed\r\n"
+                )
+            } else if cmd.starts_with("IDLE") {
+                idle_tag = tag.to_owned();
+                let early = if announce == Announce::BeforeIdling {
+                    "* 2 EXISTS\r\n"
+                } else {
+                    ""
+                };
+                format!("{early}+ idling\r\n")
+            } else if cmd.starts_with("LOGOUT") {
+                format!("* BYE bye\r\n{tag} OK Logged out\r\n")
+            } else {
+                format!("{tag} BAD unexpected\r\n")
+            };
+            w.write_all(reply.as_bytes()).await.unwrap();
+        }
+    }
+
+    async fn listed_then_idle(announce: Announce) -> Option<IdleEnd> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(server(listener, announce));
+        let cfg = ImapConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::None,
+            ca_file: None,
+            user: "security@example.test".into(),
+            password: "pw".into(),
+            mailbox: "INBOX".into(),
+            max_message_size: 1 << 20,
+            timeout_secs: 5,
+            idle_restart_secs: 60,
+            poll_interval_secs: 60,
+            reconnect_max_secs: 5,
+            first_start_ack_hours: 24,
+            sent_mailbox: None,
+            sent_poll_secs: 60,
+        };
+        let tls = crate::tls::client_config(None).unwrap();
+        let mut conn = connect(&cfg, tls).await.unwrap();
+        assert!(conn.has_idle);
+        // Everything up to UID 1 is stored already: nothing new listed.
+        assert!(conn.waiting(1).await.unwrap().is_empty());
+        let never = CancellationToken::new();
+        let idle = tokio::time::timeout(Duration::from_secs(3), conn.idle(Duration::from_secs(60), &never));
+        let (conn, end) = idle.await.ok()?.unwrap();
+        conn.logout().await;
+        Some(end)
+    }
+
+    /// Found by the hour-long idle benchmark: a report delivered while the
+    /// client listed the mailbox was announced in that command's answer,
+    /// and the IDLE after it waited for the next change (20 minutes).
+    #[tokio::test]
+    async fn new_mail_announced_outside_idle_is_not_waited_for() {
+        assert_eq!(listed_then_idle(Announce::InFetch).await, Some(IdleEnd::NewData));
+        assert_eq!(listed_then_idle(Announce::BeforeIdling).await, Some(IdleEnd::NewData));
+        // And without an announcement the IDLE waits (the 3 s run out).
+        assert_eq!(listed_then_idle(Announce::Never).await, None);
     }
 }

@@ -242,6 +242,8 @@ pub struct Options {
     pub stack_env: &'static [(&'static str, &'static str)],
     /// Extra lines in `[imap]`.
     pub imap_extra: &'static str,
+    /// Extra lines in `[smtp]`.
+    pub smtp_extra: &'static str,
 }
 
 impl Default for Options {
@@ -255,6 +257,7 @@ impl Default for Options {
             store_path: "embargo.sqlite3",
             stack_env: &[],
             imap_extra: "",
+            smtp_extra: "",
         }
     }
 }
@@ -289,13 +292,14 @@ impl Setup {
              user = \"security@example.test\"\npassword_file = \"imap.pass\"\nmailbox = \"INBOX\"\n\
              timeout_secs = 20\nreconnect_max_secs = 2\n{}\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
-             from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n\n\
+             from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n{}\n\
              [store]\npath = \"{}\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
              [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
             opts.imap_security,
             opts.imap_extra,
             opts.smtp_security,
             opts.retry_max_secs,
+            opts.smtp_extra,
             opts.store_path,
             opts.max_per_sender,
             opts.extra,
