@@ -202,6 +202,32 @@ pub struct Store {
     conn: Connection,
 }
 
+/// How long a statement waits for another process's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `PRAGMA journal_mode = WAL` on a database that is not WAL yet takes an
+/// exclusive lock without going through the busy handler: two processes
+/// opening a fresh database at once (the daemon starting and `embargo
+/// status` from a monitoring check) made one of them fail with "database is
+/// locked". Retry for as long as the busy timeout would have waited.
+fn enable_wal(conn: &Connection) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e).context("cannot switch the database to WAL mode"),
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
@@ -224,11 +250,11 @@ impl Store {
     }
 
     fn setup(conn: &mut Connection) -> anyhow::Result<()> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Intake runs a few dozen distinct statements per message; parsing
         // them anew each time was a third of its CPU (callgrind).
         conn.set_prepared_statement_cache_capacity(64);
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        enable_wal(conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(conn)

@@ -353,3 +353,28 @@ fn backup_is_consistent_and_restores() {
     Store::restore_from(&copy, &db).unwrap();
     assert_eq!(Store::open(&db).unwrap().list_reports().unwrap().len(), 1);
 }
+
+/// Found by the test suite: `embargo status` and the daemon starting on the
+/// same fresh database at once; the daemon died with "database is locked".
+#[test]
+fn processes_opening_a_fresh_database_at_once_all_succeed() {
+    for round in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(e) = h.join().unwrap() {
+                panic!("round {round}: {e:#}");
+            }
+        }
+    }
+}
