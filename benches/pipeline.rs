@@ -653,7 +653,7 @@ fn latency(n: usize, idle_secs: u64) {
     let _ = child.wait();
 }
 
-/// Which sections to run: `BENCH_ONLY=backlog,growth,big,bomb,latency,schleuder`
+/// Which sections to run: `BENCH_ONLY=backlog,growth,big,bomb,latency,schleuder,status`
 /// (default: all). `BENCH_IDLE_SECS` sets the idle stretch after the latency
 /// run (default 60; the README figure is from 3600).
 fn section(name: &str) -> bool {
@@ -718,12 +718,44 @@ fn main() {
     if section("schleuder") {
         schleuder(h, &cv, &cv_key);
     }
+    if section("status") {
+        status_scale();
+    }
     if section("latency") {
         let idle = std::env::var("BENCH_IDLE_SECS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(60);
         latency(200, idle);
+    }
+}
+
+/// `embargo status --json` (and so a `/metrics` scrape, which computes the
+/// same figures plus one GROUP BY) against a database with many reports.
+fn status_scale() {
+    println!(
+        "\nStatus and metrics with reports stored (3 runs each, one process per run)\n\n| reports stored | wall (min) | wall (max) |\n|---|---|---|"
+    );
+    let stack = Stack::start();
+    for pre in [1_000, 10_000, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&stack, dir.path(), 9, &[]);
+        prefill_db(&dir.path().join("db.sqlite3"), pre);
+        let mut walls = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let out = Command::new(BIN)
+                .arg("--config")
+                .arg(&cfg)
+                .args(["status", "--json"])
+                .output()
+                .unwrap();
+            walls.push(t.elapsed().as_secs_f64());
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["reports_by_state"]["new"], pre, "{v}");
+        }
+        walls.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!("| {pre} | {:.3} s | {:.3} s |", walls[0], walls[2]);
     }
 }
 

@@ -137,6 +137,13 @@ pub struct SecurityTxtConfig {
     pub canonical: Option<String>,
 }
 
+/// `[metrics]`: the Prometheus text endpoint, off unless `listen` is set.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// A loopback address and port, e.g. 127.0.0.1:9466.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReplyConfig {
     pub ack_template: PathBuf,
@@ -168,6 +175,7 @@ pub struct Config {
     pub team: TeamConfig,
     pub digest: DigestConfig,
     pub security_txt: SecurityTxtConfig,
+    pub metrics: MetricsConfig,
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
 }
@@ -194,6 +202,14 @@ struct RawConfig {
     digest: policy::RawDigest,
     #[serde(default)]
     security_txt: policy::RawSecurityTxt,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -428,8 +444,33 @@ impl Validator<'_> {
             team: self.team(raw.team)?,
             digest: self.digest(raw.digest)?,
             security_txt: policy::security_txt(raw.security_txt),
+            metrics: self.metrics(raw.metrics)?,
             exclude: self.exclude(raw.exclude)?,
         })
+    }
+
+    fn metrics(&self, r: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+        let Some(listen) = r.listen else {
+            return Ok(MetricsConfig::default());
+        };
+        let addr: std::net::SocketAddr = listen.trim().parse().map_err(|_| {
+            self.err(
+                "metrics",
+                "listen",
+                format!("`{listen}` is not an address and port such as \"127.0.0.1:9466\" or \"[::1]:9466\""),
+            )
+        })?;
+        if !addr.ip().is_loopback() {
+            return Err(self.err(
+                "metrics",
+                "listen",
+                format!(
+                    "`{listen}` is not a loopback address; the endpoint has no authentication, so it listens on \
+                     127.0.0.1 or ::1 only (put a reverse proxy in front to reach it from elsewhere)"
+                ),
+            ));
+        }
+        Ok(MetricsConfig { listen: Some(addr) })
     }
 
     fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {

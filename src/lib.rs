@@ -13,7 +13,8 @@
 //! - [`outbox`]: SMTP sending with retry.
 //!
 //! Beside them: [`policy`] (the promised numbers), [`config`], [`cli`],
-//! [`daemon`] (owns the tasks), [`tls`], [`secrets`], [`logging`].
+//! [`daemon`] (owns the tasks), [`health`] (the figures of `embargo status`)
+//! and [`metrics`] (the same for Prometheus), [`tls`], [`secrets`], [`logging`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -21,10 +22,12 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod digest;
+pub mod health;
 pub mod intake;
 pub mod logging;
 pub mod mailbox;
 pub mod message;
+pub mod metrics;
 pub mod notify;
 pub mod openpgp;
 pub mod outbox;

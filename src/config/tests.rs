@@ -167,6 +167,29 @@ fn sent_mailbox() {
 }
 
 #[test]
+fn metrics_listen() {
+    let with = |section: &str| with_files(&format!("{MINIMAL}\n[metrics]\n{section}\n")).1;
+    assert_eq!(with_files(MINIMAL).1.unwrap().metrics.listen, None);
+    let cfg = with("listen = \"127.0.0.1:9466\"").unwrap();
+    assert_eq!(cfg.metrics.listen, Some("127.0.0.1:9466".parse().unwrap()));
+    assert!(with("listen = \"[::1]:9466\"").is_ok());
+    for (value, problem) in [
+        ("0.0.0.0:9466", "not a loopback address"),
+        ("192.0.2.1:9466", "not a loopback address"),
+        ("localhost", "is not an address and port"),
+        ("127.0.0.1", "is not an address and port"),
+    ] {
+        let e = with(&format!("listen = \"{value}\"")).unwrap_err();
+        assert!(
+            e.key == "metrics.listen" && e.problem.contains(problem) && e.line.is_some(),
+            "{value}: {e}"
+        );
+    }
+    let e = with("port = 9466").unwrap_err();
+    assert!(e.to_string().contains("port"), "{e}");
+}
+
+#[test]
 fn unreadable_config_file() {
     let e = load(Path::new("/nonexistent/embargo.toml")).unwrap_err();
     assert!(e.problem.contains("cannot read"), "{e}");

@@ -130,6 +130,21 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
 /// `embargo run`: until `shutdown` is cancelled.
 pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let shared = Shared::new(cfg)?;
+    // Bound before anything else starts: a port in use stops the start.
+    let metrics = match shared.cfg.metrics.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?;
+            tracing::info!(%addr, "metrics endpoint at http://{addr}/metrics");
+            Some(tokio::spawn(crate::metrics::serve(
+                listener,
+                shared.cfg.clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     lock(&shared.store)?.status_started(std::process::id(), env!("CARGO_PKG_VERSION"))?;
     shared.health.beat_imap();
     shared.health.beat_outbox();
@@ -166,6 +181,9 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     reloader.abort();
     digester.abort();
     sent.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     shared.imap_state("stopped", None);
     imap_result
 }
@@ -267,13 +285,16 @@ async fn reload_on_hup(shared: Shared, shutdown: CancellationToken) {
         }
         shared.notifier.reloading();
         let path = shared.cfg.file.clone();
-        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Pipeline> {
+        let result = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let cfg = crate::config::load(&path)?;
-            Pipeline::from_config(&cfg)
+            Ok((Pipeline::from_config(&cfg)?, cfg.metrics.listen))
         })
         .await;
         match result {
-            Ok(Ok(p)) => {
+            Ok(Ok((p, metrics))) => {
+                if metrics != shared.cfg.metrics.listen {
+                    tracing::warn!("metrics.listen changed: that takes a restart; the endpoint stays as it was");
+                }
                 if let Ok(mut slot) = shared.pipeline.write() {
                     *slot = Arc::new(p);
                 }

@@ -70,6 +70,15 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Inbound messages recorded, per kind, ever.
+    pub fn inbound_by_kind(&self) -> anyhow::Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, count(*) FROM messages WHERE direction = 'in' GROUP BY kind ORDER BY kind")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn excluded_since(&self, since: Option<Timestamp>) -> anyhow::Result<u64> {
         let since = since.map(ts).unwrap_or_default();
         let n: i64 = self.conn.query_row(

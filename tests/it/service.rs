@@ -239,3 +239,97 @@ fn man_page_and_completions() {
     let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("_embargo"));
 }
+
+/// One HTTP/1.1 request to the metrics endpoint: (status line, headers and
+/// body as one string).
+fn http(port: u16, request: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    sock.read_to_string(&mut out).unwrap();
+    let status = out.lines().next().unwrap_or_default().to_owned();
+    (status, out)
+}
+
+#[test]
+fn prometheus_endpoint_on_loopback() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = Setup::with(Options {
+        extra: format!("\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..Options::default()
+    });
+    // A port in use stops the start, naming the key.
+    {
+        let _taken = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let mut d = s.daemon();
+        assert_eq!(d.wait(Duration::from_secs(15)), Some(1), "{}", s.daemon_log());
+        assert!(
+            s.daemon_log()
+                .contains(&format!("metrics.listen: cannot listen on 127.0.0.1:{port}")),
+            "{}",
+            s.daemon_log()
+        );
+    }
+    for i in 0..3 {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("m{i}@example.test"), &format!("bug {i}"), "x"),
+        );
+    }
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        "From: researcher@example.test\r\nAuto-Submitted: auto-replied\r\nSubject: away\r\nMessage-ID: <ooo@example.test>\r\n\r\naway\r\n",
+    );
+    s.stack.wait_inbox(SECURITY, 4, WAIT);
+    let mut d = s.daemon();
+    s.stack.wait_inbox(RESEARCHER, 3, WAIT);
+    let start = Instant::now();
+    let body = loop {
+        let (status, out) = http(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!(status, "HTTP/1.1 200 OK", "{out}");
+        if out.lines().any(|l| l == "embargo_outbox_pending 0") {
+            break out;
+        }
+        assert!(start.elapsed() < WAIT, "{out}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(body.contains("Content-Type: text/plain; version=0.0.4"), "{body}");
+    for line in [
+        "embargo_daemon_running 1",
+        "embargo_imap_connected 1",
+        "embargo_status_level 0",
+        "embargo_reports{state=\"new\"} 3",
+        "embargo_reports_awaiting_response 3",
+        "embargo_reports_overdue{clock=\"response\"} 0",
+        "embargo_messages_received_total{kind=\"report\"} 3",
+        "embargo_messages_received_total{kind=\"automatic\"} 1",
+        "embargo_outbox_failed 0",
+    ] {
+        assert!(body.lines().any(|l| l == line), "missing {line:?} in\n{body}");
+    }
+    assert!(
+        body.lines().any(|l| l
+            .strip_prefix("embargo_outbox_sent_total ")
+            .is_some_and(|n| n.parse::<u32>().unwrap() >= 3)),
+        "{body}"
+    );
+    // No report content, no addresses: only counts.
+    assert!(!body.contains("researcher@") && !body.contains("bug 0"), "{body}");
+    let (status, _) = http(port, "GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, out) = http(port, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    assert!(out.contains("Allow: GET, HEAD"), "{out}");
+    let (status, out) = http(port, "HEAD /metrics HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(out.ends_with("\r\n\r\n"), "HEAD has no body: {out}");
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
+}

@@ -1,0 +1,185 @@
+//! How the service is doing, in figures: what `embargo status` prints and
+//! the Prometheus endpoint ([`crate::metrics`]) exports. Computed from the
+//! database, so any process can ask.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// How long a heartbeat may be old before the daemon counts as gone.
+pub const STALE_SECS: i64 = 150;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub daemon_running: bool,
+    pub pid: Option<u32>,
+    pub version: Option<String>,
+    pub started_at: Option<String>,
+    pub heartbeat_at: Option<String>,
+    pub imap_state: String,
+    pub last_fetch_at: Option<String>,
+    pub last_error: String,
+    pub outbox_pending: u64,
+    pub outbox_oldest_pending: Option<String>,
+    pub outbox_failed: u64,
+    /// Outgoing mail delivered to the SMTP server, ever.
+    pub outbox_sent: u64,
+    pub reports_awaiting_response: u64,
+    pub overdue_response: u64,
+    pub overdue_fix: u64,
+    pub overdue: u64,
+    /// Reports per state (new, triaged, fixed, ...).
+    pub reports_by_state: BTreeMap<String, u64>,
+    /// What needs attention, in words.
+    pub problems: Vec<String>,
+    /// 0 OK, 1 warning, 2 critical (also the exit code of `status`).
+    pub level: u8,
+}
+
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie is dead for us.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .map(|rest| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+pub fn age_secs(ts: &str, now: Timestamp) -> Option<i64> {
+    ts.parse::<Timestamp>().ok().map(|t| now.as_second() - t.as_second())
+}
+
+/// What is wrong with the daemon itself, if anything. `alive`: its pid and
+/// heartbeat age when its process exists. A live process whose heartbeat is
+/// stale is not "not running": it has paused (the database cannot be
+/// written, so it cannot write its heartbeat either; it logs that and stops
+/// intake then) or it is stuck, and the operator needs to know which to
+/// look for.
+fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option<String> {
+    match alive {
+        None => Some("the daemon is not running (no fresh heartbeat)".to_owned()),
+        Some((pid, age)) if age.is_none_or(|a| a >= STALE_SECS) => Some(format!(
+            "the daemon (pid {pid}) is running but has not written its heartbeat for {}: \
+             it cannot write the database (disk full? locked?) and has paused intake, or it is stuck; see its log",
+            age.map(|a| format!("{a} s")).unwrap_or_else(|| "ever".to_owned())
+        )),
+        Some(_) if imap_state != "connected" => Some(format!("the mailbox is not connected ({imap_state})")),
+        Some(_) => None,
+    }
+}
+
+/// Everything `embargo status` reports, as of `now`.
+pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Status> {
+    let d = store.daemon_status()?;
+    let outbox = store.outbox_stats()?;
+    let mut reports = store.list_reports()?;
+    let (mut awaiting, mut overdue_response, mut overdue_fix) = (0, 0, 0);
+    let mut by_state = BTreeMap::new();
+    for r in &mut reports {
+        crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, now);
+        *by_state.entry(r.state.clone()).or_insert(0) += 1;
+        if r.state == "new" {
+            awaiting += 1;
+        }
+        if r.response_business_days_left.is_some_and(|d| d < 0)
+            || (r.response_met_at.is_none()
+                && r.state == "new"
+                && r.response_due
+                    .as_deref()
+                    .and_then(|d| age_secs(d, now))
+                    .is_some_and(|a| a > 0))
+        {
+            overdue_response += 1;
+        }
+        let open = !crate::policy::is_closed(&r.state);
+        if open
+            && r.fix_due
+                .as_deref()
+                .and_then(|d| age_secs(d, now))
+                .is_some_and(|a| a > 0)
+        {
+            overdue_fix += 1;
+        }
+    }
+    let alive = d
+        .as_ref()
+        .filter(|d| process_alive(d.pid) && d.imap_state != "stopped")
+        .map(|d| (d.pid, age_secs(&d.heartbeat_at, now)));
+    let running = alive.is_some_and(|(_, age)| age.is_some_and(|a| a < STALE_SECS));
+    let imap_state = d
+        .as_ref()
+        .map(|d| d.imap_state.clone())
+        .unwrap_or_else(|| "never started".to_owned());
+    let mut problems = Vec::new();
+    let mut level = 0u8;
+    if let Some(p) = daemon_problem(alive, &imap_state) {
+        problems.push(p);
+        level = 2;
+    }
+    let mut warn = |p: String| {
+        problems.push(p);
+        level = level.max(1);
+    };
+    if overdue_response + overdue_fix > 0 {
+        warn(format!(
+            "{overdue_response} report(s) overdue for a first response, {overdue_fix} overdue for a fix"
+        ));
+    }
+    if outbox.failed > 0 {
+        warn(format!("{} outgoing mail(s) failed permanently", outbox.failed));
+    }
+    if outbox
+        .oldest_pending
+        .as_deref()
+        .and_then(|t| age_secs(t, now))
+        .is_some_and(|a| a > 3600)
+    {
+        warn("outgoing mail has been waiting for more than an hour".to_owned());
+    }
+    Ok(Status {
+        daemon_running: running,
+        pid: d.as_ref().map(|d| d.pid),
+        version: d.as_ref().map(|d| d.version.clone()),
+        started_at: d.as_ref().map(|d| d.started_at.clone()),
+        heartbeat_at: d.as_ref().map(|d| d.heartbeat_at.clone()),
+        imap_state,
+        last_fetch_at: d.as_ref().and_then(|d| d.last_fetch_at.clone()),
+        last_error: d.as_ref().map(|d| d.last_error.clone()).unwrap_or_default(),
+        outbox_pending: outbox.pending,
+        outbox_oldest_pending: outbox.oldest_pending.clone(),
+        outbox_failed: outbox.failed,
+        outbox_sent: outbox.sent,
+        reports_awaiting_response: awaiting,
+        overdue_response,
+        overdue_fix,
+        overdue: overdue_response + overdue_fix,
+        reports_by_state: by_state,
+        problems,
+        level,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_daemon_with_a_stale_heartbeat_is_not_called_stopped() {
+        assert_eq!(daemon_problem(Some((7, Some(3))), "connected"), None);
+        let p = daemon_problem(Some((7, Some(600))), "connected").unwrap();
+        assert!(
+            p.contains("pid 7") && p.contains("600 s") && p.contains("disk full"),
+            "{p}"
+        );
+        assert!(daemon_problem(None, "connected").unwrap().contains("not running"));
+        let p = daemon_problem(Some((7, Some(3))), "reconnecting").unwrap();
+        assert!(p.contains("not connected (reconnecting)"), "{p}");
+    }
+}
