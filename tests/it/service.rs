@@ -333,3 +333,49 @@ fn prometheus_endpoint_on_loopback() {
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }
+
+/// `scripts/deb` is run by hand (it needs a release build and cargo-deb);
+/// this keeps its inputs from drifting: every file the package metadata
+/// lists exists or is made by the script, and the maintainer scripts are
+/// there and keep cargo-deb's `#DEBHELPER#` hook.
+#[test]
+fn the_debian_package_lists_files_that_exist() {
+    let root = repo();
+    let cargo: toml::Value = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deb = &cargo["package"]["metadata"]["deb"];
+    let script = std::fs::read_to_string(root.join("scripts/deb")).unwrap();
+    for asset in deb["assets"].as_array().unwrap() {
+        let src = asset[0].as_str().unwrap();
+        if src == "target/release/embargo" {
+            assert!(script.contains("cargo build --release --locked"));
+        } else if let Some(name) = src.strip_prefix("target/deb-assets/") {
+            assert!(
+                script.contains(&format!("\"$assets/{name}\"")),
+                "scripts/deb does not make {src}"
+            );
+        } else if let Some((dir, ext)) = src.split_once("/*") {
+            let n = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(ext))
+                .count();
+            assert!(n > 0, "{src} matches nothing");
+        } else {
+            assert!(root.join(src).is_file(), "{src} is missing");
+        }
+    }
+    let scripts = root.join(deb["maintainer-scripts"].as_str().unwrap());
+    for f in ["postinst", "postrm"] {
+        let text = std::fs::read_to_string(scripts.join(f)).unwrap();
+        assert!(
+            text.starts_with("#!/bin/sh\nset -e\n") && text.contains("#DEBHELPER#"),
+            "{f}"
+        );
+    }
+    assert!(root.join(deb["changelog"].as_str().unwrap()).is_file());
+    let units = deb["systemd-units"]["unit-scripts"].as_str().unwrap();
+    assert!(root.join(units).join("embargo.service").is_file());
+}
