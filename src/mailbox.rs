@@ -76,6 +76,12 @@ pub struct Connection {
     /// The server announced new mail in the answer to some other command
     /// (see [`Connection::note_unsolicited`]).
     announced: bool,
+    /// How many messages the mailbox holds, as far as we know: from SELECT,
+    /// then from each listing (its `N:*` always returns the last message,
+    /// whose sequence number is the count), then from what the server says
+    /// on the side. Only an `EXISTS` above it is new mail, so a server that
+    /// repeats the count in every answer does not make us sync in a loop.
+    exists: u32,
 }
 
 async fn timed<T, E>(timeout: Duration, what: &str, fut: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
@@ -132,18 +138,26 @@ pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow
         uidvalidity,
         has_idle,
         announced: false,
+        exists: mbox.exists,
     })
 }
 
 /// Whether any of the responses async-imap filed away as unsolicited says
-/// the mailbox grew. Empties the channel (it holds at most 100; beyond that
-/// async-imap drops responses).
-fn announced_new_mail(unsolicited: &async_channel::Receiver<UnsolicitedResponse>) -> bool {
-    let mut any = false;
+/// the mailbox grew beyond `exists`, which it keeps up to date. Empties the
+/// channel (it holds at most 100; beyond that async-imap drops responses).
+fn announced_new_mail(unsolicited: &async_channel::Receiver<UnsolicitedResponse>, exists: &mut u32) -> bool {
+    let mut grew = false;
     while let Ok(r) = unsolicited.try_recv() {
-        any |= matches!(r, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+        match r {
+            UnsolicitedResponse::Exists(n) => {
+                grew |= n > *exists;
+                *exists = n;
+            }
+            UnsolicitedResponse::Expunge(_) => *exists = exists.saturating_sub(1),
+            _ => {}
+        }
     }
-    any
+    grew
 }
 
 async fn tls_wrap(
@@ -180,13 +194,16 @@ impl Connection {
     /// Found by the hour-long idle benchmark, where a report sent the moment
     /// the IDLE was re-issued went unanswered.
     fn note_unsolicited(&mut self) {
-        if announced_new_mail(&self.session.unsolicited_responses) {
+        if announced_new_mail(&self.session.unsolicited_responses, &mut self.exists) {
             self.announced = true;
         }
     }
 
     /// Messages with a UID above `after`, in UID order.
     pub async fn waiting(&mut self, after: u32) -> anyhow::Result<Vec<Waiting>> {
+        // Whatever the server announced before this listing, the listing sees.
+        self.note_unsolicited();
+        self.announced = false;
         let set = format!("{}:*", after.saturating_add(1));
         let timeout = self.timeout;
         let fetches: Vec<_> = timed(timeout, "UID FETCH sizes", async {
@@ -197,6 +214,9 @@ impl Connection {
                 .await
         })
         .await?;
+        // `N:*` always returns the last message: its sequence number is the
+        // count. Mail announced after the listing is above it.
+        self.exists = fetches.iter().map(|f| f.message).max().unwrap_or(0);
         self.note_unsolicited();
         let mut out: Vec<Waiting> = fetches
             .iter()
@@ -281,12 +301,13 @@ impl Connection {
             uidvalidity,
             has_idle,
             announced: _,
+            mut exists,
         } = self;
         let unsolicited = session.unsolicited_responses.clone();
         let mut handle = session.idle();
         timed(timeout, "IDLE", handle.init()).await?;
         // What the server said before its "+ idling" is filed away too.
-        let end = if announced_new_mail(&unsolicited) {
+        let end = if announced_new_mail(&unsolicited, &mut exists) {
             IdleEnd::NewData
         } else {
             // async-imap's timeout restarts with every response, and servers
@@ -340,6 +361,7 @@ impl Connection {
                 uidvalidity,
                 has_idle,
                 announced: false,
+                exists,
             },
             end,
         ))
@@ -395,6 +417,12 @@ mod tests {
         BeforeIdling,
         /// Not at all: the IDLE must wait.
         Never,
+        /// Not at all, but the server repeats the count it gave before in
+        /// every answer: the IDLE must wait, not loop.
+        Repeats,
+        /// One message expunged and one delivered during the listing: the
+        /// count is what it was, and yet there is new mail.
+        ExpungedAndDelivered,
     }
 
     /// A scripted IMAP server for one connection: one message in INBOX, a
@@ -422,10 +450,11 @@ mod tests {
                      * OK [UIDNEXT 2] ok\r\n{tag} OK [READ-WRITE] selected\r\n"
                 )
             } else if cmd.starts_with("UID FETCH") {
-                let late = if announce == Announce::InFetch {
-                    "* 2 EXISTS\r\n* 1 RECENT\r\n"
-                } else {
-                    ""
+                let late = match announce {
+                    Announce::InFetch => "* 2 EXISTS\r\n* 1 RECENT\r\n",
+                    Announce::Repeats => "* 1 EXISTS\r\n",
+                    Announce::ExpungedAndDelivered => "* 1 EXPUNGE\r\n* 1 EXISTS\r\n",
+                    _ => "",
                 };
                 format!(
                     "* 1 FETCH (UID 1 RFC822.SIZE 10 INTERNALDATE \"26-Nov-2026 10:00:00 +0000\")\r\n\
@@ -433,10 +462,10 @@ mod tests {
                 )
             } else if cmd.starts_with("IDLE") {
                 idle_tag = tag.to_owned();
-                let early = if announce == Announce::BeforeIdling {
-                    "* 2 EXISTS\r\n"
-                } else {
-                    ""
+                let early = match announce {
+                    Announce::BeforeIdling => "* 2 EXISTS\r\n",
+                    Announce::Repeats => "* 1 EXISTS\r\n",
+                    _ => "",
                 };
                 format!("{early}+ idling\r\n")
             } else if cmd.starts_with("LOGOUT") {
@@ -488,7 +517,13 @@ mod tests {
     async fn new_mail_announced_outside_idle_is_not_waited_for() {
         assert_eq!(listed_then_idle(Announce::InFetch).await, Some(IdleEnd::NewData));
         assert_eq!(listed_then_idle(Announce::BeforeIdling).await, Some(IdleEnd::NewData));
-        // And without an announcement the IDLE waits (the 3 s run out).
+        assert_eq!(
+            listed_then_idle(Announce::ExpungedAndDelivered).await,
+            Some(IdleEnd::NewData)
+        );
+        // Without an announcement the IDLE waits (the 3 s run out), also
+        // when the server repeats a count we know.
         assert_eq!(listed_then_idle(Announce::Never).await, None);
+        assert_eq!(listed_then_idle(Announce::Repeats).await, None);
     }
 }
