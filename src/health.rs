@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 /// How long a heartbeat may be old before the daemon counts as gone.
-pub const STALE_SECS: i64 = 150;
+const STALE_SECS: i64 = 150;
 
 #[derive(Debug, Serialize)]
 pub struct Status {

@@ -5,7 +5,7 @@
 //! is no authentication, and nothing confidential is in it, only counts.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -170,8 +170,9 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
 }
 
 /// Serves until `shutdown`. The listener is bound by the caller, so a port
-/// in use stops the start with the config key named.
-pub async fn serve(listener: TcpListener, cfg: Arc<Config>, shutdown: CancellationToken) {
+/// in use stops the start with the config key named. `store` is a read
+/// connection of the endpoint's own, so a scrape never waits for intake.
+pub async fn serve(listener: TcpListener, cfg: Arc<Config>, store: Arc<Mutex<Store>>, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     loop {
         let sock = tokio::select! {
@@ -188,17 +189,17 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>, shutdown: Cancellati
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let cfg = cfg.clone();
+        let (cfg, store) = (cfg.clone(), store.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            if tokio::time::timeout(TIMEOUT, answer(sock, cfg)).await.is_err() {
+            if tokio::time::timeout(TIMEOUT, answer(sock, cfg, store)).await.is_err() {
                 tracing::debug!("metrics: a client took too long");
             }
         });
     }
 }
 
-async fn answer(mut sock: TcpStream, cfg: Arc<Config>) {
+async fn answer(mut sock: TcpStream, cfg: Arc<Config>, store: Arc<Mutex<Store>>) {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -232,7 +233,7 @@ async fn answer(mut sock: TcpStream, cfg: Arc<Config>) {
         return;
     }
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let store = Store::open(&cfg.store.path)?;
+        let store = crate::outbox::lock(&store)?;
         let now = Timestamp::now();
         Ok(render(&snapshot(&cfg, &store, now)?, now))
     })

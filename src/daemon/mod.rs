@@ -136,10 +136,12 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?;
+            let store = Arc::new(Mutex::new(Store::open(&shared.cfg.store.path)?));
             tracing::info!(%addr, "metrics endpoint at http://{addr}/metrics");
             Some(tokio::spawn(crate::metrics::serve(
                 listener,
                 shared.cfg.clone(),
+                store,
                 shutdown.clone(),
             )))
         }

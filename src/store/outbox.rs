@@ -188,7 +188,9 @@ impl Store {
                     stats.oldest_pending = r.get(2)?;
                 }
                 "failed" => stats.failed = n,
-                _ => stats.sent = n,
+                "sent" => stats.sent = n,
+                // The schema allows no other state.
+                _ => {}
             }
         }
         Ok(stats)
