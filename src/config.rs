@@ -487,6 +487,15 @@ impl Validator<'_> {
             None => 32 * 1024 * 1024,
             Some(v) => parse_size(v).map_err(|p| self.err("openpgp", "max_decrypted_size", p))?,
         };
+        if max_decrypted_size > MAX_MESSAGE_SIZE_LIMIT {
+            // The sum of a message's plaintexts is stored as its text: past
+            // SQLite's length limit that message could never be recorded.
+            return Err(self.err(
+                "openpgp",
+                "max_decrypted_size",
+                "must be at most 256MiB (it bounds the decrypted text of one message, all its parts together)",
+            ));
+        }
         Ok(OpenPgpConfig {
             keys,
             passphrase,

@@ -136,6 +136,8 @@ pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: St
             .filter(|r| Some(*r) != t.latest.as_ref())
             .cloned()
             .collect(),
+        to: Vec::new(),
+        cc: Vec::new(),
         date: None,
         headers: Vec::new(),
         body_text: String::new(),

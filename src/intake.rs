@@ -113,7 +113,6 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     };
     let opened = openpgp::open(a.raw, parsed, &ctx);
     stages::add(Stage::OpenPgp, started);
-    let started = Instant::now();
     let (msg, protection) = (opened.msg, opened.protection);
     // The reporter's key for the reply: one this message carried, else one
     // learned before.
@@ -142,23 +141,58 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         })
         .collect();
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
-    let decision = triage::decide(&msg, &p.me, store, &p.topics)?;
+    // Triage through record is one transaction: a relay's commands and
+    // mail, the inbound message and the IMAP position commit together.
+    let recorded = store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row))?;
+    tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
+        signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
+    Ok(recorded)
+}
+
+fn decide_and_record(
+    store: &mut Store,
+    p: &Pipeline,
+    a: &Arrival<'_>,
+    msg: &Inbound,
+    protection: &Protection,
+    reporter_cert: Option<Cert>,
+    row: &InboundRow<'_>,
+) -> anyhow::Result<Recorded> {
+    let started = Instant::now();
+    let decision = triage::decide(msg, &p.me, store, &p.topics)?;
     let disposition = match decision {
         Decision::Duplicate => Disposition::Duplicate {
             of: msg.message_id.clone(),
         },
         Decision::OwnCopy => Disposition::OwnCopy,
         Decision::Automatic { reason } => Disposition::Automatic { reason },
-        Decision::FollowUp { report, how, from_team } => {
+        Decision::FollowUp {
+            mut report,
+            mut how,
+            from_team,
+        } => {
             let (reopen, credit) = if from_team {
                 (None, None)
             } else {
-                let r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
+                let r = Replier::new(store, p, a, msg, protection, reporter_cert)?;
                 (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
             };
             let mut team_response = from_team;
             if from_team {
-                team_response = relay_step(store, p, &msg, &protection, Some(&report))?;
+                match relay_step(store, p, msg, protection, Some(&report))? {
+                    Relay::Untouched => {}
+                    Relay::Relayed(r) => {
+                        if r.id != report.id {
+                            how = format!(
+                                "signed relay for {} (outer headers named {})",
+                                r.tracking_id, report.tracking_id
+                            );
+                        }
+                        report = r;
+                        team_response = false;
+                    }
+                    Relay::Refused => team_response = false,
+                }
             }
             Disposition::FollowUp {
                 report_id: report.id,
@@ -174,54 +208,64 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
             excluded,
             from_team,
         } => {
-            notes.extend(protection.notes.iter().cloned());
-            if let Some(f) = &protection.failure {
-                notes.push(format!("OpenPGP: {f}"));
-            }
-            if let Some((topic, hits)) = &excluded {
-                notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
-            }
-            let mut r = Replier::new(store, p, a, &msg, &protection, reporter_cert)?;
-            if from_team {
-                r.no_reply = Some("from a team member".to_owned());
-                relay_step(store, p, &msg, &protection, None)?;
-            }
-            let kind = match (&excluded, &protection.failure) {
-                (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
-                (None, Some(_)) => ReplyKind::CannotDecrypt,
-                (None, None) => ReplyKind::Ack,
-            };
-            Disposition::NewReport {
-                reporter: r.ctx.reporter.clone(),
-                reporter_name: r.ctx.reporter_name.clone(),
-                subject: msg.subject.clone(),
-                no_ack_reason: r.no_reply.clone(),
-                compose: r.compose(kind),
-                notes,
-                // No alerts for history imported on the first start either.
-                alerts: if excluded.is_some() || from_team || imported_old(a) {
-                    Box::new(|_: &str| Ok(Vec::new()))
-                } else {
-                    crate::digest::alert::compose(
-                        p.alerts.as_deref(),
-                        &p.team,
-                        &p.from,
-                        &msg,
-                        a.raw,
-                        &protection,
-                        a.internal_date.unwrap_or_else(Timestamp::now),
-                    )
-                },
-                excluded_topic: excluded.map(|(t, _)| t),
+            if from_team && let Relay::Relayed(r) = relay_step(store, p, msg, protection, None)? {
+                // A member's signed relay whose outer headers named no
+                // report: it joins the report its signed content names.
+                Disposition::FollowUp {
+                    report_id: r.id,
+                    how: "signed relay".to_owned(),
+                    from_team,
+                    team_response: false,
+                    reopen: None,
+                    credit: None,
+                }
+            } else {
+                notes.extend(protection.notes.iter().cloned());
+                if let Some(f) = &protection.failure {
+                    notes.push(format!("OpenPGP: {f}"));
+                }
+                if let Some((topic, hits)) = &excluded {
+                    notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
+                }
+                let mut r = Replier::new(store, p, a, msg, protection, reporter_cert)?;
+                if from_team {
+                    r.no_reply = Some("from a team member".to_owned());
+                }
+                let kind = match (&excluded, &protection.failure) {
+                    (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
+                    (None, Some(_)) => ReplyKind::CannotDecrypt,
+                    (None, None) => ReplyKind::Ack,
+                };
+                Disposition::NewReport {
+                    reporter: r.ctx.reporter.clone(),
+                    reporter_name: r.ctx.reporter_name.clone(),
+                    subject: msg.subject.clone(),
+                    no_ack_reason: r.no_reply.clone(),
+                    compose: r.compose(kind),
+                    notes,
+                    // No alerts for history imported on the first start either.
+                    alerts: if excluded.is_some() || from_team || imported_old(a) {
+                        Box::new(|_: &str| Ok(Vec::new()))
+                    } else {
+                        crate::digest::alert::compose(
+                            p.alerts.as_deref(),
+                            &p.team,
+                            &p.from,
+                            msg,
+                            a.raw,
+                            protection,
+                            a.internal_date.unwrap_or_else(Timestamp::now),
+                        )
+                    },
+                    excluded_topic: excluded.map(|(t, _)| t),
+                }
             }
         }
     };
     stages::add(Stage::Triage, started);
     let started = Instant::now();
-    let recorded = store.record(a.source.as_ref(), &row, disposition, &p.me.prefix)?;
+    let recorded = store.record(a.source.as_ref(), row, disposition, &p.me.prefix)?;
     stages::add(Stage::Record, started);
-    tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
-        signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)
 }
 
@@ -485,26 +529,38 @@ fn imported_old(a: &Arrival<'_>) -> bool {
     matches!((a.ack_after, a.internal_date), (Some(cutoff), Some(at)) if at < cutoff)
 }
 
-/// Relays a member's signed mail, or explains why not. Returns whether the
-/// mail counts as the team's response (it reached the reporter).
+/// What became of a team member's mail at the relay.
+enum Relay {
+    /// Not mail for the relay (the reporter got it directly).
+    Untouched,
+    /// Relayed (now or before this re-fetch) for the report its signed
+    /// content names.
+    Relayed(crate::store::ReportRef),
+    /// Refused; the member was told why.
+    Refused,
+}
+
+/// Relays a member's signed mail, or explains why not.
 fn relay_step(
     store: &mut Store,
     p: &Pipeline,
     msg: &Inbound,
     protection: &Protection,
     report: Option<&crate::store::ReportRef>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Relay> {
     match crate::relay::handle(store, p, msg, protection, report)? {
-        crate::relay::Outcome::NotForRelay => Ok(true),
-        crate::relay::Outcome::Relayed { commands, text } => {
-            tracing::info!(?commands, relayed_text = text, "team mail relayed");
-            Ok(false)
+        crate::relay::Outcome::NotForRelay => Ok(Relay::Untouched),
+        crate::relay::Outcome::Relayed { report, commands, text } => {
+            tracing::info!(?commands, relayed_text = text, report = %report.tracking_id, "team mail relayed");
+            Ok(Relay::Relayed(report))
         }
-        crate::relay::Outcome::AlreadyDone => Ok(false),
+        crate::relay::Outcome::AlreadyDone { report } => Ok(Relay::Relayed(report)),
         crate::relay::Outcome::Refused(why) => {
-            tracing::warn!(reason = %why, "team mail not relayed");
+            // The reason may quote the member's (decrypted) lines.
+            tracing::warn!("team mail not relayed (the reason is in the explanation to the member)");
+            tracing::debug!(reason = %why, "team mail not relayed");
             crate::relay::explain(store, p, msg, report, &why)?;
-            Ok(false)
+            Ok(Relay::Refused)
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct Inbound {
     /// Message-IDs from In-Reply-To and References, with angle brackets.
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
+    /// Addresses in To and Cc, parsed (lower-cased); never compare
+    /// addresses by substring.
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
     pub date: Option<Timestamp>,
     /// Lower-cased header names and raw values that triage looks at.
     pub headers: Vec<(String, String)>,
@@ -108,11 +112,36 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
         subject: msg.subject().map(single_line).unwrap_or_default(),
         in_reply_to: ids(msg.in_reply_to()),
         references: ids(msg.references()),
+        to: addresses(msg.to()),
+        cc: addresses(msg.cc()),
         date: msg.date().and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
         body_text: body_text(&msg),
         headers,
         size: raw.len(),
     })
+}
+
+/// The addresses of an address header (groups flattened), lower-cased.
+fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|addr| addr.address())
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .take(1000)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl Inbound {
+    /// Is `addr` among the To/Cc recipients (exact address, any case)?
+    pub fn addressed_to(&self, addr: &str) -> bool {
+        self.to
+            .iter()
+            .chain(&self.cc)
+            .any(|a| a.eq_ignore_ascii_case(addr.trim()))
+    }
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -190,6 +219,18 @@ mod tests {
         assert_eq!(m.references, vec!["<a@b>", "<x@y>"]);
         assert_eq!(m.date.unwrap().to_string(), "2026-11-26T10:00:00Z");
         assert!(m.body_text.contains("Hello"));
+    }
+
+    #[test]
+    fn recipients_are_parsed_addresses_not_substrings() {
+        let raw = b"From: a@b\r\nTo: \"security@example.org\" <y@example.org>, Group: x@example.org;\r\n\
+            Cc: security@example.org\r\nSubject: s\r\n\r\nbody";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.to, vec!["y@example.org", "x@example.org"]);
+        assert!(m.addressed_to("Security@Example.org"));
+        assert!(!m.addressed_to("ecurity@example.org"));
+        let only_y = parse(b"From: a@b\r\nTo: security@example.org\r\n\r\nx").unwrap();
+        assert!(!only_y.addressed_to("y@example.org"), "y@ is not inside security@");
     }
 
     #[test]

@@ -17,44 +17,103 @@ use crate::intake::Pipeline;
 use crate::message::Inbound;
 use crate::openpgp::{Protection, SigState};
 use crate::store::{ReportRef, Store};
+use crate::triage::tracking_tags;
+use sequoia_openpgp::Cert;
+use sequoia_openpgp::policy::StandardPolicy;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Not mail for the relay (e.g. a reply to the reporter with us in Cc).
     NotForRelay,
     Relayed {
+        /// The report the signed content names.
+        report: ReportRef,
         commands: Vec<String>,
         text: bool,
     },
     /// Relayed before, from this very message (a re-fetch after a crash).
-    AlreadyDone,
+    AlreadyDone {
+        report: ReportRef,
+    },
     Refused(String),
 }
 
 /// Team mail to the security mailbox that the reporter did not get.
+/// Addresses are compared parsed and whole, never as substrings.
 pub fn is_candidate(msg: &Inbound, p: &Pipeline, report: Option<&ReportRef>) -> bool {
     let sender = msg.from_addr.as_deref().unwrap_or_default();
     if !p.me.team.iter().any(|t| t.eq_ignore_ascii_case(sender)) {
         return false;
     }
-    let to: String = msg
-        .header_values("to")
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_ascii_lowercase();
-    let cc: String = msg
-        .header_values("cc")
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_ascii_lowercase();
-    let ours = to.contains(&p.me.address.to_ascii_lowercase());
-    let reporter_got_it = report.is_some_and(|r| {
-        let r = r.reporter.to_ascii_lowercase();
-        to.contains(&r) || cc.contains(&r)
-    });
+    let ours = msg.to.iter().any(|a| a.eq_ignore_ascii_case(&p.me.address));
+    let reporter_got_it = report.is_some_and(|r| msg.addressed_to(&r.reporter));
     ours && !reporter_got_it
 }
 
+/// The report a relay acts on: named by the signed content alone (the
+/// protected Subject, or the signed text, quotes included), never by the
+/// outer Subject or References, which anyone can forge around an old
+/// signed mail.
+fn signed_report(
+    store: &Store,
+    p: &Pipeline,
+    msg: &Inbound,
+    protection: &Protection,
+) -> anyhow::Result<Result<ReportRef, String>> {
+    let mut tags = protection
+        .signed_subject
+        .as_deref()
+        .map(|s| tracking_tags(s, &p.me.prefix))
+        .unwrap_or_default();
+    for t in tracking_tags(&msg.body_text, &p.me.prefix) {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    let mut found: Vec<ReportRef> = Vec::new();
+    for t in tags.iter().take(20) {
+        if let Some(r) = store.report_by_tracking_id(t)?
+            && !found.iter().any(|f| f.id == r.id)
+        {
+            found.push(r);
+        }
+    }
+    Ok(match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(
+            "its signed content names no report: keep the tracking tag in the subject (with protected headers) \
+                  or quote the alert"
+                .to_owned(),
+        ),
+        _ => Err(format!(
+            "its signed content names several reports ({}): write one mail per report",
+            found
+                .iter()
+                .map(|r| r.tracking_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    })
+}
+
+/// Does `cert` carry a valid user ID for `addr`?
+fn bound_to(cert: &Cert, addr: &str) -> bool {
+    let policy = StandardPolicy::new();
+    let Ok(valid) = cert.with_policy(&policy, None) else {
+        return false;
+    };
+    valid.userids().any(|u| {
+        u.userid()
+            .email()
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.eq_ignore_ascii_case(addr))
+    })
+}
+
+/// Relays `msg` when it is a member's signed mail for the relay. Runs inside
+/// intake's transaction: the commands, the outgoing mail, the replay mark
+/// and the inbound message commit together or not at all.
 pub fn handle(
     store: &mut Store,
     p: &Pipeline,
@@ -65,14 +124,9 @@ pub fn handle(
     if !is_candidate(msg, p, report) {
         return Ok(Outcome::NotForRelay);
     }
-    let Some(report) = report else {
-        return Ok(Outcome::Refused(
-            "it is not tied to a known report: answer an alert, or keep the tracking tag in the subject".to_owned(),
-        ));
-    };
     let signer = match &protection.signature {
         SigState::Good { signer } => signer.clone(),
-        SigState::None => return Ok(Outcome::Refused("it is not signed with your OpenPGP key".to_owned())),
+        SigState::None => return Ok(Outcome::Refused("it is not signed with your OpenPGP key (as one whole: a signed part next to unsigned parts does not count)".to_owned())),
         SigState::Bad => return Ok(Outcome::Refused("its signature does not verify".to_owned())),
         SigState::UnknownKey { .. } => {
             return Ok(Outcome::Refused(
@@ -89,13 +143,25 @@ pub fn handle(
             "it is signed by a key that is not in [team] keys".to_owned(),
         ));
     };
-    let hash: String = sha2::Sha256::digest(msg.body_text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let from = msg.from_addr.as_deref().unwrap_or_default();
+    if !bound_to(member, from) {
+        return Ok(Outcome::Refused(format!(
+            "the signing key {} is not bound to {from} (a member's key acts only for that member's address)",
+            member.fingerprint().to_hex()
+        )));
+    }
+    let report = match signed_report(store, p, msg, protection)? {
+        Ok(r) => r,
+        Err(why) => return Ok(Outcome::Refused(why)),
+    };
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(report.tracking_id.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(msg.body_text.as_bytes());
+    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     if let Some(first) = store.relayed(&hash)? {
         if first == msg.message_id {
-            return Ok(Outcome::AlreadyDone);
+            return Ok(Outcome::AlreadyDone { report });
         }
         return Ok(Outcome::Refused(format!(
             "replayed: this signed text was already relayed (from {first})"
@@ -110,8 +176,10 @@ pub fn handle(
         )));
     }
     let actor = format!("relay:{}", member.fingerprint().to_hex());
-    let done = match conversation::apply(store, &p.config, &report.tracking_id, &cmds, &actor) {
+    // All commands or none: a refused one rolls back those before it.
+    let done = match store.atomic(|store| conversation::apply(store, &p.config, &report.tracking_id, &cmds, &actor)) {
         Ok(d) => d,
+        Err(e) if crate::store::is_store_error(&e) => return Err(e),
         Err(e) => return Ok(Outcome::Refused(format!("{e:#}"))),
     };
     let thread = store.thread(&report.tracking_id)?;
@@ -121,6 +189,7 @@ pub fn handle(
     }
     store.mark_relayed(&hash, &msg.message_id, report.id)?;
     Ok(Outcome::Relayed {
+        report,
         commands: done,
         text: !rest.is_empty(),
     })

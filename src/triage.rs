@@ -139,7 +139,10 @@ pub fn decide(
 /// "anonymous").
 pub fn credit_wish(text: &str) -> Option<crate::store::CreditWish> {
     for line in text.lines().map(str::trim).filter(|l| !l.starts_with('>')) {
-        let lower = line.to_lowercase();
+        // ASCII lower-casing keeps every byte offset (the phrases are
+        // ASCII); Unicode lower-casing does not (İ, K, ẞ), and an offset
+        // from it would slice the original line in the wrong place.
+        let lower = line.to_ascii_lowercase();
         let declined = [
             "no credit",
             "do not credit",
@@ -272,15 +275,7 @@ pub fn sent_reply(
             }
         }
     }
-    Ok(found.filter(|(r, _)| addressed_to(msg, &r.reporter)))
-}
-
-/// Is `addr` among the To/Cc recipients?
-fn addressed_to(msg: &Inbound, addr: &str) -> bool {
-    ["to", "cc"].iter().flat_map(|h| msg.header_values(h)).any(|v| {
-        v.split([',', ';', '<', '>', '"', ' ', '\t'])
-            .any(|t| t.eq_ignore_ascii_case(addr))
-    })
+    Ok(found.filter(|(r, _)| msg.addressed_to(&r.reporter)))
 }
 
 fn carries_our_loop_marker(msg: &Inbound, me: &Identity) -> bool {

@@ -91,7 +91,7 @@ pub fn from_autocrypt(msg: &Inbound, from: &str) -> Vec<LearnedKey> {
 /// `application/pgp-keys` parts (and `.asc` attachments holding a key block).
 pub fn from_parts(parsed: &mail_parser::Message<'_>, from: &str, source: &'static str) -> Vec<LearnedKey> {
     let mut out = Vec::new();
-    for p in &parsed.parts {
+    for p in parsed.parts.iter().take(super::MAX_PARTS) {
         let is_keys = p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("application")
                 && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("pgp-keys"))

@@ -36,7 +36,14 @@ pub struct Protection {
     pub encrypted: bool,
     /// Set when something was encrypted and could not be decrypted.
     pub failure: Option<Failure>,
+    /// Counts only when one signature covers the whole content that is
+    /// used: a `multipart/signed` that is the entire message, or one
+    /// encrypted payload whose entire plaintext is signed. Anything next to
+    /// the signed entity makes it [`SigState::None`] (with a note).
     pub signature: SigState,
+    /// The Subject inside the signed content (protected headers), when the
+    /// signature is good: the only subject a relay may trust.
+    pub signed_subject: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -56,6 +63,10 @@ pub struct Context<'a> {
 }
 
 const BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
+/// At most this many distinct ciphertexts are decrypted per message.
+pub const MAX_PAYLOADS: usize = 16;
+/// At most this many MIME parts are looked at for ciphertexts and keys.
+pub const MAX_PARTS: usize = 1000;
 const END: &str = "-----END PGP MESSAGE-----";
 
 /// A piece of ciphertext found in the message.
@@ -79,10 +90,20 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
     let from = msg.from_addr.clone().unwrap_or_default();
     let mut learned = learn::from_autocrypt(&msg, &from);
     learned.extend(learn::from_parts(&parsed, &from, "attachment"));
-    let payloads = find_payloads(&parsed);
+    if parsed.parts.len() > MAX_PARTS {
+        protection.notes.push(format!(
+            "{} MIME parts: only the first {MAX_PARTS} were looked at for encrypted content and keys",
+            parsed.parts.len()
+        ));
+    }
+    let Found { payloads, extra } = find_payloads(&parsed);
     if payloads.is_empty() {
         let certs = certs_with(&ctx.known, &learned);
-        protection.signature = verify_signed_parts(raw, &parsed, &certs, &mut protection.notes);
+        let signed = verify_signed_parts(raw, &parsed, &certs, &mut protection.notes);
+        if matches!(signed.state, SigState::Good { .. }) {
+            protection.signed_subject = signed.subject;
+        }
+        protection.signature = signed.state;
         return Opened {
             msg,
             protection,
@@ -90,26 +111,35 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
         };
     }
     protection.encrypted = true;
-    let cleartext_text = parsed.text_bodies().any(|p| {
-        p.text_contents()
-            .is_some_and(|t| !t.trim().is_empty() && !t.contains(BEGIN))
-    });
+    // One payload and nothing beside it: only then can its signature speak
+    // for the message.
+    let whole = payloads.len() == 1 && !extra;
     let mut texts = Vec::new();
     let mut subject = None;
-    for payload in payloads {
+    let mut budget = ctx.max_decrypted_size;
+    let mut signed_beside = false;
+    let total = payloads.len();
+    for payload in payloads.into_iter().take(MAX_PAYLOADS) {
         let (bytes, mime) = match payload {
             Payload::Mime(b) => (b, true),
             Payload::Inline(b) => (b, false),
         };
         let certs = certs_with(&ctx.known, &learned);
-        let result = decrypt::decrypt(&bytes, ctx.team, &certs, ctx.max_decrypted_size, None);
+        let result = decrypt::decrypt(&bytes, ctx.team, &certs, budget, None);
         let mut d = match result {
             Ok(d) => d,
+            Err(Failure::TooLarge { .. }) => {
+                protection.failure.get_or_insert(Failure::TooLarge {
+                    cap: ctx.max_decrypted_size,
+                });
+                break;
+            }
             Err(f) => {
                 protection.failure.get_or_insert(f);
                 continue;
             }
         };
+        budget = budget.saturating_sub(d.plaintext.len() as u64);
         let inner = Inner::read(&d.plaintext, mime, &from);
         let mut sig = d.sig.clone();
         if let SigState::UnknownKey { .. } = sig
@@ -118,22 +148,42 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
             // The signer's key came inside the encrypted message: verify
             // again with the cached session key (no second RSA operation).
             let certs = certs_with(&certs, &inner.learned);
-            if let Ok(again) = decrypt::decrypt(&bytes, ctx.team, &certs, ctx.max_decrypted_size, d.session.take()) {
+            if let Ok(again) = decrypt::decrypt(&bytes, ctx.team, &certs, budget, d.session.take()) {
                 sig = again.sig;
             }
         }
+        let mut signed_subject = inner.subject.clone();
         if sig == SigState::None {
             let certs = certs_with(&certs_with(&ctx.known, &learned), &inner.learned);
-            sig = inner.signed_part_state(&d.plaintext, &certs, &mut protection.notes);
+            let signed = inner.signed_part_state(&d.plaintext, &certs, &mut protection.notes);
+            sig = signed.state;
+            signed_subject = signed.subject;
         }
-        if protection.signature == SigState::None {
+        if whole {
+            if matches!(sig, SigState::Good { .. }) {
+                protection.signed_subject = signed_subject;
+            }
             protection.signature = sig;
+        } else if sig != SigState::None {
+            signed_beside = true;
         }
         learned.extend(inner.learned);
         subject = subject.or(inner.subject);
         texts.push(inner.text);
     }
-    if cleartext_text {
+    if total > MAX_PAYLOADS {
+        protection.notes.push(format!(
+            "{total} encrypted parts: only the first {MAX_PAYLOADS} were decrypted"
+        ));
+    }
+    if signed_beside {
+        protection.notes.push(
+            "a signature covers only part of the content (other encrypted or cleartext parts beside it): \
+             the message is not counted as signed"
+                .to_owned(),
+        );
+    }
+    if extra {
         protection
             .notes
             .push("cleartext parts outside the encrypted part were ignored".to_owned());
@@ -165,41 +215,90 @@ fn certs_with(known: &[Cert], learned: &[LearnedKey]) -> Vec<Cert> {
     out
 }
 
-fn find_payloads(parsed: &mail_parser::Message<'_>) -> Vec<Payload> {
+/// The ciphertexts of a message, each once, and whether anything with
+/// content sits beside them.
+struct Found {
+    payloads: Vec<Payload>,
+    /// Text or files outside the ciphertexts (ignored for the text, and
+    /// never covered by a signature inside a ciphertext).
+    extra: bool,
+}
+
+fn find_payloads(parsed: &mail_parser::Message<'_>) -> Found {
     let mut out = Vec::new();
-    let parts = &parsed.parts;
+    let mut seen = std::collections::HashSet::new();
+    let mut used = std::collections::HashSet::new();
+    let parts = &parsed.parts[..parsed.parts.len().min(MAX_PARTS)];
     let is = |p: &mail_parser::MessagePart<'_>, t: &str, s: &str| {
         p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case(t) && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
         })
+    };
+    // Each distinct ciphertext once: a mail with many control parts (or the
+    // same block pasted many times) must not make us decrypt it again and
+    // again.
+    let mut push = |bytes: &[u8], mime: bool, out: &mut Vec<Payload>| {
+        use sha2::Digest as _;
+        if seen.insert(sha2::Sha256::digest(bytes)) {
+            out.push(if mime {
+                Payload::Mime(bytes.to_vec())
+            } else {
+                Payload::Inline(bytes.to_vec())
+            });
+        }
     };
     // PGP/MIME, also when Exchange rewrote multipart/encrypted into
     // multipart/mixed: the "application/pgp-encrypted" control part is
     // followed by the ciphertext part.
     let mut pgp_mime = false;
     for (i, p) in parts.iter().enumerate() {
-        if is(p, "application", "pgp-encrypted")
-            && let Some(next) = parts
+        if is(p, "application", "pgp-encrypted") {
+            used.insert(i);
+            if let Some((j, next)) = parts
                 .iter()
+                .enumerate()
                 .skip(i + 1)
-                .find(|q| !is(q, "application", "pgp-encrypted") && !q.is_multipart())
-        {
-            out.push(Payload::Mime(next.contents().to_vec()));
-            pgp_mime = true;
+                .find(|(_, q)| !is(q, "application", "pgp-encrypted") && !q.is_multipart())
+            {
+                push(next.contents(), true, &mut out);
+                used.insert(j);
+                pgp_mime = true;
+            }
         }
     }
+    let has_content = |p: &mail_parser::MessagePart<'_>| match &p.body {
+        PartType::Text(t) | PartType::Html(t) => !t.trim().is_empty(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => !b.is_empty(),
+        PartType::Message(_) => true,
+        PartType::Multipart(_) => false,
+    };
     if pgp_mime {
-        return out;
+        let extra = parts
+            .iter()
+            .enumerate()
+            .any(|(i, p)| !used.contains(&i) && has_content(p));
+        return Found { payloads: out, extra };
     }
     // Inline PGP: armored blocks in text parts, or armored attachments.
+    let mut extra = false;
     for p in parts {
-        if p.is_multipart() || p.is_message() {
+        if p.is_multipart() {
+            continue;
+        }
+        if p.is_message() {
+            extra = true;
             continue;
         }
         match &p.body {
             PartType::Text(t) | PartType::Html(t) => {
-                for block in armored_blocks(t) {
-                    out.push(Payload::Inline(block.into_bytes()));
+                let blocks = armored_blocks(t);
+                let mut rest = t.to_string();
+                for block in &blocks {
+                    rest = rest.replacen(block.as_str(), "", 1);
+                }
+                extra |= !rest.trim().is_empty();
+                for block in blocks {
+                    push(block.as_bytes(), false, &mut out);
                 }
             }
             PartType::Binary(b) | PartType::InlineBinary(b) => {
@@ -209,13 +308,15 @@ fn find_payloads(parsed: &mail_parser::Message<'_>) -> Vec<Payload> {
                     n.ends_with(".pgp") || n.ends_with(".gpg")
                 });
                 if looks_armored || named {
-                    out.push(Payload::Inline(b.to_vec()));
+                    push(b, false, &mut out);
+                } else {
+                    extra |= !b.is_empty();
                 }
             }
             _ => {}
         }
     }
-    out
+    Found { payloads: out, extra }
 }
 
 /// Armored PGP MESSAGE blocks in a text.
@@ -240,17 +341,26 @@ fn armored_blocks(text: &str) -> Vec<String> {
     out
 }
 
-/// `multipart/signed` parts in a cleartext message.
+/// What a `multipart/signed` message proved.
+struct Signed {
+    state: SigState,
+    /// The Subject header of the signed entity (protected headers).
+    subject: Option<String>,
+}
+
 /// The signature state of a `multipart/signed` message. Only a signed
-/// entity that is the whole message counts: a signed part sitting among
-/// unsigned parts must not vouch for them, so such a message is "not
-/// signed" (with a note saying why).
+/// entity that is the whole message counts: the root is `multipart/signed`
+/// with exactly the signed entity and its signature as children, and every
+/// other part the parser found lies inside the signed entity. A signed part
+/// among unsigned parts, or a third child, does not vouch for them, so such
+/// a message is "not signed" (with a note saying why).
 fn verify_signed_parts(
     raw: &[u8],
     parsed: &mail_parser::Message<'_>,
     certs: &[Cert],
     notes: &mut Vec<String>,
-) -> SigState {
+) -> Signed {
+    let none = |state| Signed { state, subject: None };
     let is_signed = |p: &mail_parser::MessagePart<'_>| {
         p.content_type().is_some_and(|ct| {
             ct.ctype().eq_ignore_ascii_case("multipart")
@@ -258,26 +368,55 @@ fn verify_signed_parts(
         })
     };
     let Some(root) = parsed.parts.first() else {
-        return SigState::None;
+        return none(SigState::None);
     };
     if !is_signed(root) {
         if parsed.parts.iter().any(is_signed) {
             notes.push("a signed part sits among unsigned parts: the message is not counted as signed".to_owned());
         }
-        return SigState::None;
+        return none(SigState::None);
     }
     let children = root.sub_parts().unwrap_or(&[]);
-    let (Some(signed), Some(sig)) = (
-        children.first().and_then(|i| parsed.parts.get(*i as usize)),
-        children.get(1).and_then(|i| parsed.parts.get(*i as usize)),
-    ) else {
-        return SigState::Bad;
+    let (Some(&first), Some(&second)) = (children.first(), children.get(1)) else {
+        return none(SigState::Bad);
     };
+    let (Some(signed), Some(sig)) = (parsed.parts.get(first as usize), parsed.parts.get(second as usize)) else {
+        return none(SigState::Bad);
+    };
+    let covered = 2 + subtree_size(parsed, first as usize, 0);
+    if children.len() != 2 || covered != parsed.parts.len() {
+        notes.push(
+            "a multipart/signed message carries parts outside its signed entity: the message is not counted as signed"
+                .to_owned(),
+        );
+        return none(SigState::None);
+    }
     let (start, end) = (signed.offset_header as usize, signed.offset_end as usize);
-    match raw.get(start..end) {
+    let state = match raw.get(start..end) {
         Some(data) => verify_entity(sig.contents(), data, certs),
         None => SigState::Bad,
+    };
+    let subject = signed.headers.iter().find_map(|h| match (&h.name, &h.value) {
+        (mail_parser::HeaderName::Subject, mail_parser::HeaderValue::Text(t)) => Some(single_line(t)),
+        _ => None,
+    });
+    Signed { state, subject }
+}
+
+/// How many parts the part `i` and everything below it are (bounded depth).
+fn subtree_size(parsed: &mail_parser::Message<'_>, i: usize, depth: usize) -> usize {
+    let Some(p) = parsed.parts.get(i) else {
+        return 0;
+    };
+    if depth > 64 {
+        return 1;
     }
+    1 + p
+        .sub_parts()
+        .unwrap_or(&[])
+        .iter()
+        .map(|&c| subtree_size(parsed, c as usize, depth + 1))
+        .sum::<usize>()
 }
 
 /// RFC 3156 §5: the signed entity ends before the CRLF that precedes the
@@ -353,10 +492,13 @@ impl Inner {
 
     /// A `multipart/signed` entity inside the encryption (sign, then
     /// encrypt as two steps, as older Enigmail did).
-    fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert], notes: &mut Vec<String>) -> SigState {
+    fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert], notes: &mut Vec<String>) -> Signed {
         match MessageParser::default().parse(plaintext) {
             Some(m) => verify_signed_parts(plaintext, &m, certs, notes),
-            None => SigState::None,
+            None => Signed {
+                state: SigState::None,
+                subject: None,
+            },
         }
     }
 }

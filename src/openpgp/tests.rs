@@ -261,3 +261,83 @@ fn rsa_4096_pgp_mime_from_sequoia_decrypts() {
     assert_eq!(o.protection.failure, None);
     assert!(o.msg.body_text.contains("the secret report"));
 }
+
+#[test]
+fn a_third_child_of_multipart_signed_makes_it_unsigned() {
+    let reporter = cert("r@example.test", CipherSuite::Cv25519);
+    let (_d, reporter_keys) = team_keys(&reporter);
+    let w = compose::sign(ENTITY, reporter_keys.signer().unwrap()).unwrap();
+    let public = vec![reporter.clone().strip_secret_key_material()];
+    let none = TeamKeys::none();
+    let whole = open_raw(&mail(&w, None), &none, public.clone(), 1 << 20);
+    assert!(matches!(whole.protection.signature, SigState::Good { .. }));
+    assert_eq!(
+        whole.protection.signed_subject.as_deref(),
+        Some("inner subject"),
+        "the protected subject of the signed entity"
+    );
+    // The same signed message with a third child appended by someone else.
+    let raw = String::from_utf8(mail(&w, None)).unwrap();
+    let boundary = raw
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|b| b.split('"').next())
+        .unwrap()
+        .to_owned();
+    let end = format!("--{boundary}--");
+    let tampered = raw.replacen(
+        &end,
+        &format!("--{boundary}\r\nContent-Type: text/plain\r\n\r\nADDED\r\n{end}"),
+        1,
+    );
+    let o = open_raw(tampered.as_bytes(), &none, public, 1 << 20);
+    assert_eq!(o.protection.signature, SigState::None);
+    assert_eq!(o.protection.signed_subject, None);
+    assert!(
+        o.protection
+            .notes
+            .iter()
+            .any(|n| n.contains("outside its signed entity"))
+    );
+}
+
+#[test]
+fn each_ciphertext_is_decrypted_once_and_the_budget_is_summed() {
+    let team = cert("security@example.test", CipherSuite::Cv25519);
+    let (_d, keys) = team_keys(&team);
+    let w = compose::encrypt(ENTITY, None, std::slice::from_ref(&team)).unwrap();
+    let armored = String::from_utf8_lossy(&w.body);
+    let block = &armored[armored.find("-----BEGIN PGP MESSAGE-----").unwrap()..];
+    let block = &block[..block.find("-----END PGP MESSAGE-----").unwrap() + 25];
+    // 200 control parts, all pointing at the same ciphertext.
+    let one = String::from_utf8(mail(&w, None)).unwrap();
+    let control_at = one.find("Content-Type: application/pgp-encrypted").unwrap();
+    let boundary_at = one[..control_at].rfind("--").unwrap();
+    let next = control_at + one[control_at..].find("\r\n--").unwrap() + 2;
+    let control = one[boundary_at..next].to_owned();
+    let raw = format!("{}{}{}", &one[..boundary_at], control.repeat(200), &one[boundary_at..]);
+    assert!(raw.matches("application/pgp-encrypted").count() > 200);
+    let o = open_raw(raw.as_bytes(), &keys, vec![], 1 << 20);
+    assert_eq!(o.protection.failure, None);
+    assert_eq!(
+        o.msg.body_text.matches("the secret report").count(),
+        1,
+        "decrypted once"
+    );
+    // Two different ciphertexts: the cap applies to their sum.
+    let w2 = compose::encrypt(
+        b"Content-Type: text/plain\r\n\r\nsecond part\r\n",
+        None,
+        std::slice::from_ref(&team),
+    )
+    .unwrap();
+    let armored2 = String::from_utf8_lossy(&w2.body);
+    let block2 = &armored2[armored2.find("-----BEGIN PGP MESSAGE-----").unwrap()..];
+    let block2 = &block2[..block2.find("-----END PGP MESSAGE-----").unwrap() + 25];
+    let two = format!("Return-Path: <r@x.test>\r\nFrom: r@x.test\r\nSubject: s\r\n\r\n{block}\r\n{block2}\r\n");
+    let both = open_raw(two.as_bytes(), &keys, vec![], 1 << 20);
+    assert!(both.msg.body_text.contains("second part"));
+    let cap = (ENTITY.len() + 10) as u64;
+    let capped = open_raw(two.as_bytes(), &keys, vec![], cap);
+    assert_eq!(capped.protection.failure, Some(Failure::TooLarge { cap }));
+}

@@ -45,11 +45,36 @@ pub fn ts(t: Timestamp) -> String {
     t.round(jiff::Unit::Second).unwrap_or(t).to_string()
 }
 
-/// Whether an error came from SQLite (locked, disk full, I/O), not from the
-/// message or the mailbox: such mail is left on the server and retried,
-/// never recorded as failed.
+/// Whether an error means the database cannot be written now (locked,
+/// disk full, I/O, read-only, corrupt): such mail is left on the server and
+/// retried, never recorded as failed. Anything else SQLite refuses because
+/// of the message itself (a value too big, a constraint) is the message's
+/// fault: it is recorded with the reason, and intake goes on.
 pub fn is_store_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<rusqlite::Error>().is_some())
+    e.chain()
+        .any(|c| c.downcast_ref::<rusqlite::Error>().is_some_and(unavailable))
+}
+
+fn unavailable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            DatabaseBusy
+                | DatabaseLocked
+                | DiskFull
+                | SystemIoFailure
+                | ReadOnly
+                | CannotOpen
+                | NotADatabase
+                | DatabaseCorrupt
+                | OutOfMemory
+                | FileLockingProtocolFailed
+                | PermissionDenied
+                | OperationInterrupted
+                | OperationAborted
+        )
+    )
 }
 
 pub fn parse_ts(s: &str) -> Option<Timestamp> {
@@ -386,13 +411,80 @@ impl Store {
     /// IMMEDIATE`): with two writers on WAL (intake and outbox), a deferred
     /// transaction that reads first cannot be upgraded once the other has
     /// committed (SQLITE_BUSY_SNAPSHOT) and fails at once instead of waiting.
-    pub(crate) fn write(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    /// Inside [`Store::atomic`] it is a savepoint of the enclosing
+    /// transaction instead, so everything commits together.
+    pub(crate) fn write(&mut self) -> rusqlite::Result<Write<'_>> {
+        if self.conn.is_autocommit() {
+            Ok(Write::Tx(
+                self.conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            ))
+        } else {
+            Ok(Write::Savepoint(self.conn.savepoint()?))
+        }
+    }
+
+    /// Runs `f` in one transaction: everything it writes (through any Store
+    /// method) commits together, or nothing does (an error or a panic rolls
+    /// back). Nested calls become savepoints: an inner error rolls back the
+    /// inner writes only.
+    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let outer = self.conn.is_autocommit();
+        let (begin, commit, rollback) = if outer {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT embargo_atomic",
+                "RELEASE embargo_atomic",
+                "ROLLBACK TO embargo_atomic; RELEASE embargo_atomic",
+            )
+        };
+        self.conn.execute_batch(begin)?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        match result {
+            Ok(Ok(v)) => {
+                self.conn.execute_batch(commit)?;
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                let _ = self.conn.execute_batch(rollback);
+                Err(e)
+            }
+            Err(panic) => {
+                let _ = self.conn.execute_batch(rollback);
+                std::panic::resume_unwind(panic)
+            }
+        }
     }
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// A write: a transaction of its own, or a savepoint inside
+/// [`Store::atomic`]. Dropped without `commit`, it rolls back.
+pub(crate) enum Write<'a> {
+    Tx(rusqlite::Transaction<'a>),
+    Savepoint(rusqlite::Savepoint<'a>),
+}
+
+impl Write<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Write::Tx(t) => t.commit(),
+            Write::Savepoint(s) => s.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Write::Tx(t) => t,
+            Write::Savepoint(s) => s,
+        }
     }
 }
 

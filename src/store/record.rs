@@ -200,7 +200,7 @@ impl Store {
 }
 
 struct Writer<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    tx: &'a Connection,
     now: Timestamp,
     source: Option<&'a Source>,
     msg: &'a InboundRow<'a>,
@@ -460,12 +460,21 @@ pub(super) fn write_raw(tx: &rusqlite::Connection, message_row: i64, raw: &[u8])
     for chunk in raw.chunks(1 << 20) {
         // An I/O error here is SQLite's (disk full, ...): keep it a
         // rusqlite error so intake leaves the mail on the server.
-        blob.write_all(chunk).map_err(|e| match e.into_inner() {
-            Some(inner) => match inner.downcast::<rusqlite::Error>() {
-                Ok(sqlite) => *sqlite,
-                Err(other) => rusqlite::Error::ToSqlConversionFailure(other),
-            },
-            None => rusqlite::Error::ToSqlConversionFailure("blob write failed".into()),
+        blob.write_all(chunk).map_err(|e| {
+            let text = e.to_string();
+            match e.into_inner() {
+                Some(inner) => match inner.downcast::<rusqlite::Error>() {
+                    Ok(sqlite) => *sqlite,
+                    Err(other) => rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                        Some(format!("blob write failed: {other}")),
+                    ),
+                },
+                None => rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                    Some(format!("blob write failed: {text}")),
+                ),
+            }
         })?;
     }
     blob.close()?;

@@ -378,3 +378,41 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
         }
     }
 }
+
+#[test]
+fn atomic_commits_together_and_rolls_back_on_error_and_panic() {
+    let mut s = Store::open_in_memory().unwrap();
+    // An error after a write inside: nothing of it stays.
+    let r: anyhow::Result<()> = s.atomic(|s| {
+        s.record(Some(&src(1)), &row("<a1@x>"), new_report("<ack-a1@x>"), "SEC")?;
+        anyhow::bail!("the relay failed after the report was written")
+    });
+    assert!(r.is_err());
+    assert!(!s.inbound_seen("<a1@x>").unwrap());
+    assert!(s.sync_state("INBOX").unwrap().is_none(), "the position rolled back too");
+    // A nested failure rolls back the inner writes only.
+    s.atomic(|s| {
+        s.record(Some(&src(2)), &row("<a2@x>"), new_report("<ack-a2@x>"), "SEC")?;
+        let inner: anyhow::Result<()> = s.atomic(|s| {
+            s.record(Some(&src(3)), &row("<a3@x>"), new_report("<ack-a3@x>"), "SEC")?;
+            anyhow::bail!("inner")
+        });
+        assert!(inner.is_err());
+        Ok(())
+    })
+    .unwrap();
+    assert!(s.inbound_seen("<a2@x>").unwrap());
+    assert!(!s.inbound_seen("<a3@x>").unwrap());
+    // A panic rolls back and leaves the connection usable.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = s.atomic(|s| -> anyhow::Result<()> {
+            s.record(Some(&src(4)), &row("<a4@x>"), new_report("<ack-a4@x>"), "SEC")?;
+            panic!("a bug in the pipeline")
+        });
+    }));
+    assert!(caught.is_err());
+    assert!(!s.inbound_seen("<a4@x>").unwrap());
+    s.record(Some(&src(5)), &row("<a5@x>"), new_report("<ack-a5@x>"), "SEC")
+        .unwrap();
+    assert!(s.inbound_seen("<a5@x>").unwrap());
+}

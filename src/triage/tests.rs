@@ -294,3 +294,31 @@ fn sent_folder_replies_to_the_reporter_are_team_responses() {
     };
     assert!(sent_reply(&msg(reply), &me(), &seen).unwrap().is_none());
 }
+
+#[test]
+fn credit_wishes_in_any_script_keep_the_name_whole() {
+    // Lower-casing changes byte lengths (İ → i̇, K → k, ẞ → ß): an offset
+    // found in the lower-cased line must never slice the original.
+    let cases = [
+        (
+            "İİİİ İstanbul'dan: credit: Ali Yılmaz https://ali.example",
+            "Ali Yılmaz",
+        ),
+        ("KKKK Credit: Kelvin Søren", "Kelvin Søren"),
+        ("ẞẞẞ GROẞE Credit me as Jürgen Groß", "Jürgen Groß"),
+        ("ΣΟΦΟΣ ΟΔΥΣΣΕΥΣ credit: Οδυσσέας Σωκράτους", "Οδυσσέας Σωκράτους"),
+        ("İ credit: İlkay Ünal", "İlkay Ünal"),
+    ];
+    for (line, name) in cases {
+        let w = credit_wish(line).unwrap_or_else(|| panic!("no wish in {line:?}"));
+        assert!(w.wanted);
+        assert_eq!(w.name, name, "{line:?}");
+    }
+    // Nothing that lower-cases oddly may panic, wherever it stands.
+    for prefix in ["İ", "K", "ẞ", "Σ", "ﬃ", "\u{130}\u{130}\u{130}"] {
+        for n in 0..8 {
+            let line = format!("{}please credit {}", prefix.repeat(n), "Ab Cd");
+            let _ = credit_wish(&line);
+        }
+    }
+}

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_embargo");
+/// The binary under test. `EMBARGO_TEST_BIN` points the suite at another
+/// build (to watch an attack test succeed against the code before its fix).
+pub static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    std::env::var("EMBARGO_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_embargo").to_owned())
+});
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -312,7 +316,7 @@ impl Setup {
 
     /// Runs the embargo binary with this config.
     pub fn embargo(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        Command::new(&*BIN)
             .arg("--config")
             .arg(&self.config)
             .args(args)
@@ -357,7 +361,7 @@ impl Setup {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&*BIN);
         cmd.arg("--config").arg(&self.config).arg("run").env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);

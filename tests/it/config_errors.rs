@@ -10,7 +10,7 @@ fn check(text: &str) -> (i32, String) {
     std::fs::write(dir.path().join("pw"), "pw").unwrap();
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text).unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .arg("--config")
         .arg(&cfg)
         .arg("check-config")
@@ -93,7 +93,7 @@ fn the_shipped_example_config_is_valid_against_the_demo_stack_layout() {
     copy_templates(dir.path());
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text.replace("/tmp/embargo-demo", &d)).unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .arg("--config")
         .arg(&cfg)
         .arg("check-config")
@@ -116,7 +116,7 @@ fn check_with_key(key: &[u8], mode: u32, passphrase: Option<&str>) -> (i32, Stri
     }
     let cfg = dir.path().join("embargo.toml");
     std::fs::write(&cfg, text).unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .arg("--config")
         .arg(&cfg)
         .arg("check-config")

@@ -39,8 +39,10 @@ fn signed_relay(
     text: &str,
     tamper: bool,
 ) -> String {
+    // Protected headers (as Thunderbird writes them): the signed Subject
+    // names the report.
     let entity = format!(
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
+        "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\n{}",
         text.replace('\n', "\r\n")
     );
     let sig = member.ok(

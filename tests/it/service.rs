@@ -37,7 +37,9 @@ fn the_unit_verifies_and_scores_at_most_1_0() {
 
     // verify needs the binary where the unit says; point it at ours.
     let dir = tempfile::tempdir().unwrap();
-    let body = std::fs::read_to_string(&unit).unwrap().replace("/usr/bin/embargo", BIN);
+    let body = std::fs::read_to_string(&unit)
+        .unwrap()
+        .replace("/usr/bin/embargo", &BIN);
     let copy = dir.path().join("embargo.service");
     std::fs::write(&copy, body).unwrap();
     let out = Command::new("systemd-analyze")
@@ -169,7 +171,7 @@ fn status_backup_while_writing_and_credentials() {
         Some(2),
         "without the credentials directory the secrets are missing"
     );
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .arg("--config")
         .arg(&s.config)
         .arg("check-config")
@@ -230,13 +232,13 @@ fn status_backup_while_writing_and_credentials() {
 
 #[test]
 fn man_page_and_completions() {
-    let out = Command::new(BIN).arg("man").output().unwrap();
+    let out = Command::new(&*BIN).arg("man").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && text.contains(".TH embargo") && text.contains("check\\-config"),
         "{text}"
     );
-    let out = Command::new(BIN).args(["completions", "bash"]).output().unwrap();
+    let out = Command::new(&*BIN).args(["completions", "bash"]).output().unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("_embargo"));
 }
 
