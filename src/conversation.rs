@@ -153,7 +153,13 @@ pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: St
         team: Some(&p.team),
         encrypt_to: reporter_cert(store, &t.reporter)?,
     };
-    let subject = reply::tagged_subject(&t.tracking_id, &format!("Re: {}", t.subject));
+    let encrypt = crypto.encrypt_to.is_some() && p.team.signer().is_some();
+    // In cleartext, the decrypted subject of an encrypted report stays home.
+    let subject = if t.encrypted && !encrypt {
+        format!("[{}]", t.tracking_id)
+    } else {
+        reply::tagged_subject(&t.tracking_id, &format!("Re: {}", t.subject))
+    };
     reply::compose(kind, &to, &subject, body, &crypto)
 }
 
@@ -165,6 +171,12 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow
         .find(|r| r.id == t.tracking_id)
         .ok_or_else(|| anyhow::anyhow!("no report {}", t.tracking_id))?;
     crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, Timestamp::now());
+    if t.encrypted && reporter_cert(store, &t.reporter)?.is_none() {
+        // The notice goes out in cleartext: no decrypted subject in it.
+        r.subject = "your encrypted report".to_owned();
+    } else {
+        r.subject = crate::reply::bounded(&r.subject);
+    }
     let ctx = serde_json::json!({
         "report": r,
         "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),

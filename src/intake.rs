@@ -437,11 +437,21 @@ impl<'a> Replier<'a> {
             _ => String::new(),
         };
         let received = a.internal_date.unwrap_or_else(Timestamp::now);
+        let encrypt = cert.is_some() && p.team.signer().is_some();
+        // Anyone can resend a captured ciphertext with their own Return-Path:
+        // a reply that goes out in cleartext must not echo anything that
+        // arrived encrypted (not even the protected subject).
+        let echo_subject = !protection.encrypted || encrypt;
         let ctx = AckContext {
             tracking_id: String::new(),
-            subject: msg.subject.clone(),
+            subject: if echo_subject {
+                crate::reply::bounded(&msg.subject)
+            } else {
+                "your encrypted report".to_owned()
+            },
+            encrypted_report: protection.encrypted,
             reporter: msg.from_addr.clone().unwrap_or_else(|| return_path.clone()),
-            reporter_name: msg.from_name.clone().unwrap_or_default(),
+            reporter_name: crate::reply::bounded(msg.from_name.as_deref().unwrap_or_default()),
             team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
             received_at: crate::store::ts(received),
             response_business_days: p.promises.response_business_days,
@@ -450,7 +460,7 @@ impl<'a> Replier<'a> {
             details_delay_days: p.promises.details_delay_days,
             fingerprint: p.team.primary_fingerprint().map(|f| f.to_hex()).unwrap_or_default(),
             problem: protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default(),
-            encrypted: cert.is_some() && p.team.signer().is_some(),
+            encrypted: encrypt,
             topic: String::new(),
         };
         let no_reply = no_reply_reason(store, p, a, &return_path)?;
@@ -493,7 +503,11 @@ impl<'a> Replier<'a> {
                 team: Some(&p.team),
                 encrypt_to: self.cert,
             };
-            let subject = reply::tagged_subject(tracking_id, &ctx.subject);
+            let subject = if ctx.encrypted_report && !ctx.encrypted {
+                format!("[{tracking_id}]")
+            } else {
+                reply::tagged_subject(tracking_id, &ctx.subject)
+            };
             Ok(Some(reply::compose(name, &to, &subject, body, &crypto)?))
         })
     }
@@ -559,7 +573,7 @@ fn relay_step(
             // The reason may quote the member's (decrypted) lines.
             tracing::warn!("team mail not relayed (the reason is in the explanation to the member)");
             tracing::debug!(reason = %why, "team mail not relayed");
-            crate::relay::explain(store, p, msg, report, &why)?;
+            crate::relay::explain(store, p, msg, protection, report, &why)?;
             Ok(Relay::Refused)
         }
     }

@@ -195,21 +195,36 @@ pub fn handle(
     })
 }
 
-/// The short explanation to a member whose mail was not relayed.
+/// The short explanation to a member whose mail was not relayed. Encrypted
+/// to the member's key (from `[team] keys`, bound to their address); without
+/// one, an explanation of encrypted mail quotes nothing of it.
 pub fn explain(
     store: &mut Store,
     p: &Pipeline,
     msg: &Inbound,
+    protection: &Protection,
     report: Option<&ReportRef>,
     why: &str,
 ) -> anyhow::Result<()> {
     let Some(to) = msg.from_addr.as_deref() else {
         return Ok(());
     };
+    let member: Vec<Cert> = p.members.iter().filter(|c| bound_to(c, to)).cloned().collect();
+    let private = mail::encrypts(&p.team, &member);
+    let quote = private || !protection.encrypted;
     let tag = report.map(|r| format!("[{}] ", r.tracking_id)).unwrap_or_default();
+    let why = if quote {
+        why.to_owned()
+    } else {
+        "(the reason quotes your encrypted mail; add your key to [team] keys to receive it encrypted)".to_owned()
+    };
     let m = TeamMail {
         kind: "relay-refused",
-        subject: format!("{tag}Not relayed: {}", crate::message::single_line(&msg.subject)),
+        subject: if quote {
+            format!("{tag}Not relayed: {}", crate::reply::bounded(&msg.subject))
+        } else {
+            format!("{tag}Not relayed")
+        },
         outer_subject: format!("{tag}Not relayed"),
         text: format!(
             "Your message {} was not relayed to the reporter, and no command in it was carried out:\n\n  {why}\n\n\
@@ -219,6 +234,6 @@ pub fn explain(
         html: None,
         attachments: Vec::new(),
     };
-    let out = mail::build(&m, &p.from, to, &p.team, &[])?;
+    let out = mail::build(&m, &p.from, to, &p.team, &member)?;
     store.enqueue_team_mail(report.map(|r| r.id), &[out])
 }

@@ -102,6 +102,9 @@ pub struct AckContext {
     pub problem: String,
     /// The reply is encrypted to the reporter's key.
     pub encrypted: bool,
+    /// The report arrived encrypted. Without `encrypted`, `subject` is then
+    /// "your encrypted report", never the decrypted subject.
+    pub encrypted_report: bool,
     /// The excluded topic ("" unless out of scope).
     pub topic: String,
 }
@@ -122,6 +125,7 @@ impl AckContext {
             fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
             problem: "encrypted to none of our keys".into(),
             encrypted: false,
+            encrypted_report: false,
             topic: "spf-dmarc".into(),
         }
     }
@@ -145,6 +149,48 @@ pub struct Crypto<'a> {
     pub team: Option<&'a TeamKeys>,
     /// Encrypt to this key (the reporter's).
     pub encrypt_to: Option<Cert>,
+}
+
+/// How many characters of a mail-derived subject or name embargo quotes in
+/// anything it sends or prints (the original stays stored whole).
+pub const QUOTE_CHARS: usize = 200;
+
+/// `s` on one line, cut to [`QUOTE_CHARS`] characters with an ellipsis.
+pub fn bounded(s: &str) -> String {
+    bounded_to(s, QUOTE_CHARS)
+}
+
+/// `s` on one line, cut to `max` characters with an ellipsis.
+pub fn bounded_to(s: &str, max: usize) -> String {
+    // Never copy more than needed of a huge value.
+    let mut end = s.len().min(max.saturating_mul(4) + 64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let line = single_line(&s[..end]);
+    if line.chars().count() <= max && end == s.len() {
+        return line;
+    }
+    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Longer Message-IDs are not copied into our headers.
+const MAX_ID_LEN: usize = 250;
+/// How many of the inbound References a reply keeps (the first, the thread
+/// root, and the newest): RFC 5322 §3.6.4 allows trimming, and a forged
+/// References of 60,000 ids must not make a 2 MB acknowledgement.
+const MAX_REFERENCES: usize = 10;
+
+fn bounded_references(refs: &[String]) -> Vec<String> {
+    let ok: Vec<&String> = refs.iter().filter(|r| r.len() <= MAX_ID_LEN).collect();
+    if ok.len() <= MAX_REFERENCES {
+        return ok.into_iter().cloned().collect();
+    }
+    let mut out = vec![ok[0].clone()];
+    out.extend(ok[ok.len() - (MAX_REFERENCES - 1)..].iter().map(|r| (*r).clone()));
+    out
 }
 
 /// The subject of a reply: the tag first, the original after it, bounded.
@@ -178,7 +224,7 @@ pub fn compose(
         .parse()
         .with_context(|| format!("bad recipient {}", to.recipient))?;
     let name = match (&to.inbound.from_name, &to.inbound.from_addr) {
-        (Some(name), Some(addr)) if addr.eq_ignore_ascii_case(to.recipient) => Some(name.clone()),
+        (Some(name), Some(addr)) if addr.eq_ignore_ascii_case(to.recipient) => Some(bounded(name)),
         _ => None,
     };
     let recipient = Mailbox::new(name, address);
@@ -191,8 +237,8 @@ pub fn compose(
         .subject(if encrypt { outer_tag(&subject) } else { subject.clone() })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now());
-    let mut references: Vec<String> = to.inbound.references.clone();
-    if to.inbound.has_message_id {
+    let mut references = bounded_references(&to.inbound.references);
+    if to.inbound.has_message_id && to.inbound.message_id.len() <= MAX_ID_LEN {
         builder = builder.in_reply_to(to.inbound.message_id.clone());
         if !references.contains(&to.inbound.message_id) {
             references.push(to.inbound.message_id.clone());

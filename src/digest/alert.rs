@@ -94,7 +94,7 @@ pub fn compose<'a>(
         let ctx = AlertContext {
             tracking_id: tracking_id.to_owned(),
             reporter: msg.from_addr.clone().unwrap_or_default(),
-            reporter_name: msg.from_name.clone().unwrap_or_default(),
+            reporter_name: crate::reply::bounded(msg.from_name.as_deref().unwrap_or_default()),
             received_at: crate::store::ts(received),
             encrypted,
             signature,
@@ -104,7 +104,11 @@ pub fn compose<'a>(
             response_business_days: setup.promises.response_business_days,
             details_delay_days: setup.promises.details_delay_days,
             content_included: content,
-            subject: if subject_ok { msg.subject.clone() } else { String::new() },
+            subject: if subject_ok {
+                crate::reply::bounded(&msg.subject)
+            } else {
+                String::new()
+            },
             text: if content { msg.body_text.clone() } else { String::new() },
             attachments: if content {
                 vec!["original message".to_owned()]
@@ -124,10 +128,7 @@ pub fn compose<'a>(
         let m = TeamMail {
             kind: "alert",
             subject: if subject_ok {
-                format!(
-                    "[{tracking_id}] New report: {}",
-                    crate::message::single_line(&msg.subject)
-                )
+                format!("[{tracking_id}] New report: {}", crate::reply::bounded(&msg.subject))
             } else {
                 format!("[{tracking_id}] New encrypted report from {}", ctx.reporter)
             },

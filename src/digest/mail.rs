@@ -82,6 +82,11 @@ fn header(name: &str, value: &str) -> anyhow::Result<HeaderValue> {
 }
 
 /// Builds the mail for one recipient.
+/// Team mail goes out encrypted (to the members' keys and ours).
+pub fn encrypts(team: &TeamKeys, members: &[Cert]) -> bool {
+    !members.is_empty() && team.signer().is_some()
+}
+
 pub fn build(
     m: &TeamMail<'_>,
     from: &Mailbox,
@@ -96,7 +101,7 @@ pub fn build(
         from.email.domain()
     );
     let signer = team.signer();
-    let encrypt = !members.is_empty() && signer.is_some();
+    let encrypt = encrypts(team, members);
     let builder = Message::builder()
         .from(from.clone())
         .to(to.parse()?)

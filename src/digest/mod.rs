@@ -26,6 +26,10 @@ pub struct Row {
     pub details_due: String,
     /// Why the row is where it is ("response overdue by 2 business days").
     pub note: String,
+    /// The report arrived encrypted: its subject stays out of a digest that
+    /// is not encrypted.
+    #[serde(skip)]
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +51,24 @@ pub struct Digest {
 }
 
 impl Digest {
+    /// For a digest that goes out unencrypted: nothing that arrived
+    /// encrypted (the decrypted subjects) stays in it.
+    pub fn redact_encrypted(&mut self) {
+        for rows in [
+            &mut self.overdue,
+            &mut self.new_reports,
+            &mut self.awaiting,
+            &mut self.reporter_waiting,
+            &mut self.fix_soon,
+            &mut self.details_soon,
+            &mut self.disclosures,
+        ] {
+            for r in rows.iter_mut().filter(|r| r.encrypted) {
+                r.subject = "(encrypted report)".to_owned();
+            }
+        }
+    }
+
     /// Nothing that needs anyone.
     pub fn is_empty(&self) -> bool {
         self.overdue.is_empty()
@@ -65,7 +87,7 @@ impl Digest {
 fn row(r: &ReportSummary, note: String) -> Row {
     Row {
         id: r.id.clone(),
-        subject: r.subject.clone(),
+        subject: crate::reply::bounded(&r.subject),
         reporter: r.reporter.clone(),
         state: r.state.clone(),
         received_at: r.received_at.clone(),
@@ -73,6 +95,7 @@ fn row(r: &ReportSummary, note: String) -> Row {
         fix_due: r.fix_due.clone().unwrap_or_default(),
         details_due: r.details_due.clone().unwrap_or_default(),
         note,
+        encrypted: r.encrypted,
     }
 }
 
@@ -202,7 +225,7 @@ pub fn queue(
 ) -> anyhow::Result<bool> {
     let since = store.digest_last_sent()?;
     let team_name = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
-    let d = build(
+    let mut d = build(
         store,
         &cfg.policy.calendar,
         &cfg.policy.promises,
@@ -210,6 +233,9 @@ pub fn queue(
         since,
         now,
     )?;
+    if !mail::encrypts(team, members) {
+        d.redact_encrypted();
+    }
     if d.is_empty() && !cfg.digest.send_empty && !force {
         store.digest_sent(now)?;
         tracing::info!("digest skipped: nothing to say");

@@ -11,8 +11,24 @@ use rusqlite::backup::Backup;
 use super::Store;
 
 /// Copies `from` into `to` page by page, letting writers in between steps.
+/// `to` must be a new file: it is created owner-only (0600) at open, an
+/// existing path (a symlink too, even a dangling one) is refused, and SQLite
+/// then opens exactly that file without following symlinks.
 fn copy(from: &Connection, to: &Path) -> anyhow::Result<()> {
-    let mut dst = Connection::open(to).with_context(|| format!("cannot create {}", to.display()))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        // create_new already refuses any existing path (symlinks too);
+        // O_NOFOLLOW also covers a symlink swapped in for the last component.
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", to.display()))?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut dst = Connection::open_with_flags(to, flags).with_context(|| format!("cannot open {}", to.display()))?;
     {
         let b = Backup::new(from, &mut dst)?;
         b.run_to_completion(256, Duration::from_millis(5), None)?;
@@ -32,12 +48,10 @@ fn owner_only(path: &Path) {
 impl Store {
     /// `embargo backup PATH`: safe while the daemon writes.
     pub fn backup_to(&self, to: &Path) -> anyhow::Result<()> {
-        if to.exists() {
+        if to.symlink_metadata().is_ok() {
             anyhow::bail!("{} exists; choose a new file", to.display());
         }
-        copy(&self.conn, to)?;
-        owner_only(to);
-        Ok(())
+        copy(&self.conn, to)
     }
 
     /// `embargo restore PATH`: replaces the database with a backup (the

@@ -18,6 +18,8 @@ pub struct Thread {
     pub subject: String,
     pub received_at: String,
     pub credit: String,
+    /// The report (or a message in it) arrived encrypted.
+    pub encrypted: bool,
     /// The latest message of the thread (in or out), for In-Reply-To.
     pub latest: Option<String>,
     /// Message-IDs of the thread, oldest first (bounded), for References.
@@ -29,7 +31,7 @@ impl Store {
         let mut t = self
             .conn
             .query_row(
-                "SELECT id, tracking_id, state, reporter, reporter_name, subject, received_at, credit FROM reports
+                "SELECT id, tracking_id, state, reporter, reporter_name, subject, received_at, credit, encrypted FROM reports
                  WHERE tracking_id = ?1 COLLATE NOCASE",
                 [tracking_id],
                 |r| {
@@ -42,6 +44,7 @@ impl Store {
                         subject: r.get(5)?,
                         received_at: r.get(6)?,
                         credit: r.get(7)?,
+                        encrypted: r.get::<_, i64>(8)? != 0,
                         latest: None,
                         references: Vec::new(),
                     })

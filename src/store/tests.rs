@@ -416,3 +416,25 @@ fn atomic_commits_together_and_rolls_back_on_error_and_panic() {
         .unwrap();
     assert!(s.inbound_seen("<a5@x>").unwrap());
 }
+
+#[test]
+fn backup_creates_an_owner_only_file_and_never_follows_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+    // A dangling symlink planted where the backup goes: the backup must not
+    // create (or write) the file it points at.
+    let target = dir.path().join("elsewhere");
+    let link = dir.path().join("backup-link.sqlite3");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert!(s.backup_to(&link).is_err());
+    assert!(!target.exists(), "followed the symlink");
+    let existing = dir.path().join("existing.sqlite3");
+    std::fs::write(&existing, b"keep me").unwrap();
+    assert!(s.backup_to(&existing).is_err());
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+    let good = dir.path().join("good.sqlite3");
+    s.backup_to(&good).unwrap();
+    assert_eq!(std::fs::metadata(&good).unwrap().permissions().mode() & 0o777, 0o600);
+    Store::open(&good).unwrap();
+}

@@ -274,7 +274,7 @@ fn a_signature_acts_only_for_its_own_member_and_its_own_report() {
 }
 
 /// One small mail whose many `application/pgp-encrypted` control parts all
-/// point at the same bzip2 block (4 MB of plaintext each time): the block
+/// point at the same bzip2 block (4 MB of plaintext each time, 1.2 GB in all): the block
 /// is decrypted once, the message is recorded and answered, and the report
 /// after it is not held up.
 #[test]
@@ -297,18 +297,23 @@ fn control_parts_that_repeat_one_ciphertext_do_not_pause_intake() {
             "-z",
             "9",
         ],
-        &vec![b'A'; 4_000_000],
+        &[
+            &b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"[..],
+            &vec![b'A'; 4_150_000],
+        ]
+        .concat(),
     );
     assert!(ct.len() < 10_000, "a bomb: {} bytes", ct.len());
     let mut mail = format!(
         "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: bomb\r\nMessage-ID: <bomb@example.test>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_bomb_7f3a\"\r\n\r\n"
     );
-    for _ in 0..260 {
-        mail.push_str("--B\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n");
+    for _ in 0..300 {
+        mail.push_str("--=_bomb_7f3a\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n");
     }
     mail.push_str(&format!(
-        "--B\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n{}\r\n--B--\r\n",
+        "--=_bomb_7f3a\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\
+         Content-Disposition: attachment; filename=\"encrypted.asc\"\r\n\r\n{}\r\n--=_bomb_7f3a--\r\n",
         String::from_utf8_lossy(&ct).replace('\n', "\r\n")
     ));
     assert!(mail.len() < 40_000);
@@ -325,6 +330,13 @@ fn control_parts_that_repeat_one_ciphertext_do_not_pause_intake() {
         "intake must not pause: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Decrypted once: 4 MB stored, not 300 copies (1.2 GB in the database).
+    let stored: u64 = ["embargo.sqlite3", "embargo.sqlite3-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(s.dir.path().join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(stored < 64 << 20, "{stored} bytes stored for one 40 KB mail");
     let reports = s.reports();
     assert_eq!(reports.len(), 2, "both recorded: {reports:?}");
     let acks = s.stack.wait_inbox(RESEARCHER, 2, WAIT);
@@ -332,4 +344,133 @@ fn control_parts_that_repeat_one_ciphertext_do_not_pause_intake() {
         acks.iter()
             .any(|m| header(m, "Subject").unwrap().contains("After the bomb"))
     );
+}
+/// Anyone can resend a captured ciphertext with their own Return-Path: an
+/// encrypted report from a sender whose key embargo does not know must not
+/// come back (ack, alert, digest, relay explanation, log) in cleartext.
+#[test]
+fn nothing_that_arrived_encrypted_leaves_in_cleartext() {
+    let k = keys();
+    // Team keys for decryption, alerts and digest to team@ without member
+    // keys (so they go out unencrypted), team@ a member without a key.
+    let s = Setup::with(Options {
+        extra: format!(
+            "\n[openpgp]\nkeys = [\"team.sec.asc\"]\n\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\n"
+        ),
+        ..Options::default()
+    });
+    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
+    let g = reporter_gpg();
+    let inner = "Content-Type: multipart/mixed; boundary=\"IN\"; protected-headers=\"v1\"\r\n\
+        Subject: CANARY-SUBJECT-7f3a\r\n\r\n--IN\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+        The admin API leaks tokens. CANARY-BODY-7f3a\r\n\
+        --IN\r\nContent-Type: text/x-python; name=\"CANARY-FILE-7f3a.py\"\r\n\
+        Content-Disposition: attachment; filename=\"CANARY-FILE-7f3a.py\"\r\n\r\nprint(1)\r\n--IN--\r\n";
+    let ct = g.ok(&["--armor", "--encrypt", "-r", &k.team_cv_fpr], inner.as_bytes());
+    // Sent by someone whose key embargo does not know (no Autocrypt, no key
+    // attached): the "resent capture" case.
+    s.stack.deliver(
+        "other@example.test",
+        SECURITY,
+        &pgp_mime(
+            &format!(
+                "From: other@example.test\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <canary@example.test>\r\n"
+            ),
+            &ct,
+        ),
+    );
+    // A member without a key in [team] keys sends an encrypted mail with an
+    // unknown command quoting a canary: the explanation cannot be encrypted.
+    let member_inner = "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n\
+        Subject: Re: [SEC-2026-0001] CANARY-MEMBER-SUBJECT-7f3a\r\n\r\nescalate: CANARY-MEMBER-LINE-7f3a\r\n";
+    let ct = g.ok(&["--armor", "--encrypt", "-r", &k.team_cv_fpr], member_inner.as_bytes());
+    s.stack.deliver(
+        TEAM,
+        SECURITY,
+        &pgp_mime(
+            &format!("From: {TEAM}\r\nTo: {SECURITY}\r\nSubject: Re: [SEC-2026-0001] ...\r\nMessage-ID: <member-canary@example.test>\r\n"),
+            &ct,
+        ),
+    );
+    s.stack.wait_inbox(SECURITY, 2, WAIT);
+    let run = s.once();
+    let log = String::from_utf8_lossy(&run.stderr).into_owned();
+    let digest = s.embargo(&["digest", "--send"]);
+    assert!(digest.status.success(), "{}", String::from_utf8_lossy(&digest.stderr));
+    let reports = s.reports();
+    let id = reports[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reports[0]["subject"], "CANARY-SUBJECT-7f3a",
+        "the team's store keeps it"
+    );
+    // A team notice to that sender (their key is unknown): cleartext too.
+    let fixed = s.embargo(&["reports", "fixed", &id, "--notify"]);
+    assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
+    s.stack.wait_inbox("other@example.test", 2, WAIT);
+    // Alert + explanation + digest to team@.
+    s.stack.wait_inbox(TEAM, 3, WAIT);
+    s.stack.wait_delivered(WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    let mut sent = s.stack.inbox("other@example.test");
+    sent.extend(s.stack.inbox(TEAM));
+    let ack = sent
+        .iter()
+        .find(|m| m.contains("Auto-Submitted: auto-replied"))
+        .unwrap();
+    assert_eq!(header(ack, "Subject").unwrap(), format!("[{id}]"), "only the tag");
+    for m in &sent {
+        for canary in ["CANARY-SUBJECT", "CANARY-BODY", "CANARY-FILE", "CANARY-MEMBER"] {
+            assert!(!m.contains(canary), "{canary} left in cleartext:\n{m}");
+        }
+    }
+    let show_log = String::from_utf8_lossy(&digest.stderr);
+    for canary in ["CANARY-SUBJECT", "CANARY-BODY", "CANARY-FILE", "CANARY-MEMBER"] {
+        assert!(
+            !log.contains(canary) && !show_log.contains(canary),
+            "{canary} in the log:\n{log}"
+        );
+    }
+}
+
+/// One hostile mail must not make embargo send large mail to a forgeable
+/// Return-Path (or to the team): a 400 KB one-line Subject, a References
+/// header of 12,000 ids and a 50 KB display name are quoted cut short.
+#[test]
+fn a_huge_subject_or_references_header_is_not_echoed() {
+    let s = Setup::with(Options {
+        extra: format!("\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\n"),
+        ..Options::default()
+    });
+    let subject = format!("XSS {}", "A".repeat(400_000));
+    let refs: Vec<String> = (0..12_000).map(|i| format!("<ref{i}@victim.example>")).collect();
+    let name = "N".repeat(50_000);
+    let mail = format!(
+        "From: \"{name}\" <{RESEARCHER}>\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <huge@example.test>\r\n\
+         References: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe bug.\r\n",
+        refs.join("\r\n ")
+    );
+    s.stack.deliver(RESEARCHER, SECURITY, &mail);
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    assert!(s.embargo(&["digest", "--send"]).status.success());
+    let ack = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0);
+    let team = s.stack.wait_inbox(TEAM, 2, WAIT);
+    for m in std::iter::once(&ack).chain(&team) {
+        assert!(
+            m.len() < 32 * 1024,
+            "{} bytes sent for one inbound mail:\n{}",
+            m.len(),
+            &m[..2000]
+        );
+    }
+    assert!(
+        header(&ack, "References").unwrap().contains("<ref0@victim.example>"),
+        "the thread root stays"
+    );
+    let list = s.embargo(&["reports", "list"]);
+    assert!(list.stdout.len() < 4096);
+    let show = s.embargo(&["reports", "show", "SEC-2026-0001"]);
+    assert!(show.stdout.len() < 32 * 1024, "{} bytes", show.stdout.len());
+    let r = s.reports();
+    assert_eq!(r[0]["subject"].as_str().unwrap().len(), subject.len(), "stored whole");
 }

@@ -449,8 +449,12 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
 }
 
 /// Every template under config/ (not the example config itself).
+/// (`EMBARGO_TEST_TEMPLATES`: another folder, with `EMBARGO_TEST_BIN`.)
 pub fn copy_templates(to: &Path) {
-    for e in std::fs::read_dir(repo().join("config")).unwrap().flatten() {
+    let from = std::env::var_os("EMBARGO_TEST_TEMPLATES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("config"));
+    for e in std::fs::read_dir(from).unwrap().flatten() {
         let name = e.file_name();
         if name != "embargo.toml" {
             std::fs::copy(e.path(), to.join(name)).unwrap();
