@@ -134,6 +134,14 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Pin a reporter's candidate key (a key other than the pinned one came
+    /// in their mail): from now on replies are encrypted to it.
+    Accept {
+        /// The reporter's address.
+        address: String,
+        /// The candidate's fingerprint, as `keys list` shows it.
+        fingerprint: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -191,13 +199,21 @@ pub enum ReportsCommand {
     /// Record how the reporter wants to be credited in the hall of fame.
     Credit {
         id: String,
-        #[arg(long, required_unless_present = "no_credit", conflicts_with = "no_credit")]
+        #[arg(
+            long,
+            required_unless_present_any = ["no_credit", "accept"],
+            conflicts_with_all = ["no_credit", "accept"]
+        )]
         name: Option<String>,
         #[arg(long, requires = "name")]
         url: Option<String>,
         /// The reporter does not want to be credited.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "accept")]
         no_credit: bool,
+        /// Confirm the credit wish from the reporter's unauthenticated mail
+        /// (shown as "Credit proposed" in `reports show` and the digest).
+        #[arg(long)]
+        accept: bool,
     },
     /// One report with its whole thread and every event.
     Show {
@@ -279,6 +295,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::List { json },
         } => keys_list(&cfg, json),
+        Command::Keys {
+            command: KeysCommand::Accept { address, fingerprint },
+        } => {
+            let mut store = Store::open(&cfg.store.path)?;
+            store.accept_key(&address, &fingerprint, &actor())?;
+            println!("{address}: {fingerprint} is pinned; replies are encrypted to it");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Messages { json, limit } => {
             let store = Store::open(&cfg.store.path)?;
             let rows = store.unreported_messages(limit)?;
@@ -347,9 +371,13 @@ fn validate_beyond_syntax(path: &std::path::Path, cfg: config::Config) -> Result
 }
 
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
+    // Two workers and a small blocking pool (intake, outbox and metrics each
+    // block on SQLite one call at a time): the unit's TasksMax=64 holds with
+    // room to spare.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
+        .max_blocking_threads(16)
         .build()?;
     rt.block_on(async move {
         if once {
@@ -569,10 +597,16 @@ fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "  none learned yet")?;
     }
     for r in &reporters {
+        let line = format!(
+            "  {:<30} {}  {:<9} {:<10} first seen {}",
+            r.address, r.fingerprint, r.status, r.source, r.first_seen
+        );
+        writeln!(out, "{}", terminal_safe(&line))?;
+    }
+    if reporters.iter().any(|r| r.status == "candidate") {
         writeln!(
             out,
-            "  {:<30} {}  {:<10} first seen {}",
-            r.address, r.fingerprint, r.source, r.first_seen
+            "\nA candidate is not used until the pinned key vouches for it or you run\n  embargo keys accept ADDRESS FINGERPRINT"
         )?;
     }
     Ok(ExitCode::SUCCESS)
@@ -588,6 +622,12 @@ fn protection(m: &crate::store::MessageRow) -> String {
     }
     if !m.decryption.is_empty() {
         flags.push(m.decryption.clone());
+    }
+    if m.direction == "in" {
+        flags.push(match m.auth.as_str() {
+            "none" | "" => "sender not authenticated".to_owned(),
+            a => format!("sender authenticated by {a}"),
+        });
     }
     if flags.is_empty() {
         String::new()
@@ -656,11 +696,16 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             store.merge(&id, &into, &who)?;
             println!("{id}: merged into {into}");
         }
+        ReportsCommand::Credit { id, accept: true, .. } => {
+            store.accept_credit_proposal(&id, &who)?;
+            println!("{id}: the proposed credit is recorded");
+        }
         ReportsCommand::Credit {
             id,
             name,
             url,
             no_credit,
+            accept: false,
         } => {
             let credit = if no_credit {
                 None
@@ -703,6 +748,20 @@ fn clocks(s: &ReportSummary) -> String {
         _ => "not known yet".to_owned(),
     };
     t.push_str(&format!("  Credit:       {credit}\n"));
+    if let Some(p) = &s.credit_proposal {
+        let what = match p.credit.as_str() {
+            "yes" => format!(
+                "as {} {}",
+                crate::reply::bounded(&p.name),
+                crate::reply::bounded(&p.url)
+            ),
+            _ => "declined".to_owned(),
+        };
+        t.push_str(&format!(
+            "  Credit proposed (unauthenticated mail; `reports credit {} --accept`): {what}\n",
+            s.id
+        ));
+    }
     if s.reporter_waiting {
         t.push_str("  Reporter waiting: the reporter wrote after the team's last response\n");
     }
@@ -716,7 +775,7 @@ fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let transport = crate::outbox::transport(&cfg.smtp)?;
-        crate::outbox::drain(&outbox, &transport, &cfg.smtp).await
+        crate::outbox::drain(&outbox, &transport, &cfg.smtp, cfg.reply.max_automatic_per_hour).await
     })
 }
 

@@ -137,6 +137,15 @@ pub struct SecurityTxtConfig {
     pub canonical: Option<String>,
 }
 
+/// `[trust]`: what embargo may take as proof of a sender's address.
+#[derive(Debug, Clone, Default)]
+pub struct TrustConfig {
+    /// The authserv-id with which the operator's own MTA writes
+    /// `Authentication-Results` (RFC 8601); unset: DMARC/DKIM verdicts are
+    /// not used and only signatures authenticate a sender.
+    pub authserv_id: Option<String>,
+}
+
 /// `[metrics]`: the Prometheus text endpoint, off unless `listen` is set.
 #[derive(Debug, Clone, Default)]
 pub struct MetricsConfig {
@@ -149,8 +158,13 @@ pub struct ReplyConfig {
     pub ack_template: PathBuf,
     /// The reply to mail embargo could not decrypt (wrong key, broken).
     pub cannot_decrypt_template: PathBuf,
-    /// At most this many automatic replies to one address per 24 hours.
+    /// At most this many automatic replies to one address per 24 hours
+    /// (`user+tag@domain` counts as `user@domain`).
     pub max_per_sender_per_day: u32,
+    /// At most this many automatic mails (acknowledgements, out-of-scope
+    /// and cannot-decrypt replies, relay explanations) leave per hour, all
+    /// addresses together; beyond it they wait in the outbox. 0: no cap.
+    pub max_automatic_per_hour: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +190,7 @@ pub struct Config {
     pub digest: DigestConfig,
     pub security_txt: SecurityTxtConfig,
     pub metrics: MetricsConfig,
+    pub trust: TrustConfig,
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
 }
@@ -204,6 +219,14 @@ struct RawConfig {
     security_txt: policy::RawSecurityTxt,
     #[serde(default)]
     metrics: RawMetrics,
+    #[serde(default)]
+    trust: RawTrust,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTrust {
+    authserv_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -283,6 +306,7 @@ struct RawReply {
     ack_template: Option<String>,
     cannot_decrypt_template: Option<String>,
     max_per_sender_per_day: Option<u32>,
+    max_automatic_per_hour: Option<u32>,
 }
 
 fn default_mailbox() -> String {
@@ -428,6 +452,7 @@ impl Validator<'_> {
             ack_template,
             cannot_decrypt_template,
             max_per_sender_per_day: raw.reply.max_per_sender_per_day.unwrap_or(5),
+            max_automatic_per_hour: raw.reply.max_automatic_per_hour.unwrap_or(1000),
         };
         Ok(Config {
             file: self.file.to_owned(),
@@ -445,8 +470,32 @@ impl Validator<'_> {
             digest: self.digest(raw.digest)?,
             security_txt: policy::security_txt(raw.security_txt),
             metrics: self.metrics(raw.metrics)?,
+            trust: self.trust(raw.trust)?,
             exclude: self.exclude(raw.exclude)?,
         })
+    }
+
+    fn trust(&self, r: RawTrust) -> Result<TrustConfig, ConfigError> {
+        let Some(id) = r.authserv_id else {
+            return Ok(TrustConfig::default());
+        };
+        let id = id.trim().to_ascii_lowercase();
+        let ok = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(self.err(
+                "trust",
+                "authserv_id",
+                format!(
+                    "`{id}` is not an authserv-id: give the host name your MTA writes first in its \
+                     Authentication-Results headers, e.g. \"mx.example.org\""
+                ),
+            ));
+        }
+        Ok(TrustConfig { authserv_id: Some(id) })
     }
 
     fn metrics(&self, r: RawMetrics) -> Result<MetricsConfig, ConfigError> {

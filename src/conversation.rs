@@ -111,12 +111,13 @@ pub fn strip_quoted(text: &str) -> String {
     out.join("\n").trim().to_owned()
 }
 
-/// The reporter's known key, if any.
+/// The reporter's pinned key, if it can be encrypted to.
 fn reporter_cert(store: &Store, reporter: &str) -> anyhow::Result<Option<Cert>> {
     Ok(store
         .reporter_certs(reporter)?
         .iter()
-        .find_map(|b| Cert::from_bytes(b).ok()))
+        .find_map(|b| Cert::from_bytes(b).ok())
+        .filter(crate::openpgp::pin::can_encrypt))
 }
 
 /// A team message to the reporter, threaded into the report, signed, and

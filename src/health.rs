@@ -28,6 +28,8 @@ pub struct Status {
     pub outbox_failed: u64,
     /// Outgoing mail delivered to the SMTP server, ever.
     pub outbox_sent: u64,
+    /// Automatic mail due but held back by `reply.max_automatic_per_hour`.
+    pub outbox_held: u64,
     pub reports_awaiting_response: u64,
     pub overdue_response: u64,
     pub overdue_fix: u64,
@@ -135,6 +137,14 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
     if outbox.failed > 0 {
         warn(format!("{} outgoing mail(s) failed permanently", outbox.failed));
     }
+    let held = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
+    if held > 0 {
+        warn(format!(
+            "{held} automatic mail(s) held by the hourly cap (reply.max_automatic_per_hour = {}): \
+             a flood of forged mail? They go out as the hour allows.",
+            cfg.reply.max_automatic_per_hour
+        ));
+    }
     if outbox
         .oldest_pending
         .as_deref()
@@ -156,6 +166,7 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
         outbox_oldest_pending: outbox.oldest_pending.clone(),
         outbox_failed: outbox.failed,
         outbox_sent: outbox.sent,
+        outbox_held: held,
         reports_awaiting_response: awaiting,
         overdue_response,
         overdue_fix,

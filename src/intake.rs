@@ -37,6 +37,8 @@ pub struct Pipeline {
     pub alerts: Option<Arc<crate::digest::alert::AlertSetup>>,
     /// Team members' public keys (`[team] keys`): signatures on relayed mail.
     pub members: Vec<Cert>,
+    /// Parsed reporter certificates.
+    pub certs: CertCache,
     pub config: Arc<Config>,
 }
 
@@ -69,6 +71,7 @@ impl Pipeline {
                 .map(|k| Cert::from_file(k).map(|c| c.strip_secret_key_material()))
                 .collect::<Result<_, _>>()
                 .map_err(|e| anyhow::anyhow!("team.keys: {e}"))?,
+            certs: CertCache::default(),
             config: Arc::new(cfg.clone()),
         })
     }
@@ -97,7 +100,8 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     };
     let started = Instant::now();
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
-    let mut known = known_certs(store, parsed.from_addr.as_deref())?;
+    let pinned = pinned_cert(store, &p.certs, parsed.from_addr.as_deref())?;
+    let mut known: Vec<Cert> = pinned.iter().cloned().collect();
     let from_member = parsed
         .from_addr
         .as_deref()
@@ -106,6 +110,9 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         // A member's mail is verified against the members' keys (relay).
         known.extend(p.members.iter().cloned());
     }
+    // What embargo trusted for this address before this message: a key the
+    // message brings along proves nothing about its sender.
+    let trusted = known.clone();
     let ctx = openpgp::Context {
         team: &p.team,
         known: known.clone(),
@@ -114,13 +121,6 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     let opened = openpgp::open(a.raw, parsed, &ctx);
     stages::add(Stage::OpenPgp, started);
     let (msg, protection) = (opened.msg, opened.protection);
-    // The reporter's key for the reply: one this message carried, else one
-    // learned before.
-    let reporter_cert = opened
-        .learned
-        .first()
-        .map(|l| l.cert.clone())
-        .or_else(|| known.into_iter().next());
     let mut row = inbound_row(&msg, a);
     row.encrypted = protection.encrypted;
     row.signature = protection.signature.as_str().to_owned();
@@ -128,18 +128,17 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         row.signer = signer.clone();
     }
     row.decryption = protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default();
-    row.keys = opened
-        .learned
-        .iter()
-        .filter_map(|l| {
-            Some(NewKey {
-                address: l.address.clone(),
-                fingerprint: l.fingerprint.clone(),
-                cert: l.cert.to_vec().ok()?,
-                source: l.source.to_owned(),
-            })
-        })
-        .collect();
+    let from = msg.from_addr.as_deref().unwrap_or_default();
+    row.auth = crate::trust::authenticate(
+        &msg,
+        openpgp::signed_by_trusted(&protection, &trusted, from),
+        p.config.trust.authserv_id.as_deref(),
+    );
+    // Keys are pinned on first use; the reply goes to the key pinned after
+    // this message, and only if it can encrypt.
+    let (keys, effective) = pin_keys(store, &opened.learned, pinned, &protection, from)?;
+    row.keys = keys;
+    let reporter_cert = effective.filter(openpgp::pin::can_encrypt);
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
     // Triage through record is one transaction: a relay's commands and
     // mail, the inbound message and the IMAP position commit together.
@@ -171,13 +170,16 @@ fn decide_and_record(
             mut how,
             from_team,
         } => {
+            let proven = row.auth.proven();
             let (reopen, credit) = if from_team {
                 (None, None)
             } else {
                 let r = Replier::new(store, p, a, msg, protection, reporter_cert)?;
                 (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
             };
-            let mut team_response = from_team;
+            // Only a member whose address was proven speaks for the team:
+            // a forged From moves no clock and no state.
+            let mut team_response = from_team && proven;
             if from_team {
                 match relay_step(store, p, msg, protection, Some(&report))? {
                     Relay::Untouched => {}
@@ -201,6 +203,7 @@ fn decide_and_record(
                 team_response,
                 reopen,
                 credit,
+                credit_proven: proven,
             }
         }
         Decision::NewReport {
@@ -218,6 +221,7 @@ fn decide_and_record(
                     team_response: false,
                     reopen: None,
                     credit: None,
+                    credit_proven: false,
                 }
             } else {
                 notes.extend(protection.notes.iter().cloned());
@@ -269,15 +273,90 @@ fn decide_and_record(
     Ok(recorded)
 }
 
-fn known_certs(store: &Store, from: Option<&str>) -> anyhow::Result<Vec<Cert>> {
+/// The reporter's pinned certificate, parsed once per distinct copy.
+fn pinned_cert(store: &Store, cache: &CertCache, from: Option<&str>) -> anyhow::Result<Option<Cert>> {
     let Some(from) = from else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
-    Ok(store
-        .reporter_certs(from)?
-        .iter()
-        .filter_map(|b| Cert::from_bytes(b).ok())
-        .collect())
+    Ok(store.reporter_certs(from)?.first().and_then(|bytes| cache.parse(bytes)))
+}
+
+/// What to remember of the keys a message carried, and the pinned key after
+/// it (see `openpgp::pin`).
+fn pin_keys(
+    store: &Store,
+    learned: &[openpgp::LearnedKey],
+    pinned: Option<Cert>,
+    protection: &Protection,
+    from: &str,
+) -> anyhow::Result<(Vec<NewKey>, Option<Cert>)> {
+    use openpgp::pin::Verdict;
+    let mut current = pinned;
+    if learned.is_empty() {
+        return Ok((Vec::new(), current));
+    }
+    let mut candidates = store.reporter_candidates(from)?;
+    let mut out = Vec::new();
+    for l in learned {
+        let verdict = openpgp::pin::judge(current.as_ref(), candidates, &l.cert, protection);
+        let (status, replaces, cert) = match verdict {
+            Verdict::Pin => ("pinned", false, l.cert.clone()),
+            Verdict::Refresh => {
+                let Some(c) = current.clone() else { continue };
+                let merged = c.merge_public(l.cert.clone()).unwrap_or_else(|_| l.cert.clone());
+                ("pinned", false, merged)
+            }
+            Verdict::Replace => ("pinned", true, l.cert.clone()),
+            Verdict::Candidate => {
+                candidates += 1;
+                ("candidate", false, l.cert.clone())
+            }
+            Verdict::Ignore => continue,
+        };
+        let Ok(bytes) = cert.to_vec() else { continue };
+        if status == "pinned" {
+            current = Some(cert);
+        }
+        out.push(NewKey {
+            address: l.address.clone(),
+            fingerprint: l.fingerprint.clone(),
+            cert: bytes,
+            source: l.source.to_owned(),
+            status,
+            replaces,
+        });
+    }
+    Ok((out, current))
+}
+
+/// Parsed certificates by the hash of their bytes: the reporter's pinned
+/// key is parsed once, not on every message (bounded; cleared when full).
+#[derive(Clone, Default)]
+pub struct CertCache(Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Cert>>>);
+
+impl std::fmt::Debug for CertCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertCache")
+    }
+}
+
+impl CertCache {
+    const MAX: usize = 1024;
+
+    pub fn parse(&self, bytes: &[u8]) -> Option<Cert> {
+        use sha2::Digest as _;
+        let key: [u8; 32] = sha2::Sha256::digest(bytes).into();
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = map.get(&key) {
+            return Some(c.clone());
+        }
+        let cert = Cert::from_bytes(bytes).ok()?;
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(key, cert.clone());
+        Some(cert)
+    }
 }
 
 /// A mail in the Sent folder (`imap.sent_mailbox`): when it is the team's
@@ -315,6 +394,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::
         .as_ref()
         .map(|f| f.to_string())
         .unwrap_or_default();
+    row.auth = crate::trust::Auth::Login;
     let d = Disposition::FollowUp {
         report_id: report.id,
         how,
@@ -322,6 +402,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::
         team_response: true,
         reopen: None,
         credit: None,
+        credit_proven: false,
     };
     let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");

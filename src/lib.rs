@@ -39,3 +39,4 @@ pub mod stages;
 pub mod store;
 pub mod tls;
 pub mod triage;
+pub mod trust;

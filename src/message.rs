@@ -121,6 +121,20 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     })
 }
 
+/// The address as rate limits count it: lower-cased, with a `+tag` (or
+/// `-tag` is left alone: too many real local parts contain a dash) after
+/// the local part removed, so `user+1@d` and `user+2@d` are one victim.
+pub fn address_key(addr: &str) -> String {
+    let addr = addr.trim().to_ascii_lowercase();
+    match addr.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => addr,
+    }
+}
+
 /// The addresses of an address header (groups flattened), lower-cased.
 fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     a.map(|a| {
@@ -231,6 +245,14 @@ mod tests {
         assert!(!m.addressed_to("ecurity@example.org"));
         let only_y = parse(b"From: a@b\r\nTo: security@example.org\r\n\r\nx").unwrap();
         assert!(!only_y.addressed_to("y@example.org"), "y@ is not inside security@");
+    }
+
+    #[test]
+    fn plus_tags_count_as_one_address() {
+        assert_eq!(address_key("Victim+1@Example.ORG"), "victim@example.org");
+        assert_eq!(address_key("victim+a+b@example.org"), "victim@example.org");
+        assert_eq!(address_key("first-last@example.org"), "first-last@example.org");
+        assert_eq!(address_key("\"a+b@c\"@example.org"), "\"a@example.org");
     }
 
     #[test]

@@ -136,6 +136,12 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
         s.outbox_failed,
     );
     o.one(
+        "embargo_outbox_held",
+        "gauge",
+        "Automatic mail due but held back by reply.max_automatic_per_hour (a flood of forged mail?).",
+        s.outbox_held,
+    );
+    o.one(
         "embargo_outbox_sent_total",
         "counter",
         "Outgoing mail accepted by the SMTP server.",
@@ -316,6 +322,7 @@ mod tests {
             outbox_pending: 2,
             outbox_oldest_pending: Some("2026-11-27T11:58:00Z".into()),
             outbox_failed: 1,
+            outbox_held: 0,
             outbox_sent: 7,
             reports_awaiting_response: 3,
             overdue_response: 1,

@@ -232,13 +232,19 @@ pub fn backoff(attempts: u32, cap: Duration) -> Duration {
 
 /// Sends everything due now. Returns how many are still pending afterwards
 /// because of temporary failures.
-pub async fn drain(store: &Arc<Mutex<Store>>, transport: &Transport, cfg: &SmtpConfig) -> anyhow::Result<usize> {
+/// Automatic mail beyond `hourly_cap` per hour (0: no cap) stays pending.
+pub async fn drain(
+    store: &Arc<Mutex<Store>>,
+    transport: &Transport,
+    cfg: &SmtpConfig,
+    hourly_cap: u32,
+) -> anyhow::Result<usize> {
     let cap = Duration::from_secs(cfg.retry_max_secs);
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     let copy_to: Option<Address> = cfg.copy_to_self.then(|| cfg.from.email.clone());
     let mut retrying = 0;
     loop {
-        let due = lock(store)?.outbox_due(Timestamp::now(), grace, 20)?;
+        let due = lock(store)?.outbox_due_capped(Timestamp::now(), grace, 20, hourly_cap)?;
         if due.is_empty() {
             return Ok(retrying);
         }
@@ -308,16 +314,23 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     health: Arc<crate::daemon::Health>,
+    hourly_cap: u32,
 ) -> anyhow::Result<()> {
     let transport = transport(&cfg)?;
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     loop {
         health.beat_outbox();
-        if let Err(e) = drain(&store, &transport, &cfg).await {
+        if let Err(e) = drain(&store, &transport, &cfg, hourly_cap).await {
             tracing::error!(error = %format!("{e:#}"), "outbox");
         }
         health.beat_outbox();
-        let next = lock(&store)?.outbox_next_due(grace)?;
+        let next = {
+            let store = lock(&store)?;
+            let cap = store.hourly_cap(Timestamp::now(), hourly_cap)?;
+            // Held automatic mail is due when the hour's window frees up.
+            let held_until = cap.allowance.filter(|a| *a == 0).and(cap.frees_at);
+            store.outbox_next_due(grace, held_until)?
+        };
         // Wake at least every 10 s so the watchdog sees this loop alive.
         let sleep = match next {
             Some(t) => Duration::try_from(t.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO),

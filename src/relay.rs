@@ -15,11 +15,10 @@ use crate::conversation;
 use crate::digest::mail::{self, TeamMail};
 use crate::intake::Pipeline;
 use crate::message::Inbound;
-use crate::openpgp::{Protection, SigState};
+use crate::openpgp::{Protection, SigState, bound_to};
 use crate::store::{ReportRef, Store};
 use crate::triage::tracking_tags;
 use sequoia_openpgp::Cert;
-use sequoia_openpgp::policy::StandardPolicy;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -93,21 +92,6 @@ fn signed_report(
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-    })
-}
-
-/// Does `cert` carry a valid user ID for `addr`?
-fn bound_to(cert: &Cert, addr: &str) -> bool {
-    let policy = StandardPolicy::new();
-    let Ok(valid) = cert.with_policy(&policy, None) else {
-        return false;
-    };
-    valid.userids().any(|u| {
-        u.userid()
-            .email()
-            .ok()
-            .flatten()
-            .is_some_and(|e| e.eq_ignore_ascii_case(addr))
     })
 }
 
@@ -209,6 +193,14 @@ pub fn explain(
     let Some(to) = msg.from_addr.as_deref() else {
         return Ok(());
     };
+    // Anyone can forge a member's From: explanations count against the same
+    // per-address limit as acknowledgements (and the hourly cap, in the
+    // outbox), so a forged flood cannot turn them into backscatter.
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24);
+    if store.replies_to_since(to, since)? >= p.max_per_sender_per_day {
+        tracing::info!("no explanation: the per-address limit (reply.max_per_sender_per_day) is reached");
+        return Ok(());
+    }
     let member: Vec<Cert> = p.members.iter().filter(|c| bound_to(c, to)).cloned().collect();
     let private = mail::encrypts(&p.team, &member);
     let quote = private || !protection.encrypted;

@@ -230,7 +230,10 @@ pub fn compose(
     let recipient = Mailbox::new(name, address);
     let signer = crypto.team.and_then(TeamKeys::signer);
     let subject = single_line(subject);
-    let encrypt = signer.is_some() && crypto.encrypt_to.is_some();
+    // A reporter key that cannot encrypt is no key: the reply goes out as
+    // for an unknown key, never encrypted to the team key alone.
+    let encrypt_to = crypto.encrypt_to.clone().filter(crate::openpgp::pin::can_encrypt);
+    let encrypt = signer.is_some() && encrypt_to.is_some();
     let mut builder = Message::builder()
         .from(to.from.clone())
         .to(recipient.clone())
@@ -258,7 +261,7 @@ pub fn compose(
         let value = compose::autocrypt_value(to.from.email.as_ref(), &bytes);
         builder = builder.raw_header(HeaderValue::new(header_name("Autocrypt")?, value));
     }
-    let msg = match (signer, &crypto.encrypt_to) {
+    let msg = match (signer, &encrypt_to) {
         (None, _) => builder.header(ContentType::TEXT_PLAIN).body(body)?,
         (Some(signer), None) => wrapped(builder, compose::sign(&text_entity(body, None), signer)?)?,
         (Some(signer), Some(cert)) => {

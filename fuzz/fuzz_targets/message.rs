@@ -40,4 +40,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = triage::credit_wish(&m.body_text);
     let _ = embargo::conversation::parse_commands(&m.body_text);
     let _ = embargo::conversation::strip_quoted(&m.body_text);
+    // Issue 13: sender authentication from the headers, the bounded and
+    // terminal-safe forms of what the CLI and replies quote.
+    for (_, v) in &m.headers {
+        let _ = embargo::trust::parse_authres(v);
+    }
+    let _ = embargo::trust::mta_passed(&m.headers, "mail.example.test", m.from_addr.as_deref().unwrap_or("a@b"));
+    let _ = embargo::trust::authenticate(&m, false, Some("mail.example.test"));
+    let _ = embargo::message::address_key(m.from_addr.as_deref().unwrap_or_default());
+    let _ = embargo::reply::bounded(&m.subject);
+    let _ = embargo::reply::bounded_to(&m.body_text, 50);
+    let _ = embargo::cli::terminal_safe(&m.body_text);
+    let _ = m.addressed_to("security@example.test");
 });

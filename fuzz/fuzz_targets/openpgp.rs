@@ -33,6 +33,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = decrypt::verify_detached(data, b"signed data", &[]);
     if let Ok(m) = embargo::message::parse(data) {
         let ctx = openpgp::Context { team, known: Vec::new(), max_decrypted_size: 1 << 20 };
-        let _ = openpgp::open(data, m, &ctx);
+        // The per-message caps (payloads, summed plaintext, MIME parts)
+        // and the pinning rules on whatever keys the message carries.
+        let o = openpgp::open(data, m, &ctx);
+        for l in &o.learned {
+            let _ = openpgp::pin::judge(None, 0, &l.cert, &o.protection);
+            let _ = openpgp::pin::can_encrypt(&l.cert);
+            let _ = openpgp::bound_to(&l.cert, "a@example.test");
+        }
     }
 });

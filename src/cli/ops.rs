@@ -38,9 +38,10 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "  outbox:     {} pending (oldest {}), {} failed",
+            "  outbox:     {} pending (oldest {}), {} held by the hourly cap, {} failed",
             s.outbox_pending,
             s.outbox_oldest_pending.as_deref().unwrap_or("-"),
+            s.outbox_held,
             s.outbox_failed
         )?;
         writeln!(

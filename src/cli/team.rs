@@ -22,7 +22,8 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
     if dry_run {
         let since = store.digest_last_sent()?;
         let team = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
-        let d = digest::build(&store, &cfg.policy.calendar, &cfg.policy.promises, &team, since, now)?;
+        let mut d = digest::build(&store, &cfg.policy.calendar, &cfg.policy.promises, &team, since, now)?;
+        d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
         let (text, html_text) = digest::render(cfg, &d)?;
         print!("{}", if html { html_text } else { text });
         return Ok(ExitCode::SUCCESS);

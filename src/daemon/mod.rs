@@ -119,7 +119,13 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     }
     let transport = outbox::transport(&shared.cfg.smtp)?;
     let started = std::time::Instant::now();
-    let outbox_retrying = outbox::drain(&shared.outbox_store, &transport, &shared.cfg.smtp).await?;
+    let outbox_retrying = outbox::drain(
+        &shared.outbox_store,
+        &transport,
+        &shared.cfg.smtp,
+        shared.cfg.reply.max_automatic_per_hour,
+    )
+    .await?;
     crate::stages::add(crate::stages::Stage::Send, started);
     Ok(OnceSummary {
         processed,
@@ -162,6 +168,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
                 s.outbox_wake.clone(),
                 token,
                 s.health.clone(),
+                s.cfg.reply.max_automatic_per_hour,
             )
             .await
         })

@@ -45,8 +45,12 @@ pub struct Digest {
     pub details_soon: Vec<Row>,
     /// Agreed disclosure dates within 14 days.
     pub disclosures: Vec<Row>,
+    /// Credit wishes from unauthenticated mail, waiting for the team.
+    pub credit_proposals: Vec<Row>,
     pub excluded_count: u64,
     pub automatic_count: u64,
+    /// Automatic replies held back by the hourly cap.
+    pub held_count: u64,
     pub outbox_failed: Vec<FailedMail>,
 }
 
@@ -62,6 +66,7 @@ impl Digest {
             &mut self.fix_soon,
             &mut self.details_soon,
             &mut self.disclosures,
+            &mut self.credit_proposals,
         ] {
             for r in rows.iter_mut().filter(|r| r.encrypted) {
                 r.subject = "(encrypted report)".to_owned();
@@ -78,8 +83,10 @@ impl Digest {
             && self.fix_soon.is_empty()
             && self.details_soon.is_empty()
             && self.disclosures.is_empty()
+            && self.credit_proposals.is_empty()
             && self.excluded_count == 0
             && self.automatic_count == 0
+            && self.held_count == 0
             && self.outbox_failed.is_empty()
     }
 }
@@ -125,8 +132,10 @@ pub fn build(
         fix_soon: Vec::new(),
         details_soon: Vec::new(),
         disclosures: Vec::new(),
+        credit_proposals: Vec::new(),
         excluded_count: store.excluded_since(since)?,
         automatic_count: store.count_messages_since("automatic", since)?,
+        held_count: 0,
         outbox_failed: store.failed_mail(20)?,
     };
     for mut r in store.list_reports()? {
@@ -140,6 +149,23 @@ pub fn build(
             .is_some_and(|c| since.is_none_or(|s| c >= s));
         if is_new && r.state != "duplicate" {
             d.new_reports.push(row(&r, format!("from {}", r.reporter)));
+        }
+        if let Some(p) = &r.credit_proposal {
+            let what = match p.credit.as_str() {
+                "yes" => format!(
+                    "credit as {} {}",
+                    crate::reply::bounded(&p.name),
+                    crate::reply::bounded(&p.url)
+                ),
+                _ => "no credit".to_owned(),
+            };
+            d.credit_proposals.push(row(
+                &r,
+                format!(
+                    "{what}, asked in unauthenticated mail: confirm with `embargo reports credit {} --accept`",
+                    r.id
+                ),
+            ));
         }
         if policy::is_closed(&r.state) && r.state != "fixed" {
             continue;
@@ -233,6 +259,7 @@ pub fn queue(
         since,
         now,
     )?;
+    d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
     if !mail::encrypts(team, members) {
         d.redact_encrypted();
     }

@@ -29,6 +29,7 @@ fn matching(certs: impl IntoIterator<Item = Cert>, from: &str, source: &'static 
     }
     certs
         .into_iter()
+        .filter(super::pin::within_caps)
         .filter(|c| {
             c.userids().any(|u| {
                 u.userid()
@@ -77,6 +78,9 @@ pub fn from_autocrypt(msg: &Inbound, from: &str) -> Vec<LearnedKey> {
         let (Some(addr), Some(keydata)) = (addr, keydata) else {
             continue;
         };
+        if keydata.len() > 2 * super::pin::MAX_CERT_BYTES {
+            continue;
+        }
         if !addr.eq_ignore_ascii_case(from) {
             continue;
         }

@@ -17,6 +17,7 @@ pub mod compose;
 pub mod decrypt;
 pub mod keys;
 pub mod learn;
+pub mod pin;
 #[cfg(test)]
 mod tests;
 
@@ -203,6 +204,34 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
         protection,
         learned,
     }
+}
+
+/// Does `cert` carry a valid (self-signed, under the standard policy) user
+/// ID for the address `addr`?
+pub fn bound_to(cert: &Cert, addr: &str) -> bool {
+    let policy = sequoia_openpgp::policy::StandardPolicy::new();
+    let Ok(valid) = cert.with_policy(&policy, None) else {
+        return false;
+    };
+    valid.userids().any(|u| {
+        u.userid()
+            .email()
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.eq_ignore_ascii_case(addr.trim()))
+    })
+}
+
+/// Is the message's (whole-content) signature by one of `trusted`, and is
+/// that certificate bound to `addr`? A key the message itself carried is
+/// never among `trusted`.
+pub fn signed_by_trusted(protection: &Protection, trusted: &[Cert], addr: &str) -> bool {
+    let SigState::Good { signer } = &protection.signature else {
+        return false;
+    };
+    trusted
+        .iter()
+        .any(|c| c.keys().any(|k| k.key().fingerprint().to_hex() == *signer) && bound_to(c, addr))
 }
 
 fn certs_with(known: &[Cert], learned: &[LearnedKey]) -> Vec<Cert> {

@@ -208,7 +208,7 @@ impl Store {
             None => ("no", "", ""),
         };
         tx.execute(
-            "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1",
+            "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4, credit_proposal = '' WHERE id = ?1",
             params![cur.id, new, name, url],
         )?;
         let detail = if new == "yes" {
@@ -229,6 +229,24 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// `reports credit ID --accept`: the team confirms the credit wish that
+    /// came in unauthenticated mail.
+    pub fn accept_credit_proposal(&mut self, tracking_id: &str, actor: &str) -> anyhow::Result<()> {
+        let cur = self.current(tracking_id)?;
+        let (wanted, name, url): (String, String, String) = self.conn.query_row(
+            "SELECT credit_proposal, credit_proposal_name, credit_proposal_url FROM reports WHERE id = ?1",
+            [cur.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        match wanted.as_str() {
+            "yes" => self.set_credit(tracking_id, Some((&name, &url)), actor),
+            "no" => self.set_credit(tracking_id, None, actor),
+            _ => anyhow::bail!("{tracking_id} has no credit proposal to accept"),
+        }
     }
 }
 

@@ -181,6 +181,33 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_by_recipient ON outbox (recipient COLLATE NOCASE, created_at);
     CREATE INDEX reports_by_tracking_id ON reports (tracking_id COLLATE NOCASE);
     "#,
+    // 9: issue 13. How each inbound sender was authenticated (signature,
+    // dmarc, none), and credit wishes from unauthenticated mail kept as
+    // proposals for the team to confirm.
+    r#"
+    ALTER TABLE messages ADD COLUMN auth TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE reports ADD COLUMN credit_proposal TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN credit_proposal_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN credit_proposal_url TEXT NOT NULL DEFAULT '';
+    -- Reporter keys are pinned on first use. Before, the newest key won;
+    -- the key in use (most recently seen) stays pinned, others become
+    -- candidates for the team to accept.
+    ALTER TABLE reporter_keys ADD COLUMN status TEXT NOT NULL DEFAULT 'pinned'
+        CHECK (status IN ('pinned', 'candidate', 'replaced'));
+    UPDATE reporter_keys SET status = 'candidate' WHERE EXISTS (
+        SELECT 1 FROM reporter_keys k WHERE k.address = reporter_keys.address
+          AND (k.last_seen > reporter_keys.last_seen
+               OR (k.last_seen = reporter_keys.last_seen AND k.fingerprint > reporter_keys.fingerprint)));
+    -- Rate limits count user+tag@domain as user@domain (message::address_key).
+    ALTER TABLE outbox ADD COLUMN recipient_key TEXT NOT NULL DEFAULT '';
+    UPDATE outbox SET recipient_key = lower(
+        CASE WHEN instr(substr(recipient, 1, instr(recipient, '@') - 1), '+') > 0
+             THEN substr(recipient, 1, instr(recipient, '+') - 1) || substr(recipient, instr(recipient, '@'))
+             ELSE recipient END);
+    CREATE INDEX outbox_by_recipient_key ON outbox (recipient_key, created_at);
+    -- The hourly cap on automatic mail counts what was sent in the last hour.
+    CREATE INDEX outbox_by_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -32,11 +32,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use conversation::Thread;
 pub use migrations::LATEST as SCHEMA_VERSION;
-pub use outbox::{OutboxItem, OutboxStats};
+pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
 use record::advance;
 pub(crate) use record::insert_event;
-pub use reports::{EventRow, MessageRow, ReportDetail, ReportSummary};
+pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSummary};
 pub use status::DaemonStatus;
 pub use team::{Credited, FailedMail};
 
@@ -104,6 +104,8 @@ pub struct InboundRow<'a> {
     /// `none`, `good`, `bad` or `unknown-key`.
     pub signature: String,
     pub signer: String,
+    /// How the sender was authenticated (`trust::Auth`).
+    pub auth: crate::trust::Auth,
     /// Why decryption failed; empty when it did not.
     pub decryption: String,
     /// Reporter keys the message carried (already filtered by address).
@@ -119,6 +121,10 @@ pub struct NewKey {
     pub fingerprint: String,
     pub cert: Vec<u8>,
     pub source: String,
+    /// `pinned` (used for encryption) or `candidate` (kept, unused).
+    pub status: &'static str,
+    /// Pinned in place of the address's pinned key (which it vouched for).
+    pub replaces: bool,
 }
 
 /// A composed outgoing mail, ready for the outbox.
@@ -168,6 +174,9 @@ pub enum Disposition<'a> {
         /// For a reply to an excluded report: reopens it and acknowledges.
         reopen: Option<Compose<'a>>,
         credit: Option<CreditWish>,
+        /// The sender was authenticated: the credit wish is the reporter's;
+        /// else it is kept as a proposal for the team to confirm.
+        credit_proven: bool,
     },
     /// Automatic mail: recorded, never answered.
     Automatic { reason: String },
@@ -202,6 +211,9 @@ pub enum Recorded {
 pub struct ReporterKey {
     pub address: String,
     pub fingerprint: String,
+    /// `pinned` (encrypted to), `candidate` (waits for `keys accept`) or
+    /// `replaced` (was pinned).
+    pub status: String,
     pub source: String,
     pub first_seen: String,
     pub last_seen: String,
@@ -365,19 +377,71 @@ impl Store {
         Ok(None)
     }
 
-    /// Certificates remembered for a reporter address.
+    /// The pinned certificate of a reporter address (at most one), the only
+    /// one used to encrypt and to authenticate its signatures.
     pub fn reporter_certs(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT cert FROM reporter_keys WHERE address = ?1 ORDER BY last_seen DESC, first_seen DESC",
+            "SELECT cert FROM reporter_keys WHERE address = ?1 AND status = 'pinned'
+             ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
         )?;
         let rows = stmt.query_map([address.to_ascii_lowercase()], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many candidate keys wait for an address.
+    pub fn reporter_candidates(&self, address: &str) -> anyhow::Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM reporter_keys WHERE address = ?1 AND status = 'candidate'")?
+            .query_row([address.to_ascii_lowercase()], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// `embargo keys accept ADDRESS FINGERPRINT`: the team pins a candidate;
+    /// the key pinned before is retired.
+    pub fn accept_key(&mut self, address: &str, fingerprint: &str, actor: &str) -> anyhow::Result<()> {
+        let address = address.trim().to_ascii_lowercase();
+        let fingerprint = fingerprint.trim().replace(' ', "").to_ascii_uppercase();
+        let tx = self.write()?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM reporter_keys WHERE address = ?1 AND upper(fingerprint) = ?2",
+                params![address, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match status.as_deref() {
+            None => anyhow::bail!("no key {fingerprint} is known for {address} (see `embargo keys list`)"),
+            Some("pinned") => anyhow::bail!("{fingerprint} is already the pinned key of {address}"),
+            Some(_) => {}
+        }
+        tx.execute(
+            "UPDATE reporter_keys SET status = 'replaced' WHERE address = ?1 AND status = 'pinned'",
+            [&address],
+        )?;
+        tx.execute(
+            "UPDATE reporter_keys SET status = 'pinned', last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
+            params![address, fingerprint, ts(Timestamp::now())],
+        )?;
+        insert_event(
+            &tx,
+            None,
+            None,
+            Timestamp::now(),
+            actor,
+            "key-accepted",
+            None,
+            Some(&fingerprint),
+            &format!("pinned for {address}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Every remembered reporter key.
     pub fn reporter_keys(&self) -> anyhow::Result<Vec<ReporterKey>> {
         let mut stmt = self.conn.prepare(
-            "SELECT address, fingerprint, source, first_seen, last_seen FROM reporter_keys ORDER BY address, first_seen",
+            "SELECT address, fingerprint, source, first_seen, last_seen, status FROM reporter_keys
+             ORDER BY address, first_seen",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(ReporterKey {
@@ -386,6 +450,7 @@ impl Store {
                 source: r.get(2)?,
                 first_seen: r.get(3)?,
                 last_seen: r.get(4)?,
+                status: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -395,8 +460,8 @@ impl Store {
     pub fn replies_to_since(&self, recipient: &str, since: Timestamp) -> anyhow::Result<u32> {
         Ok(self
             .conn
-            .prepare_cached("SELECT count(*) FROM outbox WHERE recipient = ?1 COLLATE NOCASE AND created_at >= ?2")?
-            .query_row(params![recipient, ts(since)], |r| r.get(0))?)
+            .prepare_cached("SELECT count(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2")?
+            .query_row(params![crate::message::address_key(recipient), ts(since)], |r| r.get(0))?)
     }
 
     /// Moves the IMAP position past a UID that needs no message row.

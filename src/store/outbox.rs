@@ -28,6 +28,20 @@ pub struct OutboxStats {
     pub oldest_pending: Option<String>,
 }
 
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    Ok(OutboxItem {
+        id: r.get(0)?,
+        report_id: r.get(1)?,
+        kind: r.get(2)?,
+        recipient: r.get(3)?,
+        envelope_from: r.get(4)?,
+        message_id: r.get(5)?,
+        raw: r.get(6)?,
+        attempts: r.get(7)?,
+        in_doubt: r.get(8)?,
+    })
+}
+
 pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
@@ -47,14 +61,112 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
     ])?;
     let message_row = tx.last_insert_rowid();
     super::record::write_raw(tx, message_row, &out.raw)?;
-    tx.prepare_cached("INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)")?.execute(
-        params![report_id, message_row, out.kind, out.recipient, out.envelope_from, out.message_id, out.raw, ts(now)],
+    tx.prepare_cached("INSERT INTO outbox (report_id, message_row, kind, recipient, envelope_from, message_id, raw, next_attempt_at, created_at, recipient_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)")?.execute(
+        params![report_id, message_row, out.kind, out.recipient, out.envelope_from, out.message_id, out.raw, ts(now),
+                crate::message::address_key(&out.recipient)],
     )?;
     Ok(())
 }
 
+/// The kinds of mail that leave without a person (to addresses anyone can
+/// forge): they count against the hourly cap on automatic mail.
+pub const AUTOMATIC_KINDS: &[&str] = &["ack", "out-of-scope", "cannot-decrypt", "relay-refused"];
+
+const AUTO_SQL: &str = "kind IN ('ack', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
+
+/// The hourly cap on automatic mail, as the outbox applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyCap {
+    /// How many more may go out now (None: no cap).
+    pub allowance: Option<u32>,
+    /// When the oldest automatic mail of the last hour leaves the window.
+    pub frees_at: Option<Timestamp>,
+}
+
 impl Store {
+    /// Where the hourly cap stands (`cap` 0: no cap).
+    pub fn hourly_cap(&self, now: Timestamp, cap: u32) -> anyhow::Result<HourlyCap> {
+        if cap == 0 {
+            return Ok(HourlyCap {
+                allowance: None,
+                frees_at: None,
+            });
+        }
+        let since = now - SignedDuration::from_hours(1);
+        let (sent, oldest): (i64, Option<String>) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*), min(sent_at) FROM outbox WHERE sent_at >= ?1 AND state = 'sent' AND {AUTO_SQL}"
+            ))?
+            .query_row([ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(HourlyCap {
+            allowance: Some(cap.saturating_sub(sent as u32)),
+            frees_at: oldest
+                .as_deref()
+                .and_then(super::parse_ts)
+                .map(|t| t + SignedDuration::from_hours(1)),
+        })
+    }
+
+    /// Automatic mail due now but held back by the hourly cap.
+    pub fn outbox_held(&self, now: Timestamp, cap: u32) -> anyhow::Result<u64> {
+        let Some(allowance) = self.hourly_cap(now, cap)?.allowance else {
+            return Ok(0);
+        };
+        let due: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND {AUTO_SQL}"
+            ))?
+            .query_row([ts(now)], |r| r.get(0))?;
+        Ok((due as u64).saturating_sub(allowance as u64))
+    }
+
+    /// Pending items whose time has come, oldest first, with automatic mail
+    /// beyond the hourly cap held back (it stays pending).
+    pub fn outbox_due_capped(
+        &self,
+        now: Timestamp,
+        grace: SignedDuration,
+        limit: u32,
+        cap: u32,
+    ) -> anyhow::Result<Vec<OutboxItem>> {
+        let mut due = self.outbox_due(now, grace, limit)?;
+        if let Some(mut allowance) = self.hourly_cap(now, cap)?.allowance {
+            due.retain(|i| {
+                if !AUTOMATIC_KINDS.contains(&i.kind.as_str()) {
+                    return true;
+                }
+                let keep = allowance > 0;
+                allowance = allowance.saturating_sub(1);
+                keep
+            });
+            if due.is_empty() && allowance == 0 {
+                // Everything due is held: fetch what else is due (team mail).
+                due = self.outbox_due_excluding_automatic(now, grace, limit)?;
+            }
+        }
+        Ok(due)
+    }
+
+    fn outbox_due_excluding_automatic(
+        &self,
+        now: Timestamp,
+        grace: SignedDuration,
+        limit: u32,
+    ) -> anyhow::Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
+                    attempt_started_at IS NOT NULL FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= ?1
+               AND (attempt_started_at IS NULL OR attempt_started_at <= ?2) AND NOT {AUTO_SQL}
+             ORDER BY id LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], item)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Pending items whose time has come, oldest first. An item whose last
     /// attempt was cut short by a crash is due only once `grace` has passed
     /// without our own copy confirming it.
@@ -66,35 +178,33 @@ impl Store {
                AND (attempt_started_at IS NULL OR attempt_started_at <= ?2)
              ORDER BY id LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], |r| {
-            Ok(OutboxItem {
-                id: r.get(0)?,
-                report_id: r.get(1)?,
-                kind: r.get(2)?,
-                recipient: r.get(3)?,
-                envelope_from: r.get(4)?,
-                message_id: r.get(5)?,
-                raw: r.get(6)?,
-                attempts: r.get(7)?,
-                in_doubt: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], item)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// When the next pending item is due, if any.
-    pub fn outbox_next_due(&self, grace: SignedDuration) -> anyhow::Result<Option<Timestamp>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT next_attempt_at, attempt_started_at FROM outbox WHERE state = 'pending'")?;
+    /// `held_until`: automatic mail held by the hourly cap is not due before.
+    pub fn outbox_next_due(
+        &self,
+        grace: SignedDuration,
+        held_until: Option<Timestamp>,
+    ) -> anyhow::Result<Option<Timestamp>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT next_attempt_at, attempt_started_at, {AUTO_SQL} FROM outbox WHERE state = 'pending'"
+        ))?;
         let mut rows = stmt.query([])?;
         let mut next: Option<Timestamp> = None;
         while let Some(r) = rows.next()? {
             let at = super::parse_ts(&r.get::<_, String>(0)?);
             let started = r.get::<_, Option<String>>(1)?.as_deref().and_then(super::parse_ts);
+            let automatic: bool = r.get(2)?;
             let due = match (at, started) {
                 (Some(a), Some(s)) => Some(a.max(s + grace)),
                 (a, _) => a,
+            };
+            let due = match (due, held_until) {
+                (Some(d), Some(h)) if automatic => Some(d.max(h)),
+                (d, _) => d,
             };
             next = match (next, due) {
                 (Some(n), Some(d)) => Some(n.min(d)),

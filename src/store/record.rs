@@ -81,6 +81,7 @@ impl Store {
                 ])?;
                 let report_id = tx.last_insert_rowid();
                 let row = w.insert_inbound(Some(report_id), "report", "")?;
+                w.keys(report_id, row)?;
                 w.event(
                     Some(report_id),
                     Some(row),
@@ -125,12 +126,14 @@ impl Store {
                 team_response,
                 reopen,
                 credit,
+                credit_proven,
             } => {
                 let (tracking_id, state): (String, String) = tx
                     .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
                     .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let kind = if from_team { "team" } else { "follow-up" };
                 let row = w.insert_inbound(Some(report_id), kind, &how)?;
+                w.keys(report_id, row)?;
                 w.event(
                     Some(report_id),
                     Some(row),
@@ -150,8 +153,10 @@ impl Store {
                 } else {
                     tx.prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
                         .execute(params![report_id, ts(now)])?;
-                    if let Some(c) = credit {
-                        w.credit(report_id, row, &c)?;
+                    match credit {
+                        Some(c) if credit_proven => w.credit(report_id, row, &c)?,
+                        Some(c) => w.credit_proposal(report_id, row, &c)?,
+                        None => {}
                     }
                     if state == "excluded"
                         && let Some(compose) = reopen
@@ -217,8 +222,8 @@ impl Writer<'_> {
             .prepare_cached(
                 "INSERT INTO messages (report_id, direction, mailbox, uidvalidity, uid, message_id, from_addr,
                                    subject, date, received_at, size, kind, reason,
-                                   encrypted, signature, signer, decryption, body)
-             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                                   encrypted, signature, signer, decryption, body, auth)
+             VALUES (?1, 'in', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
                 report_id,
@@ -242,27 +247,66 @@ impl Writer<'_> {
                 m.signer,
                 m.decryption,
                 m.body,
+                m.auth.as_str(),
             ])?;
         let row = self.tx.last_insert_rowid();
         if let Some(raw) = m.raw {
             write_raw(self.tx, row, raw)?;
         }
-        for k in &m.keys {
+        Ok(row)
+    }
+
+    /// Remembers the keys the message carried (reports and follow-ups only:
+    /// never from automatic, duplicate or failed mail). Pinning was decided
+    /// in intake (`openpgp::pin`); a candidate never displaces a pinned key.
+    fn keys(&self, report_id: i64, row: i64) -> anyhow::Result<()> {
+        for k in &self.msg.keys {
+            let address = k.address.to_ascii_lowercase();
+            if k.replaces {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE reporter_keys SET status = 'replaced' WHERE address = ?1 AND status = 'pinned' AND fingerprint <> ?2",
+                    )?
+                    .execute(params![address, k.fingerprint])?;
+                self.event(
+                    Some(report_id),
+                    Some(row),
+                    "key-replaced",
+                    None,
+                    Some(&k.fingerprint),
+                    &format!("{address}: a new key vouched for by the pinned one"),
+                )?;
+            }
             self.tx
                 .prepare_cached(
-                    "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5",
+                    "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+                     ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5,
+                        status = CASE WHEN ?6 = 'pinned' THEN 'pinned' ELSE status END",
                 )?
                 .execute(params![
-                    k.address.to_ascii_lowercase(),
+                    address,
                     k.fingerprint,
                     k.cert,
                     k.source,
-                    ts(self.now)
+                    ts(self.now),
+                    k.status
                 ])?;
+            if k.status == "candidate" {
+                self.event(
+                    Some(report_id),
+                    Some(row),
+                    "key-candidate",
+                    None,
+                    Some(&k.fingerprint),
+                    &format!(
+                        "{address} sent a key other than the pinned one; not used until `embargo keys accept {address} {}`",
+                        k.fingerprint
+                    ),
+                )?;
+            }
         }
-        Ok(row)
+        Ok(())
     }
 
     fn event(
@@ -330,6 +374,33 @@ impl Writer<'_> {
         team_responded(self.tx, report_id, Some(row), state, self.now, "embargo")
     }
 
+    /// A credit wish from a sender who was not authenticated: kept for the
+    /// team to confirm, never the credit itself.
+    fn credit_proposal(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
+        let wanted = if c.wanted { "yes" } else { "no" };
+        self.tx
+            .prepare_cached(
+                "UPDATE reports SET credit_proposal = ?2, credit_proposal_name = ?3, credit_proposal_url = ?4 WHERE id = ?1",
+            )?
+            .execute(params![report_id, wanted, c.name, c.url])?;
+        let detail = if c.wanted {
+            format!("credit as {:?} {}", c.name, c.url)
+        } else {
+            "declined credit".to_owned()
+        };
+        self.event(
+            Some(report_id),
+            Some(row),
+            "credit-proposed",
+            None,
+            Some(wanted),
+            &format!(
+                "unauthenticated mail from {}: {detail}; confirm with `reports credit --accept`",
+                self.msg.from_addr
+            ),
+        )
+    }
+
     fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
         let old: String = self
             .tx
@@ -337,7 +408,9 @@ impl Writer<'_> {
             .query_row([report_id], |r| r.get(0))?;
         let new = if c.wanted { "yes" } else { "no" };
         self.tx
-            .prepare_cached("UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4 WHERE id = ?1")?
+            .prepare_cached(
+                "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4, credit_proposal = '' WHERE id = ?1",
+            )?
             .execute(params![report_id, new, c.name, c.url])?;
         let detail = if c.wanted {
             format!("credit as {:?} {}", c.name, c.url)

@@ -43,6 +43,9 @@ pub struct ReportSummary {
     pub credit: String,
     pub credit_name: String,
     pub credit_url: String,
+    /// A credit wish from mail whose sender was not authenticated: the team
+    /// confirms it (`reports credit ID --accept`) or records its own.
+    pub credit_proposal: Option<CreditProposal>,
     pub merged_into: Option<String>,
     /// The agreed disclosure date, if any.
     pub disclose_on: Option<String>,
@@ -50,6 +53,15 @@ pub struct ReportSummary {
     pub last_reporter_at: Option<String>,
     #[serde(skip)]
     pub last_team_at: Option<String>,
+}
+
+/// An unconfirmed credit wish.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CreditProposal {
+    /// The mail asked for credit ("yes") or declined it ("no").
+    pub credit: String,
+    pub name: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +79,8 @@ pub struct MessageRow {
     pub uid: Option<u32>,
     pub encrypted: bool,
     pub signature: String,
+    /// How the sender was authenticated: signature, dmarc or none.
+    pub auth: String,
     pub decryption: String,
     /// The readable (decrypted) text; empty for outgoing mail.
     pub body: String,
@@ -92,7 +106,7 @@ pub struct ReportDetail {
 
 const MESSAGE_COLS: &str =
     "direction, kind, message_id, from_addr, to_addr, subject, date, received_at, size, reason, uid,
-     encrypted, signature, decryption, body";
+     encrypted, signature, decryption, body, auth";
 
 fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
@@ -111,6 +125,7 @@ fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
         signature: r.get(12)?,
         decryption: r.get(13)?,
         body: r.get(14)?,
+        auth: r.get(15)?,
     })
 }
 
@@ -119,7 +134,8 @@ const SUMMARY_SQL: &str = "SELECT r.tracking_id, r.state, r.reporter, r.reporter
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'),
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
         r.id, r.signature, r.complex, r.first_response_at, r.fixed_at, r.disclosed_at, r.credit,
-        r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at, r.disclose_on
+        r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at, r.disclose_on,
+        r.credit_proposal, r.credit_proposal_name, r.credit_proposal_url
     FROM reports r";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
@@ -148,6 +164,18 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             last_reporter_at: r.get(21)?,
             last_team_at: r.get(22)?,
             disclose_on: r.get(23)?,
+            credit_proposal: {
+                let credit: String = r.get(24)?;
+                (!credit.is_empty())
+                    .then(|| -> rusqlite::Result<CreditProposal> {
+                        Ok(CreditProposal {
+                            credit,
+                            name: r.get(25)?,
+                            url: r.get(26)?,
+                        })
+                    })
+                    .transpose()?
+            },
             response_due: None,
             fix_due: None,
             details_due: None,

@@ -182,7 +182,10 @@ fn retry_and_permanent_failure() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.outbox_next_due(SignedDuration::ZERO).unwrap().map(ts), Some(ts(next)));
+    assert_eq!(
+        s.outbox_next_due(SignedDuration::ZERO, None).unwrap().map(ts),
+        Some(ts(next))
+    );
     let item = s.outbox_due(next, SignedDuration::ZERO, 10).unwrap().remove(0);
     assert_eq!(item.attempts, 1);
     s.outbox_failed(&item, "550 no such user").unwrap();
@@ -437,4 +440,43 @@ fn backup_creates_an_owner_only_file_and_never_follows_a_symlink() {
     s.backup_to(&good).unwrap();
     assert_eq!(std::fs::metadata(&good).unwrap().permissions().mode() & 0o777, 0o600);
     Store::open(&good).unwrap();
+}
+
+#[test]
+fn the_hourly_cap_holds_automatic_mail_but_not_team_mail() {
+    let mut s = Store::open_in_memory().unwrap();
+    for i in 0..4 {
+        let id = format!("<m{i}@x>");
+        let ack: &'static str = Box::leak(format!("<ack{i}@x>").into_boxed_str());
+        s.record(Some(&src(i + 1)), &row(&id), new_report(ack), "SEC").unwrap();
+    }
+    let mut team = out("<alert@x>");
+    team.kind = "alert".into();
+    s.enqueue_team_mail(None, &[team]).unwrap();
+    let now = Timestamp::now();
+    let due = s.outbox_due_capped(now, SignedDuration::ZERO, 20, 2).unwrap();
+    let kinds: Vec<&str> = due.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["ack", "ack", "alert"],
+        "two acks allowed, the alert never held"
+    );
+    for i in &due {
+        s.outbox_begin(i).unwrap();
+        s.outbox_sent(i, "250 OK").unwrap();
+    }
+    let cap = s.hourly_cap(now, 2).unwrap();
+    assert_eq!(cap.allowance, Some(0));
+    assert!(
+        s.outbox_due_capped(now, SignedDuration::ZERO, 20, 2)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.outbox_held(now, 2).unwrap(), 2, "held, not dropped");
+    // The outbox sleeps until the window frees up, not in a busy loop.
+    let next = s.outbox_next_due(SignedDuration::ZERO, cap.frees_at).unwrap().unwrap();
+    assert!(next >= now + SignedDuration::from_mins(59), "{next}");
+    // No cap: everything goes.
+    assert_eq!(s.outbox_due_capped(now, SignedDuration::ZERO, 20, 0).unwrap().len(), 2);
+    assert_eq!(s.outbox_held(now, 0).unwrap(), 0);
 }

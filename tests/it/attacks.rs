@@ -78,7 +78,8 @@ impl Team {
             .to_owned()
     }
 
-    /// Waits for `n` "Not relayed" explanations in team@'s inbox.
+    /// Waits for `n` "Not relayed" explanations in team@'s inbox; they are
+    /// encrypted to team@'s key, so read as team@ reads them.
     fn wait_refusals(&self, n: usize) -> String {
         let start = std::time::Instant::now();
         loop {
@@ -90,7 +91,11 @@ impl Team {
                 .filter(|m| header(m, "Subject").unwrap_or_default().contains("Not relayed"))
                 .collect();
             if refusals.len() >= n {
-                return refusals.join("\n");
+                return refusals
+                    .iter()
+                    .map(|m| readable(&self.member, m))
+                    .collect::<Vec<_>>()
+                    .join("\n");
             }
             assert!(
                 start.elapsed() < WAIT,
@@ -100,6 +105,16 @@ impl Team {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// A mail as its recipient reads it: decrypted with their gpg when encrypted.
+pub fn readable(g: &Gpg, mail: &str) -> String {
+    if !mail.contains("-----BEGIN PGP MESSAGE-----") {
+        return mail.to_owned();
+    }
+    // gpg exits non-zero when it cannot check the (team key's) signature;
+    // the plaintext is there all the same.
+    String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(mail).as_bytes()).stdout).into_owned()
 }
 
 /// A PGP/MIME signed entity, signed by `fpr` in `g`; the entity carries the
@@ -473,4 +488,286 @@ fn a_huge_subject_or_references_header_is_not_echoed() {
     assert!(show.stdout.len() < 32 * 1024, "{} bytes", show.stdout.len());
     let r = s.reports();
     assert_eq!(r[0]["subject"].as_str().unwrap().len(), subject.len(), "stored whole");
+}
+
+/// `From:` is the easiest header to forge: an unsigned mail "from" a team
+/// member must not stop a report's response clock, and one "from" the
+/// reporter must not put a name on the hall of fame. The same mails with
+/// the operator's MTA's DMARC pass do.
+#[test]
+fn a_forged_from_moves_no_clock_and_credits_nobody() {
+    let s = Setup::with(Options {
+        extra: format!(
+            "\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\n\n[trust]\nauthserv_id = \"mail.example.test\"\n"
+        ),
+        ..Options::default()
+    });
+    let report_for = |n: usize, mid: &str, subject: &str| -> String {
+        s.stack.deliver(RESEARCHER, SECURITY, &report(mid, subject, "the bug"));
+        s.stack.wait_for(SECURITY, &format!("<{mid}>"), WAIT);
+        s.once();
+        s.stack.wait_inbox(RESEARCHER, n, WAIT);
+        s.reports().iter().find(|r| r["subject"] == subject).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let a = report_for(1, "forge-a@example.test", "Report A");
+    // The team "answers" the reporter with us in Cc, and the reporter
+    // "asks" for credit: both forged, no signature, no DMARC pass.
+    let team_reply = |mid: &str, id: &str| {
+        format!(
+            "From: {TEAM}\r\nTo: {RESEARCHER}\r\nCc: {SECURITY}\r\nSubject: Re: [{id}] Report\r\nMessage-ID: <{mid}>\r\n\r\nWe confirm the bug.\r\n"
+        )
+    };
+    let credit = |mid: &str, id: &str, name: &str| {
+        format!(
+            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Re: [{id}] Report\r\nMessage-ID: <{mid}>\r\n\r\nCredit: {name} https://{name}.example\r\n"
+        )
+    };
+    // A forged A-R inside the message, with our authserv-id, must not help.
+    let forged_ar = format!(
+        "Authentication-Results: mail.example.test; dmarc=pass header.from=example.test\r\n{}",
+        team_reply("forged-team@evil.example", &a)
+    );
+    s.stack.deliver("attacker@evil.example", SECURITY, &forged_ar);
+    s.stack.deliver(
+        "attacker@evil.example",
+        SECURITY,
+        &credit("forged-credit@evil.example", &a, "Mallory"),
+    );
+    s.stack.wait_for(SECURITY, "<forged-credit@evil.example>", WAIT);
+    s.stack.wait_for(SECURITY, "<forged-team@evil.example>", WAIT);
+    s.once();
+    let r = s.reports().into_iter().find(|r| r["id"] == a).unwrap();
+    assert_eq!(r["state"], "new", "a forged team mail does not triage");
+    assert!(r["response_met_at"].is_null(), "nor stop the response clock: {r}");
+    assert_eq!(
+        r["credit"], "",
+        "a forged credit wish is not recorded as the reporter's: {r}"
+    );
+    assert_eq!(
+        r["credit_proposal"]["name"], "Mallory",
+        "but kept as a proposal for the team"
+    );
+    let show = s.embargo(&["reports", "show", &a, "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let auths: Vec<&str> = show["thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["auth"].as_str())
+        .collect();
+    assert!(auths.contains(&"none"), "{auths:?}");
+    let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
+    assert!(
+        digest.contains("Mallory"),
+        "the digest lists the open proposal:\n{digest}"
+    );
+    // The team confirms it (or not): only then it is the credit.
+    let out = s.embargo(&["reports", "credit", &a, "--accept"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = s.reports().into_iter().find(|r| r["id"] == a).unwrap();
+    assert_eq!(r["credit_name"], "Mallory");
+    assert!(r["credit_proposal"].is_null());
+
+    // The same mails with the MTA's DMARC pass: they count.
+    let b = report_for(2, "forge-b@example.test", "Report B");
+    s.stack.deliver_as(
+        "dmarc-pass.example",
+        TEAM,
+        SECURITY,
+        &team_reply("real-team@example.test", &b),
+    );
+    s.stack.deliver_as(
+        "dmarc-pass.example",
+        RESEARCHER,
+        SECURITY,
+        &credit("real-credit@example.test", &b, "Rita"),
+    );
+    s.stack.wait_for(SECURITY, "<real-team@example.test>", WAIT);
+    s.stack.wait_for(SECURITY, "<real-credit@example.test>", WAIT);
+    s.once();
+    let r = s.reports().into_iter().find(|r| r["id"] == b).unwrap();
+    assert_eq!(r["state"], "triaged");
+    assert!(r["response_met_at"].is_string());
+    assert_eq!(r["credit_name"], "Rita");
+    let show = s.embargo(&["reports", "show", &b, "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert!(show["thread"].as_array().unwrap().iter().any(|m| m["auth"] == "dmarc"));
+}
+
+fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
+    let binary = g.ok(&["--export", fpr], b"");
+    format!(
+        "Autocrypt: addr={addr}; keydata={}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, binary)
+    )
+}
+
+/// A forged `From: reporter` carrying another key (Autocrypt) must not
+/// take over the reporter's encrypted conversation: the first key is
+/// pinned, a different one waits as a candidate until the team accepts it
+/// (or the pinned key vouches for it); automatic mail teaches no keys; a
+/// certificate that cannot encrypt is never used for encryption.
+#[test]
+fn a_forged_key_does_not_take_over_the_reporters_conversation() {
+    let k = keys();
+    let s = Setup::with(Options {
+        extra: "\n[openpgp]\nkeys = [\"team.sec.asc\"]\n".to_owned(),
+        ..Options::default()
+    });
+    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
+    let real = reporter_gpg();
+    // The first report, with the reporter's real key.
+    let first = format!(
+        "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Pinned\r\nMessage-ID: <pin1@example.test>\r\n{}\r\nThe bug.\r\n",
+        autocrypt(&real, &k.reporter_fpr, RESEARCHER)
+    );
+    s.stack.deliver(RESEARCHER, SECURITY, &first);
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    // The forger: a key with the reporter's address, sent unsigned in a
+    // forged follow-up, and again in forged automatic mail.
+    let forger = Gpg::new();
+    let forger_fpr = forger.generate(RESEARCHER, "cv25519");
+    let forged = format!(
+        "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Re: [{id}] Pinned\r\nMessage-ID: <forged-key@evil.example>\r\n{}\r\nNew key, please use it.\r\n",
+        autocrypt(&forger, &forger_fpr, RESEARCHER)
+    );
+    s.stack.deliver("attacker@evil.example", SECURITY, &forged);
+    let auto_forger = Gpg::new();
+    let auto_fpr = auto_forger.generate(RESEARCHER, "cv25519");
+    let automatic = format!(
+        "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <auto-key@evil.example>\r\n{}\r\nAway.\r\n",
+        autocrypt(&auto_forger, &auto_fpr, RESEARCHER)
+    );
+    s.stack.deliver("attacker@evil.example", SECURITY, &automatic);
+    s.stack.wait_for(SECURITY, "<forged-key@evil.example>", WAIT);
+    s.stack.wait_for(SECURITY, "<auto-key@evil.example>", WAIT);
+    s.once();
+    // The team's next reply is for the real reporter's key only.
+    let reply = s.dir.path().join("reply.txt");
+    std::fs::write(&reply, "We confirm it. PINNED-REPLY\n").unwrap();
+    let out = s.embargo(&["reports", "reply", &id, "--file", reply.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mails = s.stack.wait_inbox(RESEARCHER, 2, WAIT);
+    let m = mails.iter().find(|m| !m.contains("Auto-Submitted")).unwrap();
+    assert!(
+        forger
+            .run(&["--decrypt"], armored_block(m).as_bytes())
+            .stdout
+            .is_empty(),
+        "the forger cannot read the team's reply"
+    );
+    let plain = real.ok(&["--decrypt"], armored_block(m).as_bytes());
+    assert!(String::from_utf8_lossy(&plain).contains("PINNED-REPLY"));
+    let keys: serde_json::Value = serde_json::from_slice(&s.embargo(&["keys", "list", "--json"]).stdout).unwrap();
+    let status = |fpr: &str| {
+        keys["reporters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["fingerprint"].as_str().is_some_and(|f| f.eq_ignore_ascii_case(fpr)))
+            .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(status(&k.reporter_fpr).as_deref(), Some("pinned"));
+    assert_eq!(status(&forger_fpr).as_deref(), Some("candidate"));
+    assert_eq!(status(&auto_fpr), None, "no key is learned from automatic mail");
+    // The team accepts the candidate (say, after a call with the
+    // reporter): from now on it is used.
+    let out = s.embargo(&["keys", "accept", RESEARCHER, &forger_fpr]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s.embargo(&["reports", "reply", &id, "--file", reply.to_str().unwrap()]);
+    assert!(out.status.success());
+    let mails = s.stack.wait_inbox(RESEARCHER, 3, WAIT);
+    assert!(
+        mails.iter().filter(|m| !m.contains("Auto-Submitted")).any(|m| !forger
+            .run(&["--decrypt"], armored_block(m).as_bytes())
+            .stdout
+            .is_empty()),
+        "the accepted key is used"
+    );
+
+    // A certificate that can only sign: the acknowledgement goes out as for
+    // an unknown key (readable), never encrypted to the team key alone.
+    let signer_only = Gpg::new();
+    let params = "%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nKey-Usage: sign\nName-Real: Other\nName-Email: other@example.test\nExpire-Date: 0\n%commit\n";
+    signer_only.ok(&["--gen-key"], params.as_bytes());
+    let so_fpr = signer_only.fingerprint("other@example.test");
+    let mail = format!(
+        "From: other@example.test\r\nTo: {SECURITY}\r\nSubject: Sign-only\r\nMessage-ID: <signonly@example.test>\r\n{}\r\nAnother bug.\r\n",
+        autocrypt(&signer_only, &so_fpr, "other@example.test")
+    );
+    s.stack.deliver("other@example.test", SECURITY, &mail);
+    s.stack.wait_for(SECURITY, "<signonly@example.test>", WAIT);
+    s.once();
+    let ack = s.stack.wait_inbox("other@example.test", 1, WAIT).remove(0);
+    assert!(
+        !header(&ack, "Content-Type").unwrap().starts_with("multipart/encrypted"),
+        "not encrypted to a key the reporter does not hold:\n{ack}"
+    );
+}
+
+/// Backscatter: a forged flood aimed at one victim with `+tags` counts as
+/// one address, and all automatic mail together is capped per hour (the
+/// rest waits in the outbox, it is not dropped, and `status` says so).
+#[test]
+fn forged_floods_cannot_turn_embargo_into_a_backscatter_source() {
+    let s = Setup::with(Options {
+        max_per_sender: 5,
+        extra: "max_automatic_per_hour = 3\n".to_owned(),
+        stack_env: &[(
+            "MAILSTACK_USERS",
+            "security@example.test:security-pw researcher@example.test:researcher-pw team@example.test:team-pw \
+             r1@example.test:x r2@example.test:x r3@example.test:x r4@example.test:x r5@example.test:x",
+        )],
+        ..Options::default()
+    });
+    // Seven "reports" with the victim's address and a different +tag each.
+    for i in 1..=7 {
+        let from = format!("victim+{i}@example.org");
+        s.stack.deliver(
+            &from,
+            SECURITY,
+            &format!(
+                "From: {from}\r\nTo: {SECURITY}\r\nSubject: Bug {i}\r\nMessage-ID: <tag{i}@evil.example>\r\n\r\nx\r\n"
+            ),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, 7, WAIT);
+    s.once();
+    let mut skipped = 0;
+    for r in s.reports() {
+        let show = String::from_utf8(s.embargo(&["reports", "show", r["id"].as_str().unwrap()]).stdout).unwrap();
+        if show.contains("ack-skipped") && show.contains("max_per_sender_per_day") {
+            skipped += 1;
+        }
+    }
+    assert_eq!(skipped, 2, "user+tag@domain counts as user@domain: 5 acks at most");
+
+    // Five distinct real senders in the same hour: three leave, the rest
+    // wait (3 of the 5 tagged acks above went already: the cap is full).
+    for i in 1..=5 {
+        let from = format!("r{i}@example.test");
+        s.stack.deliver(
+            &from,
+            SECURITY,
+            &report(&format!("cap{i}@example.test"), &format!("Capped {i}"), "x").replace(RESEARCHER, &from),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, 12, WAIT);
+    s.once();
+    std::thread::sleep(Duration::from_secs(2));
+    let got: usize = (1..=5)
+        .map(|i| s.stack.inbox(&format!("r{i}@example.test")).len())
+        .sum();
+    assert_eq!(got, 0, "the hour's cap of 3 automatic mails was used by the flood");
+    let status: serde_json::Value = serde_json::from_slice(&s.embargo(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["outbox_held"], 7, "{status}");
+    assert!(status["problems"].to_string().contains("hourly cap"), "{status}");
+    let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
+    assert!(digest.contains("held by the hourly cap"), "{digest}");
 }

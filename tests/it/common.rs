@@ -96,7 +96,14 @@ impl Stack {
     /// Sends a raw message through Exim's MX port, as a real MTA would.
     /// `mail_from` "" sends the null reverse path.
     pub fn deliver(&self, mail_from: &str, rcpt: &str, raw: &str) {
-        smtp_send(self.port("SMTP"), mail_from, rcpt, raw);
+        smtp_send_as(self.port("SMTP"), "test.example", mail_from, rcpt, raw);
+    }
+
+    /// The same from a client greeting with `helo`: the stack's Exim adds
+    /// `dmarc=pass` for `EHLO dmarc-pass.example` (as an operator's MX
+    /// would for a sender whose domain passes DMARC), `dmarc=none` else.
+    pub fn deliver_as(&self, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
+        smtp_send_as(self.port("SMTP"), helo, mail_from, rcpt, raw);
     }
 
     fn maildir(&self, user: &str) -> PathBuf {
@@ -182,6 +189,10 @@ impl Drop for Stack {
 
 /// A minimal SMTP client: full control over the envelope and the bytes.
 pub fn smtp_send(port: u16, mail_from: &str, rcpt: &str, raw: &str) {
+    smtp_send_as(port, "test.example", mail_from, rcpt, raw)
+}
+
+pub fn smtp_send_as(port: u16, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -195,7 +206,7 @@ pub fn smtp_send(port: u16, mail_from: &str, rcpt: &str, raw: &str) {
         }
     };
     expect("220", &mut reader);
-    write!(w, "EHLO test.example\r\n").unwrap();
+    write!(w, "EHLO {helo}\r\n").unwrap();
     expect("250", &mut reader);
     write!(w, "MAIL FROM:<{mail_from}>\r\n").unwrap();
     expect("250", &mut reader);

@@ -284,7 +284,14 @@ fn signed_relays_reach_the_reporter_and_everything_else_is_refused() {
             .iter()
             .any(|m| m.contains("UNSIGNED-TEXT") || m.contains("BAD-SIG-TEXT") || m.contains("UNKNOWN-CMD-TEXT"))
     );
-    let team = s.stack.inbox(TEAM).join("\n");
+    // Explanations are encrypted to the member's key: read them as the member.
+    let team: String = s
+        .stack
+        .inbox(TEAM)
+        .iter()
+        .map(|m| crate::attacks::readable(&member, m))
+        .collect::<Vec<_>>()
+        .join("\n");
     for why in ["not signed", "does not verify", "replayed", "unknown command"] {
         assert!(team.contains(why), "explanation {why:?} missing");
     }

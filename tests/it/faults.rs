@@ -321,7 +321,17 @@ fn an_imap_outage_is_retried_at_a_bounded_rate() {
     s.stack.start_imap();
     s.stack
         .deliver(RESEARCHER, SECURITY, &report("o2@example.test", "after", "x"));
-    s.stack.wait_inbox(RESEARCHER, 2, WAIT);
+    let start = std::time::Instant::now();
+    while s.stack.inbox(RESEARCHER).len() < 2 {
+        let log = s.daemon_log();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        assert!(
+            start.elapsed() < WAIT,
+            "no ack after the outage; daemon log, newest first:\n{}",
+            tail.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }

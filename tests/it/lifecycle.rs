@@ -82,8 +82,11 @@ fn beg_bounty_mail_is_excluded_and_a_reply_reopens_it() {
 
 #[test]
 fn team_reply_stops_the_response_clock_and_the_reporter_waits() {
+    // The operator's MTA vouches for the senders (DMARC pass): only
+    // authenticated mail moves clocks and credit (tests/it/attacks.rs has
+    // the forged variants).
     let s = Setup::with(Options {
-        extra: format!("\n[team]\nmembers = [\"{TEAM}\"]\n"),
+        extra: format!("\n[team]\nmembers = [\"{TEAM}\"]\n\n[trust]\nauthserv_id = \"mail.example.test\"\n"),
         ..Options::default()
     });
     s.stack.deliver(
@@ -106,7 +109,7 @@ fn team_reply_stops_the_response_clock_and_the_reporter_waits() {
          Subject: Re: [{id}] IDOR in invoices\r\nMessage-ID: <team1@example.test>\r\nIn-Reply-To: <clock@example.test>\r\n\r\n\
          Thanks, we can reproduce it.\r\n"
     );
-    s.stack.deliver(TEAM, SECURITY, &team);
+    s.stack.deliver_as("dmarc-pass.example", TEAM, SECURITY, &team);
     s.stack.wait_inbox(SECURITY, 3, WAIT);
     s.once();
     let r = s.reports().remove(0);
@@ -123,7 +126,7 @@ fn team_reply_stops_the_response_clock_and_the_reporter_waits() {
         "Great. Credit: Rita Researcher https://rita.example.test\n",
         "In-Reply-To: <team1@example.test>\r\n",
     );
-    s.stack.deliver(RESEARCHER, SECURITY, &again);
+    s.stack.deliver_as("dmarc-pass.example", RESEARCHER, SECURITY, &again);
     s.stack.wait_inbox(SECURITY, 4, WAIT);
     s.once();
     let r = s.reports().remove(0);
