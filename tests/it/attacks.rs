@@ -771,3 +771,45 @@ fn forged_floods_cannot_turn_embargo_into_a_backscatter_source() {
     let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
     assert!(digest.contains("held by the hourly cap"), "{digest}");
 }
+
+/// An ordinary Turkish follow-up (a dotted capital İ before `credit:`, a
+/// name that starts with Ö): lower-casing changed byte offsets, and the
+/// credit parser sliced the original line mid-character. The panic made the
+/// reply a failed record outside its thread, so a reply to an out-of-scope
+/// answer never reopened the report and the researcher got no
+/// acknowledgement.
+#[test]
+fn a_turkish_reply_to_an_out_of_scope_answer_reopens_the_report() {
+    let s = Setup::new();
+    let beg = std::fs::read_to_string(repo().join("tests/data/exclusion/beg/05.txt")).unwrap();
+    let (head, body) = beg.split_once("\n\n").unwrap();
+    let subject = head.trim_start_matches("Subject:").trim();
+    s.stack
+        .deliver(RESEARCHER, SECURITY, &report("beg-tr@example.test", subject, body));
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    let oos = s.stack.wait_inbox(RESEARCHER, 1, WAIT).remove(0);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.reports()[0]["state"], "excluded");
+    let reply = format!(
+        "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Re: [{id}] {subject}\r\nMessage-ID: <tr-reply@example.test>\r\n\
+         In-Reply-To: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Merhaba, bu bir hata: İSTANBUL ofisimizden yazıyorum. İsim için credit: Ömer Yılmaz https://omer.example\r\n",
+        header(&oos, "Message-ID").unwrap()
+    );
+    s.stack.deliver(RESEARCHER, SECURITY, &reply);
+    s.stack.wait_for(SECURITY, "<tr-reply@example.test>", WAIT);
+    s.once();
+    let r = s.reports().remove(0);
+    assert_eq!(r["state"], "new", "reopened: {r}");
+    assert_eq!(r["messages"], 2, "the reply joined its thread");
+    assert_eq!(
+        r["credit_proposal"]["name"], "Ömer Yılmaz",
+        "the whole name, as a proposal"
+    );
+    let acks = s.stack.wait_inbox(RESEARCHER, 2, WAIT);
+    assert!(
+        acks.iter()
+            .any(|m| header(m, "In-Reply-To").as_deref() == Some("<tr-reply@example.test>"))
+    );
+}
