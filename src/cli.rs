@@ -749,14 +749,7 @@ fn clocks(s: &ReportSummary) -> String {
     };
     t.push_str(&format!("  Credit:       {credit}\n"));
     if let Some(p) = &s.credit_proposal {
-        let what = match p.credit.as_str() {
-            "yes" => format!(
-                "as {} {}",
-                crate::reply::bounded(&p.name),
-                crate::reply::bounded(&p.url)
-            ),
-            _ => "declined".to_owned(),
-        };
+        let what = p.describe();
         t.push_str(&format!(
             "  Credit proposed (unauthenticated mail; `reports credit {} --accept`): {what}\n",
             s.id

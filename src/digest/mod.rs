@@ -151,14 +151,7 @@ pub fn build(
             d.new_reports.push(row(&r, format!("from {}", r.reporter)));
         }
         if let Some(p) = &r.credit_proposal {
-            let what = match p.credit.as_str() {
-                "yes" => format!(
-                    "credit as {} {}",
-                    crate::reply::bounded(&p.name),
-                    crate::reply::bounded(&p.url)
-                ),
-                _ => "no credit".to_owned(),
-            };
+            let what = p.describe();
             d.credit_proposals.push(row(
                 &r,
                 format!(

@@ -68,6 +68,8 @@ const BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
 pub const MAX_PAYLOADS: usize = 16;
 /// At most this many MIME parts are looked at for ciphertexts and keys.
 pub const MAX_PARTS: usize = 1000;
+/// A message nested deeper than this is not searched for ciphertexts.
+pub const MAX_DEPTH: usize = 32;
 const END: &str = "-----END PGP MESSAGE-----";
 
 /// A piece of ciphertext found in the message.
@@ -91,6 +93,17 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
     let from = msg.from_addr.clone().unwrap_or_default();
     let mut learned = learn::from_autocrypt(&msg, &from);
     learned.extend(learn::from_parts(&parsed, &from, "attachment"));
+    let depth = mime_depth(&parsed);
+    if depth > MAX_DEPTH {
+        protection.notes.push(format!(
+            "MIME parts nested {depth} deep (limit {MAX_DEPTH}): not searched for encrypted content or keys"
+        ));
+        return Opened {
+            msg,
+            protection,
+            learned: Vec::new(),
+        };
+    }
     if parsed.parts.len() > MAX_PARTS {
         protection.notes.push(format!(
             "{} MIME parts: only the first {MAX_PARTS} were looked at for encrypted content and keys",
@@ -430,6 +443,24 @@ fn verify_signed_parts(
         _ => None,
     });
     Signed { state, subject }
+}
+
+/// How deep the MIME tree goes (iteratively: no recursion on input).
+fn mime_depth(parsed: &mail_parser::Message<'_>) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(0usize, 1usize)];
+    let mut seen = 0;
+    while let Some((i, d)) = stack.pop() {
+        seen += 1;
+        if seen > parsed.parts.len() {
+            break; // a cycle would be a parser bug; never loop on it
+        }
+        deepest = deepest.max(d);
+        if let Some(children) = parsed.parts.get(i).and_then(|p| p.sub_parts()) {
+            stack.extend(children.iter().map(|&c| (c as usize, d + 1)));
+        }
+    }
+    deepest
 }
 
 /// How many parts the part `i` and everything below it are (bounded depth).

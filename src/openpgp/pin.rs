@@ -118,6 +118,26 @@ mod tests {
             .0
     }
 
+    /// `new` with its first user ID certified by `by`'s primary key.
+    fn certified(new: &Cert, by: &Cert) -> Cert {
+        let mut signer = by
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let uid = new.userids().next().unwrap().userid().clone();
+        let sig = SignatureBuilder::new(SignatureType::GenericCertification)
+            .sign_userid_binding(&mut signer, new.primary_key().key(), &uid)
+            .unwrap();
+        new.clone()
+            .insert_packets(vec![pgp::Packet::from(uid), sig.into()])
+            .unwrap()
+            .0
+    }
+
     #[test]
     fn first_pins_same_refreshes_others_wait_and_vouched_ones_replace() {
         let a = cert("r@example.test");
@@ -135,38 +155,10 @@ mod tests {
         };
         assert_eq!(judge(Some(&a), 0, &b, &signed), Verdict::Replace);
         // Or the new key carries a certification by the pinned key.
-        let mut signer_pair = a
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .into_keypair()
-            .unwrap();
-        let uid = b.userids().next().unwrap().userid().clone();
-        let sig = SignatureBuilder::new(SignatureType::GenericCertification)
-            .sign_userid_binding(&mut signer_pair, b.primary_key().key(), &uid)
-            .unwrap();
-        let (b2, _) = b
-            .clone()
-            .insert_packets(vec![pgp::Packet::from(uid), sig.into()])
-            .unwrap();
-        assert_eq!(judge(Some(&a), 0, &b2, &none), Verdict::Replace);
+        assert_eq!(judge(Some(&a), 0, &certified(&b, &a), &none), Verdict::Replace);
         // A certification by someone else does not vouch.
         let c = cert("c@example.test");
-        let mut c_pair = c
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .into_keypair()
-            .unwrap();
-        let uid = b.userids().next().unwrap().userid().clone();
-        let sig = SignatureBuilder::new(SignatureType::GenericCertification)
-            .sign_userid_binding(&mut c_pair, b.primary_key().key(), &uid)
-            .unwrap();
-        let (b3, _) = b.insert_packets(vec![pgp::Packet::from(uid), sig.into()]).unwrap();
+        let b3 = certified(&b, &c);
         assert_eq!(judge(Some(&a), 0, &b3, &none), Verdict::Candidate);
     }
 

@@ -341,3 +341,26 @@ fn each_ciphertext_is_decrypted_once_and_the_budget_is_summed() {
     let capped = open_raw(two.as_bytes(), &keys, vec![], cap);
     assert_eq!(capped.protection.failure, Some(Failure::TooLarge { cap }));
 }
+
+#[test]
+fn deeply_nested_mime_is_not_searched() {
+    let team = cert("security@example.test", CipherSuite::Cv25519);
+    let (_d, keys) = team_keys(&team);
+    let mut raw = String::from("Return-Path: <r@x.test>\r\nFrom: r@x.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n");
+    for i in 0..40 {
+        raw.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    raw.push_str("Content-Type: text/plain\r\n\r\ndeep\r\n");
+    for i in (0..40).rev() {
+        raw.push_str(&format!("--b{i}--\r\n"));
+    }
+    let o = open_raw(raw.as_bytes(), &keys, vec![], 1 << 20);
+    assert!(
+        o.protection.notes.iter().any(|n| n.contains("nested")),
+        "{:?}",
+        o.protection.notes
+    );
+    assert!(!o.protection.encrypted);
+}

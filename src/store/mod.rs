@@ -456,11 +456,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Automatic replies queued to `recipient` since `since`.
+    /// Automatic mail (acknowledgements, out-of-scope and cannot-decrypt
+    /// replies, relay explanations) queued to `recipient` (or another
+    /// `+tag` of it) since `since`. Alerts, digests and the team's own
+    /// replies do not count: the limit is against backscatter.
     pub fn replies_to_since(&self, recipient: &str, since: Timestamp) -> anyhow::Result<u32> {
         Ok(self
             .conn
-            .prepare_cached("SELECT count(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2")?
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2 AND {}",
+                outbox::AUTO_SQL
+            ))?
             .query_row(params![crate::message::address_key(recipient), ts(since)], |r| r.get(0))?)
     }
 

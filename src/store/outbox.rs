@@ -73,7 +73,7 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
 /// forge): they count against the hourly cap on automatic mail.
 pub const AUTOMATIC_KINDS: &[&str] = &["ack", "out-of-scope", "cannot-decrypt", "relay-refused"];
 
-const AUTO_SQL: &str = "kind IN ('ack', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
+pub(super) const AUTO_SQL: &str = "kind IN ('ack', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
 
 /// The hourly cap on automatic mail, as the outbox applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,17 @@ pub struct CreditWish {
     pub url: String,
 }
 
+impl CreditWish {
+    /// For the event log: `credit as "Jane Doe" https://…` or `declined credit`.
+    pub fn describe(&self) -> String {
+        if self.wanted {
+            format!("credit as {:?} {}", self.name, self.url)
+        } else {
+            "declined credit".to_owned()
+        }
+    }
+}
+
 impl Store {
     /// Records one inbound message and what triage decided, the outbox row it
     /// causes and the new IMAP position, all in one transaction.
@@ -383,11 +394,7 @@ impl Writer<'_> {
                 "UPDATE reports SET credit_proposal = ?2, credit_proposal_name = ?3, credit_proposal_url = ?4 WHERE id = ?1",
             )?
             .execute(params![report_id, wanted, c.name, c.url])?;
-        let detail = if c.wanted {
-            format!("credit as {:?} {}", c.name, c.url)
-        } else {
-            "declined credit".to_owned()
-        };
+        let detail = c.describe();
         self.event(
             Some(report_id),
             Some(row),
@@ -412,11 +419,7 @@ impl Writer<'_> {
                 "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4, credit_proposal = '' WHERE id = ?1",
             )?
             .execute(params![report_id, new, c.name, c.url])?;
-        let detail = if c.wanted {
-            format!("credit as {:?} {}", c.name, c.url)
-        } else {
-            "declined credit".to_owned()
-        };
+        let detail = c.describe();
         self.event(
             Some(report_id),
             Some(row),

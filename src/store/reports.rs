@@ -64,6 +64,20 @@ pub struct CreditProposal {
     pub url: String,
 }
 
+impl CreditProposal {
+    /// `credit as NAME URL` (quoted bounded) or `no credit`.
+    pub fn describe(&self) -> String {
+        match self.credit.as_str() {
+            "yes" => format!(
+                "credit as {} {}",
+                crate::reply::bounded(&self.name),
+                crate::reply::bounded(&self.url)
+            ),
+            _ => "no credit".to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRow {
     pub direction: String,

