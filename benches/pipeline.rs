@@ -526,6 +526,7 @@ fn prefill_db(path: &Path, n: usize) {
             notes: vec![],
             excluded_topic: None,
             alerts: Box::new(|_| Ok(vec![])),
+            held_ack: None,
         };
         store.record(None, &row, d, "OLD").unwrap();
     }

@@ -165,6 +165,17 @@ pub struct ReplyConfig {
     /// and cannot-decrypt replies, relay explanations) leave per hour, all
     /// addresses together; beyond it they wait in the outbox. 0: no cap.
     pub max_automatic_per_hour: u32,
+    /// The per-address limit for a sender whose address is proven (a
+    /// signature by their pinned key, DMARC at our MTA, or a reply citing an
+    /// acknowledgement we sent to that address).
+    pub max_per_authenticated_sender_per_day: u32,
+    /// Past the limit, acknowledgements are held and sent as one combined
+    /// acknowledgement per address this long after the first held one.
+    pub combine_after_secs: u64,
+    /// The combined acknowledgement's template (None: the built-in one,
+    /// `config/ack-combined.txt`; an install from before it existed keeps
+    /// working without the file).
+    pub combined_ack_template: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -307,6 +318,9 @@ struct RawReply {
     cannot_decrypt_template: Option<String>,
     max_per_sender_per_day: Option<u32>,
     max_automatic_per_hour: Option<u32>,
+    max_per_authenticated_sender_per_day: Option<u32>,
+    combine_after_secs: Option<u64>,
+    combined_ack_template: Option<String>,
 }
 
 fn default_mailbox() -> String {
@@ -448,11 +462,41 @@ impl Validator<'_> {
             .cannot_decrypt_template
             .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
         let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
+        let combined_ack_template = match raw.reply.combined_ack_template {
+            Some(t) => Some(self.readable_file("reply", "combined_ack_template", &t)?),
+            None => self
+                .readable_file("reply", "combined_ack_template", "ack-combined.txt")
+                .ok(),
+        };
+        let max_per_sender_per_day = raw.reply.max_per_sender_per_day.unwrap_or(5);
+        // Unset: 50, or the plain limit when that is higher (a config from
+        // before the key existed keeps working).
+        let max_per_authenticated_sender_per_day = raw
+            .reply
+            .max_per_authenticated_sender_per_day
+            .unwrap_or(50.max(max_per_sender_per_day));
+        if max_per_authenticated_sender_per_day < max_per_sender_per_day {
+            return Err(self.err(
+                "reply",
+                "max_per_authenticated_sender_per_day",
+                format!(
+                    "{max_per_authenticated_sender_per_day} is below reply.max_per_sender_per_day \
+                     ({max_per_sender_per_day}): a proven sender gets at least as many"
+                ),
+            ));
+        }
+        let combine_after_secs = raw.reply.combine_after_secs.unwrap_or(3600);
+        if !(1..=7 * 86400).contains(&combine_after_secs) {
+            return Err(self.err("reply", "combine_after_secs", "must be between 1 and 604800 (a week)"));
+        }
         let reply = ReplyConfig {
             ack_template,
             cannot_decrypt_template,
-            max_per_sender_per_day: raw.reply.max_per_sender_per_day.unwrap_or(5),
+            max_per_sender_per_day,
             max_automatic_per_hour: raw.reply.max_automatic_per_hour.unwrap_or(1000),
+            max_per_authenticated_sender_per_day,
+            combine_after_secs,
+            combined_ack_template,
         };
         Ok(Config {
             file: self.file.to_owned(),

@@ -149,6 +149,7 @@ pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: St
         recipient: &t.reporter,
         from: &p.from,
         human: true,
+        all_references: false,
     };
     let crypto = Crypto {
         team: Some(&p.team),

@@ -30,6 +30,9 @@ pub struct Status {
     pub outbox_sent: u64,
     /// Automatic mail due but held back by `reply.max_automatic_per_hour`.
     pub outbox_held: u64,
+    /// Acknowledgements held by the per-sender limit, waiting to go out in a
+    /// combined acknowledgement.
+    pub acks_held: u64,
     pub reports_awaiting_response: u64,
     pub overdue_response: u64,
     pub overdue_fix: u64,
@@ -167,6 +170,7 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
         outbox_failed: outbox.failed,
         outbox_sent: outbox.sent,
         outbox_held: held,
+        acks_held: store.acks_held()?,
         reports_awaiting_response: awaiting,
         overdue_response,
         overdue_fix,

@@ -46,6 +46,7 @@ impl Pipeline {
     /// Loads templates and unlocks the team keys (once, here).
     pub fn from_config(cfg: &Config) -> anyhow::Result<Pipeline> {
         let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
+        crate::combine::check_template(cfg)?;
         Ok(Pipeline {
             me: Identity {
                 address: cfg.smtp.from.email.to_string(),
@@ -174,7 +175,7 @@ fn decide_and_record(
             let (reopen, credit) = if from_team {
                 (None, None)
             } else {
-                let r = Replier::new(store, p, a, msg, protection, reporter_cert)?;
+                let r = Replier::new(store, p, a, msg, protection, reporter_cert, proven)?;
                 (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
             };
             // Only a member whose address was proven speaks for the team:
@@ -231,7 +232,7 @@ fn decide_and_record(
                 if let Some((topic, hits)) = &excluded {
                     notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
                 }
-                let mut r = Replier::new(store, p, a, msg, protection, reporter_cert)?;
+                let mut r = Replier::new(store, p, a, msg, protection, reporter_cert, row.auth.proven())?;
                 if from_team {
                     r.no_reply = Some("from a team member".to_owned());
                 }
@@ -240,11 +241,20 @@ fn decide_and_record(
                     (None, Some(_)) => ReplyKind::CannotDecrypt,
                     (None, None) => ReplyKind::Ack,
                 };
+                // Past the limit an acknowledgement is merged, never dropped.
+                let held_ack = match (&r.over_limit, &kind) {
+                    (Some(_), ReplyKind::Ack | ReplyKind::CannotDecrypt) => Some((
+                        r.return_path.clone(),
+                        SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
+                    )),
+                    _ => None,
+                };
                 Disposition::NewReport {
                     reporter: r.ctx.reporter.clone(),
                     reporter_name: r.ctx.reporter_name.clone(),
                     subject: msg.subject.clone(),
-                    no_ack_reason: r.no_reply.clone(),
+                    no_ack_reason: r.no_reply.clone().or_else(|| r.over_limit.clone()),
+                    held_ack,
                     compose: r.compose(kind),
                     notes,
                     // No alerts for history imported on the first start either.
@@ -499,8 +509,11 @@ struct Replier<'a> {
     return_path: String,
     ctx: AckContext,
     cert: Option<Cert>,
-    /// Why no automatic reply goes out (first start, rate limit, ...).
+    /// Why no automatic reply goes out (first start, no usable address).
     no_reply: Option<String>,
+    /// Past the per-sender limit: an acknowledgement is held and combined,
+    /// anything else is not sent. Why, in words.
+    over_limit: Option<String>,
 }
 
 impl<'a> Replier<'a> {
@@ -511,6 +524,7 @@ impl<'a> Replier<'a> {
         msg: &'a Inbound,
         protection: &Protection,
         cert: Option<Cert>,
+        proven: bool,
     ) -> anyhow::Result<Replier<'a>> {
         let return_path = match &msg.return_path {
             ReturnPath::Address(addr) => addr.clone(),
@@ -544,7 +558,11 @@ impl<'a> Replier<'a> {
             encrypted: encrypt,
             topic: String::new(),
         };
-        let no_reply = no_reply_reason(store, p, a, &return_path)?;
+        let no_reply = no_reply_reason(a, &return_path);
+        let over_limit = match no_reply {
+            Some(_) => None,
+            None => over_limit(store, p, msg, &return_path, proven)?,
+        };
         Ok(Replier {
             p,
             msg,
@@ -552,12 +570,13 @@ impl<'a> Replier<'a> {
             ctx,
             cert,
             no_reply,
+            over_limit,
         })
     }
 
     /// The closure the store calls once the tracking id is known.
     fn compose(self, kind: ReplyKind) -> Compose<'a> {
-        if self.no_reply.is_some() {
+        if self.no_reply.is_some() || self.over_limit.is_some() {
             return Box::new(|_: &str| Ok(None));
         }
         Box::new(move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
@@ -579,6 +598,7 @@ impl<'a> Replier<'a> {
                 recipient: &self.return_path,
                 from: &p.from,
                 human: false,
+                all_references: false,
             };
             let crypto = Crypto {
                 team: Some(&p.team),
@@ -595,28 +615,55 @@ impl<'a> Replier<'a> {
 }
 
 /// Why this message gets no automatic reply, if it gets none.
-fn no_reply_reason(store: &Store, p: &Pipeline, a: &Arrival<'_>, return_path: &str) -> anyhow::Result<Option<String>> {
+fn no_reply_reason(a: &Arrival<'_>, return_path: &str) -> Option<String> {
     let received = a.internal_date.unwrap_or_else(Timestamp::now);
     if let Some(cutoff) = a.ack_after
         && received < cutoff
     {
-        return Ok(Some(format!(
+        return Some(format!(
             "arrived before embargo's first start on this mailbox (cut-off {}); imported without acknowledgement",
             crate::store::ts(cutoff)
-        )));
+        ));
     }
     if return_path.parse::<lettre::Address>().is_err() {
-        return Ok(Some(format!("return path {return_path:?} is not a usable address")));
+        return Some(format!("return path {return_path:?} is not a usable address"));
     }
+    None
+}
+
+/// Whether automatic replies to `return_path` are past the per-sender limit
+/// (the higher one when the sender's address is proven: authenticated, or a
+/// reply citing an acknowledgement we sent to that address, whose
+/// Message-ID only its recipient knows). Why, in words.
+fn over_limit(
+    store: &Store,
+    p: &Pipeline,
+    msg: &Inbound,
+    return_path: &str,
+    proven: bool,
+) -> anyhow::Result<Option<String>> {
     let since = Timestamp::now() - SignedDuration::from_hours(24);
     let sent = store.replies_to_since(return_path, since)?;
-    if sent >= p.max_per_sender_per_day {
-        return Ok(Some(format!(
-            "{sent} automatic replies to {return_path} in the last 24 hours (limit reply.max_per_sender_per_day = {})",
-            p.max_per_sender_per_day
-        )));
+    let reply = &p.config.reply;
+    if sent < p.max_per_sender_per_day {
+        return Ok(None);
     }
-    Ok(None)
+    let ids: Vec<String> = msg.in_reply_to.iter().chain(&msg.references).cloned().collect();
+    let proven = proven || store.cites_our_ack_to(&ids, return_path)?;
+    if proven && sent < reply.max_per_authenticated_sender_per_day {
+        return Ok(None);
+    }
+    let (limit, key) = if proven {
+        (
+            reply.max_per_authenticated_sender_per_day,
+            "max_per_authenticated_sender_per_day",
+        )
+    } else {
+        (p.max_per_sender_per_day, "max_per_sender_per_day")
+    };
+    Ok(Some(format!(
+        "{sent} automatic replies to {return_path} in the last 24 hours (limit reply.{key} = {limit})"
+    )))
 }
 
 /// Mail that arrived before embargo's first start on this mailbox.

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod combine;
 pub mod config;
 pub mod conversation;
 pub mod daemon;

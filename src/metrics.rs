@@ -142,6 +142,12 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
         s.outbox_held,
     );
     o.one(
+        "embargo_acks_held",
+        "gauge",
+        "Acknowledgements held by the per-sender limit until their combined acknowledgement.",
+        s.acks_held,
+    );
+    o.one(
         "embargo_outbox_sent_total",
         "counter",
         "Outgoing mail accepted by the SMTP server.",
@@ -323,6 +329,7 @@ mod tests {
             outbox_oldest_pending: Some("2026-11-27T11:58:00Z".into()),
             outbox_failed: 1,
             outbox_held: 0,
+            acks_held: 0,
             outbox_sent: 7,
             reports_awaiting_response: 3,
             overdue_response: 1,

@@ -140,6 +140,10 @@ pub struct ReplyTo<'a> {
     /// A person's message (the team's reply): no `Auto-Submitted`, and a
     /// real envelope sender so bounces come back.
     pub human: bool,
+    /// `References` as given, not trimmed to the thread root and newest ids
+    /// (a combined acknowledgement names every report it acknowledges; the
+    /// list is ours and bounded).
+    pub all_references: bool,
 }
 
 /// How an outgoing mail is protected.
@@ -240,7 +244,16 @@ pub fn compose(
         .subject(if encrypt { outer_tag(&subject) } else { subject.clone() })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now());
-    let mut references = bounded_references(&to.inbound.references);
+    let mut references = if to.all_references {
+        to.inbound
+            .references
+            .iter()
+            .filter(|r| r.len() <= MAX_ID_LEN)
+            .cloned()
+            .collect()
+    } else {
+        bounded_references(&to.inbound.references)
+    };
     if to.inbound.has_message_id && to.inbound.message_id.len() <= MAX_ID_LEN {
         builder = builder.in_reply_to(to.inbound.message_id.clone());
         if !references.contains(&to.inbound.message_id) {
@@ -381,6 +394,7 @@ mod tests {
             recipient: "r@example.test",
             from: &from,
             human: false,
+            all_references: false,
         };
         let out = compose(
             "ack",
@@ -413,6 +427,7 @@ mod tests {
             recipient: "r@example.test",
             from: &from,
             human: false,
+            all_references: false,
         };
         let out = compose(
             "ack",

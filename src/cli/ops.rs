@@ -46,8 +46,8 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "  reports:    {} awaiting a first response, {} overdue",
-            s.reports_awaiting_response, s.overdue
+            "  reports:    {} awaiting a first response, {} overdue, {} acknowledgement(s) held for a combined reply",
+            s.reports_awaiting_response, s.overdue, s.acks_held
         )?;
         for p in &s.problems {
             writeln!(out, "  ! {p}")?;

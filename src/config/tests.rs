@@ -194,3 +194,40 @@ fn unreadable_config_file() {
     let e = load(Path::new("/nonexistent/embargo.toml")).unwrap_err();
     assert!(e.problem.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn reply_limits_name_their_keys() {
+    let (_d, cfg) = with_files(MINIMAL);
+    let cfg = cfg.unwrap();
+    assert_eq!(cfg.reply.max_per_authenticated_sender_per_day, 50);
+    assert_eq!(cfg.reply.combine_after_secs, 3600);
+    assert_eq!(cfg.reply.max_automatic_per_hour, 1000);
+    assert_eq!(
+        cfg.reply.combined_ack_template, None,
+        "the built-in template when the file is absent"
+    );
+    let (_d, high) = with_files(&format!("{MINIMAL}[reply]\nmax_per_sender_per_day = 100\n"));
+    assert_eq!(
+        high.unwrap().reply.max_per_authenticated_sender_per_day,
+        100,
+        "an older config with a high plain limit still loads"
+    );
+    let e = with_files(&format!(
+        "{MINIMAL}[reply]\nmax_per_sender_per_day = 10\nmax_per_authenticated_sender_per_day = 5\n"
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "reply.max_per_authenticated_sender_per_day");
+    let e = with_files(&format!("{MINIMAL}[reply]\ncombine_after_secs = 0\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "reply.combine_after_secs");
+    let e = with_files(&format!("{MINIMAL}[reply]\ncombined_ack_template = \"nope.txt\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "reply.combined_ack_template");
+    let e = with_files(&format!("{MINIMAL}[trust]\nauthserv_id = \"mx example\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "trust.authserv_id");
+}

@@ -117,6 +117,11 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         sync::sync(&shared, &mut conn, &never, Folder::Sent).await?;
         conn.logout().await;
     }
+    {
+        let p = shared.pipeline();
+        let mut store = lock(&shared.store)?;
+        crate::combine::combine_due(&mut store, &p, Timestamp::now())?;
+    }
     let transport = outbox::transport(&shared.cfg.smtp)?;
     let started = std::time::Instant::now();
     let outbox_retrying = outbox::drain(
@@ -176,6 +181,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let keeper = tokio::spawn(keep_alive(shared.clone(), shutdown.clone()));
     let reloader = tokio::spawn(reload_on_hup(shared.clone(), shutdown.clone()));
     let digester = tokio::spawn(digests(shared.clone(), shutdown.clone()));
+    let combiner = tokio::spawn(combined_acks(shared.clone(), shutdown.clone()));
     let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
@@ -189,6 +195,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     keeper.abort();
     reloader.abort();
     digester.abort();
+    combiner.abort();
     sent.abort();
     if let Some(m) = metrics {
         m.abort();
@@ -220,6 +227,33 @@ async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
             }
         } else {
             tracing::error!("a loop stopped beating; not pinging the watchdog, so systemd restarts embargo");
+        }
+    }
+}
+
+/// Combined acknowledgements (`crate::combine`) when they are due: checked
+/// every minute at most, or sooner when the next one is due.
+async fn combined_acks(shared: Shared, shutdown: CancellationToken) {
+    loop {
+        let result = (|| -> anyhow::Result<Option<Timestamp>> {
+            let p = shared.pipeline();
+            let mut store = lock(&shared.store)?;
+            if crate::combine::combine_due(&mut store, &p, Timestamp::now())? > 0 {
+                shared.outbox_wake.notify_one();
+            }
+            store.held_next_due()
+        })();
+        let wait = match result {
+            Ok(Some(next)) => Duration::try_from(next.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO),
+            Ok(None) => Duration::from_secs(60),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "combined acknowledgements");
+                Duration::from_secs(60)
+            }
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(60))) => {}
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct Digest {
     pub automatic_count: u64,
     /// Automatic replies held back by the hourly cap.
     pub held_count: u64,
+    /// Acknowledgements held by the per-sender limit (combined later).
+    pub acks_held_count: u64,
     pub outbox_failed: Vec<FailedMail>,
 }
 
@@ -136,6 +138,7 @@ pub fn build(
         excluded_count: store.excluded_since(since)?,
         automatic_count: store.count_messages_since("automatic", since)?,
         held_count: 0,
+        acks_held_count: store.acks_held()?,
         outbox_failed: store.failed_mail(20)?,
     };
     for mut r in store.list_reports()? {
@@ -217,9 +220,14 @@ pub fn build(
 pub fn render_file(path: &std::path::Path, ctx: &impl Serialize) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("template");
+    render_str(name, &text, ctx)
+}
+
+/// Renders template text (`name` ending in `.html`: auto-escaped).
+pub fn render_str(name: &str, text: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_template(name, &text)?;
+    env.add_template(name, text)?;
     Ok(env.get_template(name)?.render(ctx)?)
 }
 

@@ -39,6 +39,7 @@ fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Opt
         notes: vec![],
         excluded_topic: excluded.map(str::to_owned),
         alerts: Box::new(|_| Ok(vec![])),
+        held_ack: None,
     };
     let src = Source {
         mailbox: "INBOX".into(),

@@ -208,6 +208,23 @@ const MIGRATIONS: &[&str] = &[
     -- The hourly cap on automatic mail counts what was sent in the last hour.
     CREATE INDEX outbox_by_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
     "#,
+    // 10: issue 14. Acknowledgements past the per-sender limit are held and
+    // go out combined, one per address per period, never dropped.
+    r#"
+    CREATE TABLE held_acks (
+        id            INTEGER PRIMARY KEY,
+        report_id     INTEGER NOT NULL REFERENCES reports(id),
+        recipient     TEXT NOT NULL,
+        recipient_key TEXT NOT NULL,
+        held_at       TEXT NOT NULL,
+        due_at        TEXT NOT NULL,
+        -- The combined acknowledgement that carried it (NULL: still held).
+        combined_message_id TEXT
+    ) STRICT;
+    CREATE INDEX held_acks_waiting ON held_acks (due_at) WHERE combined_message_id IS NULL;
+    CREATE INDEX held_acks_by_key ON held_acks (recipient_key) WHERE combined_message_id IS NULL;
+    CREATE INDEX held_acks_by_combined ON held_acks (combined_message_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -16,6 +16,7 @@
 
 mod backup;
 mod conversation;
+mod held;
 mod lifecycle;
 mod migrations;
 mod outbox;
@@ -31,6 +32,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use conversation::Thread;
+pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
@@ -161,6 +163,9 @@ pub enum Disposition<'a> {
         excluded_topic: Option<String>,
         /// The new-report alert to the team (none for excluded mail).
         alerts: ComposeMany<'a>,
+        /// Past the per-sender limit: the acknowledgement to this address is
+        /// held and combined with the others after this long.
+        held_ack: Option<(String, jiff::SignedDuration)>,
     },
     /// Joins an existing report.
     FollowUp {

@@ -71,9 +71,9 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
 
 /// The kinds of mail that leave without a person (to addresses anyone can
 /// forge): they count against the hourly cap on automatic mail.
-pub const AUTOMATIC_KINDS: &[&str] = &["ack", "out-of-scope", "cannot-decrypt", "relay-refused"];
+pub const AUTOMATIC_KINDS: &[&str] = &["ack", "ack-combined", "out-of-scope", "cannot-decrypt", "relay-refused"];
 
-pub(super) const AUTO_SQL: &str = "kind IN ('ack', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
+pub(super) const AUTO_SQL: &str = "kind IN ('ack', 'ack-combined', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
 
 /// The hourly cap on automatic mail, as the outbox applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +232,7 @@ impl Store {
                     attempt_started_at = NULL WHERE id = ?1",
         )?
         .execute(params![item.id, ts(now)])?;
-        mark_acknowledged(&tx, &item.kind, item.report_id, now)?;
+        mark_acknowledged(&tx, &item.kind, item.report_id, &item.message_id, now)?;
         insert_event(
             &tx,
             item.report_id,
@@ -324,7 +324,7 @@ pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) ->
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempt_started_at = NULL, last_error = '' WHERE id = ?1",
         )?
         .execute(params![id, ts(now)])?;
-        mark_acknowledged(tx, &kind, report_id, now)?;
+        mark_acknowledged(tx, &kind, report_id, message_id, now)?;
         insert_event(
             tx,
             report_id,
@@ -354,12 +354,26 @@ impl Store {
 
 /// The first automatic answer to a report (acknowledgement, out-of-scope
 /// reply, "cannot decrypt") that went out sets `acknowledged_at`.
-fn mark_acknowledged(tx: &Connection, kind: &str, report_id: Option<i64>, now: Timestamp) -> anyhow::Result<()> {
+fn mark_acknowledged(
+    tx: &Connection,
+    kind: &str,
+    report_id: Option<i64>,
+    message_id: &str,
+    now: Timestamp,
+) -> anyhow::Result<()> {
     if matches!(kind, "ack" | "out-of-scope" | "cannot-decrypt")
         && let Some(report_id) = report_id
     {
         tx.prepare_cached("UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL")?
             .execute(params![report_id, ts(now)])?;
+    }
+    if kind == "ack-combined" {
+        // Every report the combined acknowledgement carried.
+        tx.prepare_cached(
+            "UPDATE reports SET acknowledged_at = ?2 WHERE acknowledged_at IS NULL
+             AND id IN (SELECT report_id FROM held_acks WHERE combined_message_id = ?1)",
+        )?
+        .execute(params![message_id, ts(now)])?;
     }
     Ok(())
 }

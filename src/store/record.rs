@@ -64,6 +64,7 @@ impl Store {
                 notes,
                 excluded_topic,
                 alerts,
+                held_ack,
             } => {
                 let received = msg.received_at.unwrap_or(now);
                 let tracking_id = next_tracking_id(&tx, prefix, received)?;
@@ -114,7 +115,24 @@ impl Store {
                 for note in notes {
                     w.event(Some(report_id), Some(row), "note", None, None, &note)?;
                 }
-                let ack_queued = w.reply(report_id, row, &tracking_id, compose, no_ack_reason)?;
+                let ack_queued = match held_ack {
+                    Some((recipient, after)) => {
+                        let due = super::held::hold(&tx, report_id, &recipient, after, now)?;
+                        w.event(
+                            Some(report_id),
+                            Some(row),
+                            "ack-held",
+                            None,
+                            None,
+                            &format!(
+                                "held by the per-sender limit until {}: acknowledged then in one combined reply to {recipient}",
+                                ts(due)
+                            ),
+                        )?;
+                        false
+                    }
+                    None => w.reply(report_id, row, &tracking_id, compose, no_ack_reason)?,
+                };
                 match alerts(&tracking_id) {
                     Ok(outs) => {
                         for out in outs {

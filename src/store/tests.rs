@@ -42,6 +42,7 @@ fn new_report(ack_id: &'static str) -> Disposition<'static> {
         notes: vec![],
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
+        held_ack: None,
     }
 }
 
@@ -103,6 +104,7 @@ fn a_compose_error_does_not_block_the_message() {
         notes: vec![],
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
+        held_ack: None,
     };
     let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
     assert!(matches!(r, Recorded::NewReport { ack_queued: false, .. }));
@@ -513,4 +515,37 @@ fn only_automatic_mail_counts_against_the_per_address_limit() {
         assert!(sql.contains(&format!("'{k}'")), "{k}");
     }
     assert_eq!(sql.matches('\'').count(), 2 * crate::store::AUTOMATIC_KINDS.len());
+}
+
+#[test]
+fn held_acknowledgements_combine_once_per_address_and_period() {
+    let mut s = Store::open_in_memory().unwrap();
+    let after = SignedDuration::from_secs(60);
+    for i in 0..3 {
+        let mut d = new_report("<unused@x>");
+        if let Disposition::NewReport { held_ack, .. } = &mut d {
+            *held_ack = Some(("r+x@example.test".to_owned(), after));
+        }
+        s.record(Some(&src(i + 1)), &row(&format!("<h{i}@x>")), d, "SEC")
+            .unwrap();
+    }
+    assert_eq!(s.acks_held().unwrap(), 3);
+    let now = Timestamp::now();
+    assert!(s.held_acks_due(now).unwrap().is_empty(), "not before the period is up");
+    let due = s.held_next_due().unwrap().unwrap();
+    assert!(due > now + SignedDuration::from_secs(50));
+    let groups = s.held_acks_due(due).unwrap();
+    assert_eq!(groups.len(), 1, "one address (a +tag is the same address)");
+    assert_eq!(groups[0].items.len(), 3);
+    let mut combined = out("<combined@x>");
+    combined.kind = "ack-combined".into();
+    s.record_combined(&groups[0], &combined, after).unwrap();
+    assert_eq!(s.acks_held().unwrap(), 0);
+    assert!(s.held_acks_due(due + after).unwrap().is_empty(), "nothing twice");
+    // Sent: every report it carried is acknowledged.
+    let item = s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10).unwrap();
+    let item = item.iter().find(|i| i.kind == "ack-combined").unwrap();
+    s.outbox_begin(item).unwrap();
+    s.outbox_sent(item, "250 OK").unwrap();
+    assert!(s.list_reports().unwrap().iter().all(|r| r.acknowledged_at.is_some()));
 }

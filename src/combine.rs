@@ -1,0 +1,155 @@
+//! Acknowledgements merged, never dropped (issue 14). Past the per-sender
+//! limit a new report's acknowledgement is held (`store::held`); once its
+//! period is up, one combined acknowledgement per address lists every
+//! report held since, each with its subject where that is allowed (never
+//! decrypted text in cleartext), and names them all in `References`.
+
+use jiff::{SignedDuration, Timestamp};
+use sequoia_openpgp::Cert;
+use serde::Serialize;
+
+use crate::intake::Pipeline;
+use crate::message::{Inbound, ReturnPath};
+use crate::reply::{self, Crypto, ReplyTo};
+use crate::store::{HeldGroup, Store};
+
+/// The template when `reply.combined_ack_template` is not set and the
+/// config folder has no `ack-combined.txt`.
+const BUILT_IN: &str = include_str!("../config/ack-combined.txt");
+
+#[derive(Serialize)]
+struct Item {
+    tracking_id: String,
+    subject: String,
+}
+
+#[derive(Serialize)]
+struct Context {
+    reporter_name: String,
+    team: String,
+    items: Vec<Item>,
+    response_business_days: u32,
+    fix_days: u32,
+    complex_fix_days: u32,
+    details_delay_days: u32,
+}
+
+/// Renders the combined acknowledgement's template against sample values,
+/// so a broken one fails at start (and in check-config), naming the key.
+pub fn check_template(cfg: &crate::config::Config) -> anyhow::Result<()> {
+    let ctx = Context {
+        reporter_name: "Researcher".into(),
+        team: "Security Team".into(),
+        items: vec![Item {
+            tracking_id: "SEC-2026-0001".into(),
+            subject: "sample".into(),
+        }],
+        response_business_days: 5,
+        fix_days: 90,
+        complex_fix_days: 120,
+        details_delay_days: 30,
+    };
+    render(cfg, &ctx)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("reply.combined_ack_template does not render: {e:#}"))
+}
+
+fn render(cfg: &crate::config::Config, ctx: &Context) -> anyhow::Result<String> {
+    match &cfg.reply.combined_ack_template {
+        Some(path) => crate::digest::render_file(path, ctx),
+        None => crate::digest::render_str("ack-combined.txt", BUILT_IN, ctx),
+    }
+}
+
+/// Queues the combined acknowledgements that are due. Returns how many.
+pub fn combine_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::Result<usize> {
+    let groups = store.held_acks_due(now)?;
+    let after = SignedDuration::from_secs(p.config.reply.combine_after_secs as i64);
+    for g in &groups {
+        let cert = pinned(store, p, &g.recipient)?;
+        let out = compose(p, g, cert)?;
+        store.record_combined(g, &out, after)?;
+        tracing::info!(
+            reports = g.items.len(),
+            message_id = %out.message_id,
+            "combined acknowledgement queued"
+        );
+    }
+    Ok(groups.len())
+}
+
+/// The reporter's pinned key, if it can be encrypted to.
+fn pinned(store: &Store, p: &Pipeline, address: &str) -> anyhow::Result<Option<Cert>> {
+    Ok(store
+        .reporter_certs(address)?
+        .first()
+        .and_then(|b| p.certs.parse(b))
+        .filter(crate::openpgp::pin::can_encrypt))
+}
+
+fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<crate::store::Outgoing> {
+    let encrypt = cert.is_some() && p.team.signer().is_some();
+    let items: Vec<Item> = g
+        .items
+        .iter()
+        .map(|i| Item {
+            tracking_id: i.tracking_id.clone(),
+            // In cleartext, nothing that arrived encrypted.
+            subject: if i.encrypted && !encrypt {
+                "(your encrypted report)".to_owned()
+            } else {
+                reply::bounded(&i.subject)
+            },
+        })
+        .collect();
+    let promises = &p.promises;
+    let ctx = Context {
+        reporter_name: reply::bounded(&g.reporter_name),
+        team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+        items,
+        response_business_days: promises.response_business_days,
+        fix_days: promises.fix_days,
+        complex_fix_days: promises.complex_fix_days,
+        details_delay_days: promises.details_delay_days,
+    };
+    let body = render(&p.config, &ctx)?;
+    let ids: Vec<String> = g
+        .items
+        .iter()
+        .map(|i| i.message_id.clone())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let inbound = Inbound {
+        message_id: ids.last().cloned().unwrap_or_default(),
+        has_message_id: !ids.is_empty(),
+        from_addr: Some(g.recipient.clone()),
+        from_name: None,
+        return_path: ReturnPath::Address(g.recipient.clone()),
+        subject: String::new(),
+        in_reply_to: Vec::new(),
+        references: ids,
+        to: Vec::new(),
+        cc: Vec::new(),
+        date: None,
+        headers: Vec::new(),
+        body_text: String::new(),
+        size: 0,
+    };
+    let to = ReplyTo {
+        inbound: &inbound,
+        recipient: &g.recipient,
+        from: &p.from,
+        human: false,
+        all_references: true,
+    };
+    let first = g.items.first().map(|i| i.tracking_id.as_str()).unwrap_or_default();
+    let subject = match g.items.len() {
+        1 => format!("[{first}] Your report"),
+        n => format!("[{first}] and {} more: your {n} reports", n - 1),
+    };
+    let crypto = Crypto {
+        team: Some(&p.team),
+        encrypt_to: cert,
+    };
+    reply::compose("ack-combined", &to, &subject, body, &crypto)
+}

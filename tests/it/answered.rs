@@ -1,0 +1,132 @@
+//! Every real report is answered (issue 14): past the per-sender limit,
+//! acknowledgements are merged into one combined acknowledgement per
+//! address and period, never dropped; a proven sender gets one for each.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+const RESEARCHER: &str = "researcher@example.test";
+const SECURITY: &str = "security@example.test";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn setup(extra: &str) -> Setup {
+    Setup::with(Options {
+        max_per_sender: 5,
+        extra: format!("combine_after_secs = 2\n{extra}"),
+        ..Options::default()
+    })
+}
+
+fn send_reports(s: &Setup, n: usize, helo: &str) -> Vec<String> {
+    let ids: Vec<String> = (1..=n).map(|i| format!("audit{i}@example.test")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        s.stack.deliver_as(
+            helo,
+            RESEARCHER,
+            SECURITY,
+            &report(id, &format!("Audit finding {}", i + 1), "details"),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, n, WAIT);
+    ids
+}
+
+#[test]
+fn seven_reports_from_an_unauthenticated_researcher_are_all_acknowledged() {
+    let s = setup("");
+    let ids = send_reports(&s, 7, "test.example");
+    s.once();
+    let acks = s.stack.wait_inbox(RESEARCHER, 5, WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 5, "five at once: {acks:?}");
+    let status: serde_json::Value = serde_json::from_slice(&s.embargo(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["acks_held"], 2, "{status}");
+    let held: Vec<String> = s
+        .reports()
+        .iter()
+        .filter(|r| r["acknowledged_at"].is_null())
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(held.len(), 2);
+    let show = String::from_utf8(s.embargo(&["reports", "show", &held[0]]).stdout).unwrap();
+    assert!(show.contains("held by the per-sender limit until"), "{show}");
+    let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
+    assert!(
+        digest.contains("held by the per-sender limit, to go out combined: 2"),
+        "{digest}"
+    );
+
+    // The period is up: one combined acknowledgement lists both.
+    std::thread::sleep(Duration::from_secs(3));
+    s.once();
+    let all = s.stack.wait_inbox(RESEARCHER, 6, WAIT);
+    let combined = all
+        .iter()
+        .find(|m| header(m, "Subject").unwrap().contains("your 2 reports"))
+        .expect("one combined acknowledgement");
+    for id in &held {
+        assert!(combined.contains(id.as_str()), "{id} listed:\n{combined}");
+    }
+    let refs = header(combined, "References").unwrap();
+    assert!(
+        refs.contains(&format!("<{}>", ids[5])) && refs.contains(&format!("<{}>", ids[6])),
+        "{refs}"
+    );
+    assert_eq!(header(combined, "Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert!(
+        s.reports().iter().all(|r| r["acknowledged_at"].is_string()),
+        "every report acknowledged"
+    );
+    let show = String::from_utf8(s.embargo(&["reports", "show", &held[1]]).stdout).unwrap();
+    assert!(show.contains("acknowledged in a combined reply"), "{show}");
+    std::thread::sleep(Duration::from_secs(3));
+    s.once();
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 6, "nothing twice");
+}
+
+#[test]
+fn an_authenticated_researcher_gets_an_acknowledgement_for_every_report() {
+    let s = setup("\n[trust]\nauthserv_id = \"mail.example.test\"\n");
+    send_reports(&s, 7, "dmarc-pass.example");
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 7, WAIT);
+    let status: serde_json::Value = serde_json::from_slice(&s.embargo(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["acks_held"], 0);
+    assert!(s.reports().iter().all(|r| r["acknowledged_at"].is_string()));
+}
+
+/// 200 forged reports, all with the victim's address as Return-Path: the
+/// victim gets the limit plus one combined acknowledgement per period.
+#[test]
+fn a_forged_flood_costs_its_victim_the_limit_plus_one_mail_per_period() {
+    let s = setup("");
+    let victim = "other@example.test";
+    for i in 0..200 {
+        s.stack.deliver(
+            victim,
+            SECURITY,
+            &format!(
+                "From: stranger{i}@evil.example\r\nTo: {SECURITY}\r\nSubject: Finding {i}\r\nMessage-ID: <flood{i}@evil.example>\r\n\r\nx\r\n"
+            ),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, 200, Duration::from_secs(60));
+    s.once();
+    s.stack.wait_inbox(victim, 5, WAIT);
+    let mut periods = 0;
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(3));
+        s.once();
+        periods += 1;
+    }
+    s.stack.wait_delivered(WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    let got = s.stack.inbox(victim);
+    assert!(got.len() <= 5 + periods, "{} mails for {periods} periods", got.len());
+    // 100 reports per combined acknowledgement, the rest in the next one:
+    // every report is acknowledged after two periods.
+    assert_eq!(got.len(), 7);
+    assert!(s.reports().iter().all(|r| r["acknowledged_at"].is_string()));
+    assert!(got.iter().all(|m| m.len() < 64 * 1024), "bounded");
+}
