@@ -252,6 +252,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 | ReportsCommand::Fixed { notify: true, .. }
                 | ReportsCommand::DiscloseOn { notify: true, .. }
         }
+    ) || matches!(
+        // Back to "new" from an excluded topic sends the acknowledgement.
+        &cli.command,
+        Command::Reports {
+            command: ReportsCommand::State { state, .. }
+        } if state == "new"
     );
     let needs_secrets = sends
         || matches!(
@@ -652,6 +658,11 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
         ReportsCommand::State { id, state, note } => {
             let old = store.set_state(&id, &state, &note, &who)?;
             println!("{id}: {old} -> {state}");
+            // Taken back from an excluded topic (a false positive is cheap
+            // to undo): the reporter gets the normal acknowledgement.
+            if old == "excluded" && state == "new" {
+                talk::acknowledge(store, cfg, &id)?;
+            }
         }
         ReportsCommand::Complex { id } => {
             store.set_complex(&id, &who)?;

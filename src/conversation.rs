@@ -165,6 +165,71 @@ pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: St
     reply::compose(kind, &to, &subject, body, &crypto)
 }
 
+/// The normal acknowledgement of a report, for one the team took back from
+/// an excluded topic (`reports state ID new`): automatic (RFC 3834), to the
+/// reporter, threaded to the report, encrypted when their pinned key can be,
+/// and quoting nothing encrypted in cleartext.
+pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Result<Outgoing> {
+    let cert = reporter_cert(store, &t.reporter)?;
+    let encrypt = cert.is_some() && p.team.signer().is_some();
+    let ctx = reply::AckContext {
+        tracking_id: t.tracking_id.clone(),
+        subject: if t.encrypted && !encrypt {
+            "your encrypted report".to_owned()
+        } else {
+            reply::bounded(&t.subject)
+        },
+        reporter: t.reporter.clone(),
+        reporter_name: reply::bounded(&t.reporter_name),
+        team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+        received_at: t.received_at.clone(),
+        response_business_days: p.promises.response_business_days,
+        fix_days: p.promises.fix_days,
+        complex_fix_days: p.promises.complex_fix_days,
+        details_delay_days: p.promises.details_delay_days,
+        fingerprint: p.team.primary_fingerprint().map(|f| f.to_hex()).unwrap_or_default(),
+        problem: String::new(),
+        encrypted: encrypt,
+        encrypted_report: t.encrypted,
+        topic: String::new(),
+    };
+    let body = p.templates.render_ack(&ctx)?;
+    let report_id = t.references.first().cloned().unwrap_or_default();
+    let inbound = Inbound {
+        message_id: report_id.clone(),
+        has_message_id: !report_id.is_empty(),
+        from_addr: Some(t.reporter.clone()),
+        from_name: (!t.reporter_name.is_empty()).then(|| t.reporter_name.clone()),
+        return_path: ReturnPath::Address(t.reporter.clone()),
+        subject: t.subject.clone(),
+        in_reply_to: Vec::new(),
+        references: Vec::new(),
+        to: Vec::new(),
+        cc: Vec::new(),
+        date: None,
+        headers: Vec::new(),
+        body_text: String::new(),
+        size: 0,
+    };
+    let to = ReplyTo {
+        inbound: &inbound,
+        recipient: &t.reporter,
+        from: &p.from,
+        human: false,
+        all_references: false,
+    };
+    let subject = if t.encrypted && !encrypt {
+        format!("[{}]", t.tracking_id)
+    } else {
+        reply::tagged_subject(&t.tracking_id, &t.subject)
+    };
+    let crypto = Crypto {
+        team: Some(&p.team),
+        encrypt_to: cert,
+    };
+    reply::compose("ack", &to, &subject, body, &crypto)
+}
+
 /// A notice from a template (`fixed.txt`, `disclose-on.txt`).
 pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow::Result<String> {
     let mut reports = store.list_reports()?;

@@ -261,14 +261,23 @@ fn decide_and_record(
                     alerts: if excluded.is_some() || from_team || imported_old(a) {
                         Box::new(|_: &str| Ok(Vec::new()))
                     } else {
+                        let excluded_today = match p.alerts {
+                            Some(_) => {
+                                store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?
+                            }
+                            None => Vec::new(),
+                        };
                         crate::digest::alert::compose(
                             p.alerts.as_deref(),
                             &p.team,
                             &p.from,
-                            msg,
-                            a.raw,
-                            protection,
-                            a.internal_date.unwrap_or_else(Timestamp::now),
+                            crate::digest::alert::NewReport {
+                                msg,
+                                raw: a.raw,
+                                protection,
+                                received: a.internal_date.unwrap_or_else(Timestamp::now),
+                                excluded_today,
+                            },
                         )
                     },
                     excluded_topic: excluded.map(|(t, _)| t),

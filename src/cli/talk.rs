@@ -31,6 +31,27 @@ fn send(store: Store, cfg: &Config, id: &str, kind: &str, body: String, actor: &
     Ok(())
 }
 
+/// The team took a report back from an excluded topic: the reporter gets
+/// the normal acknowledgement now.
+pub fn acknowledge(mut store: Store, cfg: &Config, id: &str) -> anyhow::Result<()> {
+    let p = Pipeline::from_config(cfg)?;
+    let t = store.thread(id)?;
+    let out = conversation::acknowledgement(&p, &store, &t)?;
+    store.enqueue_team_mail(Some(t.report_id), &[out])?;
+    drop(store);
+    let retrying = super::send_now(cfg)?;
+    println!(
+        "{id}: acknowledgement to {}{}",
+        t.reporter,
+        if retrying > 0 {
+            " queued; the daemon will retry"
+        } else {
+            " sent"
+        }
+    );
+    Ok(())
+}
+
 pub fn reply(store: Store, cfg: &Config, id: &str, file: Option<&Path>, actor: &str) -> anyhow::Result<()> {
     let body = match file {
         Some(f) => std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,

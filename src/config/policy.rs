@@ -57,6 +57,7 @@ pub(super) struct RawExclude {
     anchors: Option<Vec<String>>,
     phrases: Option<Vec<String>>,
     min_phrases: Option<usize>,
+    records: Option<Vec<String>>,
     unless: Option<Vec<String>>,
 }
 
@@ -176,6 +177,7 @@ impl Validator<'_> {
             out.push(Topic {
                 anchors: lower(r.anchors, base.as_ref().map(|b| b.anchors.clone())),
                 unless: lower(r.unless, base.as_ref().map(|b| b.unless.clone())),
+                records: lower(r.records, base.as_ref().map(|b| b.records.clone())),
                 min_phrases: r
                     .min_phrases
                     .or(base.as_ref().map(|b| b.min_phrases))

@@ -65,6 +65,19 @@ struct AlertContext {
     subject: String,
     text: String,
     attachments: Vec<String>,
+    /// Reports excluded in the last 24 hours: a false positive is cheap to
+    /// spot here and undo (`reports state ID new`).
+    excluded_today: Vec<crate::store::ExcludedReport>,
+}
+
+/// The new report an alert is about.
+pub struct NewReport<'a> {
+    pub msg: &'a Inbound,
+    pub raw: &'a [u8],
+    pub protection: &'a Protection,
+    pub received: Timestamp,
+    /// Reports excluded in the last 24 hours, listed for a second look.
+    pub excluded_today: Vec<crate::store::ExcludedReport>,
 }
 
 /// The alert closure for a new report (none when alerts are off).
@@ -72,11 +85,15 @@ pub fn compose<'a>(
     setup: Option<&'a AlertSetup>,
     team: &'a TeamKeys,
     from: &'a lettre::message::Mailbox,
-    msg: &'a Inbound,
-    raw: &'a [u8],
-    protection: &Protection,
-    received: Timestamp,
+    report: NewReport<'a>,
 ) -> ComposeMany<'a> {
+    let NewReport {
+        msg,
+        raw,
+        protection,
+        received,
+        excluded_today,
+    } = report;
     let Some(setup) = setup else {
         return Box::new(|_| Ok(Vec::new()));
     };
@@ -114,6 +131,14 @@ pub fn compose<'a>(
                 vec!["original message".to_owned()]
             } else {
                 Vec::new()
+            },
+            excluded_today: if content {
+                excluded_today
+            } else {
+                excluded_today
+                    .into_iter()
+                    .map(crate::store::ExcludedReport::redacted)
+                    .collect()
             },
         };
         let text = super::render_file(&setup.template, &ctx)?;

@@ -48,6 +48,9 @@ pub struct Digest {
     /// Credit wishes from unauthenticated mail, waiting for the team.
     pub credit_proposals: Vec<Row>,
     pub excluded_count: u64,
+    /// The excluded reports themselves (newest first, at most 50), with the
+    /// phrases that matched: check them for false positives.
+    pub excluded: Vec<crate::store::ExcludedReport>,
     pub automatic_count: u64,
     /// Automatic replies held back by the hourly cap.
     pub held_count: u64,
@@ -74,6 +77,10 @@ impl Digest {
                 r.subject = "(encrypted report)".to_owned();
             }
         }
+        self.excluded = std::mem::take(&mut self.excluded)
+            .into_iter()
+            .map(crate::store::ExcludedReport::redacted)
+            .collect();
     }
 
     /// Nothing that needs anyone.
@@ -136,6 +143,7 @@ pub fn build(
         disclosures: Vec::new(),
         credit_proposals: Vec::new(),
         excluded_count: store.excluded_since(since)?,
+        excluded: store.excluded_reports_since(since.unwrap_or(now - jiff::SignedDuration::from_hours(24)), 50)?,
         automatic_count: store.count_messages_since("automatic", since)?,
         held_count: 0,
         acks_held_count: store.acks_held()?,

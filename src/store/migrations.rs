@@ -224,6 +224,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX held_acks_waiting ON held_acks (due_at) WHERE combined_message_id IS NULL;
     CREATE INDEX held_acks_by_key ON held_acks (recipient_key) WHERE combined_message_id IS NULL;
     CREATE INDEX held_acks_by_combined ON held_acks (combined_message_id);
+    -- The day's excluded reports, listed in every alert and digest.
+    CREATE INDEX reports_by_state ON reports (state, created_at);
     "#,
 ];
 

@@ -40,7 +40,7 @@ use record::advance;
 pub(crate) use record::insert_event;
 pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSummary};
 pub use status::DaemonStatus;
-pub use team::{Credited, FailedMail};
+pub use team::{Credited, ExcludedReport, FailedMail};
 
 /// Formats a timestamp the way the database and the JSON output store it.
 pub fn ts(t: Timestamp) -> String {

@@ -23,6 +23,30 @@ pub struct Credited {
     pub month: String,
 }
 
+/// An excluded report, as the digest and alerts list it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExcludedReport {
+    pub id: String,
+    pub reporter: String,
+    pub topic: String,
+    /// The phrases that matched, comma-separated.
+    pub matched: String,
+    /// It arrived encrypted: the matched words are decrypted text, kept out
+    /// of anything sent unencrypted.
+    #[serde(skip)]
+    pub encrypted: bool,
+}
+
+impl ExcludedReport {
+    /// For mail that goes out unencrypted.
+    pub fn redacted(mut self) -> ExcludedReport {
+        if self.encrypted {
+            self.matched = "(encrypted report)".to_owned();
+        }
+        self
+    }
+}
+
 impl Store {
     /// Queues team mail (alerts, digests) in one transaction.
     pub fn enqueue_team_mail(&mut self, report_id: Option<i64>, outs: &[Outgoing]) -> anyhow::Result<()> {
@@ -87,6 +111,31 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+
+    /// Reports excluded since `since` (still excluded), newest first, with
+    /// the phrases that matched: a false positive must be cheap to see.
+    pub fn excluded_reports_since(&self, since: Timestamp, limit: u32) -> anyhow::Result<Vec<ExcludedReport>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.tracking_id, r.reporter, r.excluded_topic,
+                    coalesce((SELECT e.detail FROM events e WHERE e.report_id = r.id AND e.kind = 'note'
+                              AND e.detail LIKE 'excluded topic %' ORDER BY e.id LIMIT 1), ''), r.encrypted
+             FROM reports r WHERE r.state = 'excluded' AND r.created_at >= ?1 ORDER BY r.id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![ts(since), limit], |r| {
+            let detail: String = r.get(3)?;
+            Ok(ExcludedReport {
+                id: r.get(0)?,
+                reporter: r.get(1)?,
+                topic: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                matched: detail
+                    .split_once("matched ")
+                    .map(|(_, m)| m.to_owned())
+                    .unwrap_or_default(),
+                encrypted: r.get::<_, i64>(4)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn failed_mail(&self, limit: u32) -> anyhow::Result<Vec<FailedMail>> {

@@ -4,8 +4,13 @@
 //! Precision matters more than recall: a real vulnerability that merely
 //! mentions SPF, DMARC or DKIM must never be excluded. A topic therefore
 //! needs (1) an anchor term, (2) at least `min_phrases` distinct phrases of
-//! the beg-bounty genre, and (3) none of the `unless` terms that name a real
-//! vulnerability class (SSRF, XXE, injection, overflow, crash, ...).
+//! the beg-bounty genre, (3) one of its `records` terms: the mail is about
+//! the domain's DNS records (`v=spf1`, `p=none`, `_dmarc`, `dig` output, "no
+//! record found"), and (4) none of the `unless` terms, which name a real
+//! vulnerability class (SSRF, XXE, injection, overflow, crash, ...) or
+//! software that handles mail authentication (a bridge, gateway, importer,
+//! library, the From header, acting as another user), or say outright that
+//! the report is not about the DNS records.
 //! Matching is case-insensitive on the subject and the (decrypted) text; a
 //! term matches where a word starts.
 
@@ -18,6 +23,8 @@ pub struct Topic {
     pub anchors: Vec<String>,
     pub phrases: Vec<String>,
     pub min_phrases: usize,
+    /// At least one must occur (empty: no such condition).
+    pub records: Vec<String>,
     pub unless: Vec<String>,
 }
 
@@ -81,6 +88,11 @@ pub fn spf_dmarc(reply_template: PathBuf) -> Topic {
             "record dmarc",
             "spoofing delle email",
             "ricompensa",
+            // Turkish
+            "dmarc kaydı",
+            "spf kaydı",
+            "e-posta spoofing",
+            "ödül",
             // Russian
             "dmarc запись",
             "spf запись",
@@ -88,7 +100,99 @@ pub fn spf_dmarc(reply_template: PathBuf) -> Topic {
             "вознаграждение",
         ]),
         min_phrases: 2,
+        records: strings(&[
+            "record",
+            "registro",
+            "registo",
+            "enregistrement",
+            "eintrag",
+            "запись",
+            "kaydı",
+            "v=spf1",
+            "v=dmarc1",
+            "p=none",
+            "p=quarantine",
+            "~all",
+            "softfail",
+            "_dmarc",
+            "nslookup",
+            "mxtoolbox",
+            "dmarc policy",
+            "politique dmarc",
+            "política dmarc",
+            "policy",
+            "not enforced",
+            "no spf",
+            "no dmarc",
+            "missing spf",
+            "missing dmarc",
+        ]),
         unless: strings(&[
+            // Software that handles mail authentication: a report about the
+            // product's own code, whatever words it uses.
+            "bridge",
+            "gateway",
+            "importer",
+            "import job",
+            "ingest",
+            "from header",
+            "from: header",
+            "from-header",
+            "two from",
+            "display name",
+            "nombre visible",
+            "header parsing",
+            "library",
+            "verifier",
+            "milter",
+            "webmail",
+            "helpdesk",
+            "mailing list software",
+            "gestionnaire de listes",
+            "as that user",
+            "as another user",
+            "as any user",
+            "another user",
+            "another customer",
+            "other users",
+            "im namen eines",
+            "im namen anderer",
+            "the code",
+            "in the code",
+            "im code",
+            "logic",
+            "logique",
+            "lógica",
+            "handler",
+            "authorization",
+            "authorisation",
+            "autorisation",
+            "the api",
+            "endpoint",
+            "arc seal",
+            "arc chain",
+            "imip",
+            "itip",
+            "docker",
+            "signup",
+            "ownership",
+            "server side",
+            // "This is not about your DNS records", in so many words.
+            "not about your",
+            "not about the",
+            "independent of any",
+            "nicht um ihre",
+            "betrifft nicht",
+            "ne s'agit pas",
+            "n'est pas lié",
+            "no es un problema",
+            "no tiene que ver",
+            "não é uma questão",
+            "non riguarda",
+            "gaat niet over",
+            "это не проблема",
+            "の問題ではなく",
+            // Real vulnerability classes.
             "ssrf",
             "xxe",
             "xss",
@@ -189,6 +293,9 @@ pub fn matches(topic: &Topic, text: &str) -> Option<Vec<String>> {
     if !topic.anchors.is_empty() && !topic.anchors.iter().any(|a| contains_term(text, a)) {
         return None;
     }
+    if !topic.records.is_empty() && !topic.records.iter().any(|r| contains_term(text, r)) {
+        return None;
+    }
     let hits: Vec<String> = topic
         .phrases
         .iter()
@@ -240,7 +347,7 @@ mod tests {
         let topics = vec![spf_dmarc(PathBuf::from("out-of-scope.txt"))];
         let beg = load("beg");
         let genuine = load("genuine");
-        assert!(beg.len() >= 20 && genuine.len() >= 20);
+        assert!(beg.len() >= 40 && genuine.len() >= 40, "issue 14: at least 40 of each");
         let excluded = |t: &str| {
             let (s, b) = split(t);
             classify(&topics, s, b).is_some()
@@ -251,7 +358,7 @@ mod tests {
         let precision = tp as f64 / (tp + fp.len()).max(1) as f64;
         let recall = tp as f64 / beg.len() as f64;
         println!(
-            "exclusion set: {} beg-bounty, {} genuine; precision {precision:.3}, recall {recall:.3}",
+            "exclusion set: {} beg-bounty, {} genuine; precision {precision:.3}, recall {recall:.3}; missed {missed:?}",
             beg.len(),
             genuine.len()
         );

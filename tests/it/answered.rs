@@ -130,3 +130,85 @@ fn a_forged_flood_costs_its_victim_the_limit_plus_one_mail_per_period() {
     assert!(s.reports().iter().all(|r| r["acknowledged_at"].is_string()));
     assert!(got.iter().all(|m| m.len() < 64 * 1024), "bounded");
 }
+
+fn labelled(kind: &str, n: &str) -> (String, String) {
+    let text =
+        std::fs::read_to_string(repo().join("tests/data/exclusion").join(kind).join(format!("{n}.txt"))).unwrap();
+    let (head, body) = text.split_once("\n\n").unwrap();
+    (head.trim_start_matches("Subject:").trim().to_owned(), body.to_owned())
+}
+
+fn utf8_report(id: &str, subject: &str, body: &str) -> String {
+    report(id, subject, body).replace(
+        "Content-Type: text/plain; charset=utf-8\r\n",
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
+    )
+}
+
+/// A real vulnerability in software that handles mail authentication (an
+/// email bridge that trusts From:, "email spoofing" and "DMARC" in the text,
+/// and it says it is not about the DNS records) is a report, not a form
+/// reply; the day's excluded mail is listed with what matched, and a false
+/// positive is taken back with the normal acknowledgement.
+#[test]
+fn a_real_report_about_mail_authentication_is_never_excluded() {
+    let s = Setup::with(Options {
+        extra: "\n[team]\nmembers = [\"team@example.test\"]\nnotify = [\"team@example.test\"]\n".to_owned(),
+        ..Options::default()
+    });
+    let (beg_subject, beg_body) = labelled("beg", "01");
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &utf8_report("beg@example.test", &beg_subject, &beg_body),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    let (subject, body) = labelled("genuine", "23");
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &utf8_report("bridge@example.test", &subject, &body),
+    );
+    s.stack.wait_for(SECURITY, "<bridge@example.test>", WAIT);
+    s.once();
+    let reports = s.reports();
+    let bridge = reports.iter().find(|r| r["subject"] == subject.as_str()).unwrap();
+    assert_eq!(bridge["state"], "new", "{bridge}");
+    assert_eq!(bridge["excluded_topic"], serde_json::Value::Null);
+    let mails = s.stack.wait_inbox(RESEARCHER, 2, WAIT);
+    let ack = mails
+        .iter()
+        .find(|m| header(m, "In-Reply-To").as_deref() == Some("<bridge@example.test>"))
+        .unwrap();
+    assert!(
+        ack.contains("thank you for your report") && ack.contains("business days"),
+        "the acknowledgement, not the form reply: {ack}"
+    );
+    // The alert for the real report lists the excluded one with what matched.
+    let beg = reports.iter().find(|r| r["subject"] == beg_subject.as_str()).unwrap();
+    let beg_id = beg["id"].as_str().unwrap().to_owned();
+    assert_eq!(beg["state"], "excluded");
+    let alerts = s.stack.wait_inbox("team@example.test", 1, WAIT);
+    let alert = alerts
+        .iter()
+        .find(|m| m.contains(bridge["id"].as_str().unwrap()))
+        .unwrap();
+    assert!(alert.contains(&beg_id) && alert.contains("matched:"), "{alert}");
+    let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
+    assert!(digest.contains(&beg_id) && digest.contains("matched:"), "{digest}");
+    // The team decides the excluded one is real after all.
+    let out = s.embargo(&["reports", "state", &beg_id, "new"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("acknowledgement to"), "{said}");
+    let mails = s.stack.wait_inbox(RESEARCHER, 3, WAIT);
+    let ack = mails
+        .iter()
+        .filter(|m| header(m, "In-Reply-To").as_deref() == Some("<beg@example.test>"))
+        .find(|m| m.contains("business days") && m.contains(&beg_id))
+        .expect("the normal acknowledgement");
+    assert_eq!(header(ack, "Auto-Submitted").as_deref(), Some("auto-replied"));
+    let r = s.reports().into_iter().find(|r| r["id"] == beg_id).unwrap();
+    assert_eq!(r["state"], "new");
+}
