@@ -98,7 +98,7 @@ fn config(stack: &Stack, dir: &Path, smtp_port: u16, team_keys: &[&str]) -> Path
         "[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nuser = \"security@example.test\"\npassword_file = \"pw\"\n\
          reconnect_max_secs = 2\n{idle_restart}\n[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\n\
          from = \"Security <security@example.test>\"\nretry_max_secs = 2\n\n[store]\npath = \"db.sqlite3\"\n\n\
-         [reply]\nmax_per_sender_per_day = 1000000\n\n[openpgp]\nkeys = [{}]\n",
+         [reply]\nmax_per_sender_per_day = 1000000\nmax_automatic_per_hour = 0\n\n[openpgp]\nkeys = [{}]\n",
         stack.port("IMAP"),
         keys.join(", ")
     );

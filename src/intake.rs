@@ -141,9 +141,16 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     row.keys = keys;
     let reporter_cert = effective.filter(openpgp::pin::can_encrypt);
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
-    // Triage through record is one transaction: a relay's commands and
-    // mail, the inbound message and the IMAP position commit together.
-    let recorded = store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row))?;
+    // A member's mail may be relayed: then triage through record is one
+    // transaction, so the relay's commands and mail, the inbound message and
+    // the IMAP position commit together. Anyone else's mail writes nothing
+    // before `Store::record`, whose own transaction is all it needs (and the
+    // backlog path stays one BEGIN..COMMIT per message).
+    let recorded = if from_member {
+        store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row))?
+    } else {
+        decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row)?
+    };
     tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
         signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)
