@@ -125,7 +125,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     let mut row = inbound_row(&msg, a);
     row.encrypted = protection.encrypted;
     row.signature = protection.signature.as_str().to_owned();
-    if let SigState::Good { signer } = &protection.signature {
+    if let SigState::Good { signer, .. } = &protection.signature {
         row.signer = signer.clone();
     }
     row.decryption = protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default();

@@ -95,6 +95,35 @@ fn signed_report(
     })
 }
 
+/// A relayed mail's signature must be fresh: an old signed mail of a member
+/// circulates (a list post, a mail they once sent a reporter) and is no
+/// consent to act now.
+pub const MAX_SIGNATURE_AGE_DAYS: i64 = 7;
+
+/// Why a signature made at `created` is too old (or from the future) to
+/// relay, if it is.
+fn stale(created: Option<i64>, now: jiff::Timestamp) -> Option<String> {
+    let Some(created) = created else {
+        return Some("its signature carries no creation time".to_owned());
+    };
+    let age = now.as_second() - created;
+    let when = jiff::Timestamp::from_second(created)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    if age > MAX_SIGNATURE_AGE_DAYS * 86400 {
+        return Some(format!(
+            "it was signed on {when}, more than {MAX_SIGNATURE_AGE_DAYS} days ago: an old signed mail is not relayed; \
+             sign a new one"
+        ));
+    }
+    if age < -86400 {
+        return Some(format!(
+            "its signature is dated {when}, in the future: check your clock"
+        ));
+    }
+    None
+}
+
 /// Relays `msg` when it is a member's signed mail for the relay. Runs inside
 /// intake's transaction: the commands, the outgoing mail, the replay mark
 /// and the inbound message commit together or not at all.
@@ -108,8 +137,8 @@ pub fn handle(
     if !is_candidate(msg, p, report) {
         return Ok(Outcome::NotForRelay);
     }
-    let signer = match &protection.signature {
-        SigState::Good { signer } => signer.clone(),
+    let (signer, created) = match &protection.signature {
+        SigState::Good { signer, created } => (signer.clone(), *created),
         SigState::None => return Ok(Outcome::Refused("it is not signed with your OpenPGP key (as one whole: a signed part next to unsigned parts does not count)".to_owned())),
         SigState::Bad => return Ok(Outcome::Refused("its signature does not verify".to_owned())),
         SigState::UnknownKey { .. } => {
@@ -133,6 +162,9 @@ pub fn handle(
             "the signing key {} is not bound to {from} (a member's key acts only for that member's address)",
             member.fingerprint().to_hex()
         )));
+    }
+    if let Some(why) = stale(created, jiff::Timestamp::now()) {
+        return Ok(Outcome::Refused(why));
     }
     let report = match signed_report(store, p, msg, protection)? {
         Ok(r) => r,
@@ -228,4 +260,23 @@ pub fn explain(
     };
     let out = mail::build(&m, &p.from, to, &p.team, &member)?;
     store.enqueue_team_mail(report.map(|r| r.id), &[out])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_fresh_signatures_are_relayed() {
+        let now = jiff::Timestamp::from_second(2_000_000_000).unwrap();
+        let day = 86400;
+        assert_eq!(stale(Some(2_000_000_000 - day), now), None);
+        assert!(
+            stale(Some(2_000_000_000 - 8 * day), now)
+                .unwrap()
+                .contains("more than 7 days")
+        );
+        assert!(stale(Some(2_000_000_000 + 2 * day), now).unwrap().contains("future"));
+        assert!(stale(None, now).is_some());
+    }
 }

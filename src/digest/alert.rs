@@ -99,7 +99,7 @@ pub fn compose<'a>(
     };
     let encrypted = protection.encrypted;
     let (signature, signer) = match &protection.signature {
-        SigState::Good { signer } => ("good".to_owned(), signer.clone()),
+        SigState::Good { signer, .. } => ("good".to_owned(), signer.clone()),
         other => (other.as_str().to_owned(), String::new()),
     };
     Box::new(move |tracking_id: &str| {

@@ -24,6 +24,9 @@ pub enum SigState {
     None,
     Good {
         signer: String,
+        /// When the signature says it was made (Unix seconds): an old
+        /// signed mail is not fresh consent (the relay checks its age).
+        created: Option<i64>,
     },
     Bad,
     UnknownKey {
@@ -106,7 +109,14 @@ fn summarize(structure: MessageStructure<'_>) -> SigState {
         if let MessageLayer::SignatureGroup { results } = layer {
             for r in results {
                 match r {
-                    Ok(g) => good = good.or_else(|| Some(g.ka.key().fingerprint().to_hex())),
+                    Ok(g) => {
+                        let created = g
+                            .sig
+                            .signature_creation_time()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map(|d| d.as_secs() as i64);
+                        good = good.or_else(|| Some((g.ka.key().fingerprint().to_hex(), created)));
+                    }
                     Err(VerificationError::MissingKey { sig }) => {
                         unknown.extend(sig.get_issuers().iter().map(|h| h.to_hex()));
                     }
@@ -116,7 +126,7 @@ fn summarize(structure: MessageStructure<'_>) -> SigState {
         }
     }
     match (good, bad) {
-        (Some(signer), false) => SigState::Good { signer },
+        (Some((signer, created)), false) => SigState::Good { signer, created },
         (_, true) => SigState::Bad,
         (None, false) if !unknown.is_empty() => SigState::UnknownKey { issuers: unknown },
         (None, false) => SigState::None,

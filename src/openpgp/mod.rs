@@ -239,7 +239,7 @@ pub fn bound_to(cert: &Cert, addr: &str) -> bool {
 /// that certificate bound to `addr`? A key the message itself carried is
 /// never among `trusted`.
 pub fn signed_by_trusted(protection: &Protection, trusted: &[Cert], addr: &str) -> bool {
-    let SigState::Good { signer } = &protection.signature else {
+    let SigState::Good { signer, .. } = &protection.signature else {
         return false;
     };
     trusted
@@ -490,7 +490,7 @@ fn verify_entity(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigState {
     }
     let trimmed = canonical.strip_suffix(b"\r\n").unwrap_or(&canonical);
     match decrypt::verify_detached(signature, trimmed, certs) {
-        SigState::Good { signer } => SigState::Good { signer },
+        good @ SigState::Good { .. } => good,
         _ => first,
     }
 }

@@ -55,7 +55,7 @@ pub fn judge(pinned: Option<&Cert>, candidates: usize, new: &Cert, protection: &
 /// The message's whole-content signature is by a key of `cert`.
 fn signed_by(protection: &Protection, cert: &Cert) -> bool {
     match &protection.signature {
-        SigState::Good { signer } => cert.keys().any(|k| k.key().fingerprint().to_hex() == *signer),
+        SigState::Good { signer, .. } => cert.keys().any(|k| k.key().fingerprint().to_hex() == *signer),
         _ => false,
     }
 }
@@ -150,7 +150,7 @@ mod tests {
         // Signed by the pinned key: it vouches for the new key.
         let signer = a.keys().next().unwrap().key().fingerprint().to_hex();
         let signed = Protection {
-            signature: SigState::Good { signer },
+            signature: SigState::Good { signer, created: None },
             ..Protection::default()
         };
         assert_eq!(judge(Some(&a), 0, &b, &signed), Verdict::Replace);

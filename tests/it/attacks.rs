@@ -832,3 +832,80 @@ fn a_turkish_reply_to_an_out_of_scope_answer_reopens_the_report() {
             .any(|m| header(m, "In-Reply-To").as_deref() == Some("<tr-reply@example.test>"))
     );
 }
+
+/// An old signed mail of a member circulates (a mail they once sent a
+/// reporter directly, naming the report): sent to embargo weeks later it is
+/// not relayed, and nothing in it is done.
+#[test]
+fn an_old_signed_mail_of_a_member_is_not_relayed() {
+    let k = keys();
+    let ago = |days: i64| {
+        (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days))
+            .strftime("%Y%m%dT%H%M%S")
+            .to_string()
+    };
+    let member = Gpg::new();
+    let params = format!(
+        "%no-protection\nKey-Type: EDDSA\nKey-Curve: ed25519\nKey-Usage: sign\nSubkey-Type: ECDH\nSubkey-Curve: cv25519\n\
+         Subkey-Usage: encrypt\nName-Real: Tess\nName-Email: {TEAM}\nExpire-Date: 0\n%commit\n"
+    );
+    member.ok(&["--faked-system-time", &ago(90), "--gen-key"], params.as_bytes());
+    let fpr = member.fingerprint(TEAM);
+    let extra = format!(
+        "\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\nkeys = [\"member.asc\"]\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n"
+    );
+    let s = Setup::with(Options {
+        extra,
+        ..Options::default()
+    });
+    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
+    std::fs::write(s.dir.path().join("member.asc"), member.export_public(&fpr)).unwrap();
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("old-sig@example.test", "Old signature", "x"),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    let subject = format!("Re: [{id}] Old signature");
+    let entity = format!(
+        "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\nstate: disclosed\r\n\r\nOLD-SIGNED-TEXT\r\n"
+    );
+    let sig = member.ok(
+        &[
+            "--faked-system-time",
+            &ago(30),
+            "--armor",
+            "--detach-sign",
+            "--digest-algo",
+            "SHA256",
+            "-u",
+            &fpr,
+        ],
+        entity.as_bytes(),
+    );
+    let mail = format!(
+        "{}Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
+         --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{}\r\n--S--\r\n",
+        outer(TEAM, "old-sig@evil.example", &subject, "<none@example.test>"),
+        String::from_utf8_lossy(&sig).replace('\n', "\r\n")
+    );
+    s.stack.deliver(TEAM, SECURITY, &mail);
+    s.stack.wait_for(SECURITY, "<old-sig@evil.example>", WAIT);
+    s.once();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.reports()[0]["state"], "new", "no command from an old signature");
+    assert!(!s.stack.inbox(RESEARCHER).iter().any(|m| m.contains("OLD-SIGNED-TEXT")));
+    let explanations: Vec<String> = s
+        .stack
+        .inbox(TEAM)
+        .iter()
+        .filter(|m| header(m, "Subject").unwrap_or_default().contains("Not relayed"))
+        .map(|m| readable(&member, m))
+        .collect();
+    assert!(
+        explanations.iter().any(|m| m.contains("more than 7 days")),
+        "{explanations:?}"
+    );
+}
