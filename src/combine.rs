@@ -9,7 +9,7 @@ use sequoia_openpgp::Cert;
 use serde::Serialize;
 
 use crate::intake::Pipeline;
-use crate::message::{Inbound, ReturnPath};
+use crate::message::Inbound;
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::store::{HeldGroup, Store};
 
@@ -119,22 +119,7 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
         .map(|i| i.message_id.clone())
         .filter(|m| !m.is_empty())
         .collect();
-    let inbound = Inbound {
-        message_id: ids.last().cloned().unwrap_or_default(),
-        has_message_id: !ids.is_empty(),
-        from_addr: Some(g.recipient.clone()),
-        from_name: None,
-        return_path: ReturnPath::Address(g.recipient.clone()),
-        subject: String::new(),
-        in_reply_to: Vec::new(),
-        references: ids,
-        to: Vec::new(),
-        cc: Vec::new(),
-        date: None,
-        headers: Vec::new(),
-        body_text: String::new(),
-        size: 0,
-    };
+    let inbound = Inbound::answered(&g.recipient, "", "", ids.last().cloned(), ids);
     let to = ReplyTo {
         inbound: &inbound,
         recipient: &g.recipient,

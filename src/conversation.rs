@@ -25,7 +25,7 @@ use sequoia_openpgp::parse::Parse as _;
 
 use crate::config::Config;
 use crate::intake::Pipeline;
-use crate::message::{Inbound, ReturnPath};
+use crate::message::Inbound;
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::store::{Outgoing, Store, Thread};
 
@@ -123,27 +123,13 @@ fn reporter_cert(store: &Store, reporter: &str) -> anyhow::Result<Option<Cert>> 
 /// A team message to the reporter, threaded into the report, signed, and
 /// encrypted when the reporter's key is known.
 pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: String) -> anyhow::Result<Outgoing> {
-    let inbound = Inbound {
-        message_id: t.latest.clone().unwrap_or_default(),
-        has_message_id: t.latest.is_some(),
-        from_addr: Some(t.reporter.clone()),
-        from_name: (!t.reporter_name.is_empty()).then(|| t.reporter_name.clone()),
-        return_path: ReturnPath::Address(t.reporter.clone()),
-        subject: t.subject.clone(),
-        in_reply_to: Vec::new(),
-        references: t
-            .references
-            .iter()
-            .filter(|r| Some(*r) != t.latest.as_ref())
-            .cloned()
-            .collect(),
-        to: Vec::new(),
-        cc: Vec::new(),
-        date: None,
-        headers: Vec::new(),
-        body_text: String::new(),
-        size: 0,
-    };
+    let references = t
+        .references
+        .iter()
+        .filter(|r| Some(*r) != t.latest.as_ref())
+        .cloned()
+        .collect();
+    let inbound = Inbound::answered(&t.reporter, &t.reporter_name, &t.subject, t.latest.clone(), references);
     let to = ReplyTo {
         inbound: &inbound,
         recipient: &t.reporter,
@@ -194,23 +180,8 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         topic: String::new(),
     };
     let body = p.templates.render_ack(&ctx)?;
-    let report_id = t.references.first().cloned().unwrap_or_default();
-    let inbound = Inbound {
-        message_id: report_id.clone(),
-        has_message_id: !report_id.is_empty(),
-        from_addr: Some(t.reporter.clone()),
-        from_name: (!t.reporter_name.is_empty()).then(|| t.reporter_name.clone()),
-        return_path: ReturnPath::Address(t.reporter.clone()),
-        subject: t.subject.clone(),
-        in_reply_to: Vec::new(),
-        references: Vec::new(),
-        to: Vec::new(),
-        cc: Vec::new(),
-        date: None,
-        headers: Vec::new(),
-        body_text: String::new(),
-        size: 0,
-    };
+    let report_message = t.references.first().cloned();
+    let inbound = Inbound::answered(&t.reporter, &t.reporter_name, &t.subject, report_message, Vec::new());
     let to = ReplyTo {
         inbound: &inbound,
         recipient: &t.reporter,

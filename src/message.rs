@@ -149,6 +149,35 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
 }
 
 impl Inbound {
+    /// The message a reply of ours to `reporter` answers, when there is no
+    /// inbound mail at hand (a team notice, a combined or a late
+    /// acknowledgement): `In-Reply-To` is `message_id`, `References` is
+    /// `references`.
+    pub fn answered(
+        reporter: &str,
+        reporter_name: &str,
+        subject: &str,
+        message_id: Option<String>,
+        references: Vec<String>,
+    ) -> Inbound {
+        Inbound {
+            has_message_id: message_id.is_some(),
+            message_id: message_id.unwrap_or_default(),
+            from_addr: Some(reporter.to_owned()),
+            from_name: (!reporter_name.is_empty()).then(|| reporter_name.to_owned()),
+            return_path: ReturnPath::Address(reporter.to_owned()),
+            subject: subject.to_owned(),
+            in_reply_to: Vec::new(),
+            references,
+            to: Vec::new(),
+            cc: Vec::new(),
+            date: None,
+            headers: Vec::new(),
+            body_text: String::new(),
+            size: 0,
+        }
+    }
+
     /// Is `addr` among the To/Cc recipients (exact address, any case)?
     pub fn addressed_to(&self, addr: &str) -> bool {
         self.to
