@@ -93,6 +93,8 @@ pub struct SmtpConfig {
     pub copy_to_self: bool,
     /// How long to wait for that copy before sending an in-doubt mail again.
     pub in_doubt_grace_secs: u64,
+    /// SMTP connections the outbox sends over at once (1-16).
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -290,6 +292,7 @@ struct RawSmtp {
     retry_max_secs: Option<u64>,
     copy_to_self: Option<bool>,
     in_doubt_grace_secs: Option<u64>,
+    connections: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -725,6 +728,11 @@ impl Validator<'_> {
             retry_max_secs: positive(self, "smtp", "retry_max_secs", r.retry_max_secs, 900)?,
             copy_to_self: r.copy_to_self.unwrap_or(true),
             in_doubt_grace_secs: positive(self, "smtp", "in_doubt_grace_secs", r.in_doubt_grace_secs, 600)?,
+            connections: match r.connections {
+                None => 8,
+                Some(n @ 1..=16) => n as usize,
+                Some(n) => return Err(self.err("smtp", "connections", format!("must be between 1 and 16, not {n}"))),
+            },
         })
     }
 }

@@ -231,3 +231,22 @@ fn reply_limits_name_their_keys() {
         .unwrap_err();
     assert_eq!(e.key, "trust.authserv_id");
 }
+
+#[test]
+fn smtp_connections_default_and_range() {
+    assert_eq!(with_files(MINIMAL).1.unwrap().smtp.connections, 8);
+    let with = |n: &str| {
+        with_files(&MINIMAL.replace(
+            "from = \"Team <s@example.org>\"",
+            &format!("from = \"Team <s@example.org>\"\nconnections = {n}"),
+        ))
+        .1
+    };
+    assert_eq!(with("1").unwrap().smtp.connections, 1);
+    assert_eq!(with("16").unwrap().smtp.connections, 16);
+    for bad in ["0", "17"] {
+        let e = with(bad).unwrap_err();
+        assert_eq!(e.key, "smtp.connections", "{e}");
+        assert!(e.problem.contains("between 1 and 16"), "{e}");
+    }
+}

@@ -549,3 +549,34 @@ fn held_acknowledgements_combine_once_per_address_and_period() {
     s.outbox_sent(item, "250 OK").unwrap();
     assert!(s.list_reports().unwrap().iter().all(|r| r.acknowledged_at.is_some()));
 }
+
+#[test]
+fn the_busy_handler_retries_often_and_gives_up_after_the_timeout() {
+    let total: std::time::Duration = (0..).map_while(busy_wait).sum();
+    let slack = std::time::Duration::from_millis(10);
+    assert!(
+        total + slack >= BUSY_TIMEOUT && total <= BUSY_TIMEOUT + slack,
+        "{total:?}"
+    );
+    assert_eq!(busy_wait(0), Some(std::time::Duration::from_micros(100)));
+}
+
+#[test]
+fn a_writer_waits_for_another_connections_lock_then_proceeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let a = Store::open(&path).unwrap();
+    let b = Store::open(&path).unwrap();
+    a.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        a.conn.execute_batch("COMMIT").unwrap();
+    });
+    let t = std::time::Instant::now();
+    b.conn
+        .execute("UPDATE sync_state SET last_uid = last_uid WHERE 0", [])
+        .unwrap();
+    b.conn.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+    assert!(t.elapsed() >= std::time::Duration::from_millis(25), "{:?}", t.elapsed());
+    holder.join().unwrap();
+}

@@ -335,3 +335,77 @@ fn an_imap_outage_is_retried_at_a_bounded_rate() {
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }
+
+/// Issue 14 §3: the outbox sends over several connections at once and reuses
+/// a connection without a NOOP while it is fresh, so a server that closes
+/// it (here Exim's limit of 3 mails per connection) must cost no retry
+/// backoff and no double: every report gets exactly one acknowledgement,
+/// also across SIGKILLs while the acknowledgements go out.
+#[test]
+fn a_backlog_to_many_researchers_goes_out_once_over_several_connections() {
+    const N: usize = 60;
+    const PEOPLE: usize = 20;
+    let mut users = String::from(
+        "security@example.test:security-pw researcher@example.test:researcher-pw team@example.test:team-pw",
+    );
+    for p in 0..PEOPLE {
+        users.push_str(&format!(" r{p}@example.test:pw"));
+    }
+    let users: &'static str = Box::leak(users.into_boxed_str());
+    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+        ("MAILSTACK_USERS", users),
+        ("MAILSTACK_EXIM_MAX_PER_CONNECTION", "3"),
+    ]));
+    let s = Setup::with(Options {
+        stack_env: env,
+        smtp_extra: "connections = 4",
+        ..Options::default()
+    });
+    for i in 0..N {
+        let p = i % PEOPLE;
+        let raw = format!(
+            "From: r{p}@example.test\r\nTo: {SECURITY}\r\nSubject: finding {i}\r\nMessage-ID: <f{i}@example.test>\r\n\r\nfinding {i}\r\n"
+        );
+        s.stack.deliver(&format!("r{p}@example.test"), SECURITY, &raw);
+    }
+    s.stack.wait_inbox(SECURITY, N, Duration::from_secs(60));
+    s.stack.wait_delivered(Duration::from_secs(30));
+    // Two daemons killed while they send, then one left to finish.
+    for pause in [900, 1300] {
+        let d = s.daemon();
+        std::thread::sleep(Duration::from_millis(pause));
+        d.signal("KILL");
+        drop(d);
+    }
+    let mut d = s.daemon();
+    let start = Instant::now();
+    while s.reports().iter().filter(|r| r["acknowledged_at"].is_string()).count() < N {
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", s.daemon_log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(20)), Some(0));
+    s.stack.wait_delivered(Duration::from_secs(30));
+    let mut answered = std::collections::HashMap::new();
+    for p in 0..PEOPLE {
+        for m in s.stack.wait_inbox(&format!("r{p}@example.test"), N / PEOPLE, WAIT) {
+            let to = header(&m, "To").unwrap_or_default();
+            assert!(to.contains(&format!("r{p}@")), "{to}");
+            *answered
+                .entry(header(&m, "In-Reply-To").unwrap_or_default())
+                .or_insert(0) += 1;
+        }
+    }
+    assert_eq!(answered.len(), N, "every report acknowledged: {answered:?}");
+    assert!(answered.values().all(|n| *n == 1), "no doubles: {answered:?}");
+    let log = s.daemon_log();
+    assert!(
+        !log.contains("temporary SMTP failure"),
+        "the server closing a kept connection cost a retry:\n{log}"
+    );
+    let exim = std::fs::read_to_string(s.stack.dir.join("log/exim.out")).unwrap();
+    assert!(
+        exim.contains("too many messages in one connection"),
+        "the limit was never reached"
+    );
+}
