@@ -4,10 +4,11 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
+use crate::logging::LogFormat;
 
 mod ops;
 mod talk;
@@ -34,12 +35,6 @@ pub struct Cli {
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,9 +316,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                         "{}  {:<10} {:<30} {}  ({})",
                         m.received_at,
                         m.kind,
-                        crate::reply::bounded(&m.from),
-                        crate::reply::bounded(&m.subject),
-                        crate::reply::bounded(&m.reason)
+                        crate::text::bounded(&m.from),
+                        crate::text::bounded(&m.subject),
+                        crate::text::bounded(&m.reason)
                     );
                     writeln!(out, "{}", terminal_safe(&line))?;
                 }
@@ -390,7 +385,7 @@ fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
             return match crate::daemon::run_once(cfg).await {
                 Ok(s) => {
                     tracing::info!(processed = s.processed, outbox_retrying = s.outbox_retrying,
-                        stages = %crate::stages::summary(), "done");
+                        stages = %crate::timing::summary(), "done");
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -461,7 +456,7 @@ fn summary_line(r: &ReportSummary) -> String {
         r.received_at,
         if r.acknowledged_at.is_some() { "yes" } else { "no" },
         r.messages,
-        crate::reply::bounded(&r.reporter),
+        crate::text::bounded(&r.reporter),
         subject
     )
 }
@@ -511,11 +506,11 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
         s.id,
         s.state,
-        crate::reply::bounded(&s.subject),
+        crate::text::bounded(&s.subject),
         if s.reporter_name.is_empty() {
             String::new()
         } else {
-            format!("{} ", crate::reply::bounded(&s.reporter_name))
+            format!("{} ", crate::text::bounded(&s.reporter_name))
         },
         if s.reporter_name.is_empty() {
             s.reporter.clone()
@@ -533,7 +528,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
     let mut lines: Vec<(String, String)> = Vec::new();
     for m in &d.thread {
         let arrow = if m.direction == "in" { "<-" } else { "->" };
-        let who = crate::reply::bounded(if m.direction == "in" { &m.from } else { &m.to });
+        let who = crate::text::bounded(if m.direction == "in" { &m.from } else { &m.to });
         let mut body = String::new();
         for l in m.body.lines().take(40) {
             let l: String = l.chars().take(500).collect();
@@ -544,8 +539,8 @@ pub fn render_timeline(d: &ReportDetail) -> String {
             format!(
                 "{arrow} {:<9} {who}  \"{}\"  {}{}{body}",
                 m.kind,
-                crate::reply::bounded(&m.subject),
-                crate::reply::bounded(&m.message_id),
+                crate::text::bounded(&m.subject),
+                crate::text::bounded(&m.message_id),
                 protection(m)
             ),
         ));
@@ -562,7 +557,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
                 "   {}{change} by {}: {}",
                 e.kind,
                 e.actor,
-                crate::reply::bounded_to(&e.detail, 1000)
+                crate::text::bounded_to(&e.detail, 1000)
             ),
         ));
     }

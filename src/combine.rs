@@ -6,60 +6,12 @@
 
 use jiff::{SignedDuration, Timestamp};
 use sequoia_openpgp::Cert;
-use serde::Serialize;
 
-use crate::intake::Pipeline;
 use crate::message::Inbound;
+use crate::pipeline::Pipeline;
+use crate::reply::combined::{Context, Item, render};
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::store::{HeldGroup, Store};
-
-/// The template when `reply.combined_ack_template` is not set and the
-/// config folder has no `ack-combined.txt`.
-const BUILT_IN: &str = include_str!("../config/ack-combined.txt");
-
-#[derive(Serialize)]
-struct Item {
-    tracking_id: String,
-    subject: String,
-}
-
-#[derive(Serialize)]
-struct Context {
-    reporter_name: String,
-    team: String,
-    items: Vec<Item>,
-    response_business_days: u32,
-    fix_days: u32,
-    complex_fix_days: u32,
-    details_delay_days: u32,
-}
-
-/// Renders the combined acknowledgement's template against sample values,
-/// so a broken one fails at start (and in check-config), naming the key.
-pub fn check_template(cfg: &crate::config::Config) -> anyhow::Result<()> {
-    let ctx = Context {
-        reporter_name: "Researcher".into(),
-        team: "Security Team".into(),
-        items: vec![Item {
-            tracking_id: "SEC-2026-0001".into(),
-            subject: "sample".into(),
-        }],
-        response_business_days: 5,
-        fix_days: 90,
-        complex_fix_days: 120,
-        details_delay_days: 30,
-    };
-    render(cfg, &ctx)
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("reply.combined_ack_template does not render: {e:#}"))
-}
-
-fn render(cfg: &crate::config::Config, ctx: &Context) -> anyhow::Result<String> {
-    match &cfg.reply.combined_ack_template {
-        Some(path) => crate::digest::render_file(path, ctx),
-        None => crate::digest::render_str("ack-combined.txt", BUILT_IN, ctx),
-    }
-}
 
 /// Queues the combined acknowledgements that are due. Returns how many.
 pub fn combine_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::Result<usize> {

@@ -24,8 +24,8 @@ use sequoia_openpgp::Cert;
 use sequoia_openpgp::parse::Parse as _;
 
 use crate::config::Config;
-use crate::intake::Pipeline;
 use crate::message::Inbound;
+use crate::pipeline::Pipeline;
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::store::{Outgoing, Store, Thread};
 
@@ -213,7 +213,7 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow
         // The notice goes out in cleartext: no decrypted subject in it.
         r.subject = "your encrypted report".to_owned();
     } else {
-        r.subject = crate::reply::bounded(&r.subject);
+        r.subject = crate::text::bounded(&r.subject);
     }
     let ctx = serde_json::json!({
         "report": r,
@@ -221,7 +221,7 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow
         "credit_known": !t.credit.is_empty(),
     });
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
-    crate::digest::render_file(&dir.join(template), &ctx)
+    crate::text::render_file(&dir.join(template), &ctx)
 }
 
 /// The latest date the policy allows for disclosure: received + the fix

@@ -3,80 +3,19 @@
 //! `reply` (compose) → `store` (persist decision, message, outbox row and the
 //! IMAP position in one transaction). The stages never call each other.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
-use lettre::message::Mailbox as MailAddress;
 use sequoia_openpgp::Cert;
-use sequoia_openpgp::parse::Parse as _;
 use sequoia_openpgp::serialize::MarshalInto as _;
 
-use crate::config::Config;
 use crate::message::{self, Inbound, ReturnPath};
-use crate::openpgp::{self, Protection, SigState, TeamKeys};
-use crate::policy::Promises;
-use crate::reply::{self, AckContext, Crypto, ReplyTo, Templates};
-use crate::stages::{self, Stage};
+use crate::openpgp::{self, Protection, SigState};
+use crate::pipeline::{CertCache, Pipeline};
+use crate::reply::{self, AckContext, Crypto, ReplyTo};
 use crate::store::{Compose, Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
-use crate::triage::{self, Decision, Identity};
-
-/// Everything the pipeline needs besides the store; built from the config.
-#[derive(Debug, Clone)]
-pub struct Pipeline {
-    pub me: Identity,
-    pub from: MailAddress,
-    pub templates: Templates,
-    pub promises: Promises,
-    pub max_per_sender_per_day: u32,
-    pub team: Arc<TeamKeys>,
-    pub max_decrypted_size: u64,
-    /// Excluded topics, in order.
-    pub topics: Vec<crate::triage::exclude::Topic>,
-    /// New-report alerts to the team (None: `[team] notify` is empty).
-    pub alerts: Option<Arc<crate::digest::alert::AlertSetup>>,
-    /// Team members' public keys (`[team] keys`): signatures on relayed mail.
-    pub members: Vec<Cert>,
-    /// Parsed reporter certificates.
-    pub certs: CertCache,
-    pub config: Arc<Config>,
-}
-
-impl Pipeline {
-    /// Loads templates and unlocks the team keys (once, here).
-    pub fn from_config(cfg: &Config) -> anyhow::Result<Pipeline> {
-        let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
-        crate::combine::check_template(cfg)?;
-        Ok(Pipeline {
-            me: Identity {
-                address: cfg.smtp.from.email.to_string(),
-                prefix: cfg.policy.tracking_prefix.clone(),
-                team: cfg.team.members.clone(),
-            },
-            from: cfg.smtp.from.clone(),
-            templates: Templates::load(
-                &cfg.reply.ack_template,
-                &cfg.reply.cannot_decrypt_template,
-                &cfg.exclude,
-            )?,
-            topics: cfg.exclude.clone(),
-            promises: cfg.policy.promises,
-            max_per_sender_per_day: cfg.reply.max_per_sender_per_day,
-            team: Arc::new(team),
-            max_decrypted_size: cfg.openpgp.max_decrypted_size,
-            alerts: crate::digest::alert::AlertSetup::from_config(cfg)?,
-            members: cfg
-                .team
-                .keys
-                .iter()
-                .map(|k| Cert::from_file(k).map(|c| c.strip_secret_key_material()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("team.keys: {e}"))?,
-            certs: CertCache::default(),
-            config: Arc::new(cfg.clone()),
-        })
-    }
-}
+use crate::timing::{self, Stage};
+use crate::triage::{self, Decision};
 
 /// One message as it arrived.
 pub struct Arrival<'a> {
@@ -94,7 +33,7 @@ pub struct Arrival<'a> {
 pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Result<Recorded> {
     let started = Instant::now();
     let parsed = message::parse(a.raw);
-    stages::add(Stage::Parse, started);
+    timing::add(Stage::Parse, started);
     let parsed = match parsed {
         Ok(m) => m,
         Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
@@ -120,7 +59,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
         max_decrypted_size: p.max_decrypted_size,
     };
     let opened = openpgp::open(a.raw, parsed, &ctx);
-    stages::add(Stage::OpenPgp, started);
+    timing::add(Stage::OpenPgp, started);
     let (msg, protection) = (opened.msg, opened.protection);
     let mut row = inbound_row(&msg, a);
     row.encrypted = protection.encrypted;
@@ -292,10 +231,10 @@ fn decide_and_record(
             }
         }
     };
-    stages::add(Stage::Triage, started);
+    timing::add(Stage::Triage, started);
     let started = Instant::now();
     let recorded = store.record(a.source.as_ref(), row, disposition, &p.me.prefix)?;
-    stages::add(Stage::Record, started);
+    timing::add(Stage::Record, started);
     Ok(recorded)
 }
 
@@ -353,36 +292,6 @@ fn pin_keys(
         });
     }
     Ok((out, current))
-}
-
-/// Parsed certificates by the hash of their bytes: the reporter's pinned
-/// key is parsed once, not on every message (bounded; cleared when full).
-#[derive(Clone, Default)]
-pub struct CertCache(Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], Cert>>>);
-
-impl std::fmt::Debug for CertCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CertCache")
-    }
-}
-
-impl CertCache {
-    const MAX: usize = 1024;
-
-    pub fn parse(&self, bytes: &[u8]) -> Option<Cert> {
-        use sha2::Digest as _;
-        let key: [u8; 32] = sha2::Sha256::digest(bytes).into();
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = map.get(&key) {
-            return Some(c.clone());
-        }
-        let cert = Cert::from_bytes(bytes).ok()?;
-        if map.len() >= Self::MAX {
-            map.clear();
-        }
-        map.insert(key, cert.clone());
-        Some(cert)
-    }
 }
 
 /// A mail in the Sent folder (`imap.sent_mailbox`): when it is the team's
@@ -556,13 +465,13 @@ impl<'a> Replier<'a> {
         let ctx = AckContext {
             tracking_id: String::new(),
             subject: if echo_subject {
-                crate::reply::bounded(&msg.subject)
+                crate::text::bounded(&msg.subject)
             } else {
                 "your encrypted report".to_owned()
             },
             encrypted_report: protection.encrypted,
             reporter: msg.from_addr.clone().unwrap_or_else(|| return_path.clone()),
-            reporter_name: crate::reply::bounded(msg.from_name.as_deref().unwrap_or_default()),
+            reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
             team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
             received_at: crate::store::ts(received),
             response_business_days: p.promises.response_business_days,

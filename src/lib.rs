@@ -2,19 +2,35 @@
 //! vulnerability disclosure.
 //!
 //! # Layout
-//! The pipeline, one module per stage, walked by [`intake::intake`]:
+//! In the order a message walks through them ([`daemon`] runs the loop,
+//! [`intake::intake`] walks one message):
 //!
 //! - [`mailbox`]: IMAP session, select, fetch, IDLE.
 //! - [`message`]: parse raw mail with mail-parser.
-//! - [`openpgp`]: decrypt and verify (the seam; plaintext for now).
-//! - [`triage`]: automatic mail, threading (excluded topics later); decides, never writes.
-//! - [`store`]: SQLite, migrations; the only module that speaks SQL.
-//! - [`reply`]: templates and composing automatic replies.
-//! - [`outbox`]: SMTP sending with retry.
+//! - [`openpgp`]: decrypt, verify, the team's and reporters' keys (sequoia).
+//! - [`trust`]: how the sender was proven (signature, the MTA's DMARC verdict).
+//! - [`triage`]: automatic mail, excluded topics, threading, credit wishes;
+//!   decides, never writes.
+//! - [`relay`] and [`conversation`]: a team member's signed mail relayed to
+//!   the reporter; the team's replies and notices.
+//! - [`reply`]: templates and composing automatic replies (and
+//!   [`combine`]: acknowledgements held past the per-sender limit, merged).
+//! - [`store`]: SQLite, migrations; the only module that speaks SQL. One
+//!   transaction per inbound message records its decision, its replies (in
+//!   the outbox) and the IMAP position.
+//! - [`outbox`]: SMTP sending, each mail marked before and after its send.
 //!
-//! Beside them: [`policy`] (the promised numbers), [`config`], [`cli`],
-//! [`daemon`] (owns the tasks), [`health`] (the figures of `embargo status`)
-//! and [`metrics`] (the same for Prometheus), [`tls`], [`secrets`], [`logging`].
+//! Below them all: [`report`] (the domain: report states, references,
+//! credit, timestamps), [`pipeline`] (what every stage needs, built from the
+//! config), [`policy`] (business days and the promised deadlines), [`text`]
+//! (bounded quoting, templates). Beside them: [`config`], [`cli`] (and its
+//! `talk`, `team`, `ops` verbs), [`digest`] (alerts, the daily digest, the
+//! hall of fame), [`status`] (the figures of `embargo status`) and
+//! [`metrics`] (the same for Prometheus), [`heartbeat`] (the loops' beats for
+//! the watchdog), [`systemd`] (sd_notify), [`timing`] (time per stage),
+//! [`tls`], [`secrets`], [`logging`].
+//!
+//! `tests/modules.rs` keeps the module graph free of cycles.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -23,21 +39,25 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod digest;
-pub mod health;
+pub mod heartbeat;
 pub mod intake;
 pub mod logging;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;
-pub mod notify;
 pub mod openpgp;
 pub mod outbox;
+pub mod pipeline;
 pub mod policy;
 pub mod relay;
 pub mod reply;
+pub mod report;
 pub mod secrets;
-pub mod stages;
+pub mod status;
 pub mod store;
+pub mod systemd;
+pub mod text;
+pub mod timing;
 pub mod tls;
 pub mod triage;
 pub mod trust;

@@ -13,8 +13,6 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::LogFormat;
-
 /// Prefixes each event with its syslog priority for journald.
 struct Priority<F>(F);
 
@@ -34,6 +32,13 @@ where
         write!(writer, "<{prio}>")?;
         self.0.format_event(ctx, writer, event)
     }
+}
+
+/// Log format on standard error (`--log-format`).
+#[derive(Copy, Clone, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn init(format: LogFormat) {

@@ -1,6 +1,6 @@
 //! The Prometheus text endpoint: `[metrics] listen = "127.0.0.1:9466"`, off
 //! by default. `GET /metrics` answers with the figures of `embargo status`
-//! ([`crate::health`]) plus message counts, in the text exposition format
+//! ([`crate::status`]) plus message counts, in the text exposition format
 //! (version 0.0.4). Loopback only (the config refuses anything else): there
 //! is no authentication, and nothing confidential is in it, only counts.
 
@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::health::{Status, age_secs};
+use crate::status::{Status, age_secs};
 use crate::store::Store;
 
 /// At most this many scrapes are answered at once; more wait.
@@ -34,7 +34,7 @@ pub struct Snapshot {
 
 pub fn snapshot(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Snapshot> {
     Ok(Snapshot {
-        status: crate::health::gather(cfg, store, now)?,
+        status: crate::status::gather(cfg, store, now)?,
         received: store.inbound_by_kind()?,
     })
 }
@@ -245,7 +245,7 @@ async fn answer(mut sock: TcpStream, cfg: Arc<Config>, store: Arc<Mutex<Store>>)
         return;
     }
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let store = crate::outbox::lock(&store)?;
+        let store = crate::store::lock(&store)?;
         let now = Timestamp::now();
         Ok(render(&snapshot(&cfg, &store, now)?, now))
     })

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::config::{Security, SmtpConfig};
-use crate::store::{OutboxItem, Store};
+use crate::store::{OutboxItem, Store, lock};
 
 /// SMTP connections, opened on demand and kept for the next mails: up to
 /// `smtp.connections` of them send at once (lettre's own transport cannot
@@ -546,7 +546,7 @@ pub async fn run(
     cfg: SmtpConfig,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
-    health: Arc<crate::daemon::Health>,
+    health: Arc<crate::heartbeat::Heartbeat>,
     hourly_cap: u32,
 ) -> anyhow::Result<()> {
     let transport = transport(&cfg)?;
@@ -576,10 +576,6 @@ pub async fn run(
             _ = tokio::time::sleep(sleep) => {}
         }
     }
-}
-
-pub fn lock(store: &Arc<Mutex<Store>>) -> anyhow::Result<std::sync::MutexGuard<'_, Store>> {
-    store.lock().map_err(|_| anyhow::anyhow!("the store lock is poisoned"))
 }
 
 #[cfg(test)]

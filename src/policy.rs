@@ -144,13 +144,13 @@ pub fn deadlines(
 
 /// Fills in a report's clocks: the three deadlines, business days left on
 /// the response clock, and whether the reporter is waiting for the team.
-pub fn annotate(r: &mut crate::store::ReportSummary, cal: &Calendar, p: &Promises, now: Timestamp) {
+pub fn annotate(r: &mut crate::report::ReportSummary, cal: &Calendar, p: &Promises, now: Timestamp) {
     let parse = |s: &Option<String>| s.as_deref().and_then(|v| v.parse::<Timestamp>().ok());
     let Ok(received) = r.received_at.parse::<Timestamp>() else {
         return;
     };
     let d = deadlines(cal, p, received, r.complex, parse(&r.fixed_at));
-    let fmt = crate::store::ts;
+    let fmt = crate::report::ts;
     r.response_due = Some(fmt(d.response_due));
     r.fix_due = Some(fmt(d.fix_due));
     r.details_due = d.details_due.map(fmt);
@@ -162,26 +162,7 @@ pub fn annotate(r: &mut crate::store::ReportSummary, cal: &Calendar, p: &Promise
     };
 }
 
-/// Report states. `new` awaits the team; the rest are the team's.
-pub const STATES: &[&str] = &[
-    "new",
-    "triaged",
-    "fixing",
-    "fixed",
-    "disclosed",
-    "excluded",
-    "duplicate",
-    "invalid",
-    "withdrawn",
-];
-
-/// States in which a report no longer runs the response and fix clocks.
-pub fn is_closed(state: &str) -> bool {
-    matches!(
-        state,
-        "fixed" | "disclosed" | "excluded" | "duplicate" | "invalid" | "withdrawn"
-    )
-}
+pub use crate::report::{STATES, is_closed};
 
 #[cfg(test)]
 mod tests {

@@ -13,9 +13,9 @@ use sha2::Digest as _;
 
 use crate::conversation;
 use crate::digest::mail::{self, TeamMail};
-use crate::intake::Pipeline;
 use crate::message::Inbound;
 use crate::openpgp::{Protection, SigState, bound_to};
+use crate::pipeline::Pipeline;
 use crate::store::{ReportRef, Store};
 use crate::triage::tracking_tags;
 use sequoia_openpgp::Cert;
@@ -245,7 +245,7 @@ pub fn explain(
     let m = TeamMail {
         kind: "relay-refused",
         subject: if quote {
-            format!("{tag}Not relayed: {}", crate::reply::bounded(&msg.subject))
+            format!("{tag}Not relayed: {}", crate::text::bounded(&msg.subject))
         } else {
             format!("{tag}Not relayed")
         },

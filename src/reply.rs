@@ -4,6 +4,8 @@
 //! loaded, replies are signed PGP/MIME; when the reporter's key is known
 //! they are encrypted too.
 
+pub mod combined;
+
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -155,30 +157,7 @@ pub struct Crypto<'a> {
     pub encrypt_to: Option<Cert>,
 }
 
-/// How many characters of a mail-derived subject or name embargo quotes in
-/// anything it sends or prints (the original stays stored whole).
-pub const QUOTE_CHARS: usize = 200;
-
-/// `s` on one line, cut to [`QUOTE_CHARS`] characters with an ellipsis.
-pub fn bounded(s: &str) -> String {
-    bounded_to(s, QUOTE_CHARS)
-}
-
-/// `s` on one line, cut to `max` characters with an ellipsis.
-pub fn bounded_to(s: &str, max: usize) -> String {
-    // Never copy more than needed of a huge value.
-    let mut end = s.len().min(max.saturating_mul(4) + 64);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let line = single_line(&s[..end]);
-    if line.chars().count() <= max && end == s.len() {
-        return line;
-    }
-    let mut out: String = line.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub use crate::text::{QUOTE_CHARS, bounded, bounded_to};
 
 /// Longer Message-IDs are not copied into our headers.
 const MAX_ID_LEN: usize = 250;

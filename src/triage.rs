@@ -13,7 +13,7 @@
 //! a capability.
 
 use crate::message::{Inbound, ReturnPath};
-use crate::store::{ReportRef, Store};
+use crate::report::ReportRef;
 
 /// Read access to what is already known, as triage needs it.
 pub mod exclude;
@@ -24,21 +24,6 @@ pub trait ThreadIndex {
     fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>>;
     /// Is this the Message-ID of a mail embargo itself sent?
     fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool>;
-}
-
-impl ThreadIndex for Store {
-    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
-        Store::inbound_seen(self, message_id)
-    }
-    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
-        self.report_by_message_ids(ids)
-    }
-    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
-        self.report_by_tracking_id(tracking_id)
-    }
-    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
-        self.outbox_has(message_id)
-    }
 }
 
 /// Who we are, for loop detection and team membership.
@@ -137,7 +122,7 @@ pub fn decide(
 /// recognise: a line `Credit: Jane Doe <https://…>`, "credit me as …",
 /// "please credit …", or a refusal ("no credit", "do not credit me",
 /// "anonymous").
-pub fn credit_wish(text: &str) -> Option<crate::store::CreditWish> {
+pub fn credit_wish(text: &str) -> Option<crate::report::CreditWish> {
     for line in text.lines().map(str::trim).filter(|l| !l.starts_with('>')) {
         // ASCII lower-casing keeps every byte offset (the phrases are
         // ASCII); Unicode lower-casing does not (İ, K, ẞ), and an offset
@@ -153,7 +138,7 @@ pub fn credit_wish(text: &str) -> Option<crate::store::CreditWish> {
             "remain anonymous",
         ];
         if declined.iter().any(|d| lower.contains(d)) {
-            return Some(crate::store::CreditWish {
+            return Some(crate::report::CreditWish {
                 wanted: false,
                 name: String::new(),
                 url: String::new(),
@@ -179,7 +164,7 @@ pub fn credit_wish(text: &str) -> Option<crate::store::CreditWish> {
                 .take(100)
                 .collect::<String>();
             if !name.is_empty() {
-                return Some(crate::store::CreditWish {
+                return Some(crate::report::CreditWish {
                     wanted: true,
                     name,
                     url,

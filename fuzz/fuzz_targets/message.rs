@@ -48,8 +48,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = embargo::trust::mta_passed(&m.headers, "mail.example.test", m.from_addr.as_deref().unwrap_or("a@b"));
     let _ = embargo::trust::authenticate(&m, false, Some("mail.example.test"));
     let _ = embargo::message::address_key(m.from_addr.as_deref().unwrap_or_default());
-    let _ = embargo::reply::bounded(&m.subject);
-    let _ = embargo::reply::bounded_to(&m.body_text, 50);
+    let _ = embargo::text::bounded(&m.subject);
+    let _ = embargo::text::bounded_to(&m.body_text, 50);
     let _ = embargo::cli::terminal_safe(&m.body_text);
     let _ = m.addressed_to("security@example.test");
 });

@@ -9,12 +9,12 @@ use jiff::Timestamp;
 
 use super::Cli;
 use crate::config::Config;
-use crate::health::process_alive;
+use crate::status::process_alive;
 use crate::store::Store;
 
 pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let store = Store::open(&cfg.store.path)?;
-    let s = crate::health::gather(cfg, &store, Timestamp::now())?;
+    let s = crate::status::gather(cfg, &store, Timestamp::now())?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::conversation;
-use crate::intake::Pipeline;
+use crate::pipeline::Pipeline;
 use crate::store::Store;
 
 /// Queues `body` to the reporter of `id` and sends it now.

@@ -5,7 +5,6 @@ mod sync;
 
 use sync::Folder;
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -15,32 +14,13 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::intake::Pipeline;
+use crate::heartbeat::Heartbeat;
 use crate::mailbox::{self, Connection, IdleEnd};
-use crate::notify::Notifier;
-use crate::outbox::{self, lock};
+use crate::outbox;
+use crate::pipeline::Pipeline;
 use crate::store::Store;
-
-/// Liveness of the loops, for the watchdog: unix seconds of the last beat.
-#[derive(Debug, Default)]
-pub struct Health {
-    imap: AtomicI64,
-    outbox: AtomicI64,
-}
-
-impl Health {
-    pub fn beat_imap(&self) {
-        self.imap.store(Timestamp::now().as_second(), Ordering::Relaxed);
-    }
-    pub fn beat_outbox(&self) {
-        self.outbox.store(Timestamp::now().as_second(), Ordering::Relaxed);
-    }
-    fn fresh(&self, within: Duration) -> bool {
-        let now = Timestamp::now().as_second();
-        let limit = within.as_secs() as i64 + 1;
-        now - self.imap.load(Ordering::Relaxed) <= limit && now - self.outbox.load(Ordering::Relaxed) <= limit
-    }
-}
+use crate::store::lock;
+use crate::systemd::Notifier;
 
 /// Shared by the tasks.
 #[derive(Clone)]
@@ -56,7 +36,7 @@ struct Shared {
     pipeline: Arc<RwLock<Arc<Pipeline>>>,
     outbox_wake: Arc<Notify>,
     notifier: Notifier,
-    health: Arc<Health>,
+    health: Arc<Heartbeat>,
 }
 
 impl Shared {
@@ -71,7 +51,7 @@ impl Shared {
             pipeline: Arc::new(RwLock::new(Arc::new(pipeline))),
             outbox_wake: Arc::new(Notify::new()),
             notifier: Notifier::from_env(),
-            health: Arc::new(Health::default()),
+            health: Arc::new(Heartbeat::default()),
         })
     }
 
@@ -131,7 +111,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         shared.cfg.reply.max_automatic_per_hour,
     )
     .await?;
-    crate::stages::add(crate::stages::Stage::Send, started);
+    crate::timing::add(crate::timing::Stage::Send, started);
     Ok(OnceSummary {
         processed,
         outbox_retrying,

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
-use crate::outbox::lock;
-use crate::stages::{self, Stage};
+use crate::store::lock;
 use crate::store::{Source, SyncState, is_store_error};
+use crate::timing::{self, Stage};
 
 /// Fetch at most this many messages, or this many bytes, per round trip.
 const FETCH_BATCH: usize = 50;
@@ -52,7 +52,7 @@ pub(super) async fn sync(
         let headers = conn
             .fetch_headers(&big.iter().map(|w| w.uid).collect::<Vec<_>>())
             .await?;
-        stages::add(Stage::Fetch, started);
+        timing::add(Stage::Fetch, started);
         let job = Batch {
             folder,
             waiting: batch.to_vec(),
@@ -223,7 +223,7 @@ impl Batch {
 /// moves); a database error stops the batch as for the inbox.
 fn sent_one(
     store: &mut crate::store::Store,
-    p: &crate::intake::Pipeline,
+    p: &crate::pipeline::Pipeline,
     a: &Arrival<'_>,
     oversize: bool,
 ) -> anyhow::Result<()> {

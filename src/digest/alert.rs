@@ -111,7 +111,7 @@ pub fn compose<'a>(
         let ctx = AlertContext {
             tracking_id: tracking_id.to_owned(),
             reporter: msg.from_addr.clone().unwrap_or_default(),
-            reporter_name: crate::reply::bounded(msg.from_name.as_deref().unwrap_or_default()),
+            reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
             received_at: crate::store::ts(received),
             encrypted,
             signature,
@@ -122,7 +122,7 @@ pub fn compose<'a>(
             details_delay_days: setup.promises.details_delay_days,
             content_included: content,
             subject: if subject_ok {
-                crate::reply::bounded(&msg.subject)
+                crate::text::bounded(&msg.subject)
             } else {
                 String::new()
             },
@@ -141,7 +141,7 @@ pub fn compose<'a>(
                     .collect()
             },
         };
-        let text = super::render_file(&setup.template, &ctx)?;
+        let text = crate::text::render_file(&setup.template, &ctx)?;
         let mut attachments = Vec::new();
         if content {
             let mut part =
@@ -153,7 +153,7 @@ pub fn compose<'a>(
         let m = TeamMail {
             kind: "alert",
             subject: if subject_ok {
-                format!("[{tracking_id}] New report: {}", crate::reply::bounded(&msg.subject))
+                format!("[{tracking_id}] New report: {}", crate::text::bounded(&msg.subject))
             } else {
                 format!("[{tracking_id}] New encrypted report from {}", ctx.reporter)
             },

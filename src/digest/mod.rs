@@ -103,7 +103,7 @@ impl Digest {
 fn row(r: &ReportSummary, note: String) -> Row {
     Row {
         id: r.id.clone(),
-        subject: crate::reply::bounded(&r.subject),
+        subject: crate::text::bounded(&r.subject),
         reporter: r.reporter.clone(),
         state: r.state.clone(),
         received_at: r.received_at.clone(),
@@ -223,27 +223,11 @@ pub fn build(
     Ok(d)
 }
 
-/// Renders a template file against a serialisable context. Templates whose
-/// name ends in `.html` are auto-escaped.
-pub fn render_file(path: &std::path::Path, ctx: &impl Serialize) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("template");
-    render_str(name, &text, ctx)
-}
-
-/// Renders template text (`name` ending in `.html`: auto-escaped).
-pub fn render_str(name: &str, text: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_template(name, text)?;
-    Ok(env.get_template(name)?.render(ctx)?)
-}
-
 /// The digest as text and HTML.
 pub fn render(cfg: &Config, d: &Digest) -> anyhow::Result<(String, String)> {
     Ok((
-        render_file(&cfg.digest.text_template, d)?,
-        render_file(&cfg.digest.html_template, d)?,
+        crate::text::render_file(&cfg.digest.text_template, d)?,
+        crate::text::render_file(&cfg.digest.html_template, d)?,
     ))
 }
 

@@ -134,8 +134,8 @@ fn digest_for_every_state_matches_the_golden_files() {
     assert_eq!(d.excluded_count, 1);
     assert!(!d.is_empty());
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let text = render_file(&config.join("digest.txt"), &d).unwrap();
-    let html = render_file(&config.join("digest.html"), &d).unwrap();
+    let text = crate::text::render_file(&config.join("digest.txt"), &d).unwrap();
+    let html = crate::text::render_file(&config.join("digest.html"), &d).unwrap();
     assert!(html.contains("SEC-2026-0002") && html.contains("#cf222e") && !html.contains("<script"));
     check_golden("digest.txt", &text);
     check_golden("digest.html", &html);

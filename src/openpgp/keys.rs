@@ -298,7 +298,7 @@ impl TeamKeys {
                     .with_policy(&policy, None)
                     .ok()
                     .and_then(|v| v.primary_key().key_expiration_time())
-                    .map(|t| crate::store::ts(jiff::Timestamp::try_from(t).unwrap_or_default())),
+                    .map(|t| crate::report::ts(jiff::Timestamp::try_from(t).unwrap_or_default())),
                 user_ids: c
                     .userids()
                     .map(|u| String::from_utf8_lossy(u.userid().value()).into_owned())

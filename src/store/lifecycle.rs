@@ -31,9 +31,7 @@ impl Store {
 
     /// `reports state ID STATE [--note]`.
     pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> anyhow::Result<String> {
-        if !crate::policy::STATES.contains(&state) {
-            anyhow::bail!("unknown state {state:?}; one of {}", crate::policy::STATES.join(", "));
-        }
+        let state = state.parse::<crate::report::ReportState>()?.as_str();
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
         let now = Timestamp::now();

@@ -42,11 +42,6 @@ pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSumm
 pub use status::DaemonStatus;
 pub use team::{Credited, ExcludedReport, FailedMail};
 
-/// Formats a timestamp the way the database and the JSON output store it.
-pub fn ts(t: Timestamp) -> String {
-    t.round(jiff::Unit::Second).unwrap_or(t).to_string()
-}
-
 /// Whether an error means the database cannot be written now (locked,
 /// disk full, I/O, read-only, corrupt): such mail is left on the server and
 /// retried, never recorded as failed. Anything else SQLite refuses because
@@ -224,12 +219,22 @@ pub struct ReporterKey {
     pub last_seen: String,
 }
 
-/// A report as threading needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportRef {
-    pub id: i64,
-    pub tracking_id: String,
-    pub reporter: String,
+pub use crate::report::{ReportRef, ts};
+
+/// Threading's lookups, answered from the database.
+impl crate::triage::ThreadIndex for Store {
+    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
+        Store::inbound_seen(self, message_id)
+    }
+    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
+        self.report_by_message_ids(ids)
+    }
+    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
+        self.report_by_tracking_id(tracking_id)
+    }
+    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
+        self.outbox_has(message_id)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +303,11 @@ fn enable_wal(conn: &Connection) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("cannot switch the database to WAL mode"),
         }
     }
+}
+
+/// The store behind a task-shared mutex; a poisoned lock is an error.
+pub fn lock(store: &std::sync::Mutex<Store>) -> anyhow::Result<std::sync::MutexGuard<'_, Store>> {
+    store.lock().map_err(|_| anyhow::anyhow!("the store lock is poisoned"))
 }
 
 impl Store {

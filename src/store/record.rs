@@ -6,24 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Compose, Disposition, InboundRow, Recorded, Source, Store, outbox, ts};
 
-/// The reporter's wish about credit, as recognised in their mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreditWish {
-    pub wanted: bool,
-    pub name: String,
-    pub url: String,
-}
-
-impl CreditWish {
-    /// For the event log: `credit as "Jane Doe" https://…` or `declined credit`.
-    pub fn describe(&self) -> String {
-        if self.wanted {
-            format!("credit as {:?} {}", self.name, self.url)
-        } else {
-            "declined credit".to_owned()
-        }
-    }
-}
+pub use crate::report::CreditWish;
 
 impl Store {
     /// Records one inbound message and what triage decided, the outbox row it

@@ -1,0 +1,53 @@
+//! The combined acknowledgement's text (`reply.combined_ack_template`, or
+//! `config/ack-combined.txt` built in): one mail listing every report of an
+//! address whose acknowledgements were held (`crate::combine` queues it).
+
+use serde::Serialize;
+
+/// The template when `reply.combined_ack_template` is not set and the
+/// config folder has no `ack-combined.txt`.
+const BUILT_IN: &str = include_str!("../../config/ack-combined.txt");
+
+#[derive(Serialize)]
+pub struct Item {
+    pub tracking_id: String,
+    pub subject: String,
+}
+
+#[derive(Serialize)]
+pub struct Context {
+    pub reporter_name: String,
+    pub team: String,
+    pub items: Vec<Item>,
+    pub response_business_days: u32,
+    pub fix_days: u32,
+    pub complex_fix_days: u32,
+    pub details_delay_days: u32,
+}
+
+/// Renders the combined acknowledgement's template against sample values,
+/// so a broken one fails at start (and in check-config), naming the key.
+pub fn check_template(cfg: &crate::config::Config) -> anyhow::Result<()> {
+    let ctx = Context {
+        reporter_name: "Researcher".into(),
+        team: "Security Team".into(),
+        items: vec![Item {
+            tracking_id: "SEC-2026-0001".into(),
+            subject: "sample".into(),
+        }],
+        response_business_days: 5,
+        fix_days: 90,
+        complex_fix_days: 120,
+        details_delay_days: 30,
+    };
+    render(cfg, &ctx)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("reply.combined_ack_template does not render: {e:#}"))
+}
+
+pub fn render(cfg: &crate::config::Config, ctx: &Context) -> anyhow::Result<String> {
+    match &cfg.reply.combined_ack_template {
+        Some(path) => crate::text::render_file(path, ctx),
+        None => crate::text::render_str("ack-combined.txt", BUILT_IN, ctx),
+    }
+}

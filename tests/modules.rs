@@ -1,0 +1,213 @@
+//! The module graph of `src/` stays acyclic: a top-level module (`src/x.rs`
+//! or `src/x/`) may use another only if that one does not, directly or
+//! through others, use it back. Read from the source text (`crate::name`
+//! paths, in `use` lines and inline), so it needs no build of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level module a file belongs to (`None` for lib.rs and main.rs).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
+    let name = first.trim_end_matches(".rs").to_owned();
+    (name != "lib" && name != "main").then_some(name)
+}
+
+/// Text without comments and string literals, so `crate::x` in a doc
+/// comment or a message does not count.
+fn code_only(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let line = match line.find("//") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let mut in_str = false;
+        let mut prev = ' ';
+        for c in line.chars() {
+            if c == '"' && prev != '\\' {
+                in_str = !in_str;
+            } else if !in_str {
+                out.push(c);
+            }
+            prev = c;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Which top-level modules a file's code names through `crate::`
+/// (including `use crate::{a, b::c}` groups).
+fn uses(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // use crate::{a::X, b, c::{..}}: the first segment of each item.
+            let mut depth = 0;
+            let mut item_start = true;
+            let mut word = String::new();
+            for c in group.chars() {
+                if !c.is_alphanumeric() && c != '_' && !word.is_empty() {
+                    found.insert(std::mem::take(&mut word));
+                }
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if c.is_alphanumeric() || c == '_' => {
+                        if item_start {
+                            word.push(c);
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                if c != ',' && !c.is_whitespace() {
+                    item_start = false;
+                }
+            }
+        } else {
+            let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            found.insert(word);
+        }
+    }
+    found.retain(|m| modules.contains(m));
+    found
+}
+
+/// Strongly connected components with more than one module (Tarjan).
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
+    struct State<'a> {
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        next: usize,
+        out: Vec<Vec<String>>,
+    }
+    fn visit<'a>(s: &mut State<'a>, v: &'a str) {
+        s.index.insert(v, s.next);
+        s.low.insert(v, s.next);
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack.insert(v);
+        let graph = s.graph;
+        for w in graph.get(v).into_iter().flatten() {
+            let w = w.as_str();
+            if !s.index.contains_key(w) {
+                visit(s, w);
+                let lw = s.low[w];
+                let lv = s.low.get_mut(v).unwrap();
+                *lv = (*lv).min(lw);
+            } else if s.on_stack.contains(w) {
+                let iw = s.index[w];
+                let lv = s.low.get_mut(v).unwrap();
+                *lv = (*lv).min(iw);
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut scc = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack.remove(w);
+                scc.push(w.to_owned());
+                if w == v {
+                    break;
+                }
+            }
+            if scc.len() > 1 {
+                scc.sort();
+                s.out.push(scc);
+            }
+        }
+    }
+    let mut s = State {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        next: 0,
+        out: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !s.index.contains_key(v.as_str()) {
+            visit(&mut s, v);
+        }
+    }
+    s.out
+}
+
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_of(&src, f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = modules.iter().map(|m| (m.clone(), BTreeSet::new())).collect();
+    for f in &files {
+        let Some(m) = module_of(&src, f) else { continue };
+        // Unit tests may reach anywhere.
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = match text.find("#[cfg(test)]\nmod tests {") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        let mut used = uses(&code_only(text), &modules);
+        used.remove(&m);
+        graph.get_mut(&m).unwrap().extend(used);
+    }
+    graph
+}
+
+#[test]
+fn the_parser_finds_what_it_should() {
+    let modules: BTreeSet<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    let code = code_only("use crate::a::X;\nuse crate::{b::{Y, Z}, c};\n// crate::d\nlet s = \"crate::d\";\n");
+    let found: Vec<String> = uses(&code, &modules).into_iter().collect();
+    assert_eq!(found, ["a", "b", "c"]);
+    let mut g = BTreeMap::new();
+    g.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    g.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
+    g.insert("c".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(cycles(&g), vec![vec!["a".to_string(), "b".to_string()]]);
+}
+
+#[test]
+fn no_import_cycles_between_modules() {
+    let g = graph();
+    let found = cycles(&g);
+    let explain: Vec<String> = found
+        .iter()
+        .map(|scc| {
+            let edges: Vec<String> = scc
+                .iter()
+                .flat_map(|a| {
+                    g[a].iter()
+                        .filter(|b| scc.contains(b))
+                        .map(move |b| format!("{a} -> {b}"))
+                })
+                .collect();
+            format!("{{{}}}: {}", scc.join(", "), edges.join(", "))
+        })
+        .collect();
+    assert!(found.is_empty(), "import cycles in src/:\n{}", explain.join("\n"));
+}
