@@ -76,6 +76,10 @@ pub struct ImapConfig {
     pub sent_poll_secs: u64,
 }
 
+/// Where a long-running task reads the configuration that is current now
+/// (the daemon swaps it as a whole on SIGHUP).
+pub type ConfigSource = std::sync::Arc<dyn Fn() -> std::sync::Arc<Config> + Send + Sync>;
+
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub host: String,

@@ -184,7 +184,14 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
 /// Serves until `shutdown`. The listener is bound by the caller, so a port
 /// in use stops the start with the config key named. `store` is a read
 /// connection of the endpoint's own, so a scrape never waits for intake.
-pub async fn serve(listener: TcpListener, cfg: Arc<Config>, store: Arc<Mutex<Store>>, shutdown: CancellationToken) {
+/// Serves `/metrics` until `shutdown`; `config` gives the current
+/// configuration (the daemon's, as the last SIGHUP loaded it) per scrape.
+pub async fn serve(
+    listener: TcpListener,
+    config: crate::config::ConfigSource,
+    store: Arc<Mutex<Store>>,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
     loop {
         let sock = tokio::select! {
@@ -201,7 +208,7 @@ pub async fn serve(listener: TcpListener, cfg: Arc<Config>, store: Arc<Mutex<Sto
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let (cfg, store) = (cfg.clone(), store.clone());
+        let (cfg, store) = (config(), store.clone());
         tokio::spawn(async move {
             let _permit = permit;
             if tokio::time::timeout(TIMEOUT, answer(sock, cfg, store)).await.is_err() {

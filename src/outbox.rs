@@ -547,12 +547,13 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     health: Arc<crate::heartbeat::Heartbeat>,
-    hourly_cap: u32,
+    hourly_cap: impl Fn() -> u32,
 ) -> anyhow::Result<()> {
     let transport = transport(&cfg)?;
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     loop {
         health.beat_outbox();
+        let hourly_cap = hourly_cap();
         if let Err(e) = drain(&store, &transport, &cfg, hourly_cap).await {
             tracing::error!(error = %format!("{e:#}"), "outbox");
         }

@@ -5,12 +5,12 @@ mod sync;
 
 use sync::Folder;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use jiff::Timestamp;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -25,6 +25,9 @@ use crate::systemd::Notifier;
 /// Shared by the tasks.
 #[derive(Clone)]
 struct Shared {
+    /// The configuration the daemon started with: what takes a restart to
+    /// change (IMAP and SMTP endpoints, the database, the metrics listener).
+    /// Everything else reads [`Shared::config`].
     cfg: Arc<Config>,
     /// The intake's connection (held for a whole fetched batch).
     store: Arc<Mutex<Store>>,
@@ -32,8 +35,9 @@ struct Shared {
     /// an intake batch: that wait would widen the window in which a crash
     /// after the server's `250` leads to a second copy.
     outbox_store: Arc<Mutex<Store>>,
-    /// Replaced as a whole on SIGHUP.
-    pipeline: Arc<RwLock<Arc<Pipeline>>>,
+    /// The pipeline and, in it, the one current `Arc<Config>`: replaced as
+    /// a whole on SIGHUP; tasks that schedule by it wait on its changes.
+    pipeline: Arc<watch::Sender<Arc<Pipeline>>>,
     outbox_wake: Arc<Notify>,
     notifier: Notifier,
     health: Arc<Heartbeat>,
@@ -48,7 +52,7 @@ impl Shared {
             cfg: Arc::new(cfg),
             store: Arc::new(Mutex::new(store)),
             outbox_store: Arc::new(Mutex::new(outbox_store)),
-            pipeline: Arc::new(RwLock::new(Arc::new(pipeline))),
+            pipeline: Arc::new(watch::channel(Arc::new(pipeline)).0),
             outbox_wake: Arc::new(Notify::new()),
             notifier: Notifier::from_env(),
             health: Arc::new(Heartbeat::default()),
@@ -56,10 +60,12 @@ impl Shared {
     }
 
     fn pipeline(&self) -> Arc<Pipeline> {
-        match self.pipeline.read() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.pipeline.borrow().clone()
+    }
+
+    /// The current configuration (the last one SIGHUP loaded).
+    fn config(&self) -> Arc<Config> {
+        self.pipeline().config.clone()
     }
 
     /// Records the IMAP state for `embargo status` and systemd.
@@ -129,9 +135,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
                 .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?;
             let store = Arc::new(Mutex::new(Store::open(&shared.cfg.store.path)?));
             tracing::info!(%addr, "metrics endpoint at http://{addr}/metrics");
+            let current = shared.clone();
             Some(tokio::spawn(crate::metrics::serve(
                 listener,
-                shared.cfg.clone(),
+                Arc::new(move || current.config()),
                 store,
                 shutdown.clone(),
             )))
@@ -153,7 +160,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
                 s.outbox_wake.clone(),
                 token,
                 s.health.clone(),
-                s.cfg.reply.max_automatic_per_hour,
+                {
+                    let s = s.clone();
+                    move || s.config().reply.max_automatic_per_hour
+                },
             )
             .await
         })
@@ -238,41 +248,50 @@ async fn combined_acks(shared: Shared, shutdown: CancellationToken) {
     }
 }
 
-/// The daily digest at `[digest] at` (policy time zone). A digest missed
-/// while the daemon was down goes out when it is back, once.
+/// The daily digest at `[digest] at` (policy time zone), to `[team]
+/// notify`, both as the current configuration says (a reload is seen at
+/// once). A digest missed while the daemon was down goes out when it is
+/// back, once.
 async fn digests(shared: Shared, shutdown: CancellationToken) {
-    if shared.cfg.team.notify.is_empty() {
-        return;
-    }
+    let mut changes = shared.pipeline.subscribe();
     loop {
-        let now = Timestamp::now();
-        let due = crate::digest::last_slot(&shared.cfg, now);
-        let result = (|| -> anyhow::Result<()> {
-            let mut store = lock(&shared.store)?;
-            match store.digest_last_sent()? {
-                // A fresh install starts counting from now.
-                None => store.digest_sent(now)?,
-                Some(last) if last < due => {
-                    let p = shared.pipeline();
-                    let members = p.alerts.as_ref().map(|a| a.members.clone()).unwrap_or_default();
-                    if crate::digest::queue(&mut store, &shared.cfg, &p.team, &members, now, false)? {
-                        shared.outbox_wake.notify_one();
-                    }
-                }
-                Some(_) => {}
+        let p = changes.borrow_and_update().clone();
+        let cfg = &p.config;
+        let wait = if cfg.team.notify.is_empty() {
+            None
+        } else {
+            let now = Timestamp::now();
+            if let Err(e) = digest_if_due(&shared, &p, now) {
+                tracing::error!(error = %format!("{e:#}"), "digest");
             }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            tracing::error!(error = %format!("{e:#}"), "digest");
-        }
-        let next = crate::digest::next_slot(&shared.cfg, Timestamp::now());
-        let wait = Duration::try_from(next.duration_since(Timestamp::now())).unwrap_or(Duration::from_secs(60));
+            let next = crate::digest::next_slot(cfg, Timestamp::now());
+            Some(Duration::try_from(next.duration_since(Timestamp::now())).unwrap_or(Duration::from_secs(60)))
+        };
+        let sleep = wait.unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait.clamp(Duration::from_secs(1), Duration::from_secs(3600))) => {}
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(sleep.clamp(Duration::from_secs(1), Duration::from_secs(3600))) => {}
         }
     }
+}
+
+/// Queues the digest when its slot has passed since the last one.
+fn digest_if_due(shared: &Shared, p: &Pipeline, now: Timestamp) -> anyhow::Result<()> {
+    let due = crate::digest::last_slot(&p.config, now);
+    let mut store = lock(&shared.store)?;
+    match store.digest_last_sent()? {
+        // A fresh install starts counting from now.
+        None => store.digest_sent(now)?,
+        Some(last) if last < due => {
+            let members = p.alerts.as_ref().map(|a| a.members.clone()).unwrap_or_default();
+            if crate::digest::queue(&mut store, &p.config, &p.team, &members, now, false)? {
+                shared.outbox_wake.notify_one();
+            }
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// How long one IMAP IDLE lasts before it is re-issued: often enough for
@@ -318,9 +337,7 @@ async fn reload_on_hup(shared: Shared, shutdown: CancellationToken) {
                 if metrics != shared.cfg.metrics.listen {
                     tracing::warn!("metrics.listen changed: that takes a restart; the endpoint stays as it was");
                 }
-                if let Ok(mut slot) = shared.pipeline.write() {
-                    *slot = Arc::new(p);
-                }
+                shared.pipeline.send_replace(Arc::new(p));
                 tracing::info!(file = %shared.cfg.file.display(), "configuration reloaded (templates, keys, rules, policy; IMAP/SMTP endpoints need a restart)");
             }
             Ok(Err(e)) => {

@@ -285,3 +285,61 @@ fn hall_of_fame_and_security_txt() {
         "{status}"
     );
 }
+
+/// Issue 15: the configuration is one value swapped as a whole on SIGHUP,
+/// and the digest scheduler reads the swapped one: a reload that moves
+/// `digest.at` to a time already past today and changes `[team] notify`
+/// sends the digest at once, to the new address (the daemon read both once
+/// at start before: the digest waited for the old slot, to the old list).
+#[test]
+fn a_reload_moves_the_digest_and_its_recipients() {
+    const OTHER: &str = "other@example.test";
+    let london = jiff::tz::TimeZone::get("Europe/London").unwrap();
+    let now = jiff::Timestamp::now().to_zoned(london);
+    let later = (&now + jiff::SignedDuration::from_hours(6))
+        .strftime("%H:%M")
+        .to_string();
+    let earlier = (&now - jiff::SignedDuration::from_mins(30))
+        .strftime("%H:%M")
+        .to_string();
+    let section = |notify: &str, at: &str| {
+        format!("\n[team]\nnotify = [\"{notify}\"]\n\n[digest]\nat = \"{at}\"\nsend_empty = true\n")
+    };
+    let s = Setup::with(Options {
+        extra: section(OTHER, &later),
+        ..Options::default()
+    });
+    s.once();
+    let db = rusqlite::Connection::open(s.dir.path().join("embargo.sqlite3")).unwrap();
+    let hour_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    db.execute(
+        "INSERT INTO digest_state (id, last_sent_at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET last_sent_at = ?1",
+        [&hour_ago],
+    )
+    .unwrap();
+    drop(db);
+    let mut d = s.daemon();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        s.stack.inbox(OTHER).is_empty() && s.stack.inbox(TEAM).is_empty(),
+        "no digest is due yet"
+    );
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        text.replace(&section(OTHER, &later), &section(TEAM, &earlier)),
+    )
+    .unwrap();
+    d.signal("HUP");
+    let mails = s.stack.wait_inbox(TEAM, 1, WAIT);
+    assert!(
+        header(&mails[0], "Subject")
+            .unwrap_or_default()
+            .contains("Daily digest"),
+        "{}",
+        mails[0]
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
+    assert!(s.stack.inbox(OTHER).is_empty(), "the old list got nothing");
+}
