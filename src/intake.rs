@@ -3,17 +3,19 @@
 //! `reply` (compose) → `store` (persist decision, message, outbox row and the
 //! IMAP position in one transaction). The stages never call each other.
 
+mod keys;
+
+use keys::{pin_keys, pinned_cert};
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use sequoia_openpgp::Cert;
-use sequoia_openpgp::serialize::MarshalInto as _;
 
 use crate::message::{self, Inbound, ReturnPath};
 use crate::openpgp::{self, Protection, SigState};
-use crate::pipeline::{CertCache, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::reply::{self, AckContext, Crypto, ReplyTo};
-use crate::store::{Compose, Disposition, InboundRow, NewKey, Outgoing, Recorded, Source, Store};
+use crate::store::{Compose, Disposition, InboundRow, Outgoing, Recorded, Source, Store};
 use crate::timing::{self, Stage};
 use crate::triage::{self, Decision};
 
@@ -236,62 +238,6 @@ fn decide_and_record(
     let recorded = store.record(a.source.as_ref(), row, disposition, &p.me.prefix)?;
     timing::add(Stage::Record, started);
     Ok(recorded)
-}
-
-/// The reporter's pinned certificate, parsed once per distinct copy.
-fn pinned_cert(store: &Store, cache: &CertCache, from: Option<&str>) -> anyhow::Result<Option<Cert>> {
-    let Some(from) = from else {
-        return Ok(None);
-    };
-    Ok(store.reporter_certs(from)?.first().and_then(|bytes| cache.parse(bytes)))
-}
-
-/// What to remember of the keys a message carried, and the pinned key after
-/// it (see `openpgp::pin`).
-fn pin_keys(
-    store: &Store,
-    learned: &[openpgp::LearnedKey],
-    pinned: Option<Cert>,
-    protection: &Protection,
-    from: &str,
-) -> anyhow::Result<(Vec<NewKey>, Option<Cert>)> {
-    use openpgp::pin::Verdict;
-    let mut current = pinned;
-    if learned.is_empty() {
-        return Ok((Vec::new(), current));
-    }
-    let mut candidates = store.reporter_candidates(from)?;
-    let mut out = Vec::new();
-    for l in learned {
-        let verdict = openpgp::pin::judge(current.as_ref(), candidates, &l.cert, protection);
-        let (status, replaces, cert) = match verdict {
-            Verdict::Pin => ("pinned", false, l.cert.clone()),
-            Verdict::Refresh => {
-                let Some(c) = current.clone() else { continue };
-                let merged = c.merge_public(l.cert.clone()).unwrap_or_else(|_| l.cert.clone());
-                ("pinned", false, merged)
-            }
-            Verdict::Replace => ("pinned", true, l.cert.clone()),
-            Verdict::Candidate => {
-                candidates += 1;
-                ("candidate", false, l.cert.clone())
-            }
-            Verdict::Ignore => continue,
-        };
-        let Ok(bytes) = cert.to_vec() else { continue };
-        if status == "pinned" {
-            current = Some(cert);
-        }
-        out.push(NewKey {
-            address: l.address.clone(),
-            fingerprint: l.fingerprint.clone(),
-            cert: bytes,
-            source: l.source.to_owned(),
-            status,
-            replaces,
-        });
-    }
-    Ok((out, current))
 }
 
 /// A mail in the Sent folder (`imap.sent_mailbox`): when it is the team's

@@ -2,7 +2,6 @@
 //! loopback), an embargo config pointing at it, and helpers to send mail
 //! through Exim's SMTP port and read mailboxes.
 
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -187,11 +186,8 @@ impl Drop for Stack {
     }
 }
 
-/// A minimal SMTP client: full control over the envelope and the bytes.
-pub fn smtp_send(port: u16, mail_from: &str, rcpt: &str, raw: &str) {
-    smtp_send_as(port, "test.example", mail_from, rcpt, raw)
-}
-
+/// A minimal SMTP client: full control over the greeting, the envelope and
+/// the bytes.
 pub fn smtp_send_as(port: u16, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -433,6 +429,19 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; past `timeout`, panics with
+/// `why()` (which can read the daemon's log at that moment).
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool, why: impl FnOnce() -> String) {
+    let start = Instant::now();
+    loop {
+        if done() {
+            return;
+        }
+        assert!(start.elapsed() < timeout, "waited {timeout:?}: {}", why());
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -275,11 +275,11 @@ fn a_reply_in_the_sent_folder_is_the_teams_response() {
              In-Reply-To: <sent-1@example.test>\n\nThanks, we can reproduce it.\n"
         ),
     );
-    let start = std::time::Instant::now();
-    while s.reports()[0]["state"] != "triaged" {
-        assert!(start.elapsed() < WAIT, "{}\n{}", s.reports()[0], s.daemon_log());
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        WAIT,
+        || s.reports()[0]["state"] == "triaged",
+        || format!("{}\n{}", s.reports()[0], s.daemon_log()),
+    );
     let r = s.reports().remove(0);
     assert!(r["response_met_at"].is_string(), "{r}");
     let shown = s.embargo(&["reports", "show", &id, "--json"]);

@@ -51,15 +51,11 @@ fn sigkill_in_a_backlog_loses_nothing_and_doubles_nothing() {
     // sends whose outcome is in doubt wait for our own copy (confirmed) or
     // for the grace period (sent again).
     let mut d = s.daemon();
-    let start = Instant::now();
-    while s.reports().iter().any(|r| r["acknowledged_at"].is_null()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "not all acknowledged: {}",
-            s.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || s.reports().iter().all(|r| !r["acknowledged_at"].is_null()),
+        || format!("not all acknowledged: {}", s.daemon_log()),
+    );
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
     s.stack.wait_delivered(Duration::from_secs(10));
@@ -203,15 +199,16 @@ fn idle_is_reissued_on_time_despite_server_keepalives() {
     // The ack's own copy may still arrive; let that settle first.
     std::thread::sleep(Duration::from_secs(4));
     let before = fetched();
-    let start = Instant::now();
-    while fetched() == before {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "no fetch round for 15 s with idle_restart_secs = 3 (last {before}):\n{}",
-            s.daemon_log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_until(
+        Duration::from_secs(15),
+        || fetched() != before,
+        || {
+            format!(
+                "no fetch round for 15 s with idle_restart_secs = 3 (last {before}):\n{}",
+                s.daemon_log()
+            )
+        },
+    );
     d.signal("TERM");
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }

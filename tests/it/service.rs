@@ -106,11 +106,7 @@ fn notify_protocol_reload_and_stop() {
     let good = std::fs::read_to_string(&s.config).unwrap();
     std::fs::write(&s.config, "[imap\nthis is not toml").unwrap();
     d.signal("HUP");
-    let start = Instant::now();
-    while !s.daemon_log().contains("reload refused") {
-        assert!(start.elapsed() < WAIT, "{}", s.daemon_log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(WAIT, || s.daemon_log().contains("reload refused"), || s.daemon_log());
     s.stack.deliver(
         RESEARCHER,
         SECURITY,
@@ -140,11 +136,11 @@ fn sigterm_during_a_backlog_drains_and_loses_nothing() {
     }
     s.stack.wait_inbox(SECURITY, N, WAIT);
     let mut d = s.daemon();
-    let start = Instant::now();
-    while s.reports().is_empty() {
-        assert!(start.elapsed() < WAIT, "no report yet; daemon log:\n{}", s.daemon_log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        WAIT,
+        || !s.reports().is_empty(),
+        || format!("no report yet; daemon log:\n{}", s.daemon_log()),
+    );
     d.signal("TERM");
     let stopped = Instant::now();
     assert_eq!(d.wait(Duration::from_secs(20)), Some(0), "{}", s.daemon_log());
