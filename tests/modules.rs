@@ -261,9 +261,7 @@ fn functions(code: &str) -> Vec<(String, usize)> {
 /// Files and functions in `src/` that were already longer than the limits
 /// when they were set (issue 15): each may not grow; the list only shrinks.
 const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[
-    ("cli.rs", 780),
     ("cli.rs::dispatch", 95),
-    ("config.rs", 858),
     ("digest/alert.rs::compose", 88),
     ("digest/mod.rs::build", 102),
     ("intake.rs::decide_and_record", 142),

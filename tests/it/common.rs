@@ -2,7 +2,6 @@
 //! loopback), an embargo config pointing at it, and helpers to send mail
 //! through Exim's SMTP port and read mailboxes.
 
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

@@ -1,0 +1,212 @@
+//! The command line as clap sees it: verbs, flags and their help texts.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "embargo",
+    version,
+    about = "Runs a security@ mailbox for coordinated vulnerability disclosure."
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "/etc/embargo/embargo.toml",
+        env = "EMBARGO_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Watch the mailbox and answer reports until SIGTERM or SIGINT.
+    Run {
+        /// Process what is waiting, send what is due, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the configuration without touching the network (exit 2 on error).
+    CheckConfig,
+    /// Look at reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+    /// OpenPGP keys: the team's (loaded from the config) and reporters' (learned).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Is the daemon healthy? Exit 0 OK, 1 something needs attention (overdue
+    /// reports, failed or old outbox mail), 2 critical (daemon not running,
+    /// mailbox not connected). Works as a monitoring check.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A consistent copy of the database, safe while the daemon runs.
+    Backup {
+        /// The new file to write (must not exist).
+        path: PathBuf,
+    },
+    /// Replace the database with a backup (stop the daemon first).
+    Restore {
+        /// A file written by `embargo backup`.
+        path: PathBuf,
+    },
+    /// The daily digest: print it, or send it now.
+    Digest {
+        /// Print the digest (text; with --html the HTML part) instead of sending.
+        #[arg(long, conflicts_with = "send")]
+        dry_run: bool,
+        /// Send it now to [team] notify (whether or not there is anything to say).
+        #[arg(long)]
+        send: bool,
+        /// With --dry-run: print the HTML part.
+        #[arg(long)]
+        html: bool,
+        /// Pretend it is this time (RFC 3339), for previews.
+        #[arg(long)]
+        now: Option<String>,
+    },
+    /// The Security Hall of Fame: credited reporters of fixed or disclosed reports.
+    HallOfFame {
+        /// md, html or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
+    /// Print security.txt (RFC 9116) from the config.
+    SecurityTxt {
+        /// Clearsign it with the team key.
+        #[arg(long)]
+        sign: bool,
+    },
+    /// Print the man page (roff) on standard output.
+    Man,
+    /// Print shell completions on standard output.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Inbound mail that did not become a report: automatic, failed, duplicate.
+    Messages {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Team keys (fingerprint, algorithm, expiry) and learned reporter keys
+    /// (address, fingerprint, source, first seen).
+    List {
+        /// Print JSON: {"team": [...], "reporters": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a reporter's candidate key (a key other than the pinned one came
+    /// in their mail): from now on replies are encrypted to it.
+    Accept {
+        /// The reporter's address.
+        address: String,
+        /// The candidate's fingerprint, as `keys list` shows it.
+        fingerprint: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportsCommand {
+    /// All reports, oldest first.
+    List {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a report's state: new, triaged, fixing, fixed, disclosed, excluded,
+    /// duplicate, invalid, withdrawn. Any state past new stops the response clock.
+    State {
+        id: String,
+        state: String,
+        /// Why (goes into the event).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Mark a report as especially complex: the fix clock runs to policy.complex_fix_days.
+    Complex { id: String },
+    /// The fix is released (today, or --date YYYY-MM-DD): the details clock starts.
+    Fixed {
+        id: String,
+        #[arg(long)]
+        date: Option<String>,
+        /// Send the reporter the "fixed" notice (config/fixed.txt).
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Send the reporter a message from the team (text from --file or stdin):
+    /// threaded, signed, encrypted when their key is known.
+    Reply {
+        id: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Record the agreed disclosure date (refused beyond the policy's limits
+    /// unless --force, with the reason recorded).
+    DiscloseOn {
+        id: String,
+        /// YYYY-MM-DD.
+        date: String,
+        /// Send the reporter the notice (config/disclose-on.txt).
+        #[arg(long)]
+        notify: bool,
+        /// Allow a date beyond the policy's limits; give the reason.
+        #[arg(long, value_name = "REASON")]
+        force: Option<String>,
+    },
+    /// The details are public: close the report.
+    Disclosed { id: String },
+    /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
+    Merge { id: String, into: String },
+    /// Record how the reporter wants to be credited in the hall of fame.
+    Credit {
+        id: String,
+        #[arg(
+            long,
+            required_unless_present_any = ["no_credit", "accept"],
+            conflicts_with_all = ["no_credit", "accept"]
+        )]
+        name: Option<String>,
+        #[arg(long, requires = "name")]
+        url: Option<String>,
+        /// The reporter does not want to be credited.
+        #[arg(long, conflicts_with = "accept")]
+        no_credit: bool,
+        /// Confirm the credit wish from the reporter's unauthenticated mail
+        /// (shown as "Credit proposed" in `reports show` and the digest).
+        #[arg(long)]
+        accept: bool,
+    },
+    /// One report with its whole thread and every event.
+    Show {
+        /// The tracking id, e.g. SEC-2026-0001.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,396 @@
+//! Turning the raw file into the typed [`Config`]: every value checked,
+//! defaults filled in, paths resolved against the config's folder, secrets
+//! read; every error names the key and the problem.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use lettre::message::Mailbox as MailAddress;
+
+use super::*;
+
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a Path,
+    pub(super) source: &'a str,
+    pub(super) base: &'a Path,
+    /// Read secret files (false: `load_offline`).
+    pub(super) secrets: bool,
+}
+
+impl Validator<'_> {
+    pub(super) fn err(&self, section: &str, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            line: locate(self.source, section, key),
+            key: format!("{section}.{key}"),
+            problem: problem.into(),
+        }
+    }
+
+    pub(super) fn path(&self, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { self.base.join(p) }
+    }
+
+    pub(super) fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
+        if !self.secrets {
+            return Ok(String::new());
+        }
+        let path = crate::secrets::resolve(&self.path(p));
+        let text = crate::secrets::read_secret(&path)
+            .map_err(|e| self.err(section, key, format!("{}: {e}", path.display())))?;
+        if text.is_empty() {
+            return Err(self.err(section, key, format!("{} is empty", path.display())));
+        }
+        Ok(text)
+    }
+
+    pub(super) fn readable_file(&self, section: &str, key: &str, p: &str) -> Result<PathBuf, ConfigError> {
+        let path = self.path(p);
+        std::fs::File::open(&path)
+            .map_err(|e| self.err(section, key, format!("cannot read {}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    pub(super) fn security(&self, section: &str, value: Option<&str>, host: &str) -> Result<Security, ConfigError> {
+        let sec = match value.unwrap_or("tls") {
+            "tls" => Security::Tls,
+            "starttls" => Security::StartTls,
+            "none" => Security::None,
+            other => {
+                return Err(self.err(
+                    section,
+                    "security",
+                    format!("`{other}` is not one of \"tls\", \"starttls\", \"none\""),
+                ));
+            }
+        };
+        if sec == Security::None && !is_loopback(host) {
+            return Err(self.err(
+                section,
+                "security",
+                format!(
+                    "\"none\" sends the password in clear text; it is only allowed to a loopback address, not `{host}`"
+                ),
+            ));
+        }
+        Ok(sec)
+    }
+
+    pub(super) fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let imap = self.imap(raw.imap)?;
+        let smtp = self.smtp(raw.smtp)?;
+        if raw.store.path.trim().is_empty() {
+            return Err(self.err("store", "path", "must not be empty"));
+        }
+        let store = StoreConfig {
+            path: self.path(&raw.store.path),
+        };
+        let prefix = raw.policy.tracking_prefix.clone().unwrap_or_else(|| "SEC".to_owned());
+        if prefix.is_empty() || prefix.len() > 16 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(self.err(
+                "policy",
+                "tracking_prefix",
+                "must be 1 to 16 ASCII letters or digits (it goes into subjects as [PREFIX-YYYY-NNNN])",
+            ));
+        }
+        let ack = raw.reply.ack_template.unwrap_or_else(|| "ack.txt".to_owned());
+        let ack_template = self.readable_file("reply", "ack_template", &ack)?;
+        let cd = raw
+            .reply
+            .cannot_decrypt_template
+            .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
+        let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
+        let combined_ack_template = match raw.reply.combined_ack_template {
+            Some(t) => Some(self.readable_file("reply", "combined_ack_template", &t)?),
+            None => self
+                .readable_file("reply", "combined_ack_template", "ack-combined.txt")
+                .ok(),
+        };
+        let max_per_sender_per_day = raw.reply.max_per_sender_per_day.unwrap_or(5);
+        // Unset: 50, or the plain limit when that is higher (a config from
+        // before the key existed keeps working).
+        let max_per_authenticated_sender_per_day = raw
+            .reply
+            .max_per_authenticated_sender_per_day
+            .unwrap_or(50.max(max_per_sender_per_day));
+        if max_per_authenticated_sender_per_day < max_per_sender_per_day {
+            return Err(self.err(
+                "reply",
+                "max_per_authenticated_sender_per_day",
+                format!(
+                    "{max_per_authenticated_sender_per_day} is below reply.max_per_sender_per_day \
+                     ({max_per_sender_per_day}): a proven sender gets at least as many"
+                ),
+            ));
+        }
+        let combine_after_secs = raw.reply.combine_after_secs.unwrap_or(3600);
+        if !(1..=7 * 86400).contains(&combine_after_secs) {
+            return Err(self.err("reply", "combine_after_secs", "must be between 1 and 604800 (a week)"));
+        }
+        let reply = ReplyConfig {
+            ack_template,
+            cannot_decrypt_template,
+            max_per_sender_per_day,
+            max_automatic_per_hour: raw.reply.max_automatic_per_hour.unwrap_or(1000),
+            max_per_authenticated_sender_per_day,
+            combine_after_secs,
+            combined_ack_template,
+        };
+        Ok(Config {
+            file: self.file.to_owned(),
+            imap,
+            smtp,
+            store,
+            policy: PolicyConfig {
+                tracking_prefix: prefix,
+                promises: self.promises(&raw.policy)?,
+                calendar: self.calendar(&raw.policy)?,
+            },
+            reply,
+            openpgp: self.openpgp(raw.openpgp)?,
+            team: self.team(raw.team)?,
+            digest: self.digest(raw.digest)?,
+            security_txt: policy::security_txt(raw.security_txt),
+            metrics: self.metrics(raw.metrics)?,
+            trust: self.trust(raw.trust)?,
+            exclude: self.exclude(raw.exclude)?,
+        })
+    }
+
+    pub(super) fn trust(&self, r: RawTrust) -> Result<TrustConfig, ConfigError> {
+        let Some(id) = r.authserv_id else {
+            return Ok(TrustConfig::default());
+        };
+        let id = id.trim().to_ascii_lowercase();
+        let ok = !id.is_empty()
+            && id.len() <= 255
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if !ok {
+            return Err(self.err(
+                "trust",
+                "authserv_id",
+                format!(
+                    "`{id}` is not an authserv-id: give the host name your MTA writes first in its \
+                     Authentication-Results headers, e.g. \"mx.example.org\""
+                ),
+            ));
+        }
+        Ok(TrustConfig { authserv_id: Some(id) })
+    }
+
+    pub(super) fn metrics(&self, r: RawMetrics) -> Result<MetricsConfig, ConfigError> {
+        let Some(listen) = r.listen else {
+            return Ok(MetricsConfig::default());
+        };
+        let addr: std::net::SocketAddr = listen.trim().parse().map_err(|_| {
+            self.err(
+                "metrics",
+                "listen",
+                format!("`{listen}` is not an address and port such as \"127.0.0.1:9466\" or \"[::1]:9466\""),
+            )
+        })?;
+        if !addr.ip().is_loopback() {
+            return Err(self.err(
+                "metrics",
+                "listen",
+                format!(
+                    "`{listen}` is not a loopback address; the endpoint has no authentication, so it listens on \
+                     127.0.0.1 or ::1 only (put a reverse proxy in front to reach it from elsewhere)"
+                ),
+            ));
+        }
+        Ok(MetricsConfig { listen: Some(addr) })
+    }
+
+    pub(super) fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {
+        let keys: Vec<PathBuf> = r.keys.iter().map(|k| crate::secrets::resolve(&self.path(k))).collect();
+        for k in keys.iter().filter(|_| self.secrets) {
+            std::fs::File::open(k)
+                .map_err(|e| self.err("openpgp", "keys", format!("cannot read {}: {e}", k.display())))?;
+        }
+        let passphrase = match r.passphrase_file {
+            Some(p) => Some(self.secret("openpgp", "passphrase_file", &p)?),
+            None => None,
+        };
+        let max_decrypted_size = match &r.max_decrypted_size {
+            None => 32 * 1024 * 1024,
+            Some(v) => parse_size(v).map_err(|p| self.err("openpgp", "max_decrypted_size", p))?,
+        };
+        if max_decrypted_size > MAX_MESSAGE_SIZE_LIMIT {
+            // The sum of a message's plaintexts is stored as its text: past
+            // SQLite's length limit that message could never be recorded.
+            return Err(self.err(
+                "openpgp",
+                "max_decrypted_size",
+                "must be at most 256MiB (it bounds the decrypted text of one message, all its parts together)",
+            ));
+        }
+        Ok(OpenPgpConfig {
+            keys,
+            passphrase,
+            max_decrypted_size,
+        })
+    }
+
+    pub(super) fn promises(&self, p: &RawPolicy) -> Result<crate::policy::Promises, ConfigError> {
+        let d = crate::policy::Promises::default();
+        let days = |key: &str, v: Option<u32>, default: u32| match v {
+            Some(0) => Err(self.err("policy", key, "must be greater than 0")),
+            Some(n) if n > 3650 => Err(self.err("policy", key, "must be at most 3650")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let promises = crate::policy::Promises {
+            response_business_days: days(
+                "response_business_days",
+                p.response_business_days,
+                d.response_business_days,
+            )?,
+            fix_days: days("fix_days", p.fix_days, d.fix_days)?,
+            complex_fix_days: days("complex_fix_days", p.complex_fix_days, d.complex_fix_days)?,
+            details_delay_days: days("details_delay_days", p.details_delay_days, d.details_delay_days)?,
+        };
+        if promises.complex_fix_days < promises.fix_days {
+            return Err(self.err("policy", "complex_fix_days", "must not be shorter than policy.fix_days"));
+        }
+        Ok(promises)
+    }
+
+    pub(super) fn imap(&self, r: RawImap) -> Result<ImapConfig, ConfigError> {
+        let security = self.security("imap", r.security.as_deref(), &r.host)?;
+        let port = r.port.unwrap_or(match security {
+            Security::Tls => 993,
+            _ => 143,
+        });
+        let ca_file = match r.ca_file {
+            Some(p) => Some(self.readable_file("imap", "ca_file", &p)?),
+            None => None,
+        };
+        let max_message_size = match &r.max_message_size {
+            None => 50 * 1024 * 1024,
+            Some(v) => parse_size(v).map_err(|p| self.err("imap", "max_message_size", p))?,
+        };
+        if max_message_size > MAX_MESSAGE_SIZE_LIMIT {
+            // Above this the IMAP client's buffer (512 MiB) or SQLite's
+            // length limit would fail on every attempt at such a message,
+            // blocking the mailbox behind it.
+            return Err(self.err(
+                "imap",
+                "max_message_size",
+                "must be at most 256MiB (larger mail is recorded from its header and flagged)",
+            ));
+        }
+        if r.user.is_empty() {
+            return Err(self.err("imap", "user", "must not be empty"));
+        }
+        if r.mailbox.is_empty() {
+            return Err(self.err("imap", "mailbox", "must not be empty"));
+        }
+        let idle_restart_secs = r.idle_restart_secs.unwrap_or(20 * 60);
+        if !(1..=28 * 60).contains(&idle_restart_secs) {
+            return Err(self.err(
+                "imap",
+                "idle_restart_secs",
+                "must be between 1 and 1680 (RFC 2177: servers may drop IDLE after 30 minutes)",
+            ));
+        }
+        let sent_mailbox = match r.sent_mailbox {
+            Some(s) if s.trim().is_empty() => return Err(self.err("imap", "sent_mailbox", "must not be empty")),
+            Some(s) if s == r.mailbox => {
+                return Err(self.err(
+                    "imap",
+                    "sent_mailbox",
+                    "must differ from imap.mailbox (the Sent folder holds the team's replies)",
+                ));
+            }
+            other => other,
+        };
+        Ok(ImapConfig {
+            password: self.secret("imap", "password_file", &r.password_file)?,
+            host: r.host,
+            port,
+            security,
+            ca_file,
+            user: r.user,
+            mailbox: r.mailbox,
+            max_message_size,
+            timeout_secs: positive(self, "imap", "timeout_secs", r.timeout_secs, 60)?,
+            idle_restart_secs,
+            poll_interval_secs: positive(self, "imap", "poll_interval_secs", r.poll_interval_secs, 60)?,
+            reconnect_max_secs: positive(self, "imap", "reconnect_max_secs", r.reconnect_max_secs, 300)?,
+            first_start_ack_hours: r.first_start_ack_hours.unwrap_or(24),
+            sent_poll_secs: positive(self, "imap", "sent_poll_secs", r.sent_poll_secs, 60)?,
+            sent_mailbox,
+        })
+    }
+
+    pub(super) fn smtp(&self, r: RawSmtp) -> Result<SmtpConfig, ConfigError> {
+        let security = self.security("smtp", r.security.as_deref(), &r.host)?;
+        let port = r.port.unwrap_or(match security {
+            Security::Tls => 465,
+            Security::StartTls => 587,
+            Security::None => 25,
+        });
+        let ca_file = match r.ca_file {
+            Some(p) => Some(self.readable_file("smtp", "ca_file", &p)?),
+            None => None,
+        };
+        let from: MailAddress = r
+            .from
+            .parse()
+            .map_err(|e| self.err("smtp", "from", format!("`{}` is not a mail address: {e}", r.from)))?;
+        let password = match (&r.user, &r.password_file) {
+            (Some(_), Some(p)) => Some(self.secret("smtp", "password_file", p)?),
+            (Some(_), None) => {
+                return Err(self.err("smtp", "password_file", "is required when smtp.user is set"));
+            }
+            (None, Some(_)) => {
+                return Err(self.err("smtp", "user", "is required when smtp.password_file is set"));
+            }
+            (None, None) => None,
+        };
+        Ok(SmtpConfig {
+            host: r.host,
+            port,
+            security,
+            ca_file,
+            user: r.user,
+            password,
+            from,
+            timeout_secs: positive(self, "smtp", "timeout_secs", r.timeout_secs, 60)?,
+            retry_max_secs: positive(self, "smtp", "retry_max_secs", r.retry_max_secs, 900)?,
+            copy_to_self: r.copy_to_self.unwrap_or(true),
+            in_doubt_grace_secs: positive(self, "smtp", "in_doubt_grace_secs", r.in_doubt_grace_secs, 600)?,
+            connections: match r.connections {
+                None => 8,
+                Some(n @ 1..=16) => n as usize,
+                Some(n) => return Err(self.err("smtp", "connections", format!("must be between 1 and 16, not {n}"))),
+            },
+        })
+    }
+}
+
+pub(super) fn positive(
+    v: &Validator<'_>,
+    section: &str,
+    key: &str,
+    value: Option<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(v.err(section, key, "must be greater than 0")),
+        Some(n) => Ok(n),
+    }
+}
+
+pub(super) fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+/// The largest `imap.max_message_size` accepted.
+pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
