@@ -517,7 +517,7 @@ fn prefill_db(path: &Path, n: usize) {
             body: "old",
             ..Default::default()
         };
-        let d = embargo::store::Disposition::NewReport {
+        let d = embargo::store::Disposition::NewReport(embargo::store::NewReport {
             reporter: format!("p{i}@example.test"),
             reporter_name: String::new(),
             subject: format!("old report {i}"),
@@ -540,7 +540,7 @@ fn prefill_db(path: &Path, n: usize) {
             excluded_topic: None,
             alerts: Box::new(|_| Ok(vec![])),
             held_ack: None,
-        };
+        });
         store.record(None, &row, d, "OLD").unwrap();
     }
     drop(store);

@@ -15,7 +15,7 @@ use crate::message::{self, Inbound, ReturnPath};
 use crate::openpgp::{self, Protection, SigState};
 use crate::pipeline::Pipeline;
 use crate::reply::{self, AckContext, Crypto, ReplyTo};
-use crate::store::{Compose, Disposition, InboundRow, Outgoing, Recorded, Source, Store};
+use crate::store::{Compose, Disposition, FollowUp, InboundRow, NewReport, Outgoing, Recorded, Source, Store};
 use crate::timing::{self, Stage};
 use crate::triage::{self, Decision};
 
@@ -145,7 +145,7 @@ fn decide_and_record(
                     Relay::Refused => team_response = false,
                 }
             }
-            Disposition::FollowUp {
+            Disposition::FollowUp(FollowUp {
                 report_id: report.id,
                 how,
                 from_team,
@@ -153,7 +153,7 @@ fn decide_and_record(
                 reopen,
                 credit,
                 credit_proven: proven,
-            }
+            })
         }
         Decision::NewReport {
             mut notes,
@@ -163,7 +163,7 @@ fn decide_and_record(
             if from_team && let Relay::Relayed(r) = relay_step(store, p, msg, protection, None)? {
                 // A member's signed relay whose outer headers named no
                 // report: it joins the report its signed content names.
-                Disposition::FollowUp {
+                Disposition::FollowUp(FollowUp {
                     report_id: r.id,
                     how: "signed relay".to_owned(),
                     from_team,
@@ -171,7 +171,7 @@ fn decide_and_record(
                     reopen: None,
                     credit: None,
                     credit_proven: false,
-                }
+                })
             } else {
                 notes.extend(protection.notes.iter().cloned());
                 if let Some(f) = &protection.failure {
@@ -197,7 +197,7 @@ fn decide_and_record(
                     )),
                     _ => None,
                 };
-                Disposition::NewReport {
+                Disposition::NewReport(NewReport {
                     reporter: r.ctx.reporter.clone(),
                     reporter_name: r.ctx.reporter_name.clone(),
                     subject: msg.subject.clone(),
@@ -229,7 +229,7 @@ fn decide_and_record(
                         )
                     },
                     excluded_topic: excluded.map(|(t, _)| t),
-                }
+                })
             }
         }
     };
@@ -276,7 +276,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::
         .map(|f| f.to_string())
         .unwrap_or_default();
     row.auth = crate::trust::Auth::Login;
-    let d = Disposition::FollowUp {
+    let d = Disposition::FollowUp(FollowUp {
         report_id: report.id,
         how,
         from_team: true,
@@ -284,7 +284,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::
         reopen: None,
         credit: None,
         credit_proven: false,
-    };
+    });
     let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");
     Ok(Some(recorded))

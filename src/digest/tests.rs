@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::policy::Calendar;
-use crate::store::{Disposition, InboundRow, Outgoing, Source};
+use crate::store::{Disposition, InboundRow, NewReport, Outgoing, Source};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
@@ -30,7 +30,7 @@ fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Opt
         from_addr: "security@example.test".into(),
         raw: b"x".to_vec(),
     };
-    let d = Disposition::NewReport {
+    let d = Disposition::NewReport(NewReport {
         reporter: format!("r{uid}@example.test"),
         reporter_name: String::new(),
         subject: subject.to_owned(),
@@ -40,7 +40,7 @@ fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Opt
         excluded_topic: excluded.map(str::to_owned),
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
-    };
+    });
     let src = Source {
         mailbox: "INBOX".into(),
         uidvalidity: 1,

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
 use super::record::team_responded;
-use super::{Outgoing, Store, insert_event, outbox, ts};
+use super::{Event, Outgoing, Store, outbox, ts};
 
 /// A report's thread, as a team message to the reporter needs it.
 #[derive(Debug, Clone)]
@@ -70,17 +70,11 @@ impl Store {
         let tx = self.write()?;
         let now = Timestamp::now();
         outbox::enqueue(&tx, Some(t.report_id), out, now)?;
-        insert_event(
-            &tx,
-            Some(t.report_id),
-            None,
-            now,
-            actor,
-            &out.kind,
-            None,
-            None,
-            &format!("to {}", out.recipient),
-        )?;
+        Event::new(&out.kind, now)
+            .report(Some(t.report_id))
+            .by(actor)
+            .detail(&format!("to {}", out.recipient))
+            .insert(&tx)?;
         team_responded(&tx, t.report_id, None, &t.state, now, actor)?;
         tx.commit()?;
         Ok(())
@@ -98,17 +92,12 @@ impl Store {
             "UPDATE reports SET disclose_on = ?2 WHERE id = ?1",
             params![t.report_id, ts(at)],
         )?;
-        insert_event(
-            &tx,
-            Some(t.report_id),
-            None,
-            Timestamp::now(),
-            actor,
-            "disclose-on",
-            old.as_deref(),
-            Some(&ts(at)),
-            note,
-        )?;
+        Event::new("disclose-on", Timestamp::now())
+            .report(Some(t.report_id))
+            .by(actor)
+            .change(old.as_deref(), Some(&ts(at)))
+            .detail(note)
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Outgoing, Store, insert_event, outbox, ts};
+use super::{Event, Outgoing, Store, outbox, ts};
 
 /// At most this many reports go into one combined acknowledgement; the rest
 /// wait for the next period.
@@ -108,22 +108,15 @@ impl Store {
         for item in &group.items {
             tx.prepare_cached("UPDATE held_acks SET combined_message_id = ?2 WHERE id = ?1")?
                 .execute(params![item.id, out.message_id])?;
-            insert_event(
-                &tx,
-                Some(item.report_id),
-                None,
-                now,
-                "embargo",
-                "ack-combined-queued",
-                None,
-                None,
-                &format!(
+            Event::new("ack-combined-queued", now)
+                .report(Some(item.report_id))
+                .detail(&format!(
                     "to {}: acknowledged in a combined reply {} with {} report(s)",
                     out.recipient,
                     out.message_id,
                     group.items.len()
-                ),
-            )?;
+                ))
+                .insert(&tx)?;
         }
         tx.prepare_cached("UPDATE held_acks SET due_at = ?2 WHERE recipient_key = ?1 AND combined_message_id IS NULL")?
             .execute(params![group.recipient_key, ts(now + after)])?;

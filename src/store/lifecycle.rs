@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, insert_event, ts};
+use super::{Event, Store, ts};
 
 /// A report as the verbs see it.
 struct Current {
@@ -36,17 +36,12 @@ impl Store {
         let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, state])?;
-        insert_event(
-            &tx,
-            Some(cur.id),
-            None,
-            now,
-            actor,
-            "state",
-            Some(&cur.state),
-            Some(state),
-            note,
-        )?;
+        Event::new("state", now)
+            .report(Some(cur.id))
+            .by(actor)
+            .change(Some(&cur.state), Some(state))
+            .detail(note)
+            .insert(&tx)?;
         // Any step past "new" is the team's response.
         if state != "new" {
             stop_response_clock(&tx, cur.id, now, actor)?;
@@ -57,17 +52,12 @@ impl Store {
                 params![cur.id, ts(now)],
             )?;
             if n > 0 {
-                insert_event(
-                    &tx,
-                    Some(cur.id),
-                    None,
-                    now,
-                    actor,
-                    "fixed",
-                    None,
-                    Some(&ts(now)),
-                    "the details clock starts",
-                )?;
+                Event::new("fixed", now)
+                    .report(Some(cur.id))
+                    .by(actor)
+                    .change(None, Some(&ts(now)))
+                    .detail("the details clock starts")
+                    .insert(&tx)?;
             }
         }
         if state == "disclosed" {
@@ -87,17 +77,11 @@ impl Store {
         let old: i64 = tx.query_row("SELECT complex FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
         tx.execute("UPDATE reports SET complex = 1 WHERE id = ?1", [cur.id])?;
         let old = if old != 0 { "complex" } else { "normal" };
-        insert_event(
-            &tx,
-            Some(cur.id),
-            None,
-            Timestamp::now(),
-            actor,
-            "complex",
-            Some(old),
-            Some("complex"),
-            "",
-        )?;
+        Event::new("complex", Timestamp::now())
+            .report(Some(cur.id))
+            .by(actor)
+            .change(Some(old), Some("complex"))
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -112,30 +96,19 @@ impl Store {
             "UPDATE reports SET fixed_at = ?2 WHERE id = ?1",
             params![cur.id, ts(at)],
         )?;
-        insert_event(
-            &tx,
-            Some(cur.id),
-            None,
-            now,
-            actor,
-            "fixed",
-            old.as_deref(),
-            Some(&ts(at)),
-            "the details clock starts",
-        )?;
+        Event::new("fixed", now)
+            .report(Some(cur.id))
+            .by(actor)
+            .change(old.as_deref(), Some(&ts(at)))
+            .detail("the details clock starts")
+            .insert(&tx)?;
         if !matches!(cur.state.as_str(), "fixed" | "disclosed") {
             tx.execute("UPDATE reports SET state = 'fixed' WHERE id = ?1", [cur.id])?;
-            insert_event(
-                &tx,
-                Some(cur.id),
-                None,
-                now,
-                actor,
-                "state",
-                Some(&cur.state),
-                Some("fixed"),
-                "",
-            )?;
+            Event::new("state", now)
+                .report(Some(cur.id))
+                .by(actor)
+                .change(Some(&cur.state), Some("fixed"))
+                .insert(&tx)?;
         }
         stop_response_clock(&tx, cur.id, now, actor)?;
         tx.commit()?;
@@ -164,28 +137,18 @@ impl Store {
             "UPDATE reports SET state = 'duplicate', merged_into = ?2 WHERE id = ?1",
             params![cur.id, into_tag],
         )?;
-        insert_event(
-            &tx,
-            Some(cur.id),
-            None,
-            now,
-            actor,
-            "state",
-            Some(&cur.state),
-            Some("duplicate"),
-            &format!("merged into {into_tag}"),
-        )?;
-        insert_event(
-            &tx,
-            Some(target.id),
-            None,
-            now,
-            actor,
-            "merged",
-            None,
-            Some(&from_tag),
-            &format!("{from_tag} merged into this report"),
-        )?;
+        Event::new("state", now)
+            .report(Some(cur.id))
+            .by(actor)
+            .change(Some(&cur.state), Some("duplicate"))
+            .detail(&format!("merged into {into_tag}"))
+            .insert(&tx)?;
+        Event::new("merged", now)
+            .report(Some(target.id))
+            .by(actor)
+            .change(None, Some(&from_tag))
+            .detail(&format!("{from_tag} merged into this report"))
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -214,17 +177,12 @@ impl Store {
         } else {
             "no credit".to_owned()
         };
-        insert_event(
-            &tx,
-            Some(cur.id),
-            None,
-            Timestamp::now(),
-            actor,
-            "credit",
-            Some(&old),
-            Some(new),
-            &detail,
-        )?;
+        Event::new("credit", Timestamp::now())
+            .report(Some(cur.id))
+            .by(actor)
+            .change(Some(&old), Some(new))
+            .detail(&detail)
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -256,17 +214,11 @@ fn stop_response_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp, actor
         params![id, ts(now)],
     )?;
     if n > 0 {
-        insert_event(
-            tx,
-            Some(id),
-            None,
-            now,
-            actor,
-            "team-responded",
-            None,
-            None,
-            "the response clock stops",
-        )?;
+        Event::new("team-responded", now)
+            .report(Some(id))
+            .by(actor)
+            .detail("the response clock stops")
+            .insert(tx)?;
     }
     Ok(())
 }

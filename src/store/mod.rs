@@ -16,6 +16,7 @@
 
 mod backup;
 mod conversation;
+mod event;
 mod held;
 mod lifecycle;
 mod migrations;
@@ -33,6 +34,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use conversation::Thread;
+pub(crate) use event::Event;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use migrations::LATEST as SCHEMA_VERSION;
 #[cfg(test)]
@@ -41,7 +43,6 @@ use open::{busy_handler, enable_wal, restrict_permissions};
 pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
 use record::advance;
-pub(crate) use record::insert_event;
 pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSummary};
 pub use status::DaemonStatus;
 pub use team::{Credited, ExcludedReport, FailedMail};
@@ -147,41 +148,47 @@ pub type Compose<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Option<Outgoing>> 
 /// Builds team mail (alerts) from the tracking id.
 pub type ComposeMany<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Vec<Outgoing>> + 'a>;
 
+/// A new report (see [`Disposition::NewReport`]).
+pub struct NewReport<'a> {
+    pub reporter: String,
+    pub reporter_name: String,
+    pub subject: String,
+    pub compose: Compose<'a>,
+    pub no_ack_reason: Option<String>,
+    pub notes: Vec<String>,
+    /// Set: the report is recorded as excluded under this topic.
+    pub excluded_topic: Option<String>,
+    /// The new-report alert to the team (none for excluded mail).
+    pub alerts: ComposeMany<'a>,
+    /// Past the per-sender limit: the acknowledgement to this address is
+    /// held and combined with the others after this long.
+    pub held_ack: Option<(String, jiff::SignedDuration)>,
+}
+
+/// Mail that joins an existing report (see [`Disposition::FollowUp`]).
+pub struct FollowUp<'a> {
+    pub report_id: i64,
+    pub how: String,
+    /// From a team member.
+    pub from_team: bool,
+    /// It reached the reporter too (Cc): the team's response for the
+    /// clocks. Mail to be relayed counts once relayed, not before.
+    pub team_response: bool,
+    /// For a reply to an excluded report: reopens it and acknowledges.
+    pub reopen: Option<Compose<'a>>,
+    pub credit: Option<CreditWish>,
+    /// The sender was authenticated: the credit wish is the reporter's;
+    /// else it is kept as a proposal for the team to confirm.
+    pub credit_proven: bool,
+}
+
 /// What triage decided, as the store persists it.
 pub enum Disposition<'a> {
     /// A new report; `compose` builds the acknowledgement once the tracking
     /// id is known (None: no acknowledgement, `no_ack_reason` says why).
-    NewReport {
-        reporter: String,
-        reporter_name: String,
-        subject: String,
-        compose: Compose<'a>,
-        no_ack_reason: Option<String>,
-        notes: Vec<String>,
-        /// Set: the report is recorded as excluded under this topic.
-        excluded_topic: Option<String>,
-        /// The new-report alert to the team (none for excluded mail).
-        alerts: ComposeMany<'a>,
-        /// Past the per-sender limit: the acknowledgement to this address is
-        /// held and combined with the others after this long.
-        held_ack: Option<(String, jiff::SignedDuration)>,
-    },
+    NewReport(NewReport<'a>),
     /// Joins an existing report.
-    FollowUp {
-        report_id: i64,
-        how: String,
-        /// From a team member.
-        from_team: bool,
-        /// It reached the reporter too (Cc): the team's response for the
-        /// clocks. Mail to be relayed counts once relayed, not before.
-        team_response: bool,
-        /// For a reply to an excluded report: reopens it and acknowledges.
-        reopen: Option<Compose<'a>>,
-        credit: Option<CreditWish>,
-        /// The sender was authenticated: the credit wish is the reporter's;
-        /// else it is kept as a proposal for the team to confirm.
-        credit_proven: bool,
-    },
+    FollowUp(FollowUp<'a>),
     /// Automatic mail: recorded, never answered.
     Automatic { reason: String },
     /// Could not be handled: a tombstone with the reason.
@@ -415,17 +422,11 @@ impl Store {
             "UPDATE reporter_keys SET status = 'pinned', last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
             params![address, fingerprint, ts(Timestamp::now())],
         )?;
-        insert_event(
-            &tx,
-            None,
-            None,
-            Timestamp::now(),
-            actor,
-            "key-accepted",
-            None,
-            Some(&fingerprint),
-            &format!("pinned for {address}"),
-        )?;
+        Event::new("key-accepted", Timestamp::now())
+            .by(actor)
+            .change(None, Some(&fingerprint))
+            .detail(&format!("pinned for {address}"))
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Outgoing, Store, insert_event, ts};
+use super::{Event, Outgoing, Store, ts};
 
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
@@ -233,17 +233,10 @@ impl Store {
         )?
         .execute(params![item.id, ts(now)])?;
         mark_acknowledged(&tx, &item.kind, item.report_id, &item.message_id, now)?;
-        insert_event(
-            &tx,
-            item.report_id,
-            None,
-            now,
-            "embargo",
-            &format!("{}-sent", item.kind),
-            None,
-            None,
-            &format!("to {}: {}", item.recipient, response),
-        )?;
+        Event::new(&format!("{}-sent", item.kind), now)
+            .report(item.report_id)
+            .detail(&format!("to {}: {}", item.recipient, response))
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -268,17 +261,10 @@ impl Store {
                     attempt_started_at = NULL WHERE id = ?1",
         )?
         .execute(params![item.id, error])?;
-        insert_event(
-            &tx,
-            item.report_id,
-            None,
-            now,
-            "embargo",
-            &format!("{}-failed", item.kind),
-            None,
-            None,
-            &format!("to {}: {}", item.recipient, error),
-        )?;
+        Event::new(&format!("{}-failed", item.kind), now)
+            .report(item.report_id)
+            .detail(&format!("to {}: {}", item.recipient, error))
+            .insert(&tx)?;
         tx.commit()?;
         Ok(())
     }
@@ -325,17 +311,12 @@ pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) ->
         )?
         .execute(params![id, ts(now)])?;
         mark_acknowledged(tx, &kind, report_id, message_id, now)?;
-        insert_event(
-            tx,
-            report_id,
-            None,
-            now,
-            "embargo",
-            &format!("{kind}-sent"),
-            None,
-            None,
-            &format!("to {recipient}: confirmed by our own copy after an interrupted attempt"),
-        )?;
+        Event::new(&format!("{kind}-sent"), now)
+            .report(report_id)
+            .detail(&format!(
+                "to {recipient}: confirmed by our own copy after an interrupted attempt"
+            ))
+            .insert(tx)?;
     }
     Ok(report_id)
 }

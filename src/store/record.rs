@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Compose, Disposition, InboundRow, Recorded, Source, Store, outbox, ts};
+use super::{Compose, Disposition, Event, FollowUp, InboundRow, NewReport, Recorded, Source, Store, outbox, ts};
 
 pub use crate::report::CreditWish;
 
@@ -38,156 +38,8 @@ impl Store {
             msg,
         };
         let result = match disposition {
-            Disposition::NewReport {
-                reporter,
-                reporter_name,
-                subject,
-                compose,
-                no_ack_reason,
-                notes,
-                excluded_topic,
-                alerts,
-                held_ack,
-            } => {
-                let received = msg.received_at.unwrap_or(now);
-                let tracking_id = next_tracking_id(&tx, prefix, received)?;
-                let signature = if msg.signature.is_empty() {
-                    "none"
-                } else {
-                    msg.signature.as_str()
-                };
-                let state = if excluded_topic.is_some() { "excluded" } else { "new" };
-                tx.prepare_cached(
-                    "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
-                                          encrypted, signature, state, excluded_topic, last_reporter_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)",
-                )?
-                .execute(params![
-                    tracking_id,
-                    reporter,
-                    reporter_name,
-                    subject,
-                    ts(received),
-                    ts(now),
-                    msg.encrypted,
-                    signature,
-                    state,
-                    excluded_topic
-                ])?;
-                let report_id = tx.last_insert_rowid();
-                let row = w.insert_inbound(Some(report_id), "report", "")?;
-                w.keys(report_id, row)?;
-                w.event(
-                    Some(report_id),
-                    Some(row),
-                    "report-created",
-                    None,
-                    Some(state),
-                    &format!("from {reporter}"),
-                )?;
-                if let Some(topic) = &excluded_topic {
-                    w.event(
-                        Some(report_id),
-                        Some(row),
-                        "excluded",
-                        None,
-                        Some(topic),
-                        "matched an excluded topic",
-                    )?;
-                }
-                for note in notes {
-                    w.event(Some(report_id), Some(row), "note", None, None, &note)?;
-                }
-                let ack_queued = match held_ack {
-                    Some((recipient, after)) => {
-                        let due = super::held::hold(&tx, report_id, &recipient, after, now)?;
-                        w.event(
-                            Some(report_id),
-                            Some(row),
-                            "ack-held",
-                            None,
-                            None,
-                            &format!(
-                                "held by the per-sender limit until {}: acknowledged then in one combined reply to {recipient}",
-                                ts(due)
-                            ),
-                        )?;
-                        false
-                    }
-                    None => w.reply(report_id, row, &tracking_id, compose, no_ack_reason)?,
-                };
-                match alerts(&tracking_id) {
-                    Ok(outs) => {
-                        for out in outs {
-                            outbox::enqueue(&tx, Some(report_id), &out, now)?;
-                            let detail = format!("to {}", out.recipient);
-                            w.event(Some(report_id), None, "alert-queued", None, None, &detail)?;
-                        }
-                    }
-                    Err(e) => w.event(Some(report_id), None, "alert-skipped", None, None, &format!("{e:#}"))?,
-                }
-                Recorded::NewReport {
-                    tracking_id,
-                    ack_queued,
-                }
-            }
-            Disposition::FollowUp {
-                report_id,
-                how,
-                from_team,
-                team_response,
-                reopen,
-                credit,
-                credit_proven,
-            } => {
-                let (tracking_id, state): (String, String) = tx
-                    .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
-                    .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                let kind = if from_team { "team" } else { "follow-up" };
-                let row = w.insert_inbound(Some(report_id), kind, &how)?;
-                w.keys(report_id, row)?;
-                w.event(
-                    Some(report_id),
-                    Some(row),
-                    kind,
-                    None,
-                    None,
-                    &format!("from {} ({how})", msg.from_addr),
-                )?;
-                if msg.encrypted {
-                    tx.prepare_cached("UPDATE reports SET encrypted = 1 WHERE id = ?1")?
-                        .execute([report_id])?;
-                }
-                if from_team {
-                    if team_response {
-                        w.team_response(report_id, row, &state)?;
-                    }
-                } else {
-                    tx.prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
-                        .execute(params![report_id, ts(now)])?;
-                    match credit {
-                        Some(c) if credit_proven => w.credit(report_id, row, &c)?,
-                        Some(c) => w.credit_proposal(report_id, row, &c)?,
-                        None => {}
-                    }
-                    if state == "excluded"
-                        && let Some(compose) = reopen
-                    {
-                        tx.prepare_cached("UPDATE reports SET state = 'new' WHERE id = ?1")?
-                            .execute([report_id])?;
-                        w.event(
-                            Some(report_id),
-                            Some(row),
-                            "state",
-                            Some("excluded"),
-                            Some("new"),
-                            "reopened by the reporter's reply",
-                        )?;
-                        w.reply(report_id, row, &tracking_id, compose, None)?;
-                    }
-                }
-                Recorded::FollowUp { tracking_id }
-            }
+            Disposition::NewReport(d) => w.new_report(prefix, d)?,
+            Disposition::FollowUp(d) => w.follow_up(d)?,
             Disposition::Automatic { reason } => {
                 w.insert_inbound(None, "automatic", &reason)?;
                 Recorded::Automatic
@@ -213,6 +65,200 @@ impl Store {
         }
         tx.commit()?;
         Ok(result)
+    }
+}
+
+impl Writer<'_> {
+    /// A new report: its row, the message, keys, events, the
+    /// acknowledgement (or why none, or held) and the team's alerts.
+    fn new_report(&self, prefix: &str, d: NewReport<'_>) -> anyhow::Result<Recorded> {
+        let NewReport {
+            reporter,
+            reporter_name,
+            subject,
+            compose,
+            no_ack_reason,
+            notes,
+            excluded_topic,
+            alerts,
+            held_ack,
+        } = d;
+        let received = self.msg.received_at.unwrap_or(self.now);
+        let tracking_id = next_tracking_id(self.tx, prefix, received)?;
+        let state = if excluded_topic.is_some() { "excluded" } else { "new" };
+        let report_id = self.insert_report(
+            &tracking_id,
+            &reporter,
+            &reporter_name,
+            &subject,
+            received,
+            state,
+            &excluded_topic,
+        )?;
+        let row = self.insert_inbound(Some(report_id), "report", "")?;
+        self.keys(report_id, row)?;
+        self.event(
+            Some(report_id),
+            Some(row),
+            "report-created",
+            None,
+            Some(state),
+            &format!("from {reporter}"),
+        )?;
+        if let Some(topic) = &excluded_topic {
+            self.event(
+                Some(report_id),
+                Some(row),
+                "excluded",
+                None,
+                Some(topic),
+                "matched an excluded topic",
+            )?;
+        }
+        for note in notes {
+            self.event(Some(report_id), Some(row), "note", None, None, &note)?;
+        }
+        let ack_queued = match held_ack {
+            Some((recipient, after)) => {
+                let due = super::held::hold(self.tx, report_id, &recipient, after, self.now)?;
+                self.event(
+                    Some(report_id),
+                    Some(row),
+                    "ack-held",
+                    None,
+                    None,
+                    &format!(
+                        "held by the per-sender limit until {}: acknowledged then in one combined reply to {recipient}",
+                        ts(due)
+                    ),
+                )?;
+                false
+            }
+            None => self.reply(report_id, row, &tracking_id, compose, no_ack_reason)?,
+        };
+        self.alerts(report_id, &tracking_id, alerts)?;
+        Ok(Recorded::NewReport {
+            tracking_id,
+            ack_queued,
+        })
+    }
+
+    /// The report's own row.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_report(
+        &self,
+        tracking_id: &str,
+        reporter: &str,
+        reporter_name: &str,
+        subject: &str,
+        received: Timestamp,
+        state: &str,
+        excluded_topic: &Option<String>,
+    ) -> anyhow::Result<i64> {
+        let signature = if self.msg.signature.is_empty() {
+            "none"
+        } else {
+            self.msg.signature.as_str()
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO reports (tracking_id, reporter, reporter_name, subject, received_at, created_at,
+                                  encrypted, signature, state, excluded_topic, last_reporter_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5)",
+            )?
+            .execute(params![
+                tracking_id,
+                reporter,
+                reporter_name,
+                subject,
+                ts(received),
+                ts(self.now),
+                self.msg.encrypted,
+                signature,
+                state,
+                excluded_topic
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// The new-report alerts to the team, or why there are none.
+    fn alerts(&self, report_id: i64, tracking_id: &str, alerts: super::ComposeMany<'_>) -> anyhow::Result<()> {
+        match alerts(tracking_id) {
+            Ok(outs) => {
+                for out in outs {
+                    outbox::enqueue(self.tx, Some(report_id), &out, self.now)?;
+                    let detail = format!("to {}", out.recipient);
+                    self.event(Some(report_id), None, "alert-queued", None, None, &detail)?;
+                }
+                Ok(())
+            }
+            Err(e) => self.event(Some(report_id), None, "alert-skipped", None, None, &format!("{e:#}")),
+        }
+    }
+
+    /// Mail joining a report: the message, keys, the team's response or the
+    /// reporter's (credit wish, reopening an excluded report).
+    fn follow_up(&self, d: FollowUp<'_>) -> anyhow::Result<Recorded> {
+        let FollowUp {
+            report_id,
+            how,
+            from_team,
+            team_response,
+            reopen,
+            credit,
+            credit_proven,
+        } = d;
+        let (tracking_id, state): (String, String) = self
+            .tx
+            .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
+            .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let kind = if from_team { "team" } else { "follow-up" };
+        let row = self.insert_inbound(Some(report_id), kind, &how)?;
+        self.keys(report_id, row)?;
+        self.event(
+            Some(report_id),
+            Some(row),
+            kind,
+            None,
+            None,
+            &format!("from {} ({how})", self.msg.from_addr),
+        )?;
+        if self.msg.encrypted {
+            self.tx
+                .prepare_cached("UPDATE reports SET encrypted = 1 WHERE id = ?1")?
+                .execute([report_id])?;
+        }
+        if from_team {
+            if team_response {
+                self.team_response(report_id, row, &state)?;
+            }
+        } else {
+            self.tx
+                .prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
+                .execute(params![report_id, ts(self.now)])?;
+            match credit {
+                Some(c) if credit_proven => self.credit(report_id, row, &c)?,
+                Some(c) => self.credit_proposal(report_id, row, &c)?,
+                None => {}
+            }
+            if state == "excluded"
+                && let Some(compose) = reopen
+            {
+                self.tx
+                    .prepare_cached("UPDATE reports SET state = 'new' WHERE id = ?1")?
+                    .execute([report_id])?;
+                self.event(
+                    Some(report_id),
+                    Some(row),
+                    "state",
+                    Some("excluded"),
+                    Some("new"),
+                    "reopened by the reporter's reply",
+                )?;
+                self.reply(report_id, row, &tracking_id, compose, None)?;
+            }
+        }
+        Ok(Recorded::FollowUp { tracking_id })
     }
 }
 
@@ -330,17 +376,12 @@ impl Writer<'_> {
         new: Option<&str>,
         detail: &str,
     ) -> anyhow::Result<()> {
-        insert_event(
-            self.tx,
-            report_id,
-            message_row,
-            self.now,
-            "embargo",
-            kind,
-            old,
-            new,
-            detail,
-        )
+        Event::new(kind, self.now)
+            .report(report_id)
+            .message(message_row)
+            .change(old, new)
+            .detail(detail)
+            .insert(self.tx)
     }
 
     /// Queues the automatic reply `compose` builds, or records why none.
@@ -432,26 +473,6 @@ impl Writer<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert_event(
-    conn: &Connection,
-    report_id: Option<i64>,
-    message_row: Option<i64>,
-    at: Timestamp,
-    actor: &str,
-    kind: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-    detail: &str,
-) -> anyhow::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO events (report_id, message_id, at, actor, kind, old_value, new_value, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![report_id, message_row, ts(at), actor, kind, old, new, detail])?;
-    Ok(())
-}
-
 pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::Result<()> {
     tx.prepare_cached(
         "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
@@ -491,32 +512,23 @@ pub(crate) fn team_responded(
     tx.prepare_cached("UPDATE reports SET last_team_at = ?2 WHERE id = ?1")?
         .execute(params![report_id, ts(now)])?;
     if first > 0 {
-        insert_event(
-            tx,
-            Some(report_id),
-            row,
-            now,
-            actor,
-            "team-responded",
-            None,
-            None,
-            "first response: the response clock stops",
-        )?;
+        Event::new("team-responded", now)
+            .report(Some(report_id))
+            .message(row)
+            .by(actor)
+            .detail("first response: the response clock stops")
+            .insert(tx)?;
     }
     if state == "new" {
         tx.prepare_cached("UPDATE reports SET state = 'triaged' WHERE id = ?1")?
             .execute([report_id])?;
-        insert_event(
-            tx,
-            Some(report_id),
-            row,
-            now,
-            actor,
-            "state",
-            Some("new"),
-            Some("triaged"),
-            "the team responded",
-        )?;
+        Event::new("state", now)
+            .report(Some(report_id))
+            .message(row)
+            .by(actor)
+            .change(Some("new"), Some("triaged"))
+            .detail("the team responded")
+            .insert(tx)?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::{Outgoing, Store, insert_event, outbox, ts};
+use super::{Event, Outgoing, Store, outbox, ts};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedMail {
@@ -55,17 +55,10 @@ impl Store {
         for out in outs {
             outbox::enqueue(&tx, report_id, out, now)?;
             if report_id.is_some() {
-                insert_event(
-                    &tx,
-                    report_id,
-                    None,
-                    now,
-                    "embargo",
-                    &format!("{}-queued", out.kind),
-                    None,
-                    None,
-                    &format!("to {}", out.recipient),
-                )?;
+                Event::new(&format!("{}-queued", out.kind), now)
+                    .report(report_id)
+                    .detail(&format!("to {}", out.recipient))
+                    .insert(&tx)?;
             }
         }
         tx.commit()?;

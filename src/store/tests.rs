@@ -33,7 +33,7 @@ fn out(id: &str) -> Outgoing {
 }
 
 fn new_report(ack_id: &'static str) -> Disposition<'static> {
-    Disposition::NewReport {
+    Disposition::NewReport(NewReport {
         reporter: "r@example.test".into(),
         reporter_name: String::new(),
         subject: "bug".into(),
@@ -43,7 +43,7 @@ fn new_report(ack_id: &'static str) -> Disposition<'static> {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
-    }
+    })
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn tracking_ids_count_up() {
 #[test]
 fn a_compose_error_does_not_block_the_message() {
     let mut s = Store::open_in_memory().unwrap();
-    let d = Disposition::NewReport {
+    let d = Disposition::NewReport(NewReport {
         reporter: "r@example.test".into(),
         reporter_name: String::new(),
         subject: "bug".into(),
@@ -105,7 +105,7 @@ fn a_compose_error_does_not_block_the_message() {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
-    };
+    });
     let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
     assert!(matches!(r, Recorded::NewReport { ack_queued: false, .. }));
     let id = &s.list_reports().unwrap()[0].id;
@@ -523,7 +523,7 @@ fn held_acknowledgements_combine_once_per_address_and_period() {
     let after = SignedDuration::from_secs(60);
     for i in 0..3 {
         let mut d = new_report("<unused@x>");
-        if let Disposition::NewReport { held_ack, .. } = &mut d {
+        if let Disposition::NewReport(NewReport { held_ack, .. }) = &mut d {
             *held_ack = Some(("r+x@example.test".to_owned(), after));
         }
         s.record(Some(&src(i + 1)), &row(&format!("<h{i}@x>")), d, "SEC")
