@@ -4,18 +4,20 @@
 //! IMAP position in one transaction). The stages never call each other.
 
 mod keys;
+mod replier;
 
 use keys::{pin_keys, pinned_cert};
+use replier::{Replier, ReplyKind};
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use sequoia_openpgp::Cert;
 
-use crate::message::{self, Inbound, ReturnPath};
+use crate::message::{self, Inbound};
 use crate::openpgp::{self, Protection, SigState};
 use crate::pipeline::Pipeline;
-use crate::reply::{self, AckContext, Crypto, ReplyTo};
-use crate::store::{Compose, Disposition, FollowUp, InboundRow, NewReport, Outgoing, Recorded, Source, Store};
+use crate::report::ReportRef;
+use crate::store::{Disposition, FollowUp, InboundRow, NewReport, Recorded, Source, Store};
 use crate::timing::{self, Stage};
 use crate::triage::{self, Decision};
 
@@ -97,6 +99,15 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Resul
     Ok(recorded)
 }
 
+/// What one message walking from triage to the store sees.
+struct Walk<'a, 'r> {
+    p: &'a Pipeline,
+    a: &'a Arrival<'r>,
+    msg: &'a Inbound,
+    protection: &'a Protection,
+    row: &'a InboundRow<'r>,
+}
+
 fn decide_and_record(
     store: &mut Store,
     p: &Pipeline,
@@ -107,6 +118,13 @@ fn decide_and_record(
     row: &InboundRow<'_>,
 ) -> anyhow::Result<Recorded> {
     let started = Instant::now();
+    let w = Walk {
+        p,
+        a,
+        msg,
+        protection,
+        row,
+    };
     let decision = triage::decide(msg, &p.me, store, &p.topics)?;
     let disposition = match decision {
         Decision::Duplicate => Disposition::Duplicate {
@@ -114,130 +132,158 @@ fn decide_and_record(
         },
         Decision::OwnCopy => Disposition::OwnCopy,
         Decision::Automatic { reason } => Disposition::Automatic { reason },
-        Decision::FollowUp {
-            mut report,
-            mut how,
-            from_team,
-        } => {
-            let proven = row.auth.proven();
-            let (reopen, credit) = if from_team {
-                (None, None)
-            } else {
-                let r = Replier::new(store, p, a, msg, protection, reporter_cert, proven)?;
-                (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
-            };
-            // Only a member whose address was proven speaks for the team:
-            // a forged From moves no clock and no state.
-            let mut team_response = from_team && proven;
-            if from_team {
-                match relay_step(store, p, msg, protection, Some(&report))? {
-                    Relay::Untouched => {}
-                    Relay::Relayed(r) => {
-                        if r.id != report.id {
-                            how = format!(
-                                "signed relay for {} (outer headers named {})",
-                                r.tracking_id, report.tracking_id
-                            );
-                        }
-                        report = r;
-                        team_response = false;
-                    }
-                    Relay::Refused => team_response = false,
-                }
-            }
-            Disposition::FollowUp(FollowUp {
-                report_id: report.id,
-                how,
-                from_team,
-                team_response,
-                reopen,
-                credit,
-                credit_proven: proven,
-            })
-        }
+        Decision::FollowUp { report, how, from_team } => w.follow_up(store, report, how, from_team, reporter_cert)?,
         Decision::NewReport {
-            mut notes,
+            notes,
             excluded,
             from_team,
-        } => {
-            if from_team && let Relay::Relayed(r) = relay_step(store, p, msg, protection, None)? {
-                // A member's signed relay whose outer headers named no
-                // report: it joins the report its signed content names.
-                Disposition::FollowUp(FollowUp {
-                    report_id: r.id,
-                    how: "signed relay".to_owned(),
-                    from_team,
-                    team_response: false,
-                    reopen: None,
-                    credit: None,
-                    credit_proven: false,
-                })
-            } else {
-                notes.extend(protection.notes.iter().cloned());
-                if let Some(f) = &protection.failure {
-                    notes.push(format!("OpenPGP: {f}"));
-                }
-                if let Some((topic, hits)) = &excluded {
-                    notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
-                }
-                let mut r = Replier::new(store, p, a, msg, protection, reporter_cert, row.auth.proven())?;
-                if from_team {
-                    r.no_reply = Some("from a team member".to_owned());
-                }
-                let kind = match (&excluded, &protection.failure) {
-                    (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
-                    (None, Some(_)) => ReplyKind::CannotDecrypt,
-                    (None, None) => ReplyKind::Ack,
-                };
-                // Past the limit an acknowledgement is merged, never dropped.
-                let held_ack = match (&r.over_limit, &kind) {
-                    (Some(_), ReplyKind::Ack | ReplyKind::CannotDecrypt) => Some((
-                        r.return_path.clone(),
-                        SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
-                    )),
-                    _ => None,
-                };
-                Disposition::NewReport(NewReport {
-                    reporter: r.ctx.reporter.clone(),
-                    reporter_name: r.ctx.reporter_name.clone(),
-                    subject: msg.subject.clone(),
-                    no_ack_reason: r.no_reply.clone().or_else(|| r.over_limit.clone()),
-                    held_ack,
-                    compose: r.compose(kind),
-                    notes,
-                    // No alerts for history imported on the first start either.
-                    alerts: if excluded.is_some() || from_team || imported_old(a) {
-                        Box::new(|_: &str| Ok(Vec::new()))
-                    } else {
-                        let excluded_today = match p.alerts {
-                            Some(_) => {
-                                store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?
-                            }
-                            None => Vec::new(),
-                        };
-                        crate::digest::alert::compose(
-                            p.alerts.as_deref(),
-                            &p.team,
-                            &p.from,
-                            crate::digest::alert::NewReport {
-                                msg,
-                                raw: a.raw,
-                                protection,
-                                received: a.internal_date.unwrap_or_else(Timestamp::now),
-                                excluded_today,
-                            },
-                        )
-                    },
-                    excluded_topic: excluded.map(|(t, _)| t),
-                })
-            }
-        }
+        } => w.new_report(store, notes, excluded, from_team, reporter_cert)?,
     };
     timing::add(Stage::Triage, started);
     let started = Instant::now();
     let recorded = store.record(a.source.as_ref(), row, disposition, &p.me.prefix)?;
     timing::add(Stage::Record, started);
     Ok(recorded)
+}
+
+impl<'a> Walk<'a, '_> {
+    /// Mail joining a report: the reporter's (an acknowledgement in case it
+    /// reopens an excluded report, a credit wish) or a team member's (its
+    /// relay, and whether it counts as the team's response).
+    fn follow_up(
+        &self,
+        store: &mut Store,
+        mut report: ReportRef,
+        mut how: String,
+        from_team: bool,
+        reporter_cert: Option<Cert>,
+    ) -> anyhow::Result<Disposition<'a>> {
+        let (p, msg, protection) = (self.p, self.msg, self.protection);
+        let proven = self.row.auth.proven();
+        let (reopen, credit) = if from_team {
+            (None, None)
+        } else {
+            let r = Replier::new(store, p, self.a, msg, protection, reporter_cert, proven)?;
+            (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
+        };
+        // Only a member whose address was proven speaks for the team:
+        // a forged From moves no clock and no state.
+        let mut team_response = from_team && proven;
+        if from_team {
+            match relay_step(store, p, msg, protection, Some(&report))? {
+                Relay::Untouched => {}
+                Relay::Relayed(r) => {
+                    if r.id != report.id {
+                        how = format!(
+                            "signed relay for {} (outer headers named {})",
+                            r.tracking_id, report.tracking_id
+                        );
+                    }
+                    report = r;
+                    team_response = false;
+                }
+                Relay::Refused => team_response = false,
+            }
+        }
+        Ok(Disposition::FollowUp(FollowUp {
+            report_id: report.id,
+            how,
+            from_team,
+            team_response,
+            reopen,
+            credit,
+            credit_proven: proven,
+        }))
+    }
+
+    /// A new report: its notes, which reply (acknowledgement, cannot
+    /// decrypt, out of scope; held past the per-sender limit), the alerts.
+    /// A member's signed relay that named no report in its outer headers
+    /// joins the report its signed content names instead.
+    fn new_report(
+        &self,
+        store: &mut Store,
+        mut notes: Vec<String>,
+        excluded: Option<(String, Vec<String>)>,
+        from_team: bool,
+        reporter_cert: Option<Cert>,
+    ) -> anyhow::Result<Disposition<'a>> {
+        let (p, msg, protection) = (self.p, self.msg, self.protection);
+        if from_team && let Relay::Relayed(r) = relay_step(store, p, msg, protection, None)? {
+            return Ok(Disposition::FollowUp(FollowUp {
+                report_id: r.id,
+                how: "signed relay".to_owned(),
+                from_team,
+                team_response: false,
+                reopen: None,
+                credit: None,
+                credit_proven: false,
+            }));
+        }
+        notes.extend(protection.notes.iter().cloned());
+        if let Some(f) = &protection.failure {
+            notes.push(format!("OpenPGP: {f}"));
+        }
+        if let Some((topic, hits)) = &excluded {
+            notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
+        }
+        let mut r = Replier::new(store, p, self.a, msg, protection, reporter_cert, self.row.auth.proven())?;
+        if from_team {
+            r.no_reply = Some("from a team member".to_owned());
+        }
+        let kind = match (&excluded, &protection.failure) {
+            (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
+            (None, Some(_)) => ReplyKind::CannotDecrypt,
+            (None, None) => ReplyKind::Ack,
+        };
+        // Past the limit an acknowledgement is merged, never dropped.
+        let held_ack = match (&r.over_limit, &kind) {
+            (Some(_), ReplyKind::Ack | ReplyKind::CannotDecrypt) => Some((
+                r.return_path.clone(),
+                SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
+            )),
+            _ => None,
+        };
+        // No alerts for excluded mail, team mail, or history imported on the
+        // first start.
+        let alerts = if excluded.is_some() || from_team || imported_old(self.a) {
+            Box::new(|_: &str| Ok(Vec::new()))
+        } else {
+            self.alerts(store)?
+        };
+        Ok(Disposition::NewReport(NewReport {
+            reporter: r.ctx.reporter.clone(),
+            reporter_name: r.ctx.reporter_name.clone(),
+            subject: msg.subject.clone(),
+            no_ack_reason: r.no_reply.clone().or_else(|| r.over_limit.clone()),
+            held_ack,
+            compose: r.compose(kind),
+            notes,
+            alerts,
+            excluded_topic: excluded.map(|(t, _)| t),
+        }))
+    }
+
+    /// The new-report alert to the team, with the day's excluded reports.
+    fn alerts(&self, store: &Store) -> anyhow::Result<crate::store::ComposeMany<'a>> {
+        let p = self.p;
+        let excluded_today = match p.alerts {
+            Some(_) => store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?,
+            None => Vec::new(),
+        };
+        Ok(crate::digest::alert::compose(
+            p.alerts.as_deref(),
+            &p.team,
+            &p.from,
+            crate::digest::alert::NewReport {
+                msg: self.msg,
+                raw: self.a.raw,
+                protection: self.protection,
+                received: self.a.internal_date.unwrap_or_else(Timestamp::now),
+                excluded_today,
+            },
+        ))
+    }
 }
 
 /// A mail in the Sent folder (`imap.sent_mailbox`): when it is the team's
@@ -364,177 +410,6 @@ fn inbound_row<'a>(msg: &'a Inbound, a: &Arrival<'a>) -> InboundRow<'a> {
         body: &msg.body_text,
         ..InboundRow::default()
     }
-}
-
-/// Which automatic reply.
-enum ReplyKind {
-    Ack,
-    CannotDecrypt,
-    OutOfScope(String),
-}
-
-/// Everything needed to compose an automatic reply to one message.
-struct Replier<'a> {
-    p: &'a Pipeline,
-    msg: &'a Inbound,
-    return_path: String,
-    ctx: AckContext,
-    cert: Option<Cert>,
-    /// Why no automatic reply goes out (first start, no usable address).
-    no_reply: Option<String>,
-    /// Past the per-sender limit: an acknowledgement is held and combined,
-    /// anything else is not sent. Why, in words.
-    over_limit: Option<String>,
-}
-
-impl<'a> Replier<'a> {
-    fn new(
-        store: &Store,
-        p: &'a Pipeline,
-        a: &Arrival<'_>,
-        msg: &'a Inbound,
-        protection: &Protection,
-        cert: Option<Cert>,
-        proven: bool,
-    ) -> anyhow::Result<Replier<'a>> {
-        let return_path = match &msg.return_path {
-            ReturnPath::Address(addr) => addr.clone(),
-            // Triage already sorted these out as automatic mail.
-            _ => String::new(),
-        };
-        let received = a.internal_date.unwrap_or_else(Timestamp::now);
-        let encrypt = cert.is_some() && p.team.signer().is_some();
-        // Anyone can resend a captured ciphertext with their own Return-Path:
-        // a reply that goes out in cleartext must not echo anything that
-        // arrived encrypted (not even the protected subject).
-        let echo_subject = !protection.encrypted || encrypt;
-        let ctx = AckContext {
-            tracking_id: String::new(),
-            subject: if echo_subject {
-                crate::text::bounded(&msg.subject)
-            } else {
-                "your encrypted report".to_owned()
-            },
-            encrypted_report: protection.encrypted,
-            reporter: msg.from_addr.clone().unwrap_or_else(|| return_path.clone()),
-            reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
-            team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
-            received_at: crate::store::ts(received),
-            response_business_days: p.promises.response_business_days,
-            fix_days: p.promises.fix_days,
-            complex_fix_days: p.promises.complex_fix_days,
-            details_delay_days: p.promises.details_delay_days,
-            fingerprint: p.team.primary_fingerprint().map(|f| f.to_hex()).unwrap_or_default(),
-            problem: protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default(),
-            encrypted: encrypt,
-            topic: String::new(),
-        };
-        let no_reply = no_reply_reason(a, &return_path);
-        let over_limit = match no_reply {
-            Some(_) => None,
-            None => over_limit(store, p, msg, &return_path, proven)?,
-        };
-        Ok(Replier {
-            p,
-            msg,
-            return_path,
-            ctx,
-            cert,
-            no_reply,
-            over_limit,
-        })
-    }
-
-    /// The closure the store calls once the tracking id is known.
-    fn compose(self, kind: ReplyKind) -> Compose<'a> {
-        if self.no_reply.is_some() || self.over_limit.is_some() {
-            return Box::new(|_: &str| Ok(None));
-        }
-        Box::new(move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
-            let p = self.p;
-            let mut ctx = AckContext {
-                tracking_id: tracking_id.to_owned(),
-                ..self.ctx
-            };
-            let (name, body) = match &kind {
-                ReplyKind::Ack => ("ack", p.templates.render_ack(&ctx)?),
-                ReplyKind::CannotDecrypt => ("cannot-decrypt", p.templates.render_cannot_decrypt(&ctx)?),
-                ReplyKind::OutOfScope(topic) => {
-                    ctx.topic = topic.clone();
-                    ("out-of-scope", p.templates.render_topic(topic, &ctx)?)
-                }
-            };
-            let to = ReplyTo {
-                inbound: self.msg,
-                recipient: &self.return_path,
-                from: &p.from,
-                human: false,
-                all_references: false,
-            };
-            let crypto = Crypto {
-                team: Some(&p.team),
-                encrypt_to: self.cert,
-            };
-            let subject = if ctx.encrypted_report && !ctx.encrypted {
-                format!("[{tracking_id}]")
-            } else {
-                reply::tagged_subject(tracking_id, &ctx.subject)
-            };
-            Ok(Some(reply::compose(name, &to, &subject, body, &crypto)?))
-        })
-    }
-}
-
-/// Why this message gets no automatic reply, if it gets none.
-fn no_reply_reason(a: &Arrival<'_>, return_path: &str) -> Option<String> {
-    let received = a.internal_date.unwrap_or_else(Timestamp::now);
-    if let Some(cutoff) = a.ack_after
-        && received < cutoff
-    {
-        return Some(format!(
-            "arrived before embargo's first start on this mailbox (cut-off {}); imported without acknowledgement",
-            crate::store::ts(cutoff)
-        ));
-    }
-    if return_path.parse::<lettre::Address>().is_err() {
-        return Some(format!("return path {return_path:?} is not a usable address"));
-    }
-    None
-}
-
-/// Whether automatic replies to `return_path` are past the per-sender limit
-/// (the higher one when the sender's address is proven: authenticated, or a
-/// reply citing an acknowledgement we sent to that address, whose
-/// Message-ID only its recipient knows). Why, in words.
-fn over_limit(
-    store: &Store,
-    p: &Pipeline,
-    msg: &Inbound,
-    return_path: &str,
-    proven: bool,
-) -> anyhow::Result<Option<String>> {
-    let since = Timestamp::now() - SignedDuration::from_hours(24);
-    let sent = store.replies_to_since(return_path, since)?;
-    let reply = &p.config.reply;
-    if sent < p.max_per_sender_per_day {
-        return Ok(None);
-    }
-    let ids: Vec<String> = msg.in_reply_to.iter().chain(&msg.references).cloned().collect();
-    let proven = proven || store.cites_our_ack_to(&ids, return_path)?;
-    if proven && sent < reply.max_per_authenticated_sender_per_day {
-        return Ok(None);
-    }
-    let (limit, key) = if proven {
-        (
-            reply.max_per_authenticated_sender_per_day,
-            "max_per_authenticated_sender_per_day",
-        )
-    } else {
-        (p.max_per_sender_per_day, "max_per_sender_per_day")
-    };
-    Ok(Some(format!(
-        "{sent} automatic replies to {return_path} in the last 24 hours (limit reply.{key} = {limit})"
-    )))
 }
 
 /// Mail that arrived before embargo's first start on this mailbox.

@@ -264,7 +264,6 @@ const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[
     ("cli.rs::dispatch", 95),
     ("digest/alert.rs::compose", 88),
     ("digest/mod.rs::build", 102),
-    ("intake.rs::decide_and_record", 142),
     ("metrics.rs::render", 114),
     ("openpgp/mod.rs::find_payloads", 94),
     ("openpgp/mod.rs::open", 137),
