@@ -587,23 +587,32 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn latency(n: usize, idle_secs: u64) {
-    let stack = Stack::start();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&stack, dir.path(), stack.port("SMTP"), &[]);
-    // A copy of the binary, so a rebuild during an hour-long run cannot
-    // trip over the running executable.
-    // `BENCH_BIN` runs another build (an older commit's, say) instead.
-    let bin = dir.path().join("embargo");
+/// A copy of the binary in `dir`, so a rebuild during an hour-long run
+/// cannot trip over the running executable; `BENCH_BIN` copies another
+/// build (an older commit's, say) instead.
+fn bench_bin(dir: &Path) -> PathBuf {
+    let bin = dir.join("embargo");
     std::fs::copy(std::env::var("BENCH_BIN").unwrap_or_else(|_| BIN.into()), &bin).unwrap();
-    let mut child = Command::new(&bin)
+    bin
+}
+
+/// `embargo run` on `cfg`; `BENCH_LOG` sets its `RUST_LOG` (default `warn`).
+fn daemon(bin: &Path, cfg: &Path) -> std::process::Child {
+    Command::new(bin)
         .arg("--config")
-        .arg(&cfg)
+        .arg(cfg)
         .arg("run")
         .env("RUST_LOG", std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()))
         .stdin(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn latency(n: usize, idle_secs: u64) {
+    let stack = Stack::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&stack, dir.path(), stack.port("SMTP"), &[]);
+    let mut child = daemon(&bench_bin(dir.path()), &cfg);
     std::thread::sleep(Duration::from_secs(2));
     let mut samples = Vec::new();
     for i in 0..n {
@@ -953,8 +962,7 @@ fn answered(n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = answering_config(&stack, dir.path());
     stack.backlog(&(0..n).map(plain).collect::<Vec<_>>());
-    let bin = dir.path().join("embargo");
-    std::fs::copy(std::env::var("BENCH_BIN").unwrap_or_else(|_| BIN.into()), &bin).unwrap();
+    let bin = bench_bin(dir.path());
     // `BENCH_PERF=FILE` records the whole machine (`perf record -a -g`)
     // from the daemon's start until the last acknowledgement is accepted.
     let perf = std::env::var("BENCH_PERF").ok().map(|out| {
@@ -969,14 +977,7 @@ fn answered(n: usize) {
     });
     let busy_before = machine_busy_secs();
     let start = Instant::now();
-    let mut child = Command::new(&bin)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("run")
-        .env("RUST_LOG", std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()))
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = daemon(&bin, &cfg);
     let db_path = dir.path().join("db.sqlite3");
     let (mut ingested_at, mut sent_then, mut peak_rss) = (None, 0, 0);
     let mut db: Option<rusqlite::Connection> = None;
