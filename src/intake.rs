@@ -374,14 +374,14 @@ pub fn record_failure(
         uid = a.source.as_ref().map(|s| s.uid),
         "message recorded as failed"
     );
-    store.record(
+    Ok(store.record(
         a.source.as_ref(),
         &row,
         Disposition::Failed {
             reason: reason.to_owned(),
         },
         &p.me.prefix,
-    )
+    )?)
 }
 
 fn failure_id(a: &Arrival<'_>) -> String {

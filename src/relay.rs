@@ -259,7 +259,7 @@ pub fn explain(
         attachments: Vec::new(),
     };
     let out = mail::build(&m, &p.from, to, &p.team, &member)?;
-    store.enqueue_team_mail(report.map(|r| r.id), &[out])
+    Ok(store.enqueue_team_mail(report.map(|r| r.id), &[out])?)
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ async fn combined_acks(shared: Shared, shutdown: CancellationToken) {
             if crate::combine::combine_due(&mut store, &p, Timestamp::now())? > 0 {
                 shared.outbox_wake.notify_one();
             }
-            store.held_next_due()
+            Ok(store.held_next_due()?)
         })();
         let wait = match result {
             Ok(Some(next)) => Duration::try_from(next.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO),

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+use super::Result;
 use super::record::team_responded;
 use super::{Event, Outgoing, Store, outbox, ts};
 
@@ -27,7 +28,7 @@ pub struct Thread {
 }
 
 impl Store {
-    pub fn thread(&self, tracking_id: &str) -> anyhow::Result<Thread> {
+    pub fn thread(&self, tracking_id: &str) -> Result<Thread> {
         let mut t = self
             .conn
             .query_row(
@@ -51,12 +52,14 @@ impl Store {
                 },
             )
             .optional()?
-            .ok_or_else(|| anyhow::anyhow!("no report {tracking_id}"))?;
+            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))?;
         let mut stmt = self.conn.prepare(
             "SELECT message_id FROM messages WHERE report_id = ?1 AND kind NOT IN ('alert', 'own-copy')
              AND message_id NOT LIKE '<failed-%' AND message_id NOT LIKE '<sha256-%' ORDER BY received_at, id",
         )?;
-        let ids: Vec<String> = stmt.query_map([t.report_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let ids: Vec<String> = stmt
+            .query_map([t.report_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         t.latest = ids.last().cloned();
         let skip = ids.len().saturating_sub(20);
         t.references = ids.into_iter().skip(skip).collect();
@@ -66,7 +69,7 @@ impl Store {
     /// A message from the team to the reporter (reply, notice): queued, on
     /// the thread, with an event naming who sent it; it is the team's
     /// response for the clocks.
-    pub fn record_team_message(&mut self, t: &Thread, out: &Outgoing, actor: &str) -> anyhow::Result<()> {
+    pub fn record_team_message(&mut self, t: &Thread, out: &Outgoing, actor: &str) -> Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
         outbox::enqueue(&tx, Some(t.report_id), out, now)?;
@@ -81,7 +84,7 @@ impl Store {
     }
 
     /// `reports disclose-on ID DATE`: the agreed disclosure date.
-    pub fn set_disclose_on(&mut self, tracking_id: &str, at: Timestamp, note: &str, actor: &str) -> anyhow::Result<()> {
+    pub fn set_disclose_on(&mut self, tracking_id: &str, at: Timestamp, note: &str, actor: &str) -> Result<()> {
         let t = self.thread(tracking_id)?;
         let tx = self.write()?;
         let old: Option<String> =
@@ -103,14 +106,14 @@ impl Store {
     }
 
     /// The Message-ID a signed team text was already relayed from, if any.
-    pub fn relayed(&self, hash: &str) -> anyhow::Result<Option<String>> {
+    pub fn relayed(&self, hash: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row("SELECT message_id FROM relayed WHERE hash = ?1", [hash], |r| r.get(0))
             .optional()?)
     }
 
-    pub fn mark_relayed(&mut self, hash: &str, message_id: &str, report_id: i64) -> anyhow::Result<()> {
+    pub fn mark_relayed(&mut self, hash: &str, message_id: &str, report_id: i64) -> Result<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO relayed (hash, message_id, report_id, at) VALUES (?1, ?2, ?3, ?4)",
             params![hash, message_id, report_id, ts(Timestamp::now())],

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
+use super::Result;
 use super::ts;
 
 /// One line of a report's timeline (the `events` table): what happened,
@@ -54,7 +55,7 @@ impl<'a> Event<'a> {
         self.detail = detail;
         self
     }
-    pub(crate) fn insert(&self, conn: &Connection) -> anyhow::Result<()> {
+    pub(crate) fn insert(&self, conn: &Connection) -> Result<()> {
         conn.prepare_cached(
             "INSERT INTO events (report_id, message_id, at, actor, kind, old_value, new_value, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

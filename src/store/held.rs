@@ -5,6 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Result;
 use super::{Event, Outgoing, Store, outbox, ts};
 
 /// At most this many reports go into one combined acknowledgement; the rest
@@ -41,7 +42,7 @@ pub(super) fn hold(
     recipient: &str,
     after: SignedDuration,
     now: Timestamp,
-) -> anyhow::Result<Timestamp> {
+) -> Result<Timestamp> {
     let key = crate::message::address_key(recipient);
     let pending: Option<String> = tx
         .prepare_cached("SELECT min(due_at) FROM held_acks WHERE recipient_key = ?1 AND combined_message_id IS NULL")?
@@ -57,11 +58,13 @@ pub(super) fn hold(
 impl Store {
     /// Held acknowledgements whose time has come, by address (at most
     /// [`MAX_PER_COMBINED`] each, oldest first).
-    pub fn held_acks_due(&self, now: Timestamp) -> anyhow::Result<Vec<HeldGroup>> {
+    pub fn held_acks_due(&self, now: Timestamp) -> Result<Vec<HeldGroup>> {
         let mut keys = self.conn.prepare_cached(
             "SELECT DISTINCT recipient_key FROM held_acks WHERE combined_message_id IS NULL AND due_at <= ?1",
         )?;
-        let keys: Vec<String> = keys.query_map([ts(now)], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let keys: Vec<String> = keys
+            .query_map([ts(now)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut out = Vec::new();
         for key in keys {
             let mut stmt = self.conn.prepare_cached(
@@ -100,7 +103,7 @@ impl Store {
     /// Queues the combined acknowledgement for `group`: it carries every
     /// item (an event on each report), and what is still held for the
     /// address waits a whole period more.
-    pub fn record_combined(&mut self, group: &HeldGroup, out: &Outgoing, after: SignedDuration) -> anyhow::Result<()> {
+    pub fn record_combined(&mut self, group: &HeldGroup, out: &Outgoing, after: SignedDuration) -> Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
         let first = group.items.first().map(|i| i.report_id);
@@ -125,7 +128,7 @@ impl Store {
     }
 
     /// Acknowledgements held now (not yet combined).
-    pub fn acks_held(&self) -> anyhow::Result<u64> {
+    pub fn acks_held(&self) -> Result<u64> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM held_acks WHERE combined_message_id IS NULL")?
@@ -133,7 +136,7 @@ impl Store {
     }
 
     /// When the next held acknowledgement is due, if any.
-    pub fn held_next_due(&self) -> anyhow::Result<Option<Timestamp>> {
+    pub fn held_next_due(&self) -> Result<Option<Timestamp>> {
         let due: Option<String> = self
             .conn
             .prepare_cached("SELECT min(due_at) FROM held_acks WHERE combined_message_id IS NULL")?
@@ -146,7 +149,7 @@ impl Store {
     /// Does any of `ids` name an acknowledgement we sent to this address?
     /// Only its recipient knows that Message-ID, so a reply citing it proves
     /// the address (for the higher per-sender limit).
-    pub fn cites_our_ack_to(&self, ids: &[String], address: &str) -> anyhow::Result<bool> {
+    pub fn cites_our_ack_to(&self, ids: &[String], address: &str) -> Result<bool> {
         let key = crate::message::address_key(address);
         let mut stmt = self.conn.prepare_cached(
             "SELECT 1 FROM outbox WHERE message_id = ?1 AND recipient_key = ?2 AND kind IN ('ack', 'ack-combined')",

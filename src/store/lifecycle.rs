@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+use super::Result;
 use super::{Event, Store, ts};
 
 /// A report as the verbs see it.
@@ -13,7 +14,7 @@ struct Current {
 }
 
 impl Store {
-    fn current(&self, tracking_id: &str) -> anyhow::Result<Current> {
+    fn current(&self, tracking_id: &str) -> Result<Current> {
         self.conn
             .query_row(
                 "SELECT id, state FROM reports WHERE tracking_id = ?1 COLLATE NOCASE",
@@ -26,11 +27,11 @@ impl Store {
                 },
             )
             .optional()?
-            .ok_or_else(|| anyhow::anyhow!("no report {tracking_id}"))
+            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))
     }
 
     /// `reports state ID STATE [--note]`.
-    pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> anyhow::Result<String> {
+    pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> Result<String> {
         let state = state.parse::<crate::report::ReportState>()?.as_str();
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
@@ -71,7 +72,7 @@ impl Store {
     }
 
     /// `reports complex ID`: the fix clock runs to the complex limit.
-    pub fn set_complex(&mut self, tracking_id: &str, actor: &str) -> anyhow::Result<()> {
+    pub fn set_complex(&mut self, tracking_id: &str, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
         let old: i64 = tx.query_row("SELECT complex FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
@@ -87,7 +88,7 @@ impl Store {
     }
 
     /// `reports fixed ID [--date]`: the fix is out; the details clock starts.
-    pub fn set_fixed(&mut self, tracking_id: &str, at: Timestamp, actor: &str) -> anyhow::Result<()> {
+    pub fn set_fixed(&mut self, tracking_id: &str, at: Timestamp, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
         let now = Timestamp::now();
@@ -117,11 +118,11 @@ impl Store {
 
     /// `reports merge ID INTO`: ID becomes a duplicate of INTO; its messages
     /// join INTO's thread, so replies to them thread there.
-    pub fn merge(&mut self, tracking_id: &str, into: &str, actor: &str) -> anyhow::Result<()> {
+    pub fn merge(&mut self, tracking_id: &str, into: &str, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
         let target = self.current(into)?;
         if cur.id == target.id {
-            anyhow::bail!("cannot merge {tracking_id} into itself");
+            return Err(super::Error::invalid(format!("cannot merge {tracking_id} into itself")));
         }
         let tx = self.write()?;
         let now = Timestamp::now();
@@ -154,7 +155,7 @@ impl Store {
     }
 
     /// `reports credit ID --name NAME [--url URL]` or `--no-credit`.
-    pub fn set_credit(&mut self, tracking_id: &str, credit: Option<(&str, &str)>, actor: &str) -> anyhow::Result<()> {
+    pub fn set_credit(&mut self, tracking_id: &str, credit: Option<(&str, &str)>, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
         let old: String = tx.query_row("SELECT credit FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
@@ -162,7 +163,9 @@ impl Store {
             && !url.is_empty()
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
-            anyhow::bail!("--url must be an http(s) URL (it is published in the hall of fame)");
+            return Err(super::Error::invalid(
+                "--url must be an http(s) URL (it is published in the hall of fame)",
+            ));
         }
         let (new, name, url) = match credit {
             Some((n, u)) => ("yes", n, u),
@@ -191,7 +194,7 @@ impl Store {
 impl Store {
     /// `reports credit ID --accept`: the team confirms the credit wish that
     /// came in unauthenticated mail.
-    pub fn accept_credit_proposal(&mut self, tracking_id: &str, actor: &str) -> anyhow::Result<()> {
+    pub fn accept_credit_proposal(&mut self, tracking_id: &str, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
         let (wanted, name, url): (String, String, String) = self.conn.query_row(
             "SELECT credit_proposal, credit_proposal_name, credit_proposal_url FROM reports WHERE id = ?1",
@@ -201,14 +204,16 @@ impl Store {
         match wanted.as_str() {
             "yes" => self.set_credit(tracking_id, Some((&name, &url)), actor),
             "no" => self.set_credit(tracking_id, None, actor),
-            _ => anyhow::bail!("{tracking_id} has no credit proposal to accept"),
+            _ => Err(super::Error::invalid(format!(
+                "{tracking_id} has no credit proposal to accept"
+            ))),
         }
     }
 }
 
 /// The team's first response (by any verb) stops the response clock, once,
 /// with an event.
-fn stop_response_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp, actor: &str) -> anyhow::Result<()> {
+fn stop_response_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp, actor: &str) -> Result<()> {
     let n = tx.execute(
         "UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL",
         params![id, ts(now)],

@@ -16,6 +16,7 @@
 
 mod backup;
 mod conversation;
+mod error;
 mod event;
 mod held;
 mod lifecycle;
@@ -34,6 +35,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use conversation::Thread;
+pub use error::{Error, Result};
 pub(crate) use event::Event;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use migrations::LATEST as SCHEMA_VERSION;
@@ -53,8 +55,10 @@ pub use team::{Credited, ExcludedReport, FailedMail};
 /// of the message itself (a value too big, a constraint) is the message's
 /// fault: it is recorded with the reason, and intake goes on.
 pub fn is_store_error(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<rusqlite::Error>().is_some_and(unavailable))
+    e.chain().any(|c| {
+        c.downcast_ref::<Error>().is_some_and(Error::is_unavailable)
+            || c.downcast_ref::<rusqlite::Error>().is_some_and(unavailable)
+    })
 }
 
 fn unavailable(e: &rusqlite::Error) -> bool {
@@ -235,16 +239,16 @@ pub use crate::report::{ReportRef, ts};
 /// Threading's lookups, answered from the database.
 impl crate::triage::ThreadIndex for Store {
     fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
-        Store::inbound_seen(self, message_id)
+        Ok(Store::inbound_seen(self, message_id)?)
     }
     fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
-        self.report_by_message_ids(ids)
+        Ok(self.report_by_message_ids(ids)?)
     }
     fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
-        self.report_by_tracking_id(tracking_id)
+        Ok(self.report_by_tracking_id(tracking_id)?)
     }
     fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
-        self.outbox_has(message_id)
+        Ok(self.outbox_has(message_id)?)
     }
 }
 
@@ -297,7 +301,7 @@ impl Store {
         migrations::migrate(conn)
     }
 
-    pub fn sync_state(&self, mailbox: &str) -> anyhow::Result<Option<SyncState>> {
+    pub fn sync_state(&self, mailbox: &str) -> Result<Option<SyncState>> {
         Ok(self
             .conn
             .prepare_cached("SELECT uidvalidity, last_uid, ack_after FROM sync_state WHERE mailbox = ?1")?
@@ -313,7 +317,7 @@ impl Store {
     }
 
     /// Sets the position explicitly: first start, or a UIDVALIDITY change.
-    pub fn set_sync_state(&mut self, mailbox: &str, state: SyncState, why: &str) -> anyhow::Result<()> {
+    pub fn set_sync_state(&mut self, mailbox: &str, state: SyncState, why: &str) -> Result<()> {
         let tx = self.write()?;
         let now = ts(Timestamp::now());
         tx.prepare_cached(
@@ -340,7 +344,7 @@ impl Store {
     }
 
     /// Is a message with this Message-ID already recorded (inbound)?
-    pub fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
+    pub fn inbound_seen(&self, message_id: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND direction = 'in' LIMIT 1")?
@@ -349,7 +353,7 @@ impl Store {
             .is_some())
     }
 
-    pub fn report_by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
+    pub fn report_by_tracking_id(&self, tracking_id: &str) -> Result<Option<ReportRef>> {
         Ok(self
             .conn
             .query_row(
@@ -364,7 +368,7 @@ impl Store {
     }
 
     /// The report that any of these Message-IDs (in or out) belongs to.
-    pub fn report_by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
+    pub fn report_by_message_ids(&self, ids: &[String]) -> Result<Option<ReportRef>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.tracking_id, r.reporter FROM messages m JOIN reports r ON r.id = m.report_id
              WHERE m.message_id = ?1 ORDER BY m.id LIMIT 1",
@@ -379,17 +383,17 @@ impl Store {
 
     /// The pinned certificate of a reporter address (at most one), the only
     /// one used to encrypt and to authenticate its signatures.
-    pub fn reporter_certs(&self, address: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    pub fn reporter_certs(&self, address: &str) -> Result<Vec<Vec<u8>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT cert FROM reporter_keys WHERE address = ?1 AND status = 'pinned'
              ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
         )?;
         let rows = stmt.query_map([address.to_ascii_lowercase()], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// How many candidate keys wait for an address.
-    pub fn reporter_candidates(&self, address: &str) -> anyhow::Result<usize> {
+    pub fn reporter_candidates(&self, address: &str) -> Result<usize> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM reporter_keys WHERE address = ?1 AND status = 'candidate'")?
@@ -398,7 +402,7 @@ impl Store {
 
     /// `embargo keys accept ADDRESS FINGERPRINT`: the team pins a candidate;
     /// the key pinned before is retired.
-    pub fn accept_key(&mut self, address: &str, fingerprint: &str, actor: &str) -> anyhow::Result<()> {
+    pub fn accept_key(&mut self, address: &str, fingerprint: &str, actor: &str) -> Result<()> {
         let address = address.trim().to_ascii_lowercase();
         let fingerprint = fingerprint.trim().replace(' ', "").to_ascii_uppercase();
         let tx = self.write()?;
@@ -410,8 +414,16 @@ impl Store {
             )
             .optional()?;
         match status.as_deref() {
-            None => anyhow::bail!("no key {fingerprint} is known for {address} (see `embargo keys list`)"),
-            Some("pinned") => anyhow::bail!("{fingerprint} is already the pinned key of {address}"),
+            None => {
+                return Err(Error::invalid(format!(
+                    "no key {fingerprint} is known for {address} (see `embargo keys list`)"
+                )));
+            }
+            Some("pinned") => {
+                return Err(Error::invalid(format!(
+                    "{fingerprint} is already the pinned key of {address}"
+                )));
+            }
             Some(_) => {}
         }
         tx.execute(
@@ -432,7 +444,7 @@ impl Store {
     }
 
     /// Every remembered reporter key.
-    pub fn reporter_keys(&self) -> anyhow::Result<Vec<ReporterKey>> {
+    pub fn reporter_keys(&self) -> Result<Vec<ReporterKey>> {
         let mut stmt = self.conn.prepare(
             "SELECT address, fingerprint, source, first_seen, last_seen, status FROM reporter_keys
              ORDER BY address, first_seen",
@@ -447,14 +459,14 @@ impl Store {
                 status: r.get(5)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Automatic mail (acknowledgements, out-of-scope and cannot-decrypt
     /// replies, relay explanations) queued to `recipient` (or another
     /// `+tag` of it) since `since`. Alerts, digests and the team's own
     /// replies do not count: the limit is against backscatter.
-    pub fn replies_to_since(&self, recipient: &str, since: Timestamp) -> anyhow::Result<u32> {
+    pub fn replies_to_since(&self, recipient: &str, since: Timestamp) -> Result<u32> {
         Ok(self
             .conn
             .prepare_cached(&format!(
@@ -465,7 +477,7 @@ impl Store {
     }
 
     /// Moves the IMAP position past a UID that needs no message row.
-    pub fn advance(&mut self, source: &Source) -> anyhow::Result<()> {
+    pub fn advance(&mut self, source: &Source) -> Result<()> {
         let tx = self.write()?;
         advance(&tx, source, Timestamp::now())?;
         tx.commit()?;
@@ -493,7 +505,10 @@ impl Store {
     /// method) commits together, or nothing does (an error or a panic rolls
     /// back). Nested calls become savepoints: an inner error rolls back the
     /// inner writes only.
-    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    pub fn atomic<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut Store) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let outer = self.conn.is_autocommit();
         let (begin, commit, rollback) = if outer {
             ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
@@ -504,11 +519,11 @@ impl Store {
                 "ROLLBACK TO embargo_atomic; RELEASE embargo_atomic",
             )
         };
-        self.conn.execute_batch(begin)?;
+        self.conn.execute_batch(begin).map_err(Error::from)?;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         match result {
             Ok(Ok(v)) => {
-                self.conn.execute_batch(commit)?;
+                self.conn.execute_batch(commit).map_err(Error::from)?;
                 Ok(v)
             }
             Ok(Err(e)) => {

@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Result;
 use super::{Event, Outgoing, Store, ts};
 
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
-pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, now: Timestamp) -> anyhow::Result<()> {
+pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, now: Timestamp) -> Result<()> {
     // The outgoing mail is part of the thread from the moment it is queued,
     // so a reply to it threads even while it waits for the SMTP server.
     tx.prepare_cached(
@@ -86,7 +87,7 @@ pub struct HourlyCap {
 
 impl Store {
     /// Where the hourly cap stands (`cap` 0: no cap).
-    pub fn hourly_cap(&self, now: Timestamp, cap: u32) -> anyhow::Result<HourlyCap> {
+    pub fn hourly_cap(&self, now: Timestamp, cap: u32) -> Result<HourlyCap> {
         if cap == 0 {
             return Ok(HourlyCap {
                 allowance: None,
@@ -110,7 +111,7 @@ impl Store {
     }
 
     /// Automatic mail due now but held back by the hourly cap.
-    pub fn outbox_held(&self, now: Timestamp, cap: u32) -> anyhow::Result<u64> {
+    pub fn outbox_held(&self, now: Timestamp, cap: u32) -> Result<u64> {
         let Some(allowance) = self.hourly_cap(now, cap)?.allowance else {
             return Ok(0);
         };
@@ -131,7 +132,7 @@ impl Store {
         grace: SignedDuration,
         limit: u32,
         cap: u32,
-    ) -> anyhow::Result<Vec<OutboxItem>> {
+    ) -> Result<Vec<OutboxItem>> {
         let mut due = self.outbox_due(now, grace, limit)?;
         if let Some(mut allowance) = self.hourly_cap(now, cap)?.allowance {
             due.retain(|i| {
@@ -155,7 +156,7 @@ impl Store {
         now: Timestamp,
         grace: SignedDuration,
         limit: u32,
-    ) -> anyhow::Result<Vec<OutboxItem>> {
+    ) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
                     attempt_started_at IS NOT NULL FROM outbox
@@ -164,13 +165,13 @@ impl Store {
              ORDER BY id LIMIT ?3"
         ))?;
         let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], item)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Pending items whose time has come, oldest first. An item whose last
     /// attempt was cut short by a crash is due only once `grace` has passed
     /// without our own copy confirming it.
-    pub fn outbox_due(&self, now: Timestamp, grace: SignedDuration, limit: u32) -> anyhow::Result<Vec<OutboxItem>> {
+    pub fn outbox_due(&self, now: Timestamp, grace: SignedDuration, limit: u32) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
                     attempt_started_at IS NOT NULL FROM outbox
@@ -179,16 +180,12 @@ impl Store {
              ORDER BY id LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], item)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// When the next pending item is due, if any.
     /// `held_until`: automatic mail held by the hourly cap is not due before.
-    pub fn outbox_next_due(
-        &self,
-        grace: SignedDuration,
-        held_until: Option<Timestamp>,
-    ) -> anyhow::Result<Option<Timestamp>> {
+    pub fn outbox_next_due(&self, grace: SignedDuration, held_until: Option<Timestamp>) -> Result<Option<Timestamp>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT next_attempt_at, attempt_started_at, {AUTO_SQL} FROM outbox WHERE state = 'pending'"
         ))?;
@@ -216,7 +213,7 @@ impl Store {
 
     /// Marks the start of an attempt (committed before the first byte goes
     /// to the SMTP server).
-    pub fn outbox_begin(&mut self, item: &OutboxItem) -> anyhow::Result<()> {
+    pub fn outbox_begin(&mut self, item: &OutboxItem) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE outbox SET attempt_started_at = ?2 WHERE id = ?1")?
             .execute(params![item.id, ts(Timestamp::now())])?;
@@ -224,7 +221,7 @@ impl Store {
     }
 
     /// The SMTP server accepted the mail.
-    pub fn outbox_sent(&mut self, item: &OutboxItem, response: &str) -> anyhow::Result<()> {
+    pub fn outbox_sent(&mut self, item: &OutboxItem, response: &str) -> Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
         tx.prepare_cached(
@@ -242,7 +239,7 @@ impl Store {
     }
 
     /// A temporary failure: try again at `next`.
-    pub fn outbox_retry(&mut self, item: &OutboxItem, next: Timestamp, error: &str) -> anyhow::Result<()> {
+    pub fn outbox_retry(&mut self, item: &OutboxItem, next: Timestamp, error: &str) -> Result<()> {
         self.conn
             .prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3,
@@ -253,7 +250,7 @@ impl Store {
     }
 
     /// A permanent failure: recorded and visible, never retried.
-    pub fn outbox_failed(&mut self, item: &OutboxItem, error: &str) -> anyhow::Result<()> {
+    pub fn outbox_failed(&mut self, item: &OutboxItem, error: &str) -> Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
         tx.prepare_cached(
@@ -269,7 +266,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn outbox_stats(&self) -> anyhow::Result<OutboxStats> {
+    pub fn outbox_stats(&self) -> Result<OutboxStats> {
         let mut stats = OutboxStats::default();
         let mut stmt = self
             .conn
@@ -295,7 +292,7 @@ impl Store {
 
 /// Our own copy of an outgoing mail arrived: if its send was in doubt, it is
 /// now known to have gone out. Returns the report it belongs to.
-pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) -> anyhow::Result<Option<i64>> {
+pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) -> Result<Option<i64>> {
     let row: Option<(i64, Option<i64>, String, String, String)> = tx
         .prepare_cached("SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1")?
         .query_row([message_id], |r| {
@@ -323,7 +320,7 @@ pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) ->
 
 impl Store {
     /// Is this one of our outgoing Message-IDs?
-    pub fn outbox_has(&self, message_id: &str) -> anyhow::Result<bool> {
+    pub fn outbox_has(&self, message_id: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached("SELECT 1 FROM outbox WHERE message_id = ?1")?
@@ -341,7 +338,7 @@ fn mark_acknowledged(
     report_id: Option<i64>,
     message_id: &str,
     now: Timestamp,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     if matches!(kind, "ack" | "out-of-scope" | "cannot-decrypt")
         && let Some(report_id) = report_id
     {

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Result;
 use super::{Compose, Disposition, Event, FollowUp, InboundRow, NewReport, Recorded, Source, Store, outbox, ts};
 
 pub use crate::report::CreditWish;
@@ -17,7 +18,7 @@ impl Store {
         msg: &InboundRow<'_>,
         disposition: Disposition<'_>,
         prefix: &str,
-    ) -> anyhow::Result<Recorded> {
+    ) -> Result<Recorded> {
         let tx = self.write()?;
         let now = Timestamp::now();
         if let Some(src) = source {
@@ -71,7 +72,7 @@ impl Store {
 impl Writer<'_> {
     /// A new report: its row, the message, keys, events, the
     /// acknowledgement (or why none, or held) and the team's alerts.
-    fn new_report(&self, prefix: &str, d: NewReport<'_>) -> anyhow::Result<Recorded> {
+    fn new_report(&self, prefix: &str, d: NewReport<'_>) -> Result<Recorded> {
         let NewReport {
             reporter,
             reporter_name,
@@ -154,7 +155,7 @@ impl Writer<'_> {
         received: Timestamp,
         state: &str,
         excluded_topic: &Option<String>,
-    ) -> anyhow::Result<i64> {
+    ) -> Result<i64> {
         let signature = if self.msg.signature.is_empty() {
             "none"
         } else {
@@ -182,7 +183,7 @@ impl Writer<'_> {
     }
 
     /// The new-report alerts to the team, or why there are none.
-    fn alerts(&self, report_id: i64, tracking_id: &str, alerts: super::ComposeMany<'_>) -> anyhow::Result<()> {
+    fn alerts(&self, report_id: i64, tracking_id: &str, alerts: super::ComposeMany<'_>) -> Result<()> {
         match alerts(tracking_id) {
             Ok(outs) => {
                 for out in outs {
@@ -198,7 +199,7 @@ impl Writer<'_> {
 
     /// Mail joining a report: the message, keys, the team's response or the
     /// reporter's (credit wish, reopening an excluded report).
-    fn follow_up(&self, d: FollowUp<'_>) -> anyhow::Result<Recorded> {
+    fn follow_up(&self, d: FollowUp<'_>) -> Result<Recorded> {
         let FollowUp {
             report_id,
             how,
@@ -270,7 +271,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn insert_inbound(&self, report_id: Option<i64>, kind: &str, reason: &str) -> anyhow::Result<i64> {
+    fn insert_inbound(&self, report_id: Option<i64>, kind: &str, reason: &str) -> Result<i64> {
         let (mailbox, uidvalidity, uid) = match self.source {
             Some(s) => (Some(s.mailbox.as_str()), Some(s.uidvalidity), Some(s.uid)),
             None => (None, None, None),
@@ -317,7 +318,7 @@ impl Writer<'_> {
     /// Remembers the keys the message carried (reports and follow-ups only:
     /// never from automatic, duplicate or failed mail). Pinning was decided
     /// in intake (`openpgp::pin`); a candidate never displaces a pinned key.
-    fn keys(&self, report_id: i64, row: i64) -> anyhow::Result<()> {
+    fn keys(&self, report_id: i64, row: i64) -> Result<()> {
         for k in &self.msg.keys {
             let address = k.address.to_ascii_lowercase();
             if k.replaces {
@@ -375,7 +376,7 @@ impl Writer<'_> {
         old: Option<&str>,
         new: Option<&str>,
         detail: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         Event::new(kind, self.now)
             .report(report_id)
             .message(message_row)
@@ -392,7 +393,7 @@ impl Writer<'_> {
         tracking_id: &str,
         compose: Compose<'_>,
         no_reply_reason: Option<String>,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         // A reply that cannot be composed (a hostile address, say) must not
         // block the mailbox: record why and move on.
         let reply = match compose(tracking_id) {
@@ -423,13 +424,13 @@ impl Writer<'_> {
 
     /// A team member's mail joined the thread: the response clock stops the
     /// first time, and a new report becomes triaged.
-    fn team_response(&self, report_id: i64, row: i64, state: &str) -> anyhow::Result<()> {
+    fn team_response(&self, report_id: i64, row: i64, state: &str) -> Result<()> {
         team_responded(self.tx, report_id, Some(row), state, self.now, "embargo")
     }
 
     /// A credit wish from a sender who was not authenticated: kept for the
     /// team to confirm, never the credit itself.
-    fn credit_proposal(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
+    fn credit_proposal(&self, report_id: i64, row: i64, c: &CreditWish) -> Result<()> {
         let wanted = if c.wanted { "yes" } else { "no" };
         self.tx
             .prepare_cached(
@@ -450,7 +451,7 @@ impl Writer<'_> {
         )
     }
 
-    fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> anyhow::Result<()> {
+    fn credit(&self, report_id: i64, row: i64, c: &CreditWish) -> Result<()> {
         let old: String = self
             .tx
             .prepare_cached("SELECT credit FROM reports WHERE id = ?1")?
@@ -473,7 +474,7 @@ impl Writer<'_> {
     }
 }
 
-pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::Result<()> {
+pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = ?2, last_uid = max(last_uid, ?3), updated_at = ?4
@@ -483,7 +484,7 @@ pub(super) fn advance(tx: &Connection, src: &Source, now: Timestamp) -> anyhow::
     Ok(())
 }
 
-fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> anyhow::Result<String> {
+fn next_tracking_id(tx: &Connection, prefix: &str, at: Timestamp) -> Result<String> {
     let year = at.to_zoned(jiff::tz::TimeZone::UTC).year();
     let last: i64 = tx
         .prepare_cached(
@@ -505,7 +506,7 @@ pub(crate) fn team_responded(
     state: &str,
     now: Timestamp,
     actor: &str,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let first = tx
         .prepare_cached("UPDATE reports SET first_response_at = ?2 WHERE id = ?1 AND first_response_at IS NULL")?
         .execute(params![report_id, ts(now)])?;
@@ -538,7 +539,7 @@ pub(crate) fn team_responded(
 /// 1 MiB chunks through incremental blob I/O. Binding the message as a
 /// parameter instead would copy it twice inside SQLite (the bound value and
 /// the record), which is what made a 25 MB message cost 9x its size.
-pub(super) fn write_raw(tx: &rusqlite::Connection, message_row: i64, raw: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_raw(tx: &rusqlite::Connection, message_row: i64, raw: &[u8]) -> Result<()> {
     use std::io::Write as _;
     tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, zeroblob(?2))")?
         .execute(params![message_row, raw.len() as i64])?;
@@ -547,22 +548,15 @@ pub(super) fn write_raw(tx: &rusqlite::Connection, message_row: i64, raw: &[u8])
     }
     let mut blob = tx.blob_open(rusqlite::MAIN_DB, "message_raw", "raw", message_row, false)?;
     for chunk in raw.chunks(1 << 20) {
-        // An I/O error here is SQLite's (disk full, ...): keep it a
-        // rusqlite error so intake leaves the mail on the server.
+        // An I/O error here is SQLite's (disk full, ...): the database
+        // cannot be written, so intake leaves the mail on the server.
         blob.write_all(chunk).map_err(|e| {
-            let text = e.to_string();
-            match e.into_inner() {
-                Some(inner) => match inner.downcast::<rusqlite::Error>() {
-                    Ok(sqlite) => *sqlite,
-                    Err(other) => rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
-                        Some(format!("blob write failed: {other}")),
-                    ),
-                },
-                None => rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
-                    Some(format!("blob write failed: {text}")),
-                ),
+            if !e.get_ref().is_some_and(|i| i.is::<rusqlite::Error>()) {
+                return super::Error::UnavailableIo(e);
+            }
+            match e.into_inner().map(|i| i.downcast::<rusqlite::Error>()) {
+                Some(Ok(sqlite)) => super::Error::from(*sqlite),
+                _ => super::Error::UnavailableIo(std::io::Error::other("blob write failed")),
             }
         })?;
     }

@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::Result;
 use super::Store;
 pub use crate::report::{CreditProposal, ReportSummary};
 
@@ -130,14 +131,14 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
 
 impl Store {
     /// All reports, oldest first.
-    pub fn list_reports(&self) -> anyhow::Result<Vec<ReportSummary>> {
+    pub fn list_reports(&self) -> Result<Vec<ReportSummary>> {
         let mut stmt = self.conn().prepare(&format!("{SUMMARY_SQL} ORDER BY r.id"))?;
         let rows = stmt.query_map([], summary)?;
-        Ok(rows.map(|r| r.map(|(s, _)| s)).collect::<Result<_, _>>()?)
+        Ok(rows.map(|r| r.map(|(s, _)| s)).collect::<rusqlite::Result<_>>()?)
     }
 
     /// One report with its whole thread and every event, in time order.
-    pub fn show_report(&self, tracking_id: &str) -> anyhow::Result<Option<ReportDetail>> {
+    pub fn show_report(&self, tracking_id: &str) -> Result<Option<ReportDetail>> {
         let found = self
             .conn()
             .query_row(
@@ -152,7 +153,9 @@ impl Store {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE report_id = ?1 ORDER BY received_at, id"
         ))?;
-        let thread = stmt.query_map(params![id], message_row)?.collect::<Result<_, _>>()?;
+        let thread = stmt
+            .query_map(params![id], message_row)?
+            .collect::<rusqlite::Result<_>>()?;
         let mut stmt = self.conn().prepare(
             "SELECT at, actor, kind, old_value, new_value, detail FROM events WHERE report_id = ?1 ORDER BY at, id",
         )?;
@@ -167,7 +170,7 @@ impl Store {
                     detail: r.get(5)?,
                 })
             })?
-            .collect::<Result<_, _>>()?;
+            .collect::<rusqlite::Result<_>>()?;
         Ok(Some(ReportDetail {
             summary,
             thread,
@@ -176,11 +179,11 @@ impl Store {
     }
 
     /// Inbound messages that were not reports: automatic, failed, duplicate.
-    pub fn unreported_messages(&self, limit: u32) -> anyhow::Result<Vec<MessageRow>> {
+    pub fn unreported_messages(&self, limit: u32) -> Result<Vec<MessageRow>> {
         let mut stmt = self.conn().prepare(&format!(
             "SELECT {MESSAGE_COLS} FROM messages WHERE report_id IS NULL AND kind != 'own-copy' ORDER BY id DESC LIMIT ?1"
         ))?;
         let rows = stmt.query_map(params![limit], message_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::Result;
 use super::{Store, ts};
 
 #[derive(Debug, Clone, Serialize)]
@@ -19,7 +20,7 @@ pub struct DaemonStatus {
 }
 
 impl Store {
-    pub fn status_started(&mut self, pid: u32, version: &str) -> anyhow::Result<()> {
+    pub fn status_started(&mut self, pid: u32, version: &str) -> Result<()> {
         let now = ts(Timestamp::now());
         self.conn.execute(
             "INSERT INTO daemon_status (id, pid, version, started_at, heartbeat_at, imap_state)
@@ -31,7 +32,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn status_heartbeat(&mut self) -> anyhow::Result<()> {
+    pub fn status_heartbeat(&mut self) -> Result<()> {
         self.conn.execute(
             "UPDATE daemon_status SET heartbeat_at = ?1 WHERE id = 1",
             [ts(Timestamp::now())],
@@ -39,7 +40,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn status_imap(&mut self, state: &str, error: Option<&str>) -> anyhow::Result<()> {
+    pub fn status_imap(&mut self, state: &str, error: Option<&str>) -> Result<()> {
         self.conn.execute(
             "UPDATE daemon_status SET imap_state = ?1, heartbeat_at = ?2,
                  last_error = CASE WHEN ?3 IS NULL THEN last_error ELSE ?3 END WHERE id = 1",
@@ -49,7 +50,7 @@ impl Store {
     }
 
     /// A fetch round completed.
-    pub fn status_fetched(&mut self) -> anyhow::Result<()> {
+    pub fn status_fetched(&mut self) -> Result<()> {
         let now = ts(Timestamp::now());
         self.conn.execute(
             "UPDATE daemon_status SET last_fetch_at = ?1, heartbeat_at = ?1, imap_state = 'connected' WHERE id = 1",
@@ -58,7 +59,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn daemon_status(&self) -> anyhow::Result<Option<DaemonStatus>> {
+    pub fn daemon_status(&self) -> Result<Option<DaemonStatus>> {
         Ok(self
             .conn
             .query_row(

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::Result;
 use super::{Event, Outgoing, Store, outbox, ts};
 
 #[derive(Debug, Clone, Serialize)]
@@ -49,7 +50,7 @@ impl ExcludedReport {
 
 impl Store {
     /// Queues team mail (alerts, digests) in one transaction.
-    pub fn enqueue_team_mail(&mut self, report_id: Option<i64>, outs: &[Outgoing]) -> anyhow::Result<()> {
+    pub fn enqueue_team_mail(&mut self, report_id: Option<i64>, outs: &[Outgoing]) -> Result<()> {
         let tx = self.write()?;
         let now = Timestamp::now();
         for out in outs {
@@ -65,7 +66,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn report_row_id(&self, tracking_id: &str) -> anyhow::Result<Option<i64>> {
+    pub fn report_row_id(&self, tracking_id: &str) -> Result<Option<i64>> {
         Ok(self
             .conn
             .query_row(
@@ -77,7 +78,7 @@ impl Store {
     }
 
     /// Inbound messages of a kind recorded since `since`.
-    pub fn count_messages_since(&self, kind: &str, since: Option<Timestamp>) -> anyhow::Result<u64> {
+    pub fn count_messages_since(&self, kind: &str, since: Option<Timestamp>) -> Result<u64> {
         let since = since.map(ts).unwrap_or_default();
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM messages WHERE direction = 'in' AND kind = ?1 AND received_at >= ?2",
@@ -88,15 +89,15 @@ impl Store {
     }
 
     /// Inbound messages recorded, per kind, ever.
-    pub fn inbound_by_kind(&self) -> anyhow::Result<Vec<(String, u64)>> {
+    pub fn inbound_by_kind(&self) -> Result<Vec<(String, u64)>> {
         let mut stmt = self
             .conn
             .prepare("SELECT kind, count(*) FROM messages WHERE direction = 'in' GROUP BY kind ORDER BY kind")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    pub fn excluded_since(&self, since: Option<Timestamp>) -> anyhow::Result<u64> {
+    pub fn excluded_since(&self, since: Option<Timestamp>) -> Result<u64> {
         let since = since.map(ts).unwrap_or_default();
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM reports WHERE excluded_topic IS NOT NULL AND created_at >= ?1",
@@ -108,7 +109,7 @@ impl Store {
 
     /// Reports excluded since `since` (still excluded), newest first, with
     /// the phrases that matched: a false positive must be cheap to see.
-    pub fn excluded_reports_since(&self, since: Timestamp, limit: u32) -> anyhow::Result<Vec<ExcludedReport>> {
+    pub fn excluded_reports_since(&self, since: Timestamp, limit: u32) -> Result<Vec<ExcludedReport>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.tracking_id, r.reporter, r.excluded_topic,
                     coalesce((SELECT e.detail FROM events e WHERE e.report_id = r.id AND e.kind = 'note'
@@ -128,10 +129,10 @@ impl Store {
                 encrypted: r.get::<_, i64>(4)? != 0,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    pub fn failed_mail(&self, limit: u32) -> anyhow::Result<Vec<FailedMail>> {
+    pub fn failed_mail(&self, limit: u32) -> Result<Vec<FailedMail>> {
         let mut stmt = self.conn.prepare(
             "SELECT o.kind, o.recipient, r.tracking_id, o.last_error, o.created_at FROM outbox o
              LEFT JOIN reports r ON r.id = o.report_id WHERE o.state = 'failed' ORDER BY o.id DESC LIMIT ?1",
@@ -145,11 +146,11 @@ impl Store {
                 created_at: r.get(4)?,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Credited reporters of fixed or disclosed reports, newest first.
-    pub fn hall_of_fame(&self) -> anyhow::Result<Vec<Credited>> {
+    pub fn hall_of_fame(&self) -> Result<Vec<Credited>> {
         let mut stmt = self.conn.prepare(
             "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at FROM reports
              WHERE credit = 'yes' AND credit_name != '' AND state IN ('fixed', 'disclosed')
@@ -163,10 +164,10 @@ impl Store {
                 month: at.chars().take(7).collect(),
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    pub fn digest_last_sent(&self) -> anyhow::Result<Option<Timestamp>> {
+    pub fn digest_last_sent(&self) -> Result<Option<Timestamp>> {
         let t: Option<String> = self
             .conn
             .query_row("SELECT last_sent_at FROM digest_state WHERE id = 1", [], |r| r.get(0))
@@ -174,7 +175,7 @@ impl Store {
         Ok(t.and_then(|t| t.parse().ok()))
     }
 
-    pub fn digest_sent(&mut self, at: Timestamp) -> anyhow::Result<()> {
+    pub fn digest_sent(&mut self, at: Timestamp) -> Result<()> {
         self.conn.execute(
             "INSERT INTO digest_state (id, last_sent_at) VALUES (1, ?1)
              ON CONFLICT (id) DO UPDATE SET last_sent_at = ?1",
@@ -184,9 +185,9 @@ impl Store {
     }
 
     /// When each report was created (for "new since the last digest").
-    pub fn created_at(&self) -> anyhow::Result<Vec<(String, String)>> {
+    pub fn created_at(&self) -> Result<Vec<(String, String)>> {
         let mut stmt = self.conn.prepare("SELECT tracking_id, created_at FROM reports")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

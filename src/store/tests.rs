@@ -403,7 +403,7 @@ fn atomic_commits_together_and_rolls_back_on_error_and_panic() {
             anyhow::bail!("inner")
         });
         assert!(inner.is_err());
-        Ok(())
+        anyhow::Ok(())
     })
     .unwrap();
     assert!(s.inbound_seen("<a2@x>").unwrap());
