@@ -112,7 +112,7 @@ pub fn strip_quoted(text: &str) -> String {
 }
 
 /// The reporter's pinned key, if it can be encrypted to.
-fn reporter_cert(store: &Store, reporter: &str) -> anyhow::Result<Option<Cert>> {
+fn reporter_cert(store: &Store, reporter: &str) -> crate::store::Result<Option<Cert>> {
     Ok(store
         .reporter_certs(reporter)?
         .iter()
@@ -122,7 +122,14 @@ fn reporter_cert(store: &Store, reporter: &str) -> anyhow::Result<Option<Cert>> 
 
 /// A team message to the reporter, threaded into the report, signed, and
 /// encrypted when the reporter's key is known.
-pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: String) -> anyhow::Result<Outgoing> {
+/// A store error stays typed (`Fault::Database` when it cannot be read).
+pub fn to_reporter(
+    p: &Pipeline,
+    store: &Store,
+    t: &Thread,
+    kind: &str,
+    body: String,
+) -> crate::fault::Result<Outgoing> {
     let references = t
         .references
         .iter()
@@ -148,7 +155,7 @@ pub fn to_reporter(p: &Pipeline, store: &Store, t: &Thread, kind: &str, body: St
     } else {
         reply::tagged_subject(&t.tracking_id, &format!("Re: {}", t.subject))
     };
-    reply::compose(kind, &to, &subject, body, &crypto)
+    Ok(reply::compose(kind, &to, &subject, body, &crypto)?)
 }
 
 /// The normal acknowledgement of a report, for one the team took back from
@@ -233,7 +240,16 @@ pub fn latest_disclosure(cfg: &Config, received: Timestamp, complex: bool) -> Ti
 }
 
 /// Carries out commands as `actor`. Returns what was done, in words.
-pub fn apply(store: &mut Store, cfg: &Config, id: &str, cmds: &[Command], actor: &str) -> anyhow::Result<Vec<String>> {
+/// Applies a member's commands to a report. A command that does not fit the
+/// report is `store::Error::Invalid` (the relay explains it to the member);
+/// `store::Error::Unavailable` means the database could not be written.
+pub fn apply(
+    store: &mut Store,
+    cfg: &Config,
+    id: &str,
+    cmds: &[Command],
+    actor: &str,
+) -> crate::store::Result<Vec<String>> {
     let mut done = Vec::new();
     for c in cmds {
         match c {
@@ -256,14 +272,18 @@ pub fn apply(store: &mut Store, cfg: &Config, id: &str, cmds: &[Command], actor:
                 let at = cfg.policy.calendar.start_of(*d);
                 let r = store
                     .show_report(id)?
-                    .ok_or_else(|| anyhow::anyhow!("no report {id}"))?;
-                let received: Timestamp = r.summary.received_at.parse()?;
+                    .ok_or_else(|| crate::store::Error::invalid(format!("no report {id}")))?;
+                let received: Timestamp = r
+                    .summary
+                    .received_at
+                    .parse()
+                    .map_err(|e| crate::store::Error::invalid(format!("report {id}: received_at: {e}")))?;
                 let limit = latest_disclosure(cfg, received, r.summary.complex);
                 if at > limit {
-                    anyhow::bail!(
+                    return Err(crate::store::Error::invalid(format!(
                         "disclose-on {d} is beyond the policy's limit ({}); use the CLI with --force",
                         crate::store::ts(limit)
-                    );
+                    )));
                 }
                 store.set_disclose_on(id, at, "agreed by mail", actor)?;
                 done.push(format!("disclosure date {d}"));

@@ -34,7 +34,7 @@ pub struct Arrival<'a> {
 /// Takes one message through the pipeline. An error means the store could
 /// not be written (the message stays unprocessed on the server); anything
 /// wrong with the message itself is recorded, never returned.
-pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Result<Recorded> {
+pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault::Result<Recorded> {
     let started = Instant::now();
     let parsed = message::parse(a.raw);
     timing::add(Stage::Parse, started);
@@ -116,7 +116,7 @@ fn decide_and_record(
     protection: &Protection,
     reporter_cert: Option<Cert>,
     row: &InboundRow<'_>,
-) -> anyhow::Result<Recorded> {
+) -> crate::fault::Result<Recorded> {
     let started = Instant::now();
     let w = Walk {
         p,
@@ -157,7 +157,7 @@ impl<'a> Walk<'a, '_> {
         mut how: String,
         from_team: bool,
         reporter_cert: Option<Cert>,
-    ) -> anyhow::Result<Disposition<'a>> {
+    ) -> crate::fault::Result<Disposition<'a>> {
         let (p, msg, protection) = (self.p, self.msg, self.protection);
         let proven = self.row.auth.proven();
         let (reopen, credit) = if from_team {
@@ -207,7 +207,7 @@ impl<'a> Walk<'a, '_> {
         excluded: Option<(String, Vec<String>)>,
         from_team: bool,
         reporter_cert: Option<Cert>,
-    ) -> anyhow::Result<Disposition<'a>> {
+    ) -> crate::fault::Result<Disposition<'a>> {
         let (p, msg, protection) = (self.p, self.msg, self.protection);
         if from_team && let Relay::Relayed(r) = relay_step(store, p, msg, protection, None)? {
             return Ok(Disposition::FollowUp(FollowUp {
@@ -265,7 +265,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// The new-report alert to the team, with the day's excluded reports.
-    fn alerts(&self, store: &Store) -> anyhow::Result<crate::store::ComposeMany<'a>> {
+    fn alerts(&self, store: &Store) -> crate::fault::Result<crate::store::ComposeMany<'a>> {
         let p = self.p;
         let excluded_today = match p.alerts {
             Some(_) => store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?,
@@ -290,8 +290,8 @@ impl<'a> Walk<'a, '_> {
 /// reply to a report's reporter it joins the report's thread and counts as
 /// the team's response (the response clock stops, a new report becomes
 /// triaged); anything else only moves the folder position. Never answered.
-pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> anyhow::Result<Option<Recorded>> {
-    let skip = |store: &mut Store| -> anyhow::Result<Option<Recorded>> {
+pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault::Result<Option<Recorded>> {
+    let skip = |store: &mut Store| -> crate::fault::Result<Option<Recorded>> {
         if let Some(s) = &a.source {
             store.advance(s)?;
         }
@@ -343,7 +343,7 @@ pub fn intake_oversize(
     a: &Arrival<'_>,
     size: u64,
     limit: u64,
-) -> anyhow::Result<Recorded> {
+) -> crate::fault::Result<Recorded> {
     let parsed = message::parse(a.raw).ok();
     let reason =
         format!("oversize: {size} bytes, above imap.max_message_size ({limit}); left on the server and flagged");
@@ -357,7 +357,7 @@ pub fn record_failure(
     a: &Arrival<'_>,
     msg: Option<&Inbound>,
     reason: &str,
-) -> anyhow::Result<Recorded> {
+) -> crate::fault::Result<Recorded> {
     let mut row = match msg {
         Some(m) => inbound_row(m, a),
         None => InboundRow {
@@ -435,7 +435,7 @@ fn relay_step(
     msg: &Inbound,
     protection: &Protection,
     report: Option<&crate::store::ReportRef>,
-) -> anyhow::Result<Relay> {
+) -> crate::fault::Result<Relay> {
     match crate::relay::handle(store, p, msg, protection, report)? {
         crate::relay::Outcome::NotForRelay => Ok(Relay::Untouched),
         crate::relay::Outcome::Relayed { report, commands, text } => {

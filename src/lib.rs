@@ -39,6 +39,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod digest;
+pub mod fault;
 pub mod heartbeat;
 pub mod intake;
 pub mod logging;

@@ -58,7 +58,7 @@ fn signed_report(
     p: &Pipeline,
     msg: &Inbound,
     protection: &Protection,
-) -> anyhow::Result<Result<ReportRef, String>> {
+) -> crate::fault::Result<Result<ReportRef, String>> {
     let mut tags = protection
         .signed_subject
         .as_deref()
@@ -133,7 +133,7 @@ pub fn handle(
     msg: &Inbound,
     protection: &Protection,
     report: Option<&ReportRef>,
-) -> anyhow::Result<Outcome> {
+) -> crate::fault::Result<Outcome> {
     if !is_candidate(msg, p, report) {
         return Ok(Outcome::NotForRelay);
     }
@@ -195,8 +195,8 @@ pub fn handle(
     // All commands or none: a refused one rolls back those before it.
     let done = match store.atomic(|store| conversation::apply(store, &p.config, &report.tracking_id, &cmds, &actor)) {
         Ok(d) => d,
-        Err(e) if crate::store::is_store_error(&e) => return Err(e),
-        Err(e) => return Ok(Outcome::Refused(format!("{e:#}"))),
+        Err(e) if e.is_unavailable() => return Err(e.into()),
+        Err(e) => return Ok(Outcome::Refused(e.to_string())),
     };
     let thread = store.thread(&report.tracking_id)?;
     if !rest.is_empty() {
@@ -221,7 +221,7 @@ pub fn explain(
     protection: &Protection,
     report: Option<&ReportRef>,
     why: &str,
-) -> anyhow::Result<()> {
+) -> crate::fault::Result<()> {
     let Some(to) = msg.from_addr.as_deref() else {
         return Ok(());
     };

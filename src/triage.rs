@@ -19,11 +19,14 @@ use crate::report::ReportRef;
 pub mod exclude;
 
 pub trait ThreadIndex {
-    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool>;
-    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>>;
-    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>>;
+    /// What a lookup can fail with (the store's error, for the store: a
+    /// database that cannot be read stays that, not a fault of the message).
+    type Error;
+    fn inbound_seen(&self, message_id: &str) -> Result<bool, Self::Error>;
+    fn by_message_ids(&self, ids: &[String]) -> Result<Option<ReportRef>, Self::Error>;
+    fn by_tracking_id(&self, tracking_id: &str) -> Result<Option<ReportRef>, Self::Error>;
     /// Is this the Message-ID of a mail embargo itself sent?
-    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool>;
+    fn is_our_outgoing(&self, message_id: &str) -> Result<bool, Self::Error>;
 }
 
 /// Who we are, for loop detection and team membership.
@@ -61,12 +64,12 @@ pub enum Decision {
     },
 }
 
-pub fn decide(
+pub fn decide<I: ThreadIndex + ?Sized>(
     msg: &Inbound,
     me: &Identity,
-    index: &dyn ThreadIndex,
+    index: &I,
     topics: &[exclude::Topic],
-) -> anyhow::Result<Decision> {
+) -> Result<Decision, I::Error> {
     if index.inbound_seen(&msg.message_id)? {
         return Ok(Decision::Duplicate);
     }
@@ -235,11 +238,11 @@ pub fn automatic_reason(msg: &Inbound, me: &Identity) -> Option<String> {
 /// References or the tracking tag) and is addressed to that report's
 /// reporter. A forward to a colleague, or anything embargo sent itself, is
 /// not a response. `None`: nothing to record.
-pub fn sent_reply(
+pub fn sent_reply<I: ThreadIndex + ?Sized>(
     msg: &Inbound,
     me: &Identity,
-    index: &dyn ThreadIndex,
-) -> anyhow::Result<Option<(ReportRef, String)>> {
+    index: &I,
+) -> Result<Option<(ReportRef, String)>, I::Error> {
     if index.inbound_seen(&msg.message_id)? || carries_our_loop_marker(msg, me) {
         return Ok(None);
     }

@@ -14,6 +14,7 @@ fn report() -> ReportRef {
 }
 
 impl ThreadIndex for Index {
+    type Error = anyhow::Error;
     fn inbound_seen(&self, _: &str) -> anyhow::Result<bool> {
         Ok(false)
     }

@@ -8,10 +8,11 @@ use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
+use crate::fault::Fault;
 use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
 use crate::store::lock;
-use crate::store::{Source, SyncState, is_store_error};
+use crate::store::{Source, SyncState};
 use crate::timing::{self, Stage};
 
 /// Fetch at most this many messages, or this many bytes, per round trip.
@@ -197,13 +198,13 @@ impl Batch {
                 // The database, not the message, is the problem (locked,
                 // disk full): stop and leave the mail on the server; the
                 // loop retries with backoff. Never a tombstone for that.
-                Ok(Err(e)) if is_store_error(&e) => {
-                    return Err(e.context(format!(
+                Ok(Err(Fault::Database(e))) => {
+                    return Err(anyhow::Error::new(e).context(format!(
                         "the database is not writable; UID {} stays on the server",
                         w.uid
                     )));
                 }
-                Ok(Err(e)) => Some(format!("internal error: {e:#}")),
+                Ok(Err(Fault::Message(e))) => Some(format!("internal error: {e:#}")),
                 Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
             };
             if let Some(reason) = failure {
@@ -232,10 +233,12 @@ fn sent_one(
         // intake_sent moves the position itself.
         let problem = match std::panic::catch_unwind(AssertUnwindSafe(|| intake::intake_sent(store, p, a))) {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(e)) if is_store_error(&e) => {
-                return Err(e.context("the database is not writable; the Sent folder is read again later"));
+            Ok(Err(Fault::Database(e))) => {
+                return Err(
+                    anyhow::Error::new(e).context("the database is not writable; the Sent folder is read again later")
+                );
             }
-            Ok(Err(e)) => format!("{e:#}"),
+            Ok(Err(Fault::Message(e))) => format!("{e:#}"),
             Err(_) => "the pipeline panicked on this message".to_owned(),
         };
         tracing::warn!(

@@ -10,7 +10,7 @@ use crate::pipeline::CertCache;
 use crate::store::{NewKey, Store};
 
 /// The reporter's pinned certificate, parsed once per distinct copy.
-pub(super) fn pinned_cert(store: &Store, cache: &CertCache, from: Option<&str>) -> anyhow::Result<Option<Cert>> {
+pub(super) fn pinned_cert(store: &Store, cache: &CertCache, from: Option<&str>) -> crate::fault::Result<Option<Cert>> {
     let Some(from) = from else {
         return Ok(None);
     };
@@ -25,7 +25,7 @@ pub(super) fn pin_keys(
     pinned: Option<Cert>,
     protection: &Protection,
     from: &str,
-) -> anyhow::Result<(Vec<NewKey>, Option<Cert>)> {
+) -> crate::fault::Result<(Vec<NewKey>, Option<Cert>)> {
     use openpgp::pin::Verdict;
     let mut current = pinned;
     if learned.is_empty() {

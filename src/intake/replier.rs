@@ -42,7 +42,7 @@ impl<'a> Replier<'a> {
         protection: &Protection,
         cert: Option<Cert>,
         proven: bool,
-    ) -> anyhow::Result<Replier<'a>> {
+    ) -> crate::fault::Result<Replier<'a>> {
         let return_path = match &msg.return_path {
             ReturnPath::Address(addr) => addr.clone(),
             // Triage already sorted these out as automatic mail.
@@ -158,7 +158,7 @@ fn over_limit(
     msg: &Inbound,
     return_path: &str,
     proven: bool,
-) -> anyhow::Result<Option<String>> {
+) -> crate::fault::Result<Option<String>> {
     let since = Timestamp::now() - SignedDuration::from_hours(24);
     let sent = store.replies_to_since(return_path, since)?;
     let reply = &p.config.reply;

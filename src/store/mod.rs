@@ -238,17 +238,18 @@ pub use crate::report::{ReportRef, ts};
 
 /// Threading's lookups, answered from the database.
 impl crate::triage::ThreadIndex for Store {
-    fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
-        Ok(Store::inbound_seen(self, message_id)?)
+    type Error = Error;
+    fn inbound_seen(&self, message_id: &str) -> Result<bool> {
+        Store::inbound_seen(self, message_id)
     }
-    fn by_message_ids(&self, ids: &[String]) -> anyhow::Result<Option<ReportRef>> {
-        Ok(self.report_by_message_ids(ids)?)
+    fn by_message_ids(&self, ids: &[String]) -> Result<Option<ReportRef>> {
+        self.report_by_message_ids(ids)
     }
-    fn by_tracking_id(&self, tracking_id: &str) -> anyhow::Result<Option<ReportRef>> {
-        Ok(self.report_by_tracking_id(tracking_id)?)
+    fn by_tracking_id(&self, tracking_id: &str) -> Result<Option<ReportRef>> {
+        self.report_by_tracking_id(tracking_id)
     }
-    fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
-        Ok(self.outbox_has(message_id)?)
+    fn is_our_outgoing(&self, message_id: &str) -> Result<bool> {
+        self.outbox_has(message_id)
     }
 }
 

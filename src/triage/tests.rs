@@ -13,6 +13,7 @@ struct Fake {
 }
 
 impl ThreadIndex for Fake {
+    type Error = anyhow::Error;
     fn inbound_seen(&self, message_id: &str) -> anyhow::Result<bool> {
         Ok(self.seen.iter().any(|s| s == message_id))
     }

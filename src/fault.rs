@@ -1,0 +1,62 @@
+//! Whose fault it is when a message cannot be handled: the database's (it
+//! cannot be written or read now: the message stays on the server, intake
+//! pauses and retries) or the message's (it is recorded as failed, with the
+//! reason, and intake moves on). Decided where the error arises, by type.
+
+use std::fmt;
+
+/// A failure while handling one message.
+#[derive(Debug)]
+pub enum Fault {
+    /// The database is unavailable (`store::Error::is_unavailable`).
+    Database(crate::store::Error),
+    /// Anything else: a fault of the message or of its handling.
+    Message(anyhow::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Fault>;
+
+impl Fault {
+    /// Adds what was being done to a message fault (a database fault
+    /// stays as it is: its text is SQLite's).
+    pub fn context(self, what: impl fmt::Display + Send + Sync + 'static) -> Fault {
+        match self {
+            Fault::Message(e) => Fault::Message(e.context(what)),
+            db => db,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Database(e) => write!(f, "{e}"),
+            Fault::Message(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Fault::Database(e) => Some(e),
+            Fault::Message(e) => Some(e.as_ref()),
+        }
+    }
+}
+
+impl From<crate::store::Error> for Fault {
+    fn from(e: crate::store::Error) -> Fault {
+        if e.is_unavailable() {
+            Fault::Database(e)
+        } else {
+            Fault::Message(e.into())
+        }
+    }
+}
+
+impl From<anyhow::Error> for Fault {
+    fn from(e: anyhow::Error) -> Fault {
+        Fault::Message(e)
+    }
+}
