@@ -82,6 +82,50 @@ impl Shared {
     }
 }
 
+/// Why an IMAP session (or one sync of it) ended early.
+#[derive(Debug)]
+pub(crate) enum Interrupted {
+    /// The database cannot be written (or read) now: intake pauses and the
+    /// mail stays on the server.
+    Database(anyhow::Error),
+    /// IMAP, TLS, anything else: reconnect with backoff.
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Interrupted::Database(e) | Interrupted::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+impl From<anyhow::Error> for Interrupted {
+    fn from(e: anyhow::Error) -> Interrupted {
+        Interrupted::Other(e)
+    }
+}
+
+impl From<crate::store::Error> for Interrupted {
+    fn from(e: crate::store::Error) -> Interrupted {
+        match e.is_unavailable() {
+            true => Interrupted::Database(e.into()),
+            false => Interrupted::Other(e.into()),
+        }
+    }
+}
+
+impl From<crate::fault::Fault> for Interrupted {
+    fn from(f: crate::fault::Fault) -> Interrupted {
+        match f {
+            crate::fault::Fault::Database(e) => Interrupted::Database(e.into()),
+            crate::fault::Fault::Message(e) => Interrupted::Other(e),
+        }
+    }
+}
+
 /// Summary of `run --once`.
 #[derive(Debug, Default)]
 pub struct OnceSummary {
@@ -357,7 +401,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
     let mut ready = false;
     while !shutdown.is_cancelled() {
         shared.health.beat_imap();
-        let result = async {
+        let result: Result<Connection, Interrupted> = async {
             let conn = mailbox::connect(cfg, tls.clone()).await?;
             tracing::info!(host = %cfg.host, mailbox = %cfg.mailbox, idle = conn.has_idle, "connected");
             failures = 0;
@@ -379,8 +423,8 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs));
-                let error = format!("{e:#}");
-                if crate::store::is_store_error(&e) {
+                let error = e.to_string();
+                if let Interrupted::Database(_) = e {
                     // Disk full, database locked, I/O error: nothing was
                     // half-written (one transaction per message) and the
                     // mail stays on the server until the store takes it.
@@ -466,7 +510,11 @@ async fn sleep_beating(shared: &Shared, d: Duration, shutdown: &CancellationToke
 }
 
 /// One connected session: sync, then wait for more, until shutdown or error.
-async fn session(shared: &Shared, mut conn: Connection, shutdown: &CancellationToken) -> anyhow::Result<Connection> {
+async fn session(
+    shared: &Shared,
+    mut conn: Connection,
+    shutdown: &CancellationToken,
+) -> Result<Connection, Interrupted> {
     let cfg = &shared.cfg.imap;
     // IDLE is re-issued often enough for the watchdog to see the loop live.
     let idle_for = idle_period(shared.notifier.watchdog, cfg.idle_restart_secs);

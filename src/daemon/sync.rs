@@ -3,11 +3,10 @@
 
 use std::panic::AssertUnwindSafe;
 
-use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
+use super::{Interrupted, Shared};
 use crate::fault::Fault;
 use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
@@ -34,7 +33,7 @@ pub(super) async fn sync(
     conn: &mut Connection,
     shutdown: &CancellationToken,
     folder: Folder,
-) -> anyhow::Result<usize> {
+) -> Result<usize, Interrupted> {
     let (last_uid, ack_after) = position(shared, conn)?;
     let waiting = conn.waiting(last_uid).await?;
     if waiting.is_empty() {
@@ -67,7 +66,7 @@ pub(super) async fn sync(
         let s = shared.clone();
         done += tokio::task::spawn_blocking(move || job.process(&s))
             .await
-            .context("intake task")??;
+            .map_err(|e| Interrupted::Other(anyhow::Error::new(e).context("intake task")))??;
         for w in &big {
             if let Err(e) = conn.flag(w.uid).await {
                 tracing::warn!(uid = w.uid, error = %format!("{e:#}"), "could not flag oversize message");
@@ -80,7 +79,7 @@ pub(super) async fn sync(
 
 /// The stored position, initialising it on first start or after a
 /// UIDVALIDITY change.
-fn position(shared: &Shared, conn: &Connection) -> anyhow::Result<(u32, Option<Timestamp>)> {
+fn position(shared: &Shared, conn: &Connection) -> Result<(u32, Option<Timestamp>), Interrupted> {
     let mut store = lock(&shared.store)?;
     match store.sync_state(&conn.mailbox)? {
         Some(s) if s.uidvalidity == conn.uidvalidity => Ok((s.last_uid, s.ack_after)),
@@ -156,7 +155,7 @@ struct Batch {
 }
 
 impl Batch {
-    fn process(self, shared: &Shared) -> anyhow::Result<usize> {
+    fn process(self, shared: &Shared) -> Result<usize, Interrupted> {
         let mut store = lock(&shared.store)?;
         let pipeline = shared.pipeline();
         let p = pipeline.as_ref();
@@ -199,10 +198,10 @@ impl Batch {
                 // disk full): stop and leave the mail on the server; the
                 // loop retries with backoff. Never a tombstone for that.
                 Ok(Err(Fault::Database(e))) => {
-                    return Err(anyhow::Error::new(e).context(format!(
+                    return Err(Interrupted::Database(anyhow::Error::new(e).context(format!(
                         "the database is not writable; UID {} stays on the server",
                         w.uid
-                    )));
+                    ))));
                 }
                 Ok(Err(Fault::Message(e))) => Some(format!("internal error: {e:#}")),
                 Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
@@ -211,7 +210,7 @@ impl Batch {
                 // If even the tombstone cannot be written, the store is the
                 // problem: stop here and leave the message on the server.
                 intake::record_failure(&mut store, p, &arrival, None, &reason)
-                    .with_context(|| format!("cannot record UID {} ({reason})", w.uid))?;
+                    .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
             }
             done += 1;
         }
@@ -227,16 +226,16 @@ fn sent_one(
     p: &crate::pipeline::Pipeline,
     a: &Arrival<'_>,
     oversize: bool,
-) -> anyhow::Result<()> {
+) -> Result<(), Interrupted> {
     // A team reply is never that large: nothing to learn from a header.
     if !oversize {
         // intake_sent moves the position itself.
         let problem = match std::panic::catch_unwind(AssertUnwindSafe(|| intake::intake_sent(store, p, a))) {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(Fault::Database(e))) => {
-                return Err(
-                    anyhow::Error::new(e).context("the database is not writable; the Sent folder is read again later")
-                );
+                return Err(Interrupted::Database(
+                    anyhow::Error::new(e).context("the database is not writable; the Sent folder is read again later"),
+                ));
             }
             Ok(Err(Fault::Message(e))) => format!("{e:#}"),
             Err(_) => "the pipeline panicked on this message".to_owned(),

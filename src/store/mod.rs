@@ -49,40 +49,6 @@ pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSumm
 pub use status::DaemonStatus;
 pub use team::{Credited, ExcludedReport, FailedMail};
 
-/// Whether an error means the database cannot be written now (locked,
-/// disk full, I/O, read-only, corrupt): such mail is left on the server and
-/// retried, never recorded as failed. Anything else SQLite refuses because
-/// of the message itself (a value too big, a constraint) is the message's
-/// fault: it is recorded with the reason, and intake goes on.
-pub fn is_store_error(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<Error>().is_some_and(Error::is_unavailable)
-            || c.downcast_ref::<rusqlite::Error>().is_some_and(unavailable)
-    })
-}
-
-fn unavailable(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::*;
-    matches!(
-        e.sqlite_error_code(),
-        Some(
-            DatabaseBusy
-                | DatabaseLocked
-                | DiskFull
-                | SystemIoFailure
-                | ReadOnly
-                | CannotOpen
-                | NotADatabase
-                | DatabaseCorrupt
-                | OutOfMemory
-                | FileLockingProtocolFailed
-                | PermissionDenied
-                | OperationInterrupted
-                | OperationAborted
-        )
-    )
-}
-
 pub fn parse_ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }

@@ -580,3 +580,32 @@ fn a_writer_waits_for_another_connections_lock_then_proceeds() {
     assert!(t.elapsed() >= std::time::Duration::from_millis(25), "{:?}", t.elapsed());
     holder.join().unwrap();
 }
+
+#[test]
+fn unavailable_is_decided_by_the_sqlite_code() {
+    use rusqlite::ffi;
+    let err = |code| Error::from(rusqlite::Error::SqliteFailure(ffi::Error::new(code), None));
+    for code in [
+        ffi::SQLITE_BUSY,
+        ffi::SQLITE_LOCKED,
+        ffi::SQLITE_FULL,
+        ffi::SQLITE_IOERR,
+        ffi::SQLITE_READONLY,
+    ] {
+        assert!(err(code).is_unavailable(), "{code}");
+    }
+    for code in [ffi::SQLITE_CONSTRAINT, ffi::SQLITE_TOOBIG, ffi::SQLITE_MISMATCH] {
+        assert!(!err(code).is_unavailable(), "{code}");
+    }
+    assert!(Error::UnavailableIo(std::io::Error::other("disk")).is_unavailable());
+    assert!(!Error::invalid("no report SEC-1").is_unavailable());
+    // Into a message fault or a database fault, by type.
+    assert!(matches!(
+        crate::fault::Fault::from(err(ffi::SQLITE_FULL)),
+        crate::fault::Fault::Database(_)
+    ));
+    assert!(matches!(
+        crate::fault::Fault::from(err(ffi::SQLITE_TOOBIG)),
+        crate::fault::Fault::Message(_)
+    ));
+}
