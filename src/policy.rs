@@ -154,15 +154,13 @@ pub fn annotate(r: &mut crate::report::ReportSummary, cal: &Calendar, p: &Promis
     r.response_due = Some(fmt(d.response_due));
     r.fix_due = Some(fmt(d.fix_due));
     r.details_due = d.details_due.map(fmt);
-    r.response_business_days_left =
-        (r.response_met_at.is_none() && r.state == "new").then(|| cal.business_days_left(now, d.response_due));
+    r.response_business_days_left = (r.response_met_at.is_none() && r.state == crate::report::ReportState::New)
+        .then(|| cal.business_days_left(now, d.response_due));
     r.reporter_waiting = match (parse(&r.last_team_at), parse(&r.last_reporter_at)) {
-        (Some(team), Some(reporter)) => reporter > team && !is_closed(&r.state),
+        (Some(team), Some(reporter)) => reporter > team && !r.state.is_closed(),
         _ => false,
     };
 }
-
-pub use crate::report::{STATES, is_closed};
 
 #[cfg(test)]
 mod tests {

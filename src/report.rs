@@ -105,11 +105,6 @@ pub const STATES: &[&str] = &[
     "withdrawn",
 ];
 
-/// Whether a stored state name is a closed state (an unknown name is not).
-pub fn is_closed(state: &str) -> bool {
-    state.parse::<ReportState>().is_ok_and(ReportState::is_closed)
-}
-
 /// A report as threading needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRef {
@@ -142,7 +137,7 @@ impl CreditWish {
 pub struct ReportSummary {
     /// The tracking id, e.g. `SEC-2026-0001`.
     pub id: String,
-    pub state: String,
+    pub state: ReportState,
     pub reporter: String,
     pub reporter_name: String,
     pub subject: String,
@@ -207,5 +202,26 @@ impl CreditProposal {
             ),
             _ => "no credit".to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip_and_closed_states() {
+        for s in ReportState::ALL {
+            assert_eq!(s.as_str().parse::<ReportState>(), Ok(s));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        assert_eq!(STATES, ReportState::ALL.map(ReportState::as_str));
+        let open: Vec<_> = ReportState::ALL.into_iter().filter(|s| !s.is_closed()).collect();
+        assert_eq!(open, [ReportState::New, ReportState::Triaged, ReportState::Fixing]);
+        let e = "resolved".parse::<ReportState>().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown state \"resolved\"; one of new, triaged, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn"
+        );
     }
 }

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::report::ReportState;
 use crate::store::Store;
 
 /// How long a heartbeat may be old before the daemon counts as gone.
@@ -89,13 +90,13 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
     let mut by_state = BTreeMap::new();
     for r in &mut reports {
         crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, now);
-        *by_state.entry(r.state.clone()).or_insert(0) += 1;
-        if r.state == "new" {
+        *by_state.entry(r.state.to_string()).or_insert(0) += 1;
+        if r.state == ReportState::New {
             awaiting += 1;
         }
         if r.response_business_days_left.is_some_and(|d| d < 0)
             || (r.response_met_at.is_none()
-                && r.state == "new"
+                && r.state == ReportState::New
                 && r.response_due
                     .as_deref()
                     .and_then(|d| age_secs(d, now))
@@ -103,7 +104,7 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
         {
             overdue_response += 1;
         }
-        let open = !crate::policy::is_closed(&r.state);
+        let open = !r.state.is_closed();
         if open
             && r.fix_due
                 .as_deref()

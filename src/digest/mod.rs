@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::policy::{self, Calendar, Promises};
+use crate::report::ReportState;
 use crate::store::{FailedMail, ReportSummary, Store};
 
 /// One report line of the digest.
@@ -105,7 +106,7 @@ fn row(r: &ReportSummary, note: String) -> Row {
         id: r.id.clone(),
         subject: crate::text::bounded(&r.subject),
         reporter: r.reporter.clone(),
-        state: r.state.clone(),
+        state: r.state.to_string(),
         received_at: r.received_at.clone(),
         response_due: r.response_due.clone().unwrap_or_default(),
         fix_due: r.fix_due.clone().unwrap_or_default(),
@@ -151,14 +152,14 @@ pub fn build(
     };
     for mut r in store.list_reports()? {
         policy::annotate(&mut r, cal, promises, now);
-        if r.excluded_topic.is_some() && r.state == "excluded" {
+        if r.excluded_topic.is_some() && r.state == ReportState::Excluded {
             continue;
         }
         let is_new = created
             .get(&r.id)
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
-        if is_new && r.state != "duplicate" {
+        if is_new && r.state != ReportState::Duplicate {
             d.new_reports.push(row(&r, format!("from {}", r.reporter)));
         }
         if let Some(p) = &r.credit_proposal {
@@ -171,7 +172,7 @@ pub fn build(
                 ),
             ));
         }
-        if policy::is_closed(&r.state) && r.state != "fixed" {
+        if r.state.is_closed() && r.state != ReportState::Fixed {
             continue;
         }
         if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
@@ -179,8 +180,8 @@ pub fn build(
                 .push(row(&r, format!("disclosure agreed for {}", crate::store::ts(on))));
         }
         let response_overdue = r.response_business_days_left.is_some_and(|l| l < 0);
-        let fix_overdue = r.state != "fixed" && parse(&r.fix_due).is_some_and(|f| f < now);
-        let details_overdue = r.state == "fixed" && parse(&r.details_due).is_some_and(|f| f < now);
+        let fix_overdue = r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f < now);
+        let details_overdue = r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now);
         if response_overdue || fix_overdue || details_overdue {
             let mut why = Vec::new();
             if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
@@ -206,11 +207,11 @@ pub fn build(
             d.reporter_waiting
                 .push(row(&r, "the reporter wrote after the team's last response".to_owned()));
         }
-        if r.state != "fixed" && parse(&r.fix_due).is_some_and(|f| f <= soon) {
+        if r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f <= soon) {
             d.fix_soon
                 .push(row(&r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
         }
-        if r.state == "fixed" && parse(&r.details_due).is_some_and(|f| f <= soon) {
+        if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f <= soon) {
             d.details_soon.push(row(
                 &r,
                 format!(

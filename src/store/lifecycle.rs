@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Result;
 use super::{Event, Store, ts};
+use crate::report::ReportState;
 
 /// A report as the verbs see it.
 struct Current {
@@ -32,7 +33,8 @@ impl Store {
 
     /// `reports state ID STATE [--note]`.
     pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> Result<String> {
-        let state = state.parse::<crate::report::ReportState>()?.as_str();
+        let new: ReportState = state.parse()?;
+        let state = new.as_str();
         let cur = self.current(tracking_id)?;
         let tx = self.write()?;
         let now = Timestamp::now();
@@ -44,10 +46,10 @@ impl Store {
             .detail(note)
             .insert(&tx)?;
         // Any step past "new" is the team's response.
-        if state != "new" {
+        if new != ReportState::New {
             stop_response_clock(&tx, cur.id, now, actor)?;
         }
-        if state == "fixed" {
+        if new == ReportState::Fixed {
             let n = tx.execute(
                 "UPDATE reports SET fixed_at = ?2 WHERE id = ?1 AND fixed_at IS NULL",
                 params![cur.id, ts(now)],
@@ -61,7 +63,7 @@ impl Store {
                     .insert(&tx)?;
             }
         }
-        if state == "disclosed" {
+        if new == ReportState::Disclosed {
             tx.execute(
                 "UPDATE reports SET disclosed_at = ?2 WHERE id = ?1 AND disclosed_at IS NULL",
                 params![cur.id, ts(now)],
