@@ -67,8 +67,15 @@ impl Out {
 
 /// The text exposition format.
 pub fn render(snap: &Snapshot, now: Timestamp) -> String {
-    let s = &snap.status;
     let mut o = Out(String::with_capacity(4096));
+    daemon_metrics(&mut o, &snap.status, now);
+    outbox_metrics(&mut o, &snap.status, now);
+    report_metrics(&mut o, snap);
+    o.0
+}
+
+/// The daemon itself: version, status level, heartbeat, the mailbox.
+fn daemon_metrics(o: &mut Out, s: &crate::status::Status, now: Timestamp) {
     o.family(
         "embargo_build_info",
         "gauge",
@@ -113,6 +120,10 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
             t.as_second(),
         );
     }
+}
+
+/// What waits to be sent, what was, what failed or is held.
+fn outbox_metrics(o: &mut Out, s: &crate::status::Status, now: Timestamp) {
     o.one(
         "embargo_outbox_pending",
         "gauge",
@@ -153,6 +164,11 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
         "Outgoing mail accepted by the SMTP server.",
         s.outbox_sent,
     );
+}
+
+/// Reports by clock and state, and inbound mail by kind.
+fn report_metrics(o: &mut Out, snap: &Snapshot) {
+    let s = &snap.status;
     o.one(
         "embargo_reports_awaiting_response",
         "gauge",
@@ -178,14 +194,13 @@ pub fn render(snap: &Snapshot, now: Timestamp) -> String {
     for (kind, n) in &snap.received {
         o.sample("embargo_messages_received_total", &[("kind", kind)], n);
     }
-    o.0
 }
 
-/// Serves until `shutdown`. The listener is bound by the caller, so a port
-/// in use stops the start with the config key named. `store` is a read
-/// connection of the endpoint's own, so a scrape never waits for intake.
-/// Serves `/metrics` until `shutdown`; `config` gives the current
-/// configuration (the daemon's, as the last SIGHUP loaded it) per scrape.
+/// Serves `/metrics` until `shutdown`. The listener is bound by the caller,
+/// so a port in use stops the start with the config key named. `store` is a
+/// read connection of the endpoint's own, so a scrape never waits for
+/// intake; `config` gives the current configuration (the daemon's, as the
+/// last SIGHUP loaded it) per scrape.
 pub async fn serve(
     listener: TcpListener,
     config: crate::config::ConfigSource,

@@ -81,39 +81,51 @@ fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option
     }
 }
 
+/// The reports' clocks, counted: awaiting a first response, overdue for
+/// one or for a fix, and how many are in each state.
+#[derive(Default)]
+struct Clocks {
+    awaiting: u64,
+    overdue_response: u64,
+    overdue_fix: u64,
+    by_state: BTreeMap<String, u64>,
+}
+
+impl Clocks {
+    fn count(cfg: &Config, reports: &mut [crate::report::ReportSummary], now: Timestamp) -> Clocks {
+        let mut c = Clocks::default();
+        for r in reports {
+            crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, now);
+            *c.by_state.entry(r.state.to_string()).or_insert(0) += 1;
+            if r.state == ReportState::New {
+                c.awaiting += 1;
+            }
+            let past = |due: &Option<String>| due.as_deref().and_then(|d| age_secs(d, now)).is_some_and(|a| a > 0);
+            if r.response_business_days_left.is_some_and(|d| d < 0)
+                || (r.response_met_at.is_none() && r.state == ReportState::New && past(&r.response_due))
+            {
+                c.overdue_response += 1;
+            }
+            if !r.state.is_closed() && past(&r.fix_due) {
+                c.overdue_fix += 1;
+            }
+        }
+        c
+    }
+}
+
 /// Everything `embargo status` reports, as of `now`.
 pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Status> {
     let d = store.daemon_status()?;
     let outbox = store.outbox_stats()?;
     let mut reports = store.list_reports()?;
-    let (mut awaiting, mut overdue_response, mut overdue_fix) = (0, 0, 0);
-    let mut by_state = BTreeMap::new();
-    for r in &mut reports {
-        crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, now);
-        *by_state.entry(r.state.to_string()).or_insert(0) += 1;
-        if r.state == ReportState::New {
-            awaiting += 1;
-        }
-        if r.response_business_days_left.is_some_and(|d| d < 0)
-            || (r.response_met_at.is_none()
-                && r.state == ReportState::New
-                && r.response_due
-                    .as_deref()
-                    .and_then(|d| age_secs(d, now))
-                    .is_some_and(|a| a > 0))
-        {
-            overdue_response += 1;
-        }
-        let open = !r.state.is_closed();
-        if open
-            && r.fix_due
-                .as_deref()
-                .and_then(|d| age_secs(d, now))
-                .is_some_and(|a| a > 0)
-        {
-            overdue_fix += 1;
-        }
-    }
+    let clocks = Clocks::count(cfg, &mut reports, now);
+    let (awaiting, overdue_response, overdue_fix, by_state) = (
+        clocks.awaiting,
+        clocks.overdue_response,
+        clocks.overdue_fix,
+        clocks.by_state,
+    );
     let alive = d
         .as_ref()
         .filter(|d| process_alive(d.pid) && d.imap_state != "stopped")

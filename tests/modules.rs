@@ -264,12 +264,10 @@ const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[
     ("cli.rs::dispatch", 95),
     ("digest/alert.rs::compose", 88),
     ("digest/mod.rs::build", 102),
-    ("metrics.rs::render", 114),
     ("openpgp/mod.rs::find_payloads", 94),
     ("openpgp/mod.rs::open", 137),
     ("relay.rs::handle", 83),
     ("reply.rs::compose", 89),
-    ("status.rs::gather", 99),
     ("triage/exclude.rs::spf_dmarc", 199),
 ];
 
