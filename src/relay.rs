@@ -137,44 +137,15 @@ pub fn handle(
     if !is_candidate(msg, p, report) {
         return Ok(Outcome::NotForRelay);
     }
-    let (signer, created) = match &protection.signature {
-        SigState::Good { signer, created } => (signer.clone(), *created),
-        SigState::None => return Ok(Outcome::Refused("it is not signed with your OpenPGP key (as one whole: a signed part next to unsigned parts does not count)".to_owned())),
-        SigState::Bad => return Ok(Outcome::Refused("its signature does not verify".to_owned())),
-        SigState::UnknownKey { .. } => {
-            return Ok(Outcome::Refused(
-                "it is signed by a key that is not in [team] keys".to_owned(),
-            ));
-        }
+    let member = match signing_member(p, msg, protection) {
+        Ok(m) => m,
+        Err(why) => return Ok(Outcome::Refused(why)),
     };
-    let Some(member) = p
-        .members
-        .iter()
-        .find(|c| c.keys().any(|k| k.key().fingerprint().to_hex() == signer))
-    else {
-        return Ok(Outcome::Refused(
-            "it is signed by a key that is not in [team] keys".to_owned(),
-        ));
-    };
-    let from = msg.from_addr.as_deref().unwrap_or_default();
-    if !bound_to(member, from) {
-        return Ok(Outcome::Refused(format!(
-            "the signing key {} is not bound to {from} (a member's key acts only for that member's address)",
-            member.fingerprint().to_hex()
-        )));
-    }
-    if let Some(why) = stale(created, jiff::Timestamp::now()) {
-        return Ok(Outcome::Refused(why));
-    }
     let report = match signed_report(store, p, msg, protection)? {
         Ok(r) => r,
         Err(why) => return Ok(Outcome::Refused(why)),
     };
-    let mut hasher = sha2::Sha256::new();
-    hasher.update(report.tracking_id.as_bytes());
-    hasher.update([0u8]);
-    hasher.update(msg.body_text.as_bytes());
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = replay_key(&report, &msg.body_text);
     if let Some(first) = store.relayed(&hash)? {
         if first == msg.message_id {
             return Ok(Outcome::AlreadyDone { report });
@@ -209,6 +180,50 @@ pub fn handle(
         commands: done,
         text: !rest.is_empty(),
     })
+}
+
+/// The team member whose key signed the whole mail, bound to its From
+/// address, within the signature-age window; or why not (said to the member).
+fn signing_member<'p>(
+    p: &'p Pipeline,
+    msg: &Inbound,
+    protection: &Protection,
+) -> std::result::Result<&'p sequoia_openpgp::Cert, String> {
+    let (signer, created) = match &protection.signature {
+        SigState::Good { signer, created } => (signer.clone(), *created),
+        SigState::None => return Err("it is not signed with your OpenPGP key (as one whole: a signed part next to unsigned parts does not count)".to_owned()),
+        SigState::Bad => return Err("its signature does not verify".to_owned()),
+        SigState::UnknownKey { .. } => {
+            return Err("it is signed by a key that is not in [team] keys".to_owned());
+        }
+    };
+    let Some(member) = p
+        .members
+        .iter()
+        .find(|c| c.keys().any(|k| k.key().fingerprint().to_hex() == signer))
+    else {
+        return Err("it is signed by a key that is not in [team] keys".to_owned());
+    };
+    let from = msg.from_addr.as_deref().unwrap_or_default();
+    if !bound_to(member, from) {
+        return Err(format!(
+            "the signing key {} is not bound to {from} (a member's key acts only for that member's address)",
+            member.fingerprint().to_hex()
+        ));
+    }
+    if let Some(why) = stale(created, jiff::Timestamp::now()) {
+        return Err(why);
+    }
+    Ok(member)
+}
+
+/// What makes a relay a replay: the report and the signed text.
+fn replay_key(report: &ReportRef, text: &str) -> String {
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(report.tracking_id.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(text.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The short explanation to a member whose mail was not relayed. Encrypted
