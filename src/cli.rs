@@ -35,30 +35,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => return ops::completions(*shell),
         _ => {}
     }
-    // Only the daemon and `keys list` need the secrets.
-    let sends = matches!(
-        &cli.command,
-        Command::Reports {
-            command: ReportsCommand::Reply { .. }
-                | ReportsCommand::Fixed { notify: true, .. }
-                | ReportsCommand::DiscloseOn { notify: true, .. }
-        }
-    ) || matches!(
-        // Back to "new" from an excluded topic sends the acknowledgement.
-        &cli.command,
-        Command::Reports {
-            command: ReportsCommand::State { state, .. }
-        } if state == "new"
-    );
-    let needs_secrets = sends
-        || matches!(
-            cli.command,
-            Command::Run { .. }
-                | Command::Keys { .. }
-                | Command::Digest { send: true, .. }
-                | Command::SecurityTxt { sign: true }
-        );
-    let loaded = if needs_secrets {
+    let loaded = if needs_secrets(&cli.command) {
         config::load(&cli.config)
     } else {
         config::load_offline(&cli.config)
@@ -100,28 +77,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{address}: {fingerprint} is pinned; replies are encrypted to it");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Messages { json, limit } => {
-            let store = Store::open(&cfg.store.path)?;
-            let rows = store.unreported_messages(limit)?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
-            } else {
-                for m in rows {
-                    let line = format!(
-                        "{}  {:<10} {:<30} {}  ({})",
-                        m.received_at,
-                        m.kind,
-                        crate::text::bounded(&m.from),
-                        crate::text::bounded(&m.subject),
-                        crate::text::bounded(&m.reason)
-                    );
-                    writeln!(out, "{}", terminal_safe(&line))?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Messages { json, limit } => ops::messages(&cfg, json, limit),
     }
+}
+
+/// Whether a command needs the secret files (passwords, key passphrase):
+/// what sends mail or signs, and the daemon.
+fn needs_secrets(command: &Command) -> bool {
+    let sends = matches!(
+        command,
+        Command::Reports {
+            command: ReportsCommand::Reply { .. }
+                | ReportsCommand::Fixed { notify: true, .. }
+                | ReportsCommand::DiscloseOn { notify: true, .. }
+        }
+    ) || matches!(
+        // Back to "new" from an excluded topic sends the acknowledgement.
+        command,
+        Command::Reports {
+            command: ReportsCommand::State { state, .. }
+        } if state == "new"
+    );
+    sends
+        || matches!(
+            command,
+            Command::Run { .. }
+                | Command::Keys { .. }
+                | Command::Digest { send: true, .. }
+                | Command::SecurityTxt { sign: true }
+        )
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {

@@ -261,7 +261,6 @@ fn functions(code: &str) -> Vec<(String, usize)> {
 /// Files and functions in `src/` that were already longer than the limits
 /// when they were set (issue 15): each may not grow; the list only shrinks.
 const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[
-    ("cli.rs::dispatch", 95),
     ("digest/alert.rs::compose", 88),
     ("digest/mod.rs::build", 102),
     ("openpgp/mod.rs::find_payloads", 94),

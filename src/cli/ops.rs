@@ -1,4 +1,4 @@
-//! Operations verbs: status, backup, restore, man page, completions.
+//! Operations verbs: status, messages, backup, restore, man page, completions.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -90,5 +90,28 @@ pub fn man() -> anyhow::Result<ExitCode> {
 
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `embargo messages`: recorded mail that is not part of a report.
+pub(super) fn messages(cfg: &Config, json: bool, limit: u32) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&cfg.store.path)?;
+    let rows = store.unreported_messages(limit)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else {
+        for m in rows {
+            let line = format!(
+                "{}  {:<10} {:<30} {}  ({})",
+                m.received_at,
+                m.kind,
+                crate::text::bounded(&m.from),
+                crate::text::bounded(&m.subject),
+                crate::text::bounded(&m.reason)
+            );
+            writeln!(out, "{}", super::terminal_safe(&line))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
