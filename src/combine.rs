@@ -50,13 +50,13 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
             subject: if i.encrypted && !encrypt {
                 "(your encrypted report)".to_owned()
             } else {
-                reply::bounded(&i.subject)
+                crate::text::bounded(&i.subject)
             },
         })
         .collect();
     let promises = &p.promises;
     let ctx = Context {
-        reporter_name: reply::bounded(&g.reporter_name),
+        reporter_name: crate::text::bounded(&g.reporter_name),
         team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
         items,
         response_business_days: promises.response_business_days,

@@ -170,10 +170,10 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         subject: if t.encrypted && !encrypt {
             "your encrypted report".to_owned()
         } else {
-            reply::bounded(&t.subject)
+            crate::text::bounded(&t.subject)
         },
         reporter: t.reporter.clone(),
-        reporter_name: reply::bounded(&t.reporter_name),
+        reporter_name: crate::text::bounded(&t.reporter_name),
         team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
         received_at: t.received_at.clone(),
         response_business_days: p.promises.response_business_days,

@@ -157,7 +157,7 @@ pub struct Crypto<'a> {
     pub encrypt_to: Option<Cert>,
 }
 
-pub use crate::text::{QUOTE_CHARS, bounded, bounded_to};
+use crate::text::bounded;
 
 /// Longer Message-IDs are not copied into our headers.
 const MAX_ID_LEN: usize = 250;

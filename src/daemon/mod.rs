@@ -110,10 +110,7 @@ impl From<anyhow::Error> for Interrupted {
 
 impl From<crate::store::Error> for Interrupted {
     fn from(e: crate::store::Error) -> Interrupted {
-        match e.is_unavailable() {
-            true => Interrupted::Database(e.into()),
-            false => Interrupted::Other(e.into()),
-        }
+        crate::fault::Fault::from(e).into()
     }
 }
 

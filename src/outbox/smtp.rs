@@ -164,17 +164,25 @@ impl Transport {
                 self.cfg.host, self.cfg.port
             ))),
         };
-        let failed = match connected {
+        // Refused as a connection: not let in (connect, greeting, TLS, AUTH)
+        // or told 421 "closing"; a 4xx for one recipient is not that.
+        let (failed, refused) = match connected {
             Ok(mut conn) => match self.transact(&mut conn.smtp, envelope, raw).await {
                 Ok(resp) => return Ok(self.keep(conn, resp)),
-                Err(Failed::Before(e) | Failed::After(e)) => e,
+                Err(Failed::Before(e) | Failed::After(e)) => {
+                    let closing = matches!(e, SendError::Closing(_));
+                    (e, closing)
+                }
             },
-            Err(e) => e,
+            Err(e) => {
+                let temporary = !matches!(e, SendError::Permanent(_));
+                (e, temporary)
+            }
         };
         // A new connection refused while others are open: the server takes
         // no more than those at once (hosted services cap connections per
         // account). Send over as many from now on.
-        if others > 0 && matches!(failed, SendError::Closing(_) | SendError::Temporary(_)) {
+        if others > 0 && refused {
             let before = self.limit.fetch_min(others, Ordering::SeqCst);
             if before > others {
                 *self.lowered_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());

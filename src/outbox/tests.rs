@@ -20,6 +20,9 @@ enum Script {
     /// At most this many connections at once (another gets a 421
     /// greeting); each mail takes 100 ms to accept.
     MaxConnections(usize),
+    /// RCPT TO this address gets a 451 (a deferred recipient); each mail
+    /// takes 100 ms to accept.
+    DeferRecipient(&'static str),
 }
 
 /// A scripted SMTP server on loopback: counts connections and accepted mails.
@@ -59,6 +62,11 @@ async fn server(script: Script) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                             return;
                         }
                         b"250 OK\r\n"
+                    } else if let Script::DeferRecipient(addr) = script
+                        && cmd.starts_with("RCPT")
+                        && cmd.contains(&addr.to_ascii_uppercase())
+                    {
+                        b"451 4.3.0 deferred\r\n"
                     } else if cmd.starts_with("RCPT") || cmd.starts_with("NOOP") || cmd.starts_with("RSET") {
                         b"250 OK\r\n"
                     } else if cmd == "DATA" {
@@ -70,7 +78,9 @@ async fn server(script: Script) -> (u16, Arc<AtomicUsize>, Arc<AtomicUsize>) {
                         }
                         match script {
                             Script::DropAfterContent => return,
-                            Script::MaxConnections(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            Script::MaxConnections(_) | Script::DeferRecipient(_) => {
+                                tokio::time::sleep(Duration::from_millis(100)).await
+                            }
                             Script::Limit { .. } => {}
                         }
                         mails += 1;
@@ -182,6 +192,29 @@ async fn a_server_that_takes_fewer_connections_lowers_the_concurrency() {
         t.concurrency(),
         2,
         "two connections were open when the third was refused"
+    );
+}
+
+#[tokio::test]
+async fn a_deferred_recipient_does_not_lower_the_concurrency() {
+    let (port, _, accepted) = server(Script::DeferRecipient("later@example.test")).await;
+    let mut c = cfg(port);
+    c.connections = 4;
+    let t = transport(&c).unwrap();
+    let to = |addr: &str| Envelope::new(None, vec![addr.parse().unwrap()]).unwrap();
+    let (first, later) = (to("r@example.test"), to("later@example.test"));
+    let (ok, deferred) = tokio::join!(t.send_raw(&first, b"Subject: a\r\n\r\nack\r\n"), async {
+        // On its own connection while the first is still open.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        t.send_raw(&later, b"Subject: b\r\n\r\nack\r\n").await
+    });
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(matches!(deferred, Err(SendError::Temporary(_))), "{deferred:?}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        t.concurrency(),
+        4,
+        "one recipient's 4xx says nothing about the server's connections"
     );
 }
 

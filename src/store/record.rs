@@ -73,29 +73,20 @@ impl Writer<'_> {
     /// A new report: its row, the message, keys, events, the
     /// acknowledgement (or why none, or held) and the team's alerts.
     fn new_report(&self, prefix: &str, d: NewReport<'_>) -> Result<Recorded> {
+        let received = self.msg.received_at.unwrap_or(self.now);
+        let tracking_id = next_tracking_id(self.tx, prefix, received)?;
+        let state = if d.excluded_topic.is_some() { "excluded" } else { "new" };
+        let report_id = self.insert_report(&d, &tracking_id, received, state)?;
         let NewReport {
             reporter,
-            reporter_name,
-            subject,
             compose,
             no_ack_reason,
             notes,
             excluded_topic,
             alerts,
             held_ack,
+            ..
         } = d;
-        let received = self.msg.received_at.unwrap_or(self.now);
-        let tracking_id = next_tracking_id(self.tx, prefix, received)?;
-        let state = if excluded_topic.is_some() { "excluded" } else { "new" };
-        let report_id = self.insert_report(
-            &tracking_id,
-            &reporter,
-            &reporter_name,
-            &subject,
-            received,
-            state,
-            &excluded_topic,
-        )?;
         let row = self.insert_inbound(Some(report_id), "report", "")?;
         self.keys(report_id, row)?;
         self.event(
@@ -145,17 +136,7 @@ impl Writer<'_> {
     }
 
     /// The report's own row.
-    #[allow(clippy::too_many_arguments)]
-    fn insert_report(
-        &self,
-        tracking_id: &str,
-        reporter: &str,
-        reporter_name: &str,
-        subject: &str,
-        received: Timestamp,
-        state: &str,
-        excluded_topic: &Option<String>,
-    ) -> Result<i64> {
+    fn insert_report(&self, d: &NewReport<'_>, tracking_id: &str, received: Timestamp, state: &str) -> Result<i64> {
         let signature = if self.msg.signature.is_empty() {
             "none"
         } else {
@@ -169,15 +150,15 @@ impl Writer<'_> {
             )?
             .execute(params![
                 tracking_id,
-                reporter,
-                reporter_name,
-                subject,
+                d.reporter,
+                d.reporter_name,
+                d.subject,
                 ts(received),
                 ts(self.now),
                 self.msg.encrypted,
                 signature,
                 state,
-                excluded_topic
+                d.excluded_topic
             ])?;
         Ok(self.tx.last_insert_rowid())
     }

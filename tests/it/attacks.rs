@@ -838,7 +838,6 @@ fn a_turkish_reply_to_an_out_of_scope_answer_reopens_the_report() {
 /// not relayed, and nothing in it is done.
 #[test]
 fn an_old_signed_mail_of_a_member_is_not_relayed() {
-    let k = keys();
     let ago = |days: i64| {
         (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days))
             .strftime("%Y%m%dT%H%M%S")
@@ -851,15 +850,7 @@ fn an_old_signed_mail_of_a_member_is_not_relayed() {
     );
     member.ok(&["--faked-system-time", &ago(90), "--gen-key"], params.as_bytes());
     let fpr = member.fingerprint(TEAM);
-    let extra = format!(
-        "\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\nkeys = [\"member.asc\"]\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n"
-    );
-    let s = Setup::with(Options {
-        extra,
-        ..Options::default()
-    });
-    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
-    std::fs::write(s.dir.path().join("member.asc"), member.export_public(&fpr)).unwrap();
+    let s = setup_with_member(&member.export_public(&fpr));
     s.stack.deliver(
         RESEARCHER,
         SECURITY,

@@ -17,15 +17,7 @@ fn setup() -> (Setup, Gpg, String) {
     let member = Gpg::new();
     let member_fpr = member.generate(TEAM, "cv25519");
     member.import(&k.team_cv_public);
-    let extra = format!(
-        "\n[team]\nmembers = [\"{TEAM}\"]\nnotify = [\"{TEAM}\"]\nkeys = [\"member.asc\"]\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n"
-    );
-    let s = Setup::with(Options {
-        extra,
-        ..Options::default()
-    });
-    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
-    std::fs::write(s.dir.path().join("member.asc"), member.export_public(&member_fpr)).unwrap();
+    let s = setup_with_member(&member.export_public(&member_fpr));
     (s, member, member_fpr)
 }
 
