@@ -7,6 +7,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use crate::config;
+use crate::report::ReportState;
 
 mod args;
 mod ops;
@@ -96,7 +97,7 @@ fn needs_secrets(command: &Command) -> bool {
         command,
         Command::Reports {
             command: ReportsCommand::State { state, .. }
-        } if state == "new"
+        } if state == ReportState::New.as_str()
     );
     sends
         || matches!(
@@ -431,11 +432,11 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
         ReportsCommand::List { json } => return list(&store, cfg, json),
         ReportsCommand::Show { id, json } => return show(&store, cfg, &id, json),
         ReportsCommand::State { id, state, note } => {
-            let old = store.set_state(&id, &state, &note, &who)?;
-            println!("{id}: {old} -> {state}");
+            let step = store.set_state(&id, state.parse()?, &note, &who)?;
+            println!("{id}: {step}");
             // Taken back from an excluded topic (a false positive is cheap
             // to undo): the reporter gets the normal acknowledgement.
-            if old == "excluded" && state == "new" {
+            if step.sends_acknowledgement() {
                 talk::acknowledge(store, cfg, &id)?;
             }
         }
@@ -475,8 +476,8 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             }
         }
         ReportsCommand::Disclosed { id } => {
-            let old = store.set_state(&id, "disclosed", "", &who)?;
-            println!("{id}: {old} -> disclosed");
+            let step = store.set_state(&id, ReportState::Disclosed, "", &who)?;
+            println!("{id}: {step}");
         }
         ReportsCommand::Merge { id, into } => {
             store.merge(&id, &into, &who)?;

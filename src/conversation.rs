@@ -27,11 +27,12 @@ use crate::config::Config;
 use crate::message::Inbound;
 use crate::pipeline::Pipeline;
 use crate::reply::{self, Crypto, ReplyTo};
+use crate::report::ReportState;
 use crate::store::{Outgoing, Store, Thread};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    State(String),
+    State(ReportState),
     Complex,
     Fixed(Option<Date>),
     DiscloseOn(Date),
@@ -60,7 +61,7 @@ pub fn parse_commands(text: &str) -> (Vec<Command>, Vec<String>, String) {
         let raw_name = l.split(':').next().unwrap_or("").trim();
         let looks_like_command = !raw_name.is_empty() && raw_name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
         let cmd = match (name.as_str(), value.as_str()) {
-            ("state", v) if !v.is_empty() => Some(Command::State(v.to_ascii_lowercase())),
+            ("state", v) => v.to_ascii_lowercase().parse().ok().map(Command::State),
             ("complex", "") => Some(Command::Complex),
             ("fixed", "") => Some(Command::Fixed(None)),
             ("fixed", v) => v.parse().ok().map(|d| Command::Fixed(Some(d))),
@@ -254,8 +255,8 @@ pub fn apply(
     for c in cmds {
         match c {
             Command::State(s) => {
-                let old = store.set_state(id, s, "by mail", actor)?;
-                done.push(format!("state {old} -> {s}"));
+                let step = store.set_state(id, *s, "by mail", actor)?;
+                done.push(format!("state {step}"));
             }
             Command::Complex => {
                 store.set_complex(id, actor)?;
@@ -289,7 +290,7 @@ pub fn apply(
                 done.push(format!("disclosure date {d}"));
             }
             Command::Disclosed => {
-                store.set_state(id, "disclosed", "by mail", actor)?;
+                store.set_state(id, ReportState::Disclosed, "by mail", actor)?;
                 done.push("disclosed".to_owned());
             }
             Command::Credit { name, url } => {
@@ -315,7 +316,7 @@ mod tests {
         assert_eq!(
             c,
             vec![
-                Command::State("triaged".into()),
+                Command::State(ReportState::Triaged),
                 Command::Complex,
                 Command::DiscloseOn("2027-03-01".parse().unwrap())
             ]

@@ -62,6 +62,72 @@ impl ReportState {
     pub fn is_closed(self) -> bool {
         !matches!(self, ReportState::New | ReportState::Triaged | ReportState::Fixing)
     }
+
+    /// Where a report starts: excluded when its topic is one the policy
+    /// does not want, new otherwise.
+    pub fn initial(excluded: bool) -> ReportState {
+        if excluded {
+            ReportState::Excluded
+        } else {
+            ReportState::New
+        }
+    }
+
+    /// The step embargo takes when the team first answers (by mail or by a
+    /// verb): a new report becomes triaged; any other state stays.
+    pub fn on_team_response(self) -> Option<ReportState> {
+        (self == ReportState::New).then_some(ReportState::Triaged)
+    }
+
+    /// The step embargo takes when the reporter answers an out-of-scope
+    /// reply: an excluded report is reopened as new (and acknowledged).
+    pub fn on_reporter_reply(self) -> Option<ReportState> {
+        (self == ReportState::Excluded).then_some(ReportState::New)
+    }
+
+    /// The step `reports fixed` takes: to fixed, unless already fixed or
+    /// disclosed (a later fix date does not undo a disclosure).
+    pub fn on_fix_released(self) -> Option<ReportState> {
+        (!matches!(self, ReportState::Fixed | ReportState::Disclosed)).then_some(ReportState::Fixed)
+    }
+}
+
+/// A state change the team asks for. The team may move a report from any
+/// state to any other (reopen, correct a mistake); what follows from the
+/// move is decided here, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub from: ReportState,
+    pub to: ReportState,
+}
+
+impl fmt::Display for Transition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.from, self.to)
+    }
+}
+
+impl Transition {
+    /// Any step past new is the team's response: the response clock stops.
+    pub fn stops_response_clock(self) -> bool {
+        self.to != ReportState::New
+    }
+
+    /// To fixed: the fix date is set (if unset) and the details clock starts.
+    pub fn starts_details_clock(self) -> bool {
+        self.to == ReportState::Fixed
+    }
+
+    /// To disclosed: the disclosure date is set (if unset).
+    pub fn marks_disclosed(self) -> bool {
+        self.to == ReportState::Disclosed
+    }
+
+    /// Back to new from an excluded topic: the reporter gets the
+    /// acknowledgement they did not get at first.
+    pub fn sends_acknowledgement(self) -> bool {
+        self.from == ReportState::Excluded && self.to == ReportState::New
+    }
 }
 
 impl fmt::Display for ReportState {
@@ -214,5 +280,41 @@ mod tests {
             e.to_string(),
             "unknown state \"resolved\"; one of new, triaged, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn"
         );
+    }
+
+    #[test]
+    fn automatic_steps_and_what_a_team_move_sets_off() {
+        use ReportState::*;
+        assert_eq!(ReportState::initial(true), Excluded);
+        assert_eq!(ReportState::initial(false), New);
+        let triaged: Vec<_> = ReportState::ALL
+            .into_iter()
+            .filter_map(|s| s.on_team_response())
+            .collect();
+        assert_eq!(triaged, [Triaged], "only new moves on the team's response");
+        assert_eq!(Excluded.on_reporter_reply(), Some(New));
+        assert_eq!(Triaged.on_reporter_reply(), None);
+        assert_eq!(Fixing.on_fix_released(), Some(Fixed));
+        assert_eq!(Disclosed.on_fix_released(), None);
+        assert_eq!(Fixed.on_fix_released(), None);
+
+        let reopen = Transition {
+            from: Excluded,
+            to: New,
+        };
+        assert!(reopen.sends_acknowledgement() && !reopen.stops_response_clock());
+        let fix = Transition {
+            from: Fixing,
+            to: Fixed,
+        };
+        assert!(fix.starts_details_clock() && fix.stops_response_clock() && !fix.marks_disclosed());
+        assert!(
+            Transition {
+                from: Fixed,
+                to: Disclosed
+            }
+            .marks_disclosed()
+        );
+        assert!(!Transition { from: Triaged, to: New }.sends_acknowledgement());
     }
 }

@@ -62,10 +62,10 @@ fn fixture() -> Store {
     add(&mut s, 2, "SQL injection in login", "2026-12-01T10:00:00Z", None);
     // triaged, fix due in 10 days (received ~80 days ago)
     let t = add(&mut s, 3, "CSRF on settings", "2026-09-21T10:00:00Z", None);
-    s.set_state(&t, "triaged", "", "test").unwrap();
+    s.set_state(&t, "triaged".parse().unwrap(), "", "test").unwrap();
     // fixing, fix overdue (received 100 days ago)
     let f = add(&mut s, 4, "RCE in importer", "2026-09-01T10:00:00Z", None);
-    s.set_state(&f, "fixing", "", "test").unwrap();
+    s.set_state(&f, "fixing".parse().unwrap(), "", "test").unwrap();
     // fixed, details due in 5 days
     let x = add(&mut s, 5, "SSRF in webhooks", "2026-10-01T10:00:00Z", None);
     s.set_fixed(&x, ts("2026-11-15T00:00:00Z"), "test").unwrap();
@@ -74,7 +74,7 @@ fn fixture() -> Store {
     // disclosed, excluded, duplicate, invalid, withdrawn: not in the lists
     let d = add(&mut s, 6, "Old bug", "2026-06-01T10:00:00Z", None);
     s.set_fixed(&d, ts("2026-07-01T00:00:00Z"), "test").unwrap();
-    s.set_state(&d, "disclosed", "", "test").unwrap();
+    s.set_state(&d, "disclosed".parse().unwrap(), "", "test").unwrap();
     add(
         &mut s,
         7,
@@ -85,9 +85,9 @@ fn fixture() -> Store {
     let dup = add(&mut s, 8, "SQL injection again", "2026-12-02T10:00:00Z", None);
     s.merge(&dup, "SEC-2026-0002", "test").unwrap();
     let inv = add(&mut s, 9, "Not a bug", "2026-12-03T10:00:00Z", None);
-    s.set_state(&inv, "invalid", "", "test").unwrap();
+    s.set_state(&inv, "invalid".parse().unwrap(), "", "test").unwrap();
     let w = add(&mut s, 10, "Withdrawn", "2026-12-04T10:00:00Z", None);
-    s.set_state(&w, "withdrawn", "", "test").unwrap();
+    s.set_state(&w, "withdrawn".parse().unwrap(), "", "test").unwrap();
     s
 }
 

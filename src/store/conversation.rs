@@ -13,7 +13,7 @@ use super::{Event, Outgoing, Store, outbox, ts};
 pub struct Thread {
     pub report_id: i64,
     pub tracking_id: String,
-    pub state: String,
+    pub state: crate::report::ReportState,
     pub reporter: String,
     pub reporter_name: String,
     pub subject: String,
@@ -78,7 +78,7 @@ impl Store {
             .by(actor)
             .detail(&format!("to {}", out.recipient))
             .insert(&tx)?;
-        team_responded(&tx, t.report_id, None, &t.state, now, actor)?;
+        team_responded(&tx, t.report_id, None, t.state, now, actor)?;
         tx.commit()?;
         Ok(())
     }

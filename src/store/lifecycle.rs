@@ -6,12 +6,12 @@ use rusqlite::{OptionalExtension, params};
 
 use super::Result;
 use super::{Event, Store, ts};
-use crate::report::ReportState;
+use crate::report::{ReportState, Transition};
 
 /// A report as the verbs see it.
 struct Current {
     id: i64,
-    state: String,
+    state: ReportState,
 }
 
 impl Store {
@@ -31,25 +31,25 @@ impl Store {
             .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))
     }
 
-    /// `reports state ID STATE [--note]`.
-    pub fn set_state(&mut self, tracking_id: &str, state: &str, note: &str, actor: &str) -> Result<String> {
-        let new: ReportState = state.parse()?;
-        let state = new.as_str();
+    /// `reports state ID STATE [--note]`: the move and what follows from it
+    /// (`Transition`), in one transaction. Returns the move, so the caller
+    /// can do what is not the store's (send the acknowledgement).
+    pub fn set_state(&mut self, tracking_id: &str, to: ReportState, note: &str, actor: &str) -> Result<Transition> {
         let cur = self.current(tracking_id)?;
+        let step = Transition { from: cur.state, to };
         let tx = self.write()?;
         let now = Timestamp::now();
-        tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, state])?;
+        tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, to])?;
         Event::new("state", now)
             .report(Some(cur.id))
             .by(actor)
-            .change(Some(&cur.state), Some(state))
+            .change(Some(cur.state.as_str()), Some(to.as_str()))
             .detail(note)
             .insert(&tx)?;
-        // Any step past "new" is the team's response.
-        if new != ReportState::New {
+        if step.stops_response_clock() {
             stop_response_clock(&tx, cur.id, now, actor)?;
         }
-        if new == ReportState::Fixed {
+        if step.starts_details_clock() {
             let n = tx.execute(
                 "UPDATE reports SET fixed_at = ?2 WHERE id = ?1 AND fixed_at IS NULL",
                 params![cur.id, ts(now)],
@@ -63,14 +63,14 @@ impl Store {
                     .insert(&tx)?;
             }
         }
-        if new == ReportState::Disclosed {
+        if step.marks_disclosed() {
             tx.execute(
                 "UPDATE reports SET disclosed_at = ?2 WHERE id = ?1 AND disclosed_at IS NULL",
                 params![cur.id, ts(now)],
             )?;
         }
         tx.commit()?;
-        Ok(cur.state)
+        Ok(step)
     }
 
     /// `reports complex ID`: the fix clock runs to the complex limit.
@@ -105,12 +105,12 @@ impl Store {
             .change(old.as_deref(), Some(&ts(at)))
             .detail("the details clock starts")
             .insert(&tx)?;
-        if !matches!(cur.state.as_str(), "fixed" | "disclosed") {
-            tx.execute("UPDATE reports SET state = 'fixed' WHERE id = ?1", [cur.id])?;
+        if let Some(to) = cur.state.on_fix_released() {
+            tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, to])?;
             Event::new("state", now)
                 .report(Some(cur.id))
                 .by(actor)
-                .change(Some(&cur.state), Some("fixed"))
+                .change(Some(cur.state.as_str()), Some(to.as_str()))
                 .insert(&tx)?;
         }
         stop_response_clock(&tx, cur.id, now, actor)?;
@@ -137,13 +137,13 @@ impl Store {
             params![cur.id, target.id],
         )?;
         tx.execute(
-            "UPDATE reports SET state = 'duplicate', merged_into = ?2 WHERE id = ?1",
-            params![cur.id, into_tag],
+            "UPDATE reports SET state = ?3, merged_into = ?2 WHERE id = ?1",
+            params![cur.id, into_tag, ReportState::Duplicate],
         )?;
         Event::new("state", now)
             .report(Some(cur.id))
             .by(actor)
-            .change(Some(&cur.state), Some("duplicate"))
+            .change(Some(cur.state.as_str()), Some(ReportState::Duplicate.as_str()))
             .detail(&format!("merged into {into_tag}"))
             .insert(&tx)?;
         Event::new("merged", now)

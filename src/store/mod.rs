@@ -25,6 +25,7 @@ mod open;
 mod outbox;
 mod record;
 mod reports;
+mod state;
 mod status;
 mod team;
 

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
 use super::{Compose, Disposition, Event, FollowUp, InboundRow, NewReport, Recorded, Source, Store, outbox, ts};
+use crate::report::ReportState;
 
 pub use crate::report::CreditWish;
 
@@ -75,7 +76,7 @@ impl Writer<'_> {
     fn new_report(&self, prefix: &str, d: NewReport<'_>) -> Result<Recorded> {
         let received = self.msg.received_at.unwrap_or(self.now);
         let tracking_id = next_tracking_id(self.tx, prefix, received)?;
-        let state = if d.excluded_topic.is_some() { "excluded" } else { "new" };
+        let state = ReportState::initial(d.excluded_topic.is_some());
         let report_id = self.insert_report(&d, &tracking_id, received, state)?;
         let NewReport {
             reporter,
@@ -94,7 +95,7 @@ impl Writer<'_> {
             Some(row),
             "report-created",
             None,
-            Some(state),
+            Some(state.as_str()),
             &format!("from {reporter}"),
         )?;
         if let Some(topic) = &excluded_topic {
@@ -136,7 +137,13 @@ impl Writer<'_> {
     }
 
     /// The report's own row.
-    fn insert_report(&self, d: &NewReport<'_>, tracking_id: &str, received: Timestamp, state: &str) -> Result<i64> {
+    fn insert_report(
+        &self,
+        d: &NewReport<'_>,
+        tracking_id: &str,
+        received: Timestamp,
+        state: ReportState,
+    ) -> Result<i64> {
         let signature = if self.msg.signature.is_empty() {
             "none"
         } else {
@@ -190,7 +197,7 @@ impl Writer<'_> {
             credit,
             credit_proven,
         } = d;
-        let (tracking_id, state): (String, String) = self
+        let (tracking_id, state): (String, ReportState) = self
             .tx
             .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
             .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -212,7 +219,7 @@ impl Writer<'_> {
         }
         if from_team {
             if team_response {
-                self.team_response(report_id, row, &state)?;
+                self.team_response(report_id, row, state)?;
             }
         } else {
             self.tx
@@ -223,18 +230,18 @@ impl Writer<'_> {
                 Some(c) => self.credit_proposal(report_id, row, &c)?,
                 None => {}
             }
-            if state == "excluded"
+            if let Some(to) = state.on_reporter_reply()
                 && let Some(compose) = reopen
             {
                 self.tx
-                    .prepare_cached("UPDATE reports SET state = 'new' WHERE id = ?1")?
-                    .execute([report_id])?;
+                    .prepare_cached("UPDATE reports SET state = ?2 WHERE id = ?1")?
+                    .execute(params![report_id, to])?;
                 self.event(
                     Some(report_id),
                     Some(row),
                     "state",
-                    Some("excluded"),
-                    Some("new"),
+                    Some(state.as_str()),
+                    Some(to.as_str()),
                     "reopened by the reporter's reply",
                 )?;
                 self.reply(report_id, row, &tracking_id, compose, None)?;
@@ -405,7 +412,7 @@ impl Writer<'_> {
 
     /// A team member's mail joined the thread: the response clock stops the
     /// first time, and a new report becomes triaged.
-    fn team_response(&self, report_id: i64, row: i64, state: &str) -> Result<()> {
+    fn team_response(&self, report_id: i64, row: i64, state: ReportState) -> Result<()> {
         team_responded(self.tx, report_id, Some(row), state, self.now, "embargo")
     }
 
@@ -484,7 +491,7 @@ pub(crate) fn team_responded(
     tx: &Connection,
     report_id: i64,
     row: Option<i64>,
-    state: &str,
+    state: ReportState,
     now: Timestamp,
     actor: &str,
 ) -> Result<()> {
@@ -501,14 +508,14 @@ pub(crate) fn team_responded(
             .detail("first response: the response clock stops")
             .insert(tx)?;
     }
-    if state == "new" {
-        tx.prepare_cached("UPDATE reports SET state = 'triaged' WHERE id = ?1")?
-            .execute([report_id])?;
+    if let Some(to) = state.on_team_response() {
+        tx.prepare_cached("UPDATE reports SET state = ?2 WHERE id = ?1")?
+            .execute(params![report_id, to])?;
         Event::new("state", now)
             .report(Some(report_id))
             .message(row)
             .by(actor)
-            .change(Some("new"), Some("triaged"))
+            .change(Some(state.as_str()), Some(to.as_str()))
             .detail("the team responded")
             .insert(tx)?;
     }

@@ -85,7 +85,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
     Ok((
         ReportSummary {
             id: r.get(0)?,
-            state: state_at(r, 1)?,
+            state: r.get(1)?,
             reporter: r.get(2)?,
             reporter_name: r.get(3)?,
             subject: r.get(4)?,
@@ -186,12 +186,4 @@ impl Store {
         let rows = stmt.query_map(params![limit], message_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-/// A stored state name as the domain type (a name the schema does not know
-/// is a conversion error, as a wrong column type would be).
-pub(super) fn state_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<crate::report::ReportState> {
-    let name: String = r.get(i)?;
-    name.parse()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }

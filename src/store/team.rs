@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Result;
 use super::{Event, Outgoing, Store, outbox, ts};
+use crate::report::ReportState;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedMail {
@@ -114,9 +115,9 @@ impl Store {
             "SELECT r.tracking_id, r.reporter, r.excluded_topic,
                     coalesce((SELECT e.detail FROM events e WHERE e.report_id = r.id AND e.kind = 'note'
                               AND e.detail LIKE 'excluded topic %' ORDER BY e.id LIMIT 1), ''), r.encrypted
-             FROM reports r WHERE r.state = 'excluded' AND r.created_at >= ?1 ORDER BY r.id DESC LIMIT ?2",
+             FROM reports r WHERE r.state = ?3 AND r.created_at >= ?1 ORDER BY r.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![ts(since), limit], |r| {
+        let rows = stmt.query_map(params![ts(since), limit, ReportState::Excluded], |r| {
             let detail: String = r.get(3)?;
             Ok(ExcludedReport {
                 id: r.get(0)?,
@@ -153,10 +154,10 @@ impl Store {
     pub fn hall_of_fame(&self) -> Result<Vec<Credited>> {
         let mut stmt = self.conn.prepare(
             "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at FROM reports
-             WHERE credit = 'yes' AND credit_name != '' AND state IN ('fixed', 'disclosed')
+             WHERE credit = 'yes' AND credit_name != '' AND state IN (?1, ?2)
              ORDER BY at DESC, id DESC",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([ReportState::Fixed, ReportState::Disclosed], |r| {
             let at: String = r.get(2)?;
             Ok(Credited {
                 name: r.get(0)?,
