@@ -146,9 +146,9 @@ fn validate_beyond_syntax(path: &std::path::Path, cfg: config::Config) -> Result
         &cfg.reply.cannot_decrypt_template,
         &cfg.exclude,
     )
-    .map_err(|e| err("reply", e))?;
+    .map_err(|e| err("reply", e.into()))?;
     crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())
-        .map_err(|e| err("openpgp.keys", e))?;
+        .map_err(|e| err("openpgp.keys", e.into()))?;
     Ok(cfg)
 }
 
@@ -553,10 +553,10 @@ fn clocks(s: &ReportSummary) -> String {
 fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
     let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
+    Ok(rt.block_on(async {
         let transport = crate::outbox::transport(&cfg.smtp)?;
         crate::outbox::drain(&outbox, &transport, &cfg.smtp, cfg.reply.max_automatic_per_hour).await
-    })
+    })?)
 }
 
 #[cfg(test)]

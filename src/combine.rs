@@ -88,5 +88,5 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
         team: Some(&p.team),
         encrypt_to: cert,
     };
-    reply::compose("ack-combined", &to, &subject, body, &crypto)
+    Ok(reply::compose("ack-combined", &to, &subject, body, &crypto)?)
 }

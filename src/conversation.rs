@@ -206,7 +206,7 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         team: Some(&p.team),
         encrypt_to: cert,
     };
-    reply::compose("ack", &to, &subject, body, &crypto)
+    Ok(reply::compose("ack", &to, &subject, body, &crypto)?)
 }
 
 /// A notice from a template (`fixed.txt`, `disclose-on.txt`).
@@ -229,7 +229,7 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow
         "credit_known": !t.credit.is_empty(),
     });
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
-    crate::text::render_file(&dir.join(template), &ctx)
+    Ok(crate::text::render_file(&dir.join(template), &ctx)?)
 }
 
 /// The latest date the policy allows for disclosure: received + the fix

@@ -55,6 +55,12 @@ impl From<crate::store::Error> for Fault {
     }
 }
 
+impl From<crate::reply::Error> for Fault {
+    fn from(e: crate::reply::Error) -> Fault {
+        Fault::Message(e.into())
+    }
+}
+
 impl From<anyhow::Error> for Fault {
     fn from(e: anyhow::Error) -> Fault {
         Fault::Message(e)

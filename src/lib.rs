@@ -20,8 +20,9 @@
 //!   the outbox) and the IMAP position.
 //! - [`outbox`]: SMTP sending, each mail marked before and after its send.
 //!
-//! Below them all: [`report`] (the domain: report states, references,
-//! credit, timestamps), [`pipeline`] (what every stage needs, built from the
+//! Below them all: [`report`] (the domain: report states and what each
+//! transition sets off, references, credit, timestamps), [`fault`] (whose
+//! fault a failure is: the database's or the message's), [`pipeline`] (what every stage needs, built from the
 //! config), [`policy`] (business days and the promised deadlines), [`text`]
 //! (bounded quoting, templates). Beside them: [`config`], [`cli`] (and its
 //! `talk`, `team`, `ops` verbs), [`digest`] (alerts, the daily digest, the
@@ -30,7 +31,11 @@
 //! the watchdog), [`systemd`] (sd_notify), [`timing`] (time per stage),
 //! [`tls`], [`secrets`], [`logging`].
 //!
-//! `tests/modules.rs` keeps the module graph free of cycles.
+//! Errors are typed per layer (`store::Error`, `openpgp::Error`,
+//! `reply::Error`, `outbox::Error`, `config::ConfigError`); `anyhow` is left
+//! at the edges: the CLI, the daemon's task loops, IMAP sessions and the
+//! digest. `tests/modules.rs` keeps the module graph free of cycles and its
+//! files and functions short.
 #![forbid(unsafe_code)]
 
 pub mod cli;

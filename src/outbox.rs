@@ -26,6 +26,21 @@ use tracing::Instrument as _;
 use crate::config::SmtpConfig;
 use crate::store::{OutboxItem, Store, lock};
 
+/// Why the outbox could not go on. A refused or failed send is never one
+/// of these: it is recorded on its row (`SendResult`) and retried or not.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database cannot be read or written now: every mail stays pending
+    /// and the next drain tries again.
+    #[error("{0}")]
+    Store(#[from] crate::store::Error),
+    /// `smtp.ca_file` or the TLS set-up cannot be used.
+    #[error("smtp.ca_file: {0}")]
+    Tls(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
 /// What happened to one attempt.
 #[derive(Debug)]
 pub enum SendResult {
@@ -84,7 +99,7 @@ pub async fn drain(
     transport: &Transport,
     cfg: &SmtpConfig,
     hourly_cap: u32,
-) -> anyhow::Result<usize> {
+) -> Result<usize> {
     use futures::StreamExt as _;
     let cap = Duration::from_secs(cfg.retry_max_secs);
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
@@ -98,7 +113,7 @@ pub async fn drain(
         if due.is_empty() {
             return Ok(retrying);
         }
-        let outcomes: Vec<anyhow::Result<(usize, usize)>> = futures::stream::iter(by_recipient(due))
+        let outcomes: Vec<Result<(usize, usize)>> = futures::stream::iter(by_recipient(due))
             .map(|queue| {
                 let copy_to = copy_to.as_ref();
                 async move {
@@ -163,7 +178,7 @@ async fn attempt(
     copy_to: Option<&Address>,
     grace: SignedDuration,
     cap: Duration,
-) -> anyhow::Result<Attempt> {
+) -> Result<Attempt> {
     if item.in_doubt {
         tracing::warn!(
             "an earlier attempt was cut short and no copy of it arrived within {} s: sending again",
@@ -200,7 +215,7 @@ pub async fn run(
     shutdown: CancellationToken,
     health: Arc<crate::heartbeat::Heartbeat>,
     hourly_cap: impl Fn() -> u32,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let transport = transport(&cfg)?;
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     loop {

@@ -5,11 +5,13 @@
 //! they are encrypted too.
 
 pub mod combined;
+mod error;
+
+pub use error::{Error, Result};
 
 use std::path::Path;
 use std::time::SystemTime;
 
-use anyhow::Context as _;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, Mailboxes, Message, MessageBuilder};
 use sequoia_openpgp::Cert;
@@ -30,13 +32,13 @@ pub struct Templates {
 }
 
 impl Templates {
-    pub fn load(
-        ack: &Path,
-        cannot_decrypt: &Path,
-        topics: &[crate::triage::exclude::Topic],
-    ) -> anyhow::Result<Templates> {
-        let read =
-            |p: &Path| std::fs::read_to_string(p).with_context(|| format!("cannot read template {}", p.display()));
+    pub fn load(ack: &Path, cannot_decrypt: &Path, topics: &[crate::triage::exclude::Topic]) -> Result<Templates> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|error| Error::Read {
+                path: p.to_owned(),
+                error,
+            })
+        };
         let mut t = Templates {
             ack: read(ack)?,
             cannot_decrypt: read(cannot_decrypt)?,
@@ -48,41 +50,46 @@ impl Templates {
         // Render once against sample values so a broken template fails at
         // start (and in check-config), not on the first report.
         let sample = AckContext::sample();
-        t.render_ack(&sample)
-            .with_context(|| format!("template {} does not render", ack.display()))?;
+        t.render_ack(&sample).map_err(|e| rename(e, ack))?;
         t.render_cannot_decrypt(&sample)
-            .with_context(|| format!("template {} does not render", cannot_decrypt.display()))?;
+            .map_err(|e| rename(e, cannot_decrypt))?;
         for topic in topics {
             t.render_topic(&topic.name, &sample)
-                .with_context(|| format!("template {} does not render", topic.reply_template.display()))?;
+                .map_err(|e| rename(e, &topic.reply_template))?;
         }
         Ok(t)
     }
 
-    pub fn render_topic(&self, topic: &str, ctx: &AckContext) -> anyhow::Result<String> {
+    pub fn render_topic(&self, topic: &str, ctx: &AckContext) -> Result<String> {
         let text = self
             .topics
             .iter()
             .find(|(name, _)| name == topic)
             .map(|(_, t)| t.as_str())
-            .ok_or_else(|| anyhow::anyhow!("no reply template for topic {topic}"))?;
-        render(text, ctx)
+            .ok_or_else(|| Error::NoTopicTemplate(topic.to_owned()))?;
+        render(topic, text, ctx)
     }
 
-    pub fn render_ack(&self, ctx: &AckContext) -> anyhow::Result<String> {
-        render(&self.ack, ctx)
+    pub fn render_ack(&self, ctx: &AckContext) -> Result<String> {
+        render("acknowledgement", &self.ack, ctx)
     }
 
-    pub fn render_cannot_decrypt(&self, ctx: &AckContext) -> anyhow::Result<String> {
-        render(&self.cannot_decrypt, ctx)
+    pub fn render_cannot_decrypt(&self, ctx: &AckContext) -> Result<String> {
+        render("cannot-decrypt", &self.cannot_decrypt, ctx)
     }
 }
 
-fn render(template: &str, ctx: &AckContext) -> anyhow::Result<String> {
-    let mut env = minijinja::Environment::new();
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_template("t", template)?;
-    Ok(env.get_template("t")?.render(ctx)?)
+/// Reply templates are plain text: never auto-escaped.
+fn render(name: &str, template: &str, ctx: &AckContext) -> Result<String> {
+    crate::text::render_str("t", template, ctx).map_err(|e| Error::render(name, e))
+}
+
+/// The same error, naming the template's file.
+fn rename(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Render { error, .. } => Error::render(path.display().to_string(), error),
+        other => other,
+    }
 }
 
 /// What the reply templates can use.
@@ -194,18 +201,12 @@ pub fn tagged_subject(tracking_id: &str, original: &str) -> String {
 /// PGP/MIME when team keys are loaded, encrypted too when the reporter's key
 /// is known; then the outer subject carries only the tracking tag and the
 /// real subject travels inside, as a protected header.
-pub fn compose(
-    kind: &str,
-    to: &ReplyTo<'_>,
-    subject: &str,
-    body: String,
-    crypto: &Crypto<'_>,
-) -> anyhow::Result<Outgoing> {
+pub fn compose(kind: &str, to: &ReplyTo<'_>, subject: &str, body: String, crypto: &Crypto<'_>) -> Result<Outgoing> {
     let message_id = new_message_id(to.from);
-    let address = to
-        .recipient
-        .parse()
-        .with_context(|| format!("bad recipient {}", to.recipient))?;
+    let address = to.recipient.parse().map_err(|error| Error::Recipient {
+        address: to.recipient.to_owned(),
+        error,
+    })?;
     let name = match (&to.inbound.from_name, &to.inbound.from_addr) {
         (Some(name), Some(addr)) if addr.eq_ignore_ascii_case(to.recipient) => Some(bounded(name)),
         _ => None,
@@ -223,36 +224,8 @@ pub fn compose(
         .subject(if encrypt { outer_tag(&subject) } else { subject.clone() })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now());
-    let mut references = if to.all_references {
-        to.inbound
-            .references
-            .iter()
-            .filter(|r| r.len() <= MAX_ID_LEN)
-            .cloned()
-            .collect()
-    } else {
-        bounded_references(&to.inbound.references)
-    };
-    if to.inbound.has_message_id && to.inbound.message_id.len() <= MAX_ID_LEN {
-        builder = builder.in_reply_to(to.inbound.message_id.clone());
-        if !references.contains(&to.inbound.message_id) {
-            references.push(to.inbound.message_id.clone());
-        }
-    }
-    if !references.is_empty() {
-        builder = builder.references(references.join(" "));
-    }
-    builder = builder.raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?);
-    if !to.human {
-        builder = builder
-            .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
-            // Ask Exchange and friends not to auto-answer our auto-answer.
-            .raw_header(raw_header("X-Auto-Response-Suppress", "All")?);
-    }
-    if let Some(bytes) = crypto.team.and_then(TeamKeys::primary_public_bytes) {
-        let value = compose::autocrypt_value(to.from.email.as_ref(), &bytes);
-        builder = builder.raw_header(HeaderValue::new(header_name("Autocrypt")?, value));
-    }
+    builder = threading(builder, to.inbound, to.all_references);
+    builder = automatic_headers(builder, to, crypto)?;
     let msg = match (signer, &encrypt_to) {
         (None, _) => builder.header(ContentType::TEXT_PLAIN).body(body)?,
         (Some(signer), None) => wrapped(builder, compose::sign(&text_entity(body, None), signer)?)?,
@@ -324,23 +297,66 @@ fn text_entity(body: String, protected: Option<&Protected<'_>>) -> Vec<u8> {
     out
 }
 
-fn wrapped(builder: MessageBuilder, w: compose::Wrapped) -> anyhow::Result<Message> {
-    let ct = ContentType::parse(&w.content_type).map_err(|e| anyhow::anyhow!("content type: {e}"))?;
+/// In-Reply-To and References: the inbound's own id after its references,
+/// trimmed to the thread root and the newest ids unless `all` (the list is
+/// ours, e.g. a combined acknowledgement's).
+fn threading(mut builder: MessageBuilder, inbound: &Inbound, all: bool) -> MessageBuilder {
+    let mut references = if all {
+        inbound
+            .references
+            .iter()
+            .filter(|r| r.len() <= MAX_ID_LEN)
+            .cloned()
+            .collect()
+    } else {
+        bounded_references(&inbound.references)
+    };
+    if inbound.has_message_id && inbound.message_id.len() <= MAX_ID_LEN {
+        builder = builder.in_reply_to(inbound.message_id.clone());
+        if !references.contains(&inbound.message_id) {
+            references.push(inbound.message_id.clone());
+        }
+    }
+    if !references.is_empty() {
+        builder = builder.references(references.join(" "));
+    }
+    builder
+}
+
+/// Our loop marker; RFC 3834's Auto-Submitted (and Exchange's suppression)
+/// unless a person wrote the reply; Autocrypt with the team's key.
+fn automatic_headers(mut builder: MessageBuilder, to: &ReplyTo<'_>, crypto: &Crypto<'_>) -> Result<MessageBuilder> {
+    builder = builder.raw_header(raw_header(LOOP_HEADER, to.from.email.as_ref())?);
+    if !to.human {
+        builder = builder
+            .raw_header(raw_header("Auto-Submitted", "auto-replied")?)
+            // Ask Exchange and friends not to auto-answer our auto-answer.
+            .raw_header(raw_header("X-Auto-Response-Suppress", "All")?);
+    }
+    if let Some(bytes) = crypto.team.and_then(TeamKeys::primary_public_bytes) {
+        let value = compose::autocrypt_value(to.from.email.as_ref(), &bytes);
+        builder = builder.raw_header(HeaderValue::new(header_name("Autocrypt")?, value));
+    }
+    Ok(builder)
+}
+
+fn wrapped(builder: MessageBuilder, w: compose::Wrapped) -> Result<Message> {
+    let ct = ContentType::parse(&w.content_type).map_err(|e| Error::Mime(format!("content type: {e}")))?;
     // Our own multipart: ASCII armor and an entity whose body lettre already
     // encoded, CRLF throughout, lines far below 998 octets. lettre's encoding
     // chooser would pick base64 for any byte buffer, breaking RFC 3156.
     if !w.body.is_ascii() {
-        anyhow::bail!("the PGP/MIME body is not 7-bit");
+        return Err(Error::Mime("the body is not 7-bit".to_owned()));
     }
     let body = Body::dangerous_pre_encoded(w.body, ContentTransferEncoding::SevenBit);
     Ok(builder.header(ct).body(body)?)
 }
 
-fn header_name(name: &str) -> anyhow::Result<HeaderName> {
-    HeaderName::new_from_ascii(name.to_owned()).map_err(|e| anyhow::anyhow!("header name {name}: {e:?}"))
+fn header_name(name: &str) -> Result<HeaderName> {
+    HeaderName::new_from_ascii(name.to_owned()).map_err(|e| Error::Mime(format!("header name {name}: {e:?}")))
 }
 
-fn raw_header(name: &str, value: &str) -> anyhow::Result<HeaderValue> {
+fn raw_header(name: &str, value: &str) -> Result<HeaderValue> {
     Ok(HeaderValue::new(header_name(name)?, single_line(value)))
 }
 
@@ -362,6 +378,32 @@ mod tests {
              Message-ID: <m1@example.test>\r\nReferences: <m0@example.test>\r\n\r\nbody\r\n"
         );
         parse(raw.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_broken_template_is_named_once_with_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let ack = dir.path().join("ack.txt");
+        let bad = dir.path().join("cannot-decrypt.txt");
+        std::fs::write(&ack, "Hello {{ reporter_name }}").unwrap();
+        std::fs::write(&bad, "Hello {{ no_such_value }}").unwrap();
+        let e = Templates::load(&ack, &bad, &[]).unwrap_err();
+        assert!(matches!(e, Error::Render { .. }), "{e:?}");
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert!(
+            text.starts_with(&format!("template {} does not render: ", bad.display())),
+            "{text}"
+        );
+        assert!(text.contains("undefined"), "{text}");
+        assert_eq!(text.matches("undefined").count(), 1, "the cause once: {text}");
+
+        let missing = dir.path().join("gone.txt");
+        let e = Templates::load(&ack, &missing, &[]).unwrap_err();
+        assert!(matches!(e, Error::Read { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot read template {}", missing.display()))
+        );
     }
 
     #[test]

@@ -31,18 +31,37 @@ pub fn bounded_to(s: &str, max: usize) -> String {
     out
 }
 
+/// A template that cannot be read or does not render.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {}: {error}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    /// Syntax, an undefined variable (undefined is strict), a filter error.
+    /// (Its text is the whole story: not linked as `source()`.)
+    #[error("{0}")]
+    Render(minijinja::Error),
+}
+
 /// Renders a template file against a serialisable context. Templates whose
 /// name ends in `.html` are auto-escaped.
-pub fn render_file(path: &std::path::Path, ctx: &impl Serialize) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+pub fn render_file(path: &std::path::Path, ctx: &impl Serialize) -> Result<String, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|error| TemplateError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("template");
     render_str(name, &text, ctx)
 }
 
 /// Renders template text (`name` ending in `.html`: auto-escaped).
-pub fn render_str(name: &str, text: &str, ctx: &impl Serialize) -> anyhow::Result<String> {
+pub fn render_str(name: &str, text: &str, ctx: &impl Serialize) -> Result<String, TemplateError> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env.add_template(name, text)?;
-    Ok(env.get_template(name)?.render(ctx)?)
+    env.add_template(name, text).map_err(TemplateError::Render)?;
+    env.get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(TemplateError::Render)
 }

@@ -258,16 +258,10 @@ fn functions(code: &str) -> Vec<(String, usize)> {
     out
 }
 
-/// Files and functions in `src/` that were already longer than the limits
-/// when they were set (issue 15): each may not grow; the list only shrinks.
-const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[
-    ("digest/alert.rs::compose", 88),
-    ("digest/mod.rs::build", 102),
-    ("openpgp/mod.rs::find_payloads", 94),
-    ("openpgp/mod.rs::open", 137),
-    ("reply.rs::compose", 89),
-    ("triage/exclude.rs::spf_dmarc", 199),
-];
+/// Files and functions in `src/` allowed past the limits, with the length
+/// they may not exceed. The ones there were when the limits were set (issue
+/// 15) are all split now; an entry added here needs a reason in review.
+const LONGER_THAN_THE_LIMITS: &[(&str, usize)] = &[];
 
 #[test]
 fn files_and_functions_stay_short() {

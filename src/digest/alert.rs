@@ -87,60 +87,16 @@ pub fn compose<'a>(
     from: &'a lettre::message::Mailbox,
     report: NewReport<'a>,
 ) -> ComposeMany<'a> {
-    let NewReport {
-        msg,
-        raw,
-        protection,
-        received,
-        excluded_today,
-    } = report;
     let Some(setup) = setup else {
         return Box::new(|_| Ok(Vec::new()));
     };
-    let encrypted = protection.encrypted;
-    let (signature, signer) = match &protection.signature {
-        SigState::Good { signer, .. } => ("good".to_owned(), signer.clone()),
-        other => (other.as_str().to_owned(), String::new()),
-    };
     Box::new(move |tracking_id: &str| {
         let content = !setup.members.is_empty() && team.signer().is_some();
-        let d = policy::deadlines(&setup.calendar, &setup.promises, received, false, None);
         // Without encryption, nothing of what the reporter encrypted (not
         // even the protected subject) may leave the server.
-        let subject_ok = content || !encrypted;
-        let ctx = AlertContext {
-            tracking_id: tracking_id.to_owned(),
-            reporter: msg.from_addr.clone().unwrap_or_default(),
-            reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
-            received_at: crate::store::ts(received),
-            encrypted,
-            signature,
-            signer,
-            response_due: crate::store::ts(d.response_due),
-            fix_due: crate::store::ts(d.fix_due),
-            response_business_days: setup.promises.response_business_days,
-            details_delay_days: setup.promises.details_delay_days,
-            content_included: content,
-            subject: if subject_ok {
-                crate::text::bounded(&msg.subject)
-            } else {
-                String::new()
-            },
-            text: if content { msg.body_text.clone() } else { String::new() },
-            attachments: if content {
-                vec!["original message".to_owned()]
-            } else {
-                Vec::new()
-            },
-            excluded_today: if content {
-                excluded_today
-            } else {
-                excluded_today
-                    .into_iter()
-                    .map(crate::store::ExcludedReport::redacted)
-                    .collect()
-            },
-        };
+        let subject_ok = content || !report.protection.encrypted;
+        let (msg, raw) = (report.msg, report.raw);
+        let ctx = report.context(setup, tracking_id, content, subject_ok);
         let text = crate::text::render_file(&setup.template, &ctx)?;
         let mut attachments = Vec::new();
         if content {
@@ -168,4 +124,57 @@ pub fn compose<'a>(
             .map(|to| mail::build(&m, from, to, team, &setup.members))
             .collect()
     })
+}
+
+impl NewReport<'_> {
+    /// What the alert template sees. Without `content` (the alert cannot be
+    /// encrypted to the members) no text, no attachment, and the excluded
+    /// reports redacted; without `subject_ok`, no subject either.
+    fn context(self, setup: &AlertSetup, tracking_id: &str, content: bool, subject_ok: bool) -> AlertContext {
+        let NewReport {
+            msg,
+            protection,
+            received,
+            excluded_today,
+            ..
+        } = self;
+        let (signature, signer) = match &protection.signature {
+            SigState::Good { signer, .. } => ("good".to_owned(), signer.clone()),
+            other => (other.as_str().to_owned(), String::new()),
+        };
+        let d = policy::deadlines(&setup.calendar, &setup.promises, received, false, None);
+        AlertContext {
+            tracking_id: tracking_id.to_owned(),
+            reporter: msg.from_addr.clone().unwrap_or_default(),
+            reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
+            received_at: crate::store::ts(received),
+            encrypted: protection.encrypted,
+            signature,
+            signer,
+            response_due: crate::store::ts(d.response_due),
+            fix_due: crate::store::ts(d.fix_due),
+            response_business_days: setup.promises.response_business_days,
+            details_delay_days: setup.promises.details_delay_days,
+            content_included: content,
+            subject: if subject_ok {
+                crate::text::bounded(&msg.subject)
+            } else {
+                String::new()
+            },
+            text: if content { msg.body_text.clone() } else { String::new() },
+            attachments: if content {
+                vec!["original message".to_owned()]
+            } else {
+                Vec::new()
+            },
+            excluded_today: if content {
+                excluded_today
+            } else {
+                excluded_today
+                    .into_iter()
+                    .map(crate::store::ExcludedReport::redacted)
+                    .collect()
+            },
+        }
+    }
 }

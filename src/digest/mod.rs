@@ -159,13 +159,22 @@ pub fn build(
             .get(&r.id)
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
+        d.file(&r, is_new, soon, now);
+    }
+    Ok(d)
+}
+
+impl Digest {
+    /// Files one report under every list it belongs to; an overdue report
+    /// only under overdue (and new, credit proposals, disclosures).
+    fn file(&mut self, r: &ReportSummary, is_new: bool, soon: Timestamp, now: Timestamp) {
         if is_new && r.state != ReportState::Duplicate {
-            d.new_reports.push(row(&r, format!("from {}", r.reporter)));
+            self.new_reports.push(row(r, format!("from {}", r.reporter)));
         }
         if let Some(p) = &r.credit_proposal {
             let what = p.describe();
-            d.credit_proposals.push(row(
-                &r,
+            self.credit_proposals.push(row(
+                r,
                 format!(
                     "{what}, asked in unauthenticated mail: confirm with `embargo reports credit {} --accept`",
                     r.id
@@ -173,47 +182,32 @@ pub fn build(
             ));
         }
         if r.state.is_closed() && r.state != ReportState::Fixed {
-            continue;
+            return;
         }
         if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
-            d.disclosures
-                .push(row(&r, format!("disclosure agreed for {}", crate::store::ts(on))));
+            self.disclosures
+                .push(row(r, format!("disclosure agreed for {}", crate::store::ts(on))));
         }
-        let response_overdue = r.response_business_days_left.is_some_and(|l| l < 0);
-        let fix_overdue = r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f < now);
-        let details_overdue = r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now);
-        if response_overdue || fix_overdue || details_overdue {
-            let mut why = Vec::new();
-            if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
-                why.push(format!("first response overdue by {} business day(s)", -l));
-            }
-            if fix_overdue {
-                why.push(format!("fix overdue since {}", r.fix_due.clone().unwrap_or_default()));
-            }
-            if details_overdue {
-                why.push(format!(
-                    "details were due {}",
-                    r.details_due.clone().unwrap_or_default()
-                ));
-            }
-            d.overdue.push(row(&r, why.join("; ")));
-            continue;
+        let why = overdue(r, now);
+        if !why.is_empty() {
+            self.overdue.push(row(r, why.join("; ")));
+            return;
         }
         if let Some(left) = r.response_business_days_left {
-            d.awaiting
-                .push(row(&r, format!("{left} business day(s) left for a first response")));
+            self.awaiting
+                .push(row(r, format!("{left} business day(s) left for a first response")));
         }
         if r.reporter_waiting {
-            d.reporter_waiting
-                .push(row(&r, "the reporter wrote after the team's last response".to_owned()));
+            self.reporter_waiting
+                .push(row(r, "the reporter wrote after the team's last response".to_owned()));
         }
         if r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f <= soon) {
-            d.fix_soon
-                .push(row(&r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
+            self.fix_soon
+                .push(row(r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
         }
         if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f <= soon) {
-            d.details_soon.push(row(
-                &r,
+            self.details_soon.push(row(
+                r,
                 format!(
                     "details may be published from {}",
                     r.details_due.clone().unwrap_or_default()
@@ -221,7 +215,25 @@ pub fn build(
             ));
         }
     }
-    Ok(d)
+}
+
+/// Which of a report's clocks ran out: the first response (in business
+/// days), the fix (until fixed), the details (once fixed).
+fn overdue(r: &ReportSummary, now: Timestamp) -> Vec<String> {
+    let mut why = Vec::new();
+    if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
+        why.push(format!("first response overdue by {} business day(s)", -l));
+    }
+    if r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f < now) {
+        why.push(format!("fix overdue since {}", r.fix_due.clone().unwrap_or_default()));
+    }
+    if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now) {
+        why.push(format!(
+            "details were due {}",
+            r.details_due.clone().unwrap_or_default()
+        ));
+    }
+    why
 }
 
 /// The digest as text and HTML.

@@ -16,8 +16,8 @@ pub fn hall_of_fame(cfg: &Config, people: &[Credited], format: &str) -> anyhow::
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
     match format {
         "json" => Ok(serde_json::to_string_pretty(people)? + "\n"),
-        "md" => crate::text::render_file(&dir.join("hall-of-fame.md"), &ctx),
-        "html" => crate::text::render_file(&dir.join("hall-of-fame.html"), &ctx),
+        "md" => Ok(crate::text::render_file(&dir.join("hall-of-fame.md"), &ctx)?),
+        "html" => Ok(crate::text::render_file(&dir.join("hall-of-fame.html"), &ctx)?),
         other => anyhow::bail!("unknown format {other:?}: md, html or json"),
     }
 }

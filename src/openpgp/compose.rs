@@ -2,7 +2,6 @@
 
 use std::io::Write as _;
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use pgp::Cert;
 use pgp::armor;
@@ -11,6 +10,8 @@ use pgp::policy::StandardPolicy;
 use pgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
 use pgp::types::HashAlgorithm;
 use sequoia_openpgp as pgp;
+
+use super::{Error, Result};
 
 /// A multipart body and the Content-Type header value that goes with it.
 pub struct Wrapped {
@@ -25,9 +26,9 @@ fn boundary() -> String {
 
 /// `multipart/signed` around `entity` (a complete MIME entity, CRLF line
 /// endings), with a detached SHA-256 signature by `signer`.
-pub fn sign(entity: &[u8], signer: KeyPair) -> anyhow::Result<Wrapped> {
+pub fn sign(entity: &[u8], signer: KeyPair) -> Result<Wrapped> {
     let mut sig = Vec::new();
-    {
+    (|| -> anyhow::Result<()> {
         let message = Message::new(&mut sig);
         let message = Armorer::new(message).kind(armor::Kind::Signature).build()?;
         let mut w = Signer::new(message, signer)?
@@ -35,8 +36,9 @@ pub fn sign(entity: &[u8], signer: KeyPair) -> anyhow::Result<Wrapped> {
             .detached()
             .build()?;
         w.write_all(entity)?;
-        w.finalize()?;
-    }
+        w.finalize()
+    })()
+    .map_err(|e| Error::crypto("signing", e))?;
     let b = boundary();
     let mut body = Vec::with_capacity(entity.len() + sig.len() + 512);
     body.extend_from_slice(
@@ -63,7 +65,7 @@ pub fn sign(entity: &[u8], signer: KeyPair) -> anyhow::Result<Wrapped> {
 
 /// `multipart/encrypted` holding `entity`, signed by `signer` when given,
 /// encrypted to every usable encryption key of `recipients`.
-pub fn encrypt(entity: &[u8], signer: Option<KeyPair>, recipients: &[Cert]) -> anyhow::Result<Wrapped> {
+pub fn encrypt(entity: &[u8], signer: Option<KeyPair>, recipients: &[Cert]) -> Result<Wrapped> {
     let policy = StandardPolicy::new();
     let valid: Vec<_> = recipients
         .iter()
@@ -82,21 +84,22 @@ pub fn encrypt(entity: &[u8], signer: Option<KeyPair>, recipients: &[Cert]) -> a
         .map(|ka| ka.into())
         .collect();
     if keys.is_empty() {
-        anyhow::bail!("no usable encryption key among the recipients");
+        return Err(Error::NoRecipientKey);
     }
     let mut armored = Vec::new();
-    {
+    (|| -> anyhow::Result<()> {
         let message = Message::new(&mut armored);
         let message = Armorer::new(message).build()?;
-        let message = Encryptor::for_recipients(message, keys).build().context("encrypting")?;
+        let message = Encryptor::for_recipients(message, keys).build()?;
         let message = match signer {
             Some(s) => Signer::new(message, s)?.hash_algo(HashAlgorithm::SHA256)?.build()?,
             None => message,
         };
         let mut w = LiteralWriter::new(message).build()?;
         w.write_all(entity)?;
-        w.finalize()?;
-    }
+        w.finalize()
+    })()
+    .map_err(|e| Error::crypto("encrypting", e))?;
     let b = boundary();
     let mut body = Vec::with_capacity(armored.len() + 512);
     body.extend_from_slice(

@@ -10,7 +10,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{anyhow, bail};
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::rsa::{Padding, Rsa};
 use pgp::cert::prelude::*;
@@ -25,6 +25,8 @@ use pgp::types::{KeyFlags, PublicKeyAlgorithm};
 use pgp::{Cert, Fingerprint, KeyHandle};
 use sequoia_openpgp as pgp;
 use serde::Serialize;
+
+use super::{Error, Result};
 
 /// A key that can decrypt, cheap to clone per message.
 #[derive(Clone)]
@@ -159,17 +161,17 @@ impl TeamKeys {
     }
 
     /// Loads and unlocks every key in `files`. Errors name the file.
-    pub fn load(files: &[PathBuf], passphrase: Option<&str>) -> anyhow::Result<TeamKeys> {
+    pub fn load(files: &[PathBuf], passphrase: Option<&str>) -> Result<TeamKeys> {
         let policy = StandardPolicy::new();
         let mut keys = TeamKeys::none();
         for file in files {
             check_permissions(file)?;
             let certs: Vec<Cert> = CertParser::from_file(file)
-                .with_context(|| format!("{}: not an OpenPGP key file", file.display()))?
+                .map_err(|e| Error::key(file, format!("not an OpenPGP key file: {e:#}")))?
                 .collect::<pgp::Result<_>>()
-                .with_context(|| format!("{}: cannot parse the key", file.display()))?;
+                .map_err(|e| Error::key(file, format!("cannot parse the key: {e:#}")))?;
             if certs.is_empty() {
-                bail!("{}: holds no key", file.display());
+                return Err(Error::key(file, "holds no key"));
             }
             for cert in certs {
                 keys.add(cert, file, passphrase, &policy)?;
@@ -178,13 +180,7 @@ impl TeamKeys {
         Ok(keys)
     }
 
-    fn add(
-        &mut self,
-        cert: Cert,
-        file: &Path,
-        passphrase: Option<&str>,
-        policy: &StandardPolicy,
-    ) -> anyhow::Result<()> {
+    fn add(&mut self, cert: Cert, file: &Path, passphrase: Option<&str>, policy: &StandardPolicy) -> Result<()> {
         let fpr = cert.fingerprint();
         let mut unlocked = Vec::new();
         for ka in cert.keys().secret() {
@@ -193,25 +189,21 @@ impl TeamKeys {
                 key
             } else {
                 let Some(pass) = passphrase else {
-                    bail!(
-                        "{}: key {fpr} is passphrase-protected but openpgp.passphrase_file is not set",
-                        file.display()
-                    );
+                    return Err(Error::key(
+                        file,
+                        format!("key {fpr} is passphrase-protected but openpgp.passphrase_file is not set"),
+                    ));
                 };
-                key.decrypt_secret(&Password::from(pass)).map_err(|_| {
-                    anyhow!(
-                        "{}: cannot unlock key {fpr} with the configured passphrase",
-                        file.display()
-                    )
-                })?
+                key.decrypt_secret(&Password::from(pass))
+                    .map_err(|_| Error::key(file, format!("cannot unlock key {fpr} with the configured passphrase")))?
             };
             unlocked.push(key);
         }
         if unlocked.is_empty() {
-            bail!(
-                "{}: key {fpr} holds no secret key material (export it with --export-secret-keys)",
-                file.display()
-            );
+            return Err(Error::key(
+                file,
+                format!("key {fpr} holds no secret key material (export it with --export-secret-keys)"),
+            ));
         }
         let valid = cert.with_policy(policy, None).ok();
         let can = |k: &Key<SecretParts, UnspecifiedRole>, flags: &KeyFlags| -> bool {
@@ -232,9 +224,13 @@ impl TeamKeys {
                 let d = match key.pk_algo() {
                     #[allow(deprecated)]
                     PublicKeyAlgorithm::RSAEncryptSign | PublicKeyAlgorithm::RSAEncrypt => {
-                        TeamDecryptor::Rsa(RsaCrt::new(key).with_context(|| format!("{}: key {fpr}", file.display()))?)
+                        TeamDecryptor::Rsa(RsaCrt::new(key).map_err(|e| Error::key(file, format!("key {fpr}: {e:#}")))?)
                     }
-                    _ => TeamDecryptor::Other(key.clone().into_keypair()?),
+                    _ => TeamDecryptor::Other(
+                        key.clone()
+                            .into_keypair()
+                            .map_err(|e| Error::key(file, format!("key {fpr}: {e:#}")))?,
+                    ),
                 };
                 self.decryptors.push(d);
             }
@@ -244,7 +240,11 @@ impl TeamKeys {
             && let Some(ka) = v.keys().for_signing().alive().revoked(false).next()
             && let Some(key) = unlocked.iter().find(|k| k.fingerprint() == ka.key().fingerprint())
         {
-            self.signer = Some(key.clone().into_keypair()?);
+            self.signer = Some(
+                key.clone()
+                    .into_keypair()
+                    .map_err(|e| Error::key(file, format!("key {fpr}: {e:#}")))?,
+            );
         }
         self.certs.push((cert, file.to_owned()));
         Ok(())
@@ -324,15 +324,17 @@ pub fn algorithm<P: pgp::packet::key::KeyParts, R: pgp::packet::key::KeyRole>(ke
 }
 
 /// A secret key file readable by group or others is refused.
-fn check_permissions(file: &Path) -> anyhow::Result<()> {
-    let meta = std::fs::metadata(file).with_context(|| format!("{}: cannot read", file.display()))?;
+fn check_permissions(file: &Path) -> Result<()> {
+    let meta = std::fs::metadata(file).map_err(|e| Error::key(file, format!("cannot read: {e}")))?;
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
-        bail!(
-            "{}: the secret key file is readable by group or others (mode {:o}); chmod 600 it",
-            file.display(),
-            mode & 0o777
-        );
+        return Err(Error::key(
+            file,
+            format!(
+                "the secret key file is readable by group or others (mode {:o}); chmod 600 it",
+                mode & 0o777
+            ),
+        ));
     }
     Ok(())
 }

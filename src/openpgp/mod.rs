@@ -15,20 +15,24 @@
 
 pub mod compose;
 pub mod decrypt;
+mod error;
 pub mod keys;
 pub mod learn;
+mod payloads;
 pub mod pin;
 #[cfg(test)]
 mod tests;
 
-use mail_parser::{MessageParser, MimeHeaders as _, PartType};
+use mail_parser::{MessageParser, MimeHeaders as _};
 use sequoia_openpgp::Cert;
 
 pub use decrypt::{Failure, SigState};
+pub use error::{Error, Result};
 pub use keys::TeamKeys;
 pub use learn::LearnedKey;
 
 use crate::message::{Inbound, single_line};
+use payloads::{Found, Payload, find_payloads};
 
 /// What the OpenPGP stage found out about a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,25 +67,15 @@ pub struct Context<'a> {
     pub max_decrypted_size: u64,
 }
 
-const BEGIN: &str = "-----BEGIN PGP MESSAGE-----";
 /// At most this many distinct ciphertexts are decrypted per message.
 pub const MAX_PAYLOADS: usize = 16;
 /// At most this many MIME parts are looked at for ciphertexts and keys.
 pub const MAX_PARTS: usize = 1000;
 /// A message nested deeper than this is not searched for ciphertexts.
 pub const MAX_DEPTH: usize = 32;
-const END: &str = "-----END PGP MESSAGE-----";
-
-/// A piece of ciphertext found in the message.
-enum Payload {
-    /// PGP/MIME: the plaintext is a MIME entity.
-    Mime(Vec<u8>),
-    /// Inline: the plaintext is text (or an attached file).
-    Inline(Vec<u8>),
-}
 
 /// Decrypts and verifies `msg` (from `raw`).
-pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
+pub fn open(raw: &[u8], msg: Inbound, ctx: &Context<'_>) -> Opened {
     let mut protection = Protection::default();
     let Some(parsed) = MessageParser::default().parse(raw) else {
         return Opened {
@@ -125,36 +119,67 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
         };
     }
     protection.encrypted = true;
-    // One payload and nothing beside it: only then can its signature speak
-    // for the message.
-    let whole = payloads.len() == 1 && !extra;
-    let mut texts = Vec::new();
-    let mut subject = None;
-    let mut budget = ctx.max_decrypted_size;
-    let mut signed_beside = false;
     let total = payloads.len();
+    let mut walk = Decrypting {
+        ctx,
+        from,
+        // One payload and nothing beside it: only then can its signature
+        // speak for the message.
+        whole: total == 1 && !extra,
+        budget: ctx.max_decrypted_size,
+        protection,
+        learned,
+        texts: Vec::new(),
+        subject: None,
+        signed_beside: false,
+    };
     for payload in payloads.into_iter().take(MAX_PAYLOADS) {
+        if walk.payload(payload).is_break() {
+            break;
+        }
+    }
+    walk.finish(msg, total, extra)
+}
+
+/// `open`'s walk over the ciphertexts of one message: what it has learned
+/// and decrypted so far, and how much plaintext it may still produce.
+struct Decrypting<'a> {
+    ctx: &'a Context<'a>,
+    from: String,
+    whole: bool,
+    budget: u64,
+    protection: Protection,
+    learned: Vec<LearnedKey>,
+    texts: Vec<String>,
+    subject: Option<String>,
+    signed_beside: bool,
+}
+
+impl Decrypting<'_> {
+    /// Decrypts and verifies one ciphertext. Breaks when the plaintext
+    /// budget is spent (nothing after it is decrypted).
+    fn payload(&mut self, payload: Payload) -> std::ops::ControlFlow<()> {
         let (bytes, mime) = match payload {
             Payload::Mime(b) => (b, true),
             Payload::Inline(b) => (b, false),
         };
-        let certs = certs_with(&ctx.known, &learned);
-        let result = decrypt::decrypt(&bytes, ctx.team, &certs, budget, None);
-        let mut d = match result {
+        let ctx = self.ctx;
+        let certs = certs_with(&ctx.known, &self.learned);
+        let mut d = match decrypt::decrypt(&bytes, ctx.team, &certs, self.budget, None) {
             Ok(d) => d,
             Err(Failure::TooLarge { .. }) => {
-                protection.failure.get_or_insert(Failure::TooLarge {
+                self.protection.failure.get_or_insert(Failure::TooLarge {
                     cap: ctx.max_decrypted_size,
                 });
-                break;
+                return std::ops::ControlFlow::Break(());
             }
             Err(f) => {
-                protection.failure.get_or_insert(f);
-                continue;
+                self.protection.failure.get_or_insert(f);
+                return std::ops::ControlFlow::Continue(());
             }
         };
-        budget = budget.saturating_sub(d.plaintext.len() as u64);
-        let inner = Inner::read(&d.plaintext, mime, &from);
+        self.budget = self.budget.saturating_sub(d.plaintext.len() as u64);
+        let inner = Inner::read(&d.plaintext, mime, &self.from);
         let mut sig = d.sig.clone();
         if let SigState::UnknownKey { .. } = sig
             && !inner.learned.is_empty()
@@ -162,60 +187,62 @@ pub fn open(raw: &[u8], mut msg: Inbound, ctx: &Context<'_>) -> Opened {
             // The signer's key came inside the encrypted message: verify
             // again with the cached session key (no second RSA operation).
             let certs = certs_with(&certs, &inner.learned);
-            if let Ok(again) = decrypt::decrypt(&bytes, ctx.team, &certs, budget, d.session.take()) {
+            if let Ok(again) = decrypt::decrypt(&bytes, ctx.team, &certs, self.budget, d.session.take()) {
                 sig = again.sig;
             }
         }
         let mut signed_subject = inner.subject.clone();
         if sig == SigState::None {
-            let certs = certs_with(&certs_with(&ctx.known, &learned), &inner.learned);
-            let signed = inner.signed_part_state(&d.plaintext, &certs, &mut protection.notes);
+            let certs = certs_with(&certs_with(&ctx.known, &self.learned), &inner.learned);
+            let signed = inner.signed_part_state(&d.plaintext, &certs, &mut self.protection.notes);
             sig = signed.state;
             signed_subject = signed.subject;
         }
-        if whole {
+        if self.whole {
             if matches!(sig, SigState::Good { .. }) {
-                protection.signed_subject = signed_subject;
+                self.protection.signed_subject = signed_subject;
             }
-            protection.signature = sig;
+            self.protection.signature = sig;
         } else if sig != SigState::None {
-            signed_beside = true;
+            self.signed_beside = true;
         }
-        learned.extend(inner.learned);
-        subject = subject.or(inner.subject);
-        texts.push(inner.text);
+        self.learned.extend(inner.learned);
+        self.subject = self.subject.take().or(inner.subject);
+        self.texts.push(inner.text);
+        std::ops::ControlFlow::Continue(())
     }
-    if total > MAX_PAYLOADS {
-        protection.notes.push(format!(
-            "{total} encrypted parts: only the first {MAX_PAYLOADS} were decrypted"
-        ));
-    }
-    if signed_beside {
-        protection.notes.push(
-            "a signature covers only part of the content (other encrypted or cleartext parts beside it): \
-             the message is not counted as signed"
-                .to_owned(),
-        );
-    }
-    if extra {
-        protection
-            .notes
-            .push("cleartext parts outside the encrypted part were ignored".to_owned());
-    }
-    if !texts.is_empty() {
-        msg.body_text = texts.join("\n");
-    } else {
-        // Nothing decrypted: never fall back to the cleartext around it.
-        msg.body_text = String::new();
-    }
-    if let Some(s) = subject {
-        msg.subject = s;
-    }
-    learned.dedup_by(|a, b| a.fingerprint == b.fingerprint);
-    Opened {
-        msg,
-        protection,
-        learned,
+
+    /// The message as triage sees it: the decrypted text only (never the
+    /// cleartext around it), the protected subject, and notes on what was
+    /// left out.
+    fn finish(mut self, mut msg: Inbound, total: usize, extra: bool) -> Opened {
+        let notes = &mut self.protection.notes;
+        if total > MAX_PAYLOADS {
+            notes.push(format!(
+                "{total} encrypted parts: only the first {MAX_PAYLOADS} were decrypted"
+            ));
+        }
+        if self.signed_beside {
+            notes.push(
+                "a signature covers only part of the content (other encrypted or cleartext parts beside it): \
+                 the message is not counted as signed"
+                    .to_owned(),
+            );
+        }
+        if extra {
+            notes.push("cleartext parts outside the encrypted part were ignored".to_owned());
+        }
+        // Nothing decrypted: the text stays empty, never the cleartext.
+        msg.body_text = self.texts.join("\n");
+        if let Some(s) = self.subject {
+            msg.subject = s;
+        }
+        self.learned.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        Opened {
+            msg,
+            protection: self.protection,
+            learned: self.learned,
+        }
     }
 }
 
@@ -252,132 +279,6 @@ fn certs_with(known: &[Cert], learned: &[LearnedKey]) -> Vec<Cert> {
     for l in learned {
         if !out.iter().any(|c| c.fingerprint() == l.cert.fingerprint()) {
             out.push(l.cert.clone());
-        }
-    }
-    out
-}
-
-/// The ciphertexts of a message, each once, and whether anything with
-/// content sits beside them.
-struct Found {
-    payloads: Vec<Payload>,
-    /// Text or files outside the ciphertexts (ignored for the text, and
-    /// never covered by a signature inside a ciphertext).
-    extra: bool,
-}
-
-fn find_payloads(parsed: &mail_parser::Message<'_>) -> Found {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut used = std::collections::HashSet::new();
-    let parts = &parsed.parts[..parsed.parts.len().min(MAX_PARTS)];
-    let is = |p: &mail_parser::MessagePart<'_>, t: &str, s: &str| {
-        p.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case(t) && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
-        })
-    };
-    // Each distinct ciphertext once: a mail with many control parts (or the
-    // same block pasted many times) must not make us decrypt it again and
-    // again.
-    let mut push = |bytes: &[u8], mime: bool, out: &mut Vec<Payload>| {
-        use sha2::Digest as _;
-        if seen.insert(sha2::Sha256::digest(bytes)) {
-            out.push(if mime {
-                Payload::Mime(bytes.to_vec())
-            } else {
-                Payload::Inline(bytes.to_vec())
-            });
-        }
-    };
-    // PGP/MIME, also when Exchange rewrote multipart/encrypted into
-    // multipart/mixed: the "application/pgp-encrypted" control part is
-    // followed by the ciphertext part.
-    let mut pgp_mime = false;
-    for (i, p) in parts.iter().enumerate() {
-        if is(p, "application", "pgp-encrypted") {
-            used.insert(i);
-            if let Some((j, next)) = parts
-                .iter()
-                .enumerate()
-                .skip(i + 1)
-                .find(|(_, q)| !is(q, "application", "pgp-encrypted") && !q.is_multipart())
-            {
-                push(next.contents(), true, &mut out);
-                used.insert(j);
-                pgp_mime = true;
-            }
-        }
-    }
-    let has_content = |p: &mail_parser::MessagePart<'_>| match &p.body {
-        PartType::Text(t) | PartType::Html(t) => !t.trim().is_empty(),
-        PartType::Binary(b) | PartType::InlineBinary(b) => !b.is_empty(),
-        PartType::Message(_) => true,
-        PartType::Multipart(_) => false,
-    };
-    if pgp_mime {
-        let extra = parts
-            .iter()
-            .enumerate()
-            .any(|(i, p)| !used.contains(&i) && has_content(p));
-        return Found { payloads: out, extra };
-    }
-    // Inline PGP: armored blocks in text parts, or armored attachments.
-    let mut extra = false;
-    for p in parts {
-        if p.is_multipart() {
-            continue;
-        }
-        if p.is_message() {
-            extra = true;
-            continue;
-        }
-        match &p.body {
-            PartType::Text(t) | PartType::Html(t) => {
-                let blocks = armored_blocks(t);
-                let mut rest = t.to_string();
-                for block in &blocks {
-                    rest = rest.replacen(block.as_str(), "", 1);
-                }
-                extra |= !rest.trim().is_empty();
-                for block in blocks {
-                    push(block.as_bytes(), false, &mut out);
-                }
-            }
-            PartType::Binary(b) | PartType::InlineBinary(b) => {
-                let looks_armored = b.windows(BEGIN.len()).take(4096).any(|w| w == BEGIN.as_bytes());
-                let named = p.attachment_name().is_some_and(|n| {
-                    let n = n.to_ascii_lowercase();
-                    n.ends_with(".pgp") || n.ends_with(".gpg")
-                });
-                if looks_armored || named {
-                    push(b, false, &mut out);
-                } else {
-                    extra |= !b.is_empty();
-                }
-            }
-            _ => {}
-        }
-    }
-    Found { payloads: out, extra }
-}
-
-/// Armored PGP MESSAGE blocks in a text.
-fn armored_blocks(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start..];
-        match after.find(END) {
-            Some(end) => {
-                out.push(after[..end + END.len()].to_owned());
-                rest = &after[end + END.len()..];
-            }
-            None => {
-                // Truncated armor: hand it over anyway, it becomes a
-                // recorded "cannot decrypt".
-                out.push(after.to_owned());
-                break;
-            }
         }
     }
     out

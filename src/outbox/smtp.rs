@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use lettre::Address;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -103,22 +102,23 @@ enum Failed {
     After(SendError),
 }
 
-pub fn transport(cfg: &SmtpConfig) -> anyhow::Result<Transport> {
+pub fn transport(cfg: &SmtpConfig) -> super::Result<Transport> {
+    let tls_err = |e: &dyn std::fmt::Display| super::Error::Tls(e.to_string());
     let starttls = match cfg.security {
         Security::StartTls => {
             let mut b = TlsParameters::builder(cfg.host.clone());
             if let Some(ca) = &cfg.ca_file {
-                for cert in crate::tls::extra_certs(ca)? {
-                    b = b.add_root_certificate(Certificate::from_der(cert.to_vec()).context("smtp.ca_file")?);
+                for cert in crate::tls::extra_certs(ca).map_err(|e| tls_err(&format!("{e:#}")))? {
+                    b = b.add_root_certificate(Certificate::from_der(cert.to_vec()).map_err(|e| tls_err(&e))?);
                 }
             }
-            Some(b.build_rustls()?)
+            Some(b.build_rustls().map_err(|e| tls_err(&e))?)
         }
         _ => None,
     };
     Ok(Transport {
         cfg: cfg.clone(),
-        tls: crate::tls::client_config(cfg.ca_file.as_deref()).context("smtp.ca_file")?,
+        tls: crate::tls::client_config(cfg.ca_file.as_deref()).map_err(|e| tls_err(&format!("{e:#}")))?,
         starttls,
         idle: Mutex::new(Vec::new()),
         open: Arc::new(AtomicUsize::new(0)),

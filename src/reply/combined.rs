@@ -27,7 +27,7 @@ pub struct Context {
 
 /// Renders the combined acknowledgement's template against sample values,
 /// so a broken one fails at start (and in check-config), naming the key.
-pub fn check_template(cfg: &crate::config::Config) -> anyhow::Result<()> {
+pub fn check_template(cfg: &crate::config::Config) -> super::Result<()> {
     let ctx = Context {
         reporter_name: "Researcher".into(),
         team: "Security Team".into(),
@@ -40,14 +40,18 @@ pub fn check_template(cfg: &crate::config::Config) -> anyhow::Result<()> {
         complex_fix_days: 120,
         details_delay_days: 30,
     };
-    render(cfg, &ctx)
-        .map(|_| ())
-        .map_err(|e| anyhow::anyhow!("reply.combined_ack_template does not render: {e:#}"))
+    render(cfg, &ctx).map(|_| ()).map_err(|e| match e {
+        super::Error::Render { error, .. } => super::Error::render("reply.combined_ack_template", error),
+        other => other,
+    })
 }
 
-pub fn render(cfg: &crate::config::Config, ctx: &Context) -> anyhow::Result<String> {
+pub fn render(cfg: &crate::config::Config, ctx: &Context) -> super::Result<String> {
     match &cfg.reply.combined_ack_template {
-        Some(path) => crate::text::render_file(path, ctx),
-        None => crate::text::render_str("ack-combined.txt", BUILT_IN, ctx),
+        Some(path) => {
+            crate::text::render_file(path, ctx).map_err(|e| super::Error::render(path.display().to_string(), e))
+        }
+        None => crate::text::render_str("ack-combined.txt", BUILT_IN, ctx)
+            .map_err(|e| super::Error::render("ack-combined.txt", e)),
     }
 }

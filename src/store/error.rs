@@ -10,10 +10,14 @@ pub enum Error {
     /// full, an I/O error, read-only, corrupt. Retry later; never record
     /// the message as failed for this.
     #[error("the database cannot be written: {0}")]
-    Unavailable(#[source] rusqlite::Error),
+    Unavailable(rusqlite::Error),
     /// The same, from the file system underneath (incremental blob I/O).
     #[error("the database cannot be written: {0}")]
-    UnavailableIo(#[source] std::io::Error),
+    UnavailableIo(std::io::Error),
+    /// A thread panicked while it held the daemon's store: this process
+    /// cannot use it safely any more (a restart can).
+    #[error("the store lock is poisoned (a task panicked while writing); restart the daemon")]
+    Poisoned,
     /// Anything else SQLite refused (a constraint, a value too big).
     #[error(transparent)]
     Sql(rusqlite::Error),
@@ -28,7 +32,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// The database, not the message, is the problem.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Error::Unavailable(_) | Error::UnavailableIo(_))
+        matches!(self, Error::Unavailable(_) | Error::UnavailableIo(_) | Error::Poisoned)
     }
 
     pub(crate) fn invalid(what: impl Into<String>) -> Error {

@@ -233,8 +233,8 @@ pub struct Store {
 }
 
 /// The store behind a task-shared mutex; a poisoned lock is an error.
-pub fn lock(store: &std::sync::Mutex<Store>) -> anyhow::Result<std::sync::MutexGuard<'_, Store>> {
-    store.lock().map_err(|_| anyhow::anyhow!("the store lock is poisoned"))
+pub fn lock(store: &std::sync::Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
+    store.lock().map_err(|_| Error::Poisoned)
 }
 
 impl Store {

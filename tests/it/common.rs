@@ -126,52 +126,48 @@ impl Stack {
 
     /// Waits until a user's INBOX holds at least `n` messages.
     pub fn wait_inbox(&self, user: &str, n: usize, timeout: Duration) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let msgs = self.inbox(user);
-            if msgs.len() >= n {
-                return msgs;
-            }
-            if start.elapsed() > timeout {
+        let mut msgs = Vec::new();
+        wait_until(
+            timeout,
+            || {
+                msgs = self.inbox(user);
+                msgs.len() >= n
+            },
+            || {
                 let log = std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
-                panic!(
-                    "{user}: expected {n} messages within {timeout:?}, have {}; exim log, newest first:\n{}",
-                    msgs.len(),
+                format!(
+                    "{user}: expected {n} messages, have {}; exim log, newest first:\n{}",
+                    self.inbox(user).len(),
                     tail.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                )
+            },
+        );
+        msgs
     }
 
     /// Waits until a message containing `needle` is in a user's INBOX.
     pub fn wait_for(&self, user: &str, needle: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(m) = self.inbox(user).into_iter().find(|m| m.contains(needle)) {
-                return m;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{user}: no message with {needle:?} within {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut found = None;
+        wait_until(
+            timeout,
+            || {
+                found = self.inbox(user).into_iter().find(|m| m.contains(needle));
+                found.is_some()
+            },
+            || format!("{user}: no message with {needle:?}"),
+        );
+        found.unwrap()
     }
 
     /// Exim's queue is empty: everything accepted has been delivered.
     pub fn wait_delivered(&self, timeout: Duration) {
-        let start = Instant::now();
         let input = self.dir.join("exim/spool/input");
-        loop {
-            let queued = std::fs::read_dir(&input).map(|d| d.flatten().count()).unwrap_or(0);
-            if queued == 0 {
-                return;
-            }
-            assert!(start.elapsed() < timeout, "exim queue not empty after {timeout:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            timeout,
+            || std::fs::read_dir(&input).map(|d| d.flatten().count()).unwrap_or(0) == 0,
+            || "the exim queue is not empty".to_owned(),
+        );
     }
 }
 

@@ -377,3 +377,35 @@ fn the_debian_package_lists_files_that_exist() {
     let units = deb["systemd-units"]["unit-scripts"].as_str().unwrap();
     assert!(root.join(units).join("embargo.service").is_file());
 }
+
+/// `daemon::run` takes its shutdown from the caller (as mini-redis's
+/// `run(listener, shutdown)` does): here it runs inside the test process,
+/// answers a report, and returns cleanly when its token is cancelled.
+#[test]
+fn the_daemon_runs_in_process_and_stops_when_its_token_is_cancelled() {
+    let s = Setup::new();
+    let cfg = embargo::config::load(&s.config).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let daemon = rt.spawn(embargo::daemon::run(cfg, shutdown.clone()));
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("inproc@example.test", "Open redirect", "Steps: ..."),
+    );
+    let acks = s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    assert!(header(&acks[0], "Subject").unwrap().contains("Open redirect"));
+    shutdown.cancel();
+    let stopped = rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), daemon).await });
+    match stopped {
+        Ok(Ok(Ok(()))) => {}
+        other => panic!("the daemon did not stop cleanly: {other:?}"),
+    }
+    let reports = s.reports();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0]["acknowledged_at"].is_string(), "{}", reports[0]);
+}
