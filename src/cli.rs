@@ -9,13 +9,14 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 use crate::report::ReportState;
 
+mod advisory;
 mod args;
 mod ops;
 mod talk;
 mod team;
 
 use crate::store::{ReportDetail, ReportSummary, Store};
-pub use args::{Cli, Command, KeysCommand, ReportsCommand};
+pub use args::{AdvisoryCommand, Cli, Command, KeysCommand, ReportsCommand};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +56,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::open(&cfg.store.path)?;
             reports(store, &cfg, command)
         }
+        Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
         Command::Status { json } => ops::status(&cfg, json),
         Command::Digest {
             dry_run,

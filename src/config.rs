@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use lettre::message::Mailbox as MailAddress;
 
-use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawSmtp, RawTrust};
+pub use advisory::{AdvisoryConfig, is_uuid_v4};
+
+use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
 use validate::Validator;
 
 /// A configuration error: `file:line: key: problem`.
@@ -211,6 +213,7 @@ pub struct Config {
     pub trust: TrustConfig,
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
+    pub advisory: AdvisoryConfig,
 }
 
 /// Reads, parses and validates a config file. Reads the password files and
@@ -352,6 +355,7 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
     section_line
 }
 
+mod advisory;
 mod policy;
 mod raw;
 #[cfg(test)]

@@ -38,6 +38,7 @@
 //! files and functions short.
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod cli;
 pub mod combine;
 pub mod config;

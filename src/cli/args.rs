@@ -100,6 +100,11 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// The advisory kept with a report (TOML), and its exports.
+    Advisory {
+        #[command(subcommand)]
+        command: AdvisoryCommand,
+    },
     /// Inbound mail that did not become a report: automatic, failed, duplicate.
     Messages {
         /// Print JSON.
@@ -108,6 +113,41 @@ pub enum Command {
         /// How many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdvisoryCommand {
+    /// Edit the report's advisory in $VISUAL or $EDITOR (created on first use
+    /// from the report). Checked on save; when invalid it reopens with the
+    /// problems on top. Save it unchanged or empty to give up.
+    Edit { id: String },
+    /// Print the advisory (TOML; --json: with the CVSS scores and ratings).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the advisory with a TOML file ("-": standard input), checked first.
+    Import { id: String, file: PathBuf },
+    /// Export the advisory: osv, cve (CVE JSON 5 CNA container), csaf (CSAF
+    /// 2.0), ghsa (GitHub's repository advisory payload), md or html. Before
+    /// disclosure only with --draft.
+    Export {
+        /// The report; or --all for every disclosed report.
+        #[arg(required_unless_present = "all")]
+        id: Option<String>,
+        #[arg(long)]
+        format: String,
+        /// Export an advisory that is not disclosed yet, marked DRAFT.
+        #[arg(long)]
+        draft: bool,
+        /// Every disclosed report with an advisory, into --out.
+        #[arg(long, requires = "out", conflicts_with = "id")]
+        all: bool,
+        /// The folder for --all (one file per report).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub(super) metrics: RawMetrics,
     #[serde(default)]
     pub(super) trust: RawTrust,
+    #[serde(default)]
+    pub(super) advisory: super::advisory::RawAdvisory,
 }
 
 #[derive(Deserialize, Default)]

@@ -94,49 +94,9 @@ impl Validator<'_> {
                 "must be 1 to 16 ASCII letters or digits (it goes into subjects as [PREFIX-YYYY-NNNN])",
             ));
         }
-        let ack = raw.reply.ack_template.unwrap_or_else(|| "ack.txt".to_owned());
-        let ack_template = self.readable_file("reply", "ack_template", &ack)?;
-        let cd = raw
-            .reply
-            .cannot_decrypt_template
-            .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
-        let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
-        let combined_ack_template = match raw.reply.combined_ack_template {
-            Some(t) => Some(self.readable_file("reply", "combined_ack_template", &t)?),
-            None => self
-                .readable_file("reply", "combined_ack_template", "ack-combined.txt")
-                .ok(),
-        };
-        let max_per_sender_per_day = raw.reply.max_per_sender_per_day.unwrap_or(5);
-        // Unset: 50, or the plain limit when that is higher (a config from
-        // before the key existed keeps working).
-        let max_per_authenticated_sender_per_day = raw
-            .reply
-            .max_per_authenticated_sender_per_day
-            .unwrap_or(50.max(max_per_sender_per_day));
-        if max_per_authenticated_sender_per_day < max_per_sender_per_day {
-            return Err(self.err(
-                "reply",
-                "max_per_authenticated_sender_per_day",
-                format!(
-                    "{max_per_authenticated_sender_per_day} is below reply.max_per_sender_per_day \
-                     ({max_per_sender_per_day}): a proven sender gets at least as many"
-                ),
-            ));
-        }
-        let combine_after_secs = raw.reply.combine_after_secs.unwrap_or(3600);
-        if !(1..=7 * 86400).contains(&combine_after_secs) {
-            return Err(self.err("reply", "combine_after_secs", "must be between 1 and 604800 (a week)"));
-        }
-        let reply = ReplyConfig {
-            ack_template,
-            cannot_decrypt_template,
-            max_per_sender_per_day,
-            max_automatic_per_hour: raw.reply.max_automatic_per_hour.unwrap_or(1000),
-            max_per_authenticated_sender_per_day,
-            combine_after_secs,
-            combined_ack_template,
-        };
+        let reply = self.reply(raw.reply)?;
+        let security_txt = policy::security_txt(raw.security_txt);
+        let advisory = self.advisory(raw.advisory, &smtp, &security_txt)?;
         Ok(Config {
             file: self.file.to_owned(),
             imap,
@@ -151,10 +111,55 @@ impl Validator<'_> {
             openpgp: self.openpgp(raw.openpgp)?,
             team: self.team(raw.team)?,
             digest: self.digest(raw.digest)?,
-            security_txt: policy::security_txt(raw.security_txt),
+            security_txt,
             metrics: self.metrics(raw.metrics)?,
             trust: self.trust(raw.trust)?,
             exclude: self.exclude(raw.exclude)?,
+            advisory,
+        })
+    }
+
+    fn reply(&self, r: RawReply) -> Result<ReplyConfig, ConfigError> {
+        let ack = r.ack_template.unwrap_or_else(|| "ack.txt".to_owned());
+        let ack_template = self.readable_file("reply", "ack_template", &ack)?;
+        let cd = r
+            .cannot_decrypt_template
+            .unwrap_or_else(|| "cannot-decrypt.txt".to_owned());
+        let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
+        let combined_ack_template = match r.combined_ack_template {
+            Some(t) => Some(self.readable_file("reply", "combined_ack_template", &t)?),
+            None => self
+                .readable_file("reply", "combined_ack_template", "ack-combined.txt")
+                .ok(),
+        };
+        let max_per_sender_per_day = r.max_per_sender_per_day.unwrap_or(5);
+        // Unset: 50, or the plain limit when that is higher (a config from
+        // before the key existed keeps working).
+        let max_per_authenticated_sender_per_day = r
+            .max_per_authenticated_sender_per_day
+            .unwrap_or(50.max(max_per_sender_per_day));
+        if max_per_authenticated_sender_per_day < max_per_sender_per_day {
+            return Err(self.err(
+                "reply",
+                "max_per_authenticated_sender_per_day",
+                format!(
+                    "{max_per_authenticated_sender_per_day} is below reply.max_per_sender_per_day \
+                     ({max_per_sender_per_day}): a proven sender gets at least as many"
+                ),
+            ));
+        }
+        let combine_after_secs = r.combine_after_secs.unwrap_or(3600);
+        if !(1..=7 * 86400).contains(&combine_after_secs) {
+            return Err(self.err("reply", "combine_after_secs", "must be between 1 and 604800 (a week)"));
+        }
+        Ok(ReplyConfig {
+            ack_template,
+            cannot_decrypt_template,
+            max_per_sender_per_day,
+            max_automatic_per_hour: r.max_automatic_per_hour.unwrap_or(1000),
+            max_per_authenticated_sender_per_day,
+            combine_after_secs,
+            combined_ack_template,
         })
     }
 

@@ -227,6 +227,16 @@ const MIGRATIONS: &[&str] = &[
     -- The day's excluded reports, listed in every alert and digest.
     CREATE INDEX reports_by_state ON reports (state, created_at);
     "#,
+    // 11: issue 16. The advisory kept with a report: its TOML document as
+    // the team (or a tool) last saved it; every save is also an event.
+    r#"
+    CREATE TABLE advisories (
+        report_id  INTEGER PRIMARY KEY REFERENCES reports(id),
+        document   TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -14,6 +14,7 @@
 //! in which a SIGKILL makes a second copy; with NORMAL that window is tens of
 //! microseconds.
 
+mod advisory;
 mod backup;
 mod conversation;
 mod error;
@@ -35,6 +36,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use advisory::StoredAdvisory;
 pub use conversation::Thread;
 pub use error::{Error, Result};
 pub(crate) use event::Event;

@@ -1,6 +1,7 @@
 //! Integration tests against a real mail stack (Dovecot + Exim on loopback,
 //! started per test by scripts/mailstack).
 
+mod advisory;
 mod answered;
 mod attacks;
 mod common;

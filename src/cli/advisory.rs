@@ -1,0 +1,242 @@
+//! `embargo advisory ...`: edit, show, import and export the advisory kept
+//! with a report.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::AdvisoryCommand;
+use crate::advisory::export::{self, Format, Input};
+use crate::advisory::{Advisory, Invalid, draft};
+use crate::config::Config;
+use crate::report::ReportSummary;
+use crate::store::Store;
+
+pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&cfg.store.path)?;
+    match command {
+        AdvisoryCommand::Edit { id } => edit(&mut store, &id, actor),
+        AdvisoryCommand::Show { id, json } => show(&store, &id, json),
+        AdvisoryCommand::Import { id, file } => import(&mut store, &id, &file, actor),
+        AdvisoryCommand::Export {
+            id,
+            format,
+            draft,
+            all,
+            out,
+        } => {
+            let format: Format = format.parse().map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+            match (id, all, out) {
+                (_, true, Some(dir)) => export_all(&store, cfg, format, &dir),
+                (Some(id), _, _) => export_one(&store, cfg, &id, format, draft),
+                _ => anyhow::bail!("name a report, or --all with --out DIR"),
+            }
+        }
+    }
+}
+
+fn report(store: &Store, id: &str) -> anyhow::Result<ReportSummary> {
+    let mut r = store
+        .show_report(id)?
+        .ok_or_else(|| anyhow::anyhow!("no report {id}"))?
+        .summary;
+    r.id = r.id.to_uppercase();
+    Ok(r)
+}
+
+/// The stored advisory, parsed (it was checked when saved; a later change
+/// of the reporter's credit wish is checked again at export).
+fn stored(store: &Store, id: &str) -> anyhow::Result<Option<(Advisory, String)>> {
+    let Some(s) = store.advisory(id)? else {
+        return Ok(None);
+    };
+    let a: Advisory = toml::from_str(&s.document).with_context(|| format!("the stored advisory of {id}"))?;
+    Ok(Some((a, s.updated_at)))
+}
+
+fn edit(store: &mut Store, id: &str, actor: &str) -> anyhow::Result<ExitCode> {
+    let r = report(store, id)?;
+    let wish = draft::reporter_wish(&r);
+    let old = stored(store, &r.id)?.map(|(a, _)| a);
+    let document = match store.advisory(&r.id)? {
+        Some(s) => s.document,
+        None => draft::from_report(&r).to_toml(),
+    };
+    let dir = tempfile::Builder::new().prefix("embargo-advisory-").tempdir()?;
+    let path = dir.path().join(format!("{}.toml", r.id));
+    let mut text = draft::edit_file(&r.id, &r, &document, &[]);
+    loop {
+        write_private(&path, &text)?;
+        run_editor(&path)?;
+        let saved = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let body = draft::strip_comment_head(&saved);
+        if saved == text || body.trim().is_empty() {
+            eprintln!("{}: advisory not saved (the file came back unchanged or empty)", r.id);
+            return Ok(ExitCode::FAILURE);
+        }
+        match Advisory::parse(&body, &wish) {
+            Ok(a) => {
+                let changed = draft::changed_fields(old.as_ref(), &a);
+                if store.save_advisory(&r.id, &body, &changed, actor)? {
+                    println!("{}: advisory saved ({changed})", r.id);
+                } else {
+                    println!("{}: advisory unchanged", r.id);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(Invalid(problems)) => text = draft::edit_file(&r.id, &r, &body, &problems),
+        }
+    }
+}
+
+/// The advisory may be confidential until disclosure: mode 0600, in a
+/// private folder that is removed afterwards.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    std::io::Write::write_all(&mut f, text.as_bytes())?;
+    Ok(())
+}
+
+/// `$VISUAL`, else `$EDITOR`, else `vi`, through the shell (so an editor
+/// with arguments, `code --wait`, works).
+fn run_editor(path: &Path) -> anyhow::Result<()> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_owned());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(path)
+        .status()
+        .with_context(|| format!("cannot run the editor {editor:?}"))?;
+    if !status.success() {
+        anyhow::bail!("the editor {editor:?} exited with {status}; nothing was saved");
+    }
+    Ok(())
+}
+
+fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let r = report(store, id)?;
+    let Some(s) = store.advisory(&r.id)? else {
+        eprintln!(
+            "{}: no advisory yet; `embargo advisory edit {}` starts one from the report",
+            r.id, r.id
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    if !json {
+        print!("{}", s.document);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let a: Advisory = toml::from_str(&s.document)?;
+    let mut v = serde_json::to_value(&a)?;
+    v["id"] = serde_json::json!(r.id);
+    v["scores"] = serde_json::to_value(a.scores())?;
+    v["updated_at"] = serde_json::json!(s.updated_at);
+    v["updated_by"] = serde_json::json!(s.updated_by);
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(store: &mut Store, id: &str, file: &Path, actor: &str) -> anyhow::Result<ExitCode> {
+    let r = report(store, id)?;
+    let text = if file == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let body = draft::strip_comment_head(&text);
+    let a = match Advisory::parse(&body, &draft::reporter_wish(&r)) {
+        Ok(a) => a,
+        Err(Invalid(problems)) => {
+            eprintln!(
+                "embargo: {} is not a valid advisory; nothing was saved:",
+                file.display()
+            );
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let old = stored(store, &r.id)?.map(|(a, _)| a);
+    let changed = draft::changed_fields(old.as_ref(), &a);
+    if store.save_advisory(&r.id, &body, &changed, actor)? {
+        println!("{}: advisory saved ({changed})", r.id);
+    } else {
+        println!("{}: advisory unchanged", r.id);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(store: &Store, cfg: &Config, r: &ReportSummary, format: Format, draft: bool) -> anyhow::Result<String> {
+    let (a, updated_at) = stored(store, &r.id)?
+        .ok_or_else(|| anyhow::anyhow!("{}: no advisory yet; `embargo advisory edit {}` starts one", r.id, r.id))?;
+    // The reporter's wish may have changed since the advisory was saved.
+    a.check(&draft::reporter_wish(r))
+        .map_err(|e| anyhow::anyhow!("{}: the advisory needs a change first:\n  {}", r.id, e.0.join("\n  ")))?;
+    let mut r = r.clone();
+    crate::policy::annotate(
+        &mut r,
+        &cfg.policy.calendar,
+        &cfg.policy.promises,
+        jiff::Timestamp::now(),
+    );
+    let input = Input {
+        tracking_id: &r.id,
+        report: &r,
+        advisory: &a,
+        updated_at: &updated_at,
+        cfg: &cfg.advisory,
+        draft,
+        now: jiff::Timestamp::now(),
+    };
+    Ok(export::export(format, &input)?)
+}
+
+fn export_one(store: &Store, cfg: &Config, id: &str, format: Format, draft: bool) -> anyhow::Result<ExitCode> {
+    let r = report(store, id)?;
+    print!("{}", render(store, cfg, &r, format, draft)?);
+    if format == Format::Ghsa {
+        eprintln!(
+            "embargo: to create the advisory on GitHub, save this as {0} and run:\n  {1}",
+            format.file_name(&r.id),
+            export::gh_command(&cfg.advisory, &format.file_name(&r.id))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every disclosed report with an advisory, one file each.
+fn export_all(store: &Store, cfg: &Config, format: Format, dir: &Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut n = 0;
+    for r in store.list_reports()? {
+        if r.state != crate::report::ReportState::Disclosed || store.advisory(&r.id)?.is_none() {
+            continue;
+        }
+        let text = render(store, cfg, &r, format, false)?;
+        let file = dir.join(format.file_name(&r.id));
+        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        println!("{}", file.display());
+        if format == Format::Ghsa {
+            println!("  {}", export::gh_command(&cfg.advisory, &file.display().to_string()));
+        }
+        n += 1;
+    }
+    eprintln!("embargo: {n} advisories exported");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,258 @@
+//! Disclosure: the advisory kept with a report, edited through `$EDITOR`,
+//! exported in every format and checked by the formats' own validators
+//! (OSV and CSAF 2.0 schemas with jsonschema, CVE JSON 5 with cvelib, CVSS
+//! scores against the PyPI `cvss` package), from tools `scripts/install-deps`
+//! puts in `$EMBARGO_TOOLS`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::common::*;
+
+const RESEARCHER: &str = "researcher@example.test";
+const SECURITY: &str = "security@example.test";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn tools() -> PathBuf {
+    PathBuf::from(std::env::var("EMBARGO_TOOLS").unwrap_or_else(|_| "/opt/embargo-tools".to_owned()))
+}
+
+/// `check_advisory.py KIND FILE`: the validator's verdict.
+pub fn check(kind: &str, file: &Path) -> Result<(), String> {
+    let out = Command::new(tools().join("bin/python"))
+        .arg(repo().join("tests/data/check_advisory.py"))
+        .arg(kind)
+        .arg(file)
+        .output()
+        .expect("the advisory tools (scripts/install-deps)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const ADVISORY: &str = r#"title = "Stored XSS in room topics"
+summary = "A room topic can run script in other members' clients."
+details = """
+## Steps
+1. Set the topic to `<img src=x onerror=alert(1)>`.
+"""
+cve = "CVE-2027-0001"
+cwe = ["CWE-79"]
+cvss_v3 = "CVSS:3.1/AV:N/AC:L/PR:L/UI:R/S:C/C:H/I:L/A:N"
+cvss_v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:P/VC:H/VI:L/VA:N/SC:L/SI:L/SA:N"
+
+[[affected]]
+ecosystem = "PyPI"
+package = "matrix-synapse"
+introduced = "1.0.0"
+fixed = "1.99.1"
+
+[[affected]]
+product = "Element Web"
+last_affected = "1.11.40"
+
+[[references]]
+type = "FIX"
+url = "https://example.test/commit/abc"
+
+[[credits]]
+name = "Rita Researcher"
+type = "FINDER"
+contact = ["https://github.com/rita-r"]
+
+[[credits]]
+name = "Alex Analyst"
+type = "ANALYST"
+"#;
+
+/// A scripted `$EDITOR`: the first call saves an invalid advisory (a CVSS
+/// vector that does not parse); the second checks that the problems are on
+/// top of the reopened file, then saves the valid one.
+fn scripted_editor(dir: &Path) -> PathBuf {
+    let good = dir.join("good.toml");
+    std::fs::write(&good, ADVISORY).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, ADVISORY.replace("S:C/C:H/I:L/A:N", "S:C/C:H")).unwrap();
+    let script = dir.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\ncount={d}/count\nn=$(cat $count 2>/dev/null || echo 0)\necho $((n+1)) > $count\n\
+             cp \"$1\" {d}/seen-$n.toml\n\
+             if [ $n = 0 ]; then cat {bad} > \"$1\"; else cat {good} > \"$1\"; fi\n",
+            d = dir.display(),
+            bad = bad.display(),
+            good = good.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    script
+}
+
+fn setup() -> Setup {
+    Setup::with(Options {
+        extra: "\n[advisory]\npublisher = \"Example Security Team\"\nnamespace = \"https://example.test\"\n\
+                vendor = \"Example\"\ncna_org_id = \"8254265b-2729-46b6-b9e3-3dfca2d5bfca\"\n\
+                url = \"https://example.test/advisories/{id}\"\ngithub_repo = \"example/synapse\"\n"
+            .to_owned(),
+        ..Options::default()
+    })
+}
+
+fn embargo_env(s: &Setup, env: &[(&str, &Path)], args: &[&str]) -> Output {
+    let mut c = Command::new(&*BIN);
+    c.arg("--config").arg(&s.config).args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.env_remove("VISUAL").output().unwrap()
+}
+
+#[test]
+fn an_advisory_is_edited_and_every_export_validates_with_the_right_scores() {
+    let s = setup();
+    let e = |args: &[&str]| s.embargo(args);
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("adv1@example.test", "Stored XSS in room topics", "Steps: ..."),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    ok(e(&[
+        "reports",
+        "credit",
+        &id,
+        "--name",
+        "Rita Researcher",
+        "--url",
+        "https://github.com/rita-r",
+    ]));
+    ok(e(&["reports", "state", &id, "triaged"]));
+    ok(e(&["reports", "fixed", &id]));
+
+    // No advisory yet: show says how to start one.
+    let out = e(&["advisory", "show", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("advisory edit"));
+
+    // Edited through $EDITOR: invalid first, reopened with the problem on
+    // top, then saved.
+    let scratch = tempfile::tempdir().unwrap();
+    let editor = scripted_editor(scratch.path());
+    let saved = ok(embargo_env(&s, &[("EDITOR", &editor)], &["advisory", "edit", &id]));
+    assert!(saved.contains("advisory saved (created)"), "{saved}");
+    let first = std::fs::read_to_string(scratch.path().join("seen-0.toml")).unwrap();
+    assert!(
+        first.contains("title = \"Stored XSS in room topics\""),
+        "draft from the report:\n{first}"
+    );
+    assert!(
+        first.contains("name = \"Rita Researcher\""),
+        "credit from the wish:\n{first}"
+    );
+    assert!(first.contains(&format!("# Advisory for {id}")), "{first}");
+    let second = std::fs::read_to_string(scratch.path().join("seen-1.toml")).unwrap();
+    assert!(second.starts_with("# NOT SAVED"), "{second}");
+    assert!(
+        second.contains("cvss_v3: ") && second.contains("lacks the base metric(s) I, A"),
+        "{second}"
+    );
+    assert_eq!(ok(e(&["advisory", "show", &id])), ADVISORY);
+    let shown: serde_json::Value = serde_json::from_str(&ok(e(&["advisory", "show", &id, "--json"]))).unwrap();
+    assert_eq!(shown["scores"][0]["base_score"], 7.6);
+    let events = ok(e(&["reports", "show", &id]));
+    assert!(events.contains("advisory"), "the edit is on the timeline:\n{events}");
+
+    // Not disclosed: only drafts.
+    let out = e(&["advisory", "export", &id, "--format", "osv"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--draft"));
+    assert!(ok(e(&["advisory", "export", &id, "--format", "md", "--draft"])).contains("DRAFT"));
+
+    ok(e(&["reports", "disclosed", &id]));
+    let dir = s.dir.path().join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (format, kind) in [
+        ("osv", Some("osv")),
+        ("cve", Some("cve")),
+        ("csaf", Some("csaf")),
+        ("ghsa", None),
+    ] {
+        let text = ok(e(&["advisory", "export", &id, "--format", format]));
+        let file = dir.join(format!("{id}.{format}.json"));
+        std::fs::write(&file, &text).unwrap();
+        if let Some(kind) = kind {
+            check(kind, &file).unwrap_or_else(|why| panic!("{format} export is not valid:\n{why}\n{text}"));
+        }
+        assert!(!text.contains("DRAFT"), "{format}");
+        // The details clock runs for 30 days after the fix: not yet.
+        assert!(!text.contains("onerror"), "{format} carries the details early:\n{text}");
+    }
+    let ghsa = e(&["advisory", "export", &id, "--format", "ghsa"]);
+    assert!(String::from_utf8_lossy(&ghsa.stderr).contains("gh api --method POST"));
+    let ghsa: serde_json::Value = serde_json::from_slice(&ghsa.stdout).unwrap();
+    assert_eq!(ghsa["credits"][0]["login"], "rita-r");
+    assert!(ghsa["description"].as_str().unwrap().contains("Alex Analyst"));
+
+    // The scores embargo wrote are those an independent calculator gives.
+    let cve: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{id}.cve.json"))).unwrap()).unwrap();
+    let v3 = &cve["metrics"][0]["cvssV3_1"];
+    let v4 = &cve["metrics"][1]["cvssV4_0"];
+    let theirs = python_scores(&[
+        v3["vectorString"].as_str().unwrap(),
+        v4["vectorString"].as_str().unwrap(),
+    ]);
+    for m in [v3, v4] {
+        let want = &theirs[m["vectorString"].as_str().unwrap()];
+        assert_eq!(m["baseScore"], want[0], "{m}");
+        assert_eq!(m["baseSeverity"], want[1], "{m}");
+    }
+
+    // --all writes one file per disclosed report.
+    let all = s.dir.path().join("all");
+    ok(e(&[
+        "advisory",
+        "export",
+        "--all",
+        "--out",
+        all.to_str().unwrap(),
+        "--format",
+        "csaf",
+    ]));
+    check("csaf", &all.join(format!("{id}.csaf.json"))).unwrap();
+    let html = ok(e(&["advisory", "export", &id, "--format", "html"]));
+    assert!(
+        html.contains("Stored XSS") && !html.contains("<img"),
+        "escaped:\n{html}"
+    );
+}
+
+/// `{vector: [score, RATING]}` from the PyPI cvss package.
+pub fn python_scores(vectors: &[&str]) -> serde_json::Value {
+    let out = Command::new(tools().join("bin/python"))
+        .arg(repo().join("tests/data/check_advisory.py"))
+        .arg("cvss")
+        .args(vectors)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
