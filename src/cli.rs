@@ -93,6 +93,8 @@ fn needs_secrets(command: &Command) -> bool {
             command: ReportsCommand::Reply { .. }
                 | ReportsCommand::Fixed { notify: true, .. }
                 | ReportsCommand::DiscloseOn { notify: true, .. }
+                | ReportsCommand::Disclosed { notify: true, .. }
+                | ReportsCommand::State { notify: true, .. }
         }
     ) || matches!(
         // Back to "new" from an excluded topic sends the acknowledgement.
@@ -433,15 +435,12 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
     match command {
         ReportsCommand::List { json } => return list(&store, cfg, json),
         ReportsCommand::Show { id, json } => return show(&store, cfg, &id, json),
-        ReportsCommand::State { id, state, note } => {
-            let step = store.set_state(&id, state.parse()?, &note, &who)?;
-            println!("{id}: {step}");
-            // Taken back from an excluded topic (a false positive is cheap
-            // to undo): the reporter gets the normal acknowledgement.
-            if step.sends_acknowledgement() {
-                talk::acknowledge(store, cfg, &id)?;
-            }
-        }
+        ReportsCommand::State {
+            id,
+            state,
+            note,
+            notify,
+        } => talk::set_state(store, cfg, &id, &state, &note, notify, &who)?,
         ReportsCommand::Complex { id } => {
             store.set_complex(&id, &who)?;
             println!(
@@ -449,22 +448,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
                 cfg.policy.promises.complex_fix_days
             );
         }
-        ReportsCommand::Fixed { id, date, notify } => {
-            let at = match date {
-                None => jiff::Timestamp::now(),
-                Some(d) => {
-                    let date: jiff::civil::Date = d
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("--date {d:?} is not a date like 2026-12-01"))?;
-                    cfg.policy.calendar.start_of(date)
-                }
-            };
-            store.set_fixed(&id, at, &who)?;
-            println!("{id}: fixed at {}", crate::store::ts(at));
-            if notify {
-                talk::notice(store, cfg, &id, "fixed.txt", "fixed-notice", &who)?;
-            }
-        }
+        ReportsCommand::Fixed { id, date, notify } => talk::fixed(store, cfg, &id, date.as_deref(), notify, &who)?,
         ReportsCommand::Reply { id, file } => talk::reply(store, cfg, &id, file.as_deref(), &who)?,
         ReportsCommand::DiscloseOn {
             id,
@@ -477,9 +461,12 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
                 talk::notice(store, cfg, &id, "disclose-on.txt", "disclose-on-notice", &who)?;
             }
         }
-        ReportsCommand::Disclosed { id } => {
+        ReportsCommand::Disclosed { id, notify } => {
             let step = store.set_state(&id, ReportState::Disclosed, "", &who)?;
             println!("{id}: {step}");
+            if notify {
+                talk::notice(store, cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
+            }
         }
         ReportsCommand::Merge { id, into } => {
             store.merge(&id, &into, &who)?;

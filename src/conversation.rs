@@ -210,7 +210,7 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
 }
 
 /// A notice from a template (`fixed.txt`, `disclose-on.txt`).
-pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow::Result<String> {
+pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &str) -> anyhow::Result<String> {
     let mut reports = store.list_reports()?;
     let r = reports
         .iter_mut()
@@ -223,10 +223,19 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str) -> anyhow
     } else {
         r.subject = crate::text::bounded(&r.subject);
     }
+    // The advisory's links, once the report is public.
+    let cve = store
+        .advisory(&t.tracking_id)?
+        .and_then(|a| toml::from_str::<crate::advisory::Advisory>(&a.document).ok())
+        .and_then(|a| a.cve);
+    let public = r.state == ReportState::Disclosed;
     let ctx = serde_json::json!({
         "report": r,
         "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
         "credit_known": !t.credit.is_empty(),
+        "reason": reason,
+        "cve": cve.as_deref().filter(|_| public),
+        "advisory_url": cfg.advisory.link(&t.tracking_id, cve.as_deref()).filter(|_| public),
     });
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
     Ok(crate::text::render_file(&dir.join(template), &ctx)?)
@@ -254,6 +263,11 @@ pub fn apply(
     let mut done = Vec::new();
     for c in cmds {
         match c {
+            Command::State(ReportState::AcceptedRisk) => {
+                return Err(crate::store::Error::invalid(
+                    "accepted-risk is set with its reason from the CLI: embargo reports state ID accepted-risk --note REASON",
+                ));
+            }
             Command::State(s) => {
                 let step = store.set_state(id, *s, "by mail", actor)?;
                 done.push(format!("state {step}"));

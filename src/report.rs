@@ -28,10 +28,14 @@ pub enum ReportState {
     Duplicate,
     Invalid,
     Withdrawn,
+    /// The team accepted the risk: no fix is planned; the fix clock stops
+    /// and the report is disclosed as a fixed one would be.
+    #[serde(rename = "accepted-risk")]
+    AcceptedRisk,
 }
 
 impl ReportState {
-    pub const ALL: [ReportState; 9] = [
+    pub const ALL: [ReportState; 10] = [
         ReportState::New,
         ReportState::Triaged,
         ReportState::Fixing,
@@ -41,6 +45,7 @@ impl ReportState {
         ReportState::Duplicate,
         ReportState::Invalid,
         ReportState::Withdrawn,
+        ReportState::AcceptedRisk,
     ];
 
     /// The name stored in the database and shown everywhere.
@@ -55,6 +60,7 @@ impl ReportState {
             ReportState::Duplicate => "duplicate",
             ReportState::Invalid => "invalid",
             ReportState::Withdrawn => "withdrawn",
+            ReportState::AcceptedRisk => "accepted-risk",
         }
     }
 
@@ -108,6 +114,24 @@ impl fmt::Display for Transition {
 }
 
 impl Transition {
+    /// Whether the team may take this step. Every move is allowed (reopen,
+    /// correct a mistake) except into accepted-risk, which needs a report
+    /// the team has looked at and not fixed: from triaged or fixing.
+    pub fn check(self) -> Result<(), String> {
+        if self.to == ReportState::AcceptedRisk && !matches!(self.from, ReportState::Triaged | ReportState::Fixing) {
+            return Err(format!(
+                "accepted-risk is reachable from triaged or fixing; this report is {}",
+                self.from
+            ));
+        }
+        Ok(())
+    }
+
+    /// The step is recorded only with the team's reason.
+    pub fn needs_reason(self) -> bool {
+        self.to == ReportState::AcceptedRisk
+    }
+
     /// Any step past new is the team's response: the response clock stops.
     pub fn stops_response_clock(self) -> bool {
         self.to != ReportState::New
@@ -278,7 +302,7 @@ mod tests {
         let e = "resolved".parse::<ReportState>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown state \"resolved\"; one of new, triaged, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn"
+            "unknown state \"resolved\"; one of new, triaged, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn, accepted-risk"
         );
     }
 
@@ -316,5 +340,11 @@ mod tests {
             .marks_disclosed()
         );
         assert!(!Transition { from: Triaged, to: New }.sends_acknowledgement());
+        for from in ReportState::ALL {
+            let step = Transition { from, to: AcceptedRisk };
+            assert_eq!(step.check().is_ok(), matches!(from, Triaged | Fixing), "{step}");
+            assert!(step.needs_reason());
+        }
+        assert!(AcceptedRisk.is_closed(), "no fix clock");
     }
 }

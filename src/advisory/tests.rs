@@ -183,6 +183,7 @@ fn run(format: Format, r: &ReportSummary, draft: bool, now: &str) -> Result<Stri
             cfg: &cfg,
             draft,
             now: now.parse::<Timestamp>().unwrap(),
+            accepted_risk: false,
         },
     )
 }
@@ -270,5 +271,49 @@ fn exports_carry_the_fields_each_format_names() {
     assert!(
         html.contains("href=\"https://example.org/advisories/SEC-2026-0001\""),
         "{html}"
+    );
+}
+
+#[test]
+fn an_accepted_risk_says_no_fix_is_planned_in_every_format() {
+    let text = EXAMPLE.replace("fixed = \"1.99.1\"", "last_affected = \"1.99.0\"");
+    let a = Advisory::parse(&text, &wish("yes")).unwrap();
+    assert!(!a.has_fix());
+    let r = summary(ReportState::Disclosed, None);
+    let cfg = cfg();
+    let out = |f| {
+        export(
+            f,
+            &Input {
+                tracking_id: &r.id,
+                report: &r,
+                advisory: &a,
+                updated_at: "2026-10-02T09:00:00Z",
+                cfg: &cfg,
+                draft: false,
+                now: "2026-11-30T00:00:00Z".parse::<Timestamp>().unwrap(),
+                accepted_risk: true,
+            },
+        )
+        .unwrap()
+    };
+    let json = |f| serde_json::from_str::<serde_json::Value>(&out(f)).unwrap();
+    let osv = json(Format::Osv);
+    let events = osv["affected"][0]["ranges"][0]["events"].as_array().unwrap().clone();
+    assert_eq!(events[1]["last_affected"], "1.99.0");
+    assert!(events.iter().all(|e| e.get("fixed").is_none()));
+    let cve = json(Format::Cve);
+    assert!(cve["affected"][0]["versions"][0].get("lessThan").is_none());
+    assert_eq!(cve["affected"][0]["versions"][0]["lessThanOrEqual"], "1.99.0");
+    let csaf = json(Format::Csaf);
+    assert_eq!(
+        csaf["vulnerabilities"][0]["remediations"][0]["category"],
+        "no_fix_planned"
+    );
+    assert!(csaf["vulnerabilities"][0]["product_status"].get("fixed").is_none());
+    assert!(out(Format::Md).contains("**The risk was accepted: no fix is planned.**"));
+    assert_eq!(
+        json(Format::Ghsa)["vulnerabilities"][0]["patched_versions"],
+        serde_json::Value::Null
     );
 }

@@ -188,6 +188,11 @@ fn render(store: &Store, cfg: &Config, r: &ReportSummary, format: Format, draft:
     // The reporter's wish may have changed since the advisory was saved.
     a.check(&draft::reporter_wish(r))
         .map_err(|e| anyhow::anyhow!("{}: the advisory needs a change first:\n  {}", r.id, e.0.join("\n  ")))?;
+    let accepted_risk = store.show_report(&r.id)?.is_some_and(|d| {
+        d.events
+            .iter()
+            .any(|e| e.kind == "state" && e.new.as_deref() == Some(crate::report::ReportState::AcceptedRisk.as_str()))
+    });
     let mut r = r.clone();
     crate::policy::annotate(
         &mut r,
@@ -203,6 +208,7 @@ fn render(store: &Store, cfg: &Config, r: &ReportSummary, format: Format, draft:
         cfg: &cfg.advisory,
         draft,
         now: jiff::Timestamp::now(),
+        accepted_risk,
     };
     Ok(export::export(format, &input)?)
 }

@@ -183,9 +183,12 @@ pub enum ReportsCommand {
     State {
         id: String,
         state: String,
-        /// Why (goes into the event).
+        /// Why (goes into the event; accepted-risk needs it).
         #[arg(long, default_value = "")]
         note: String,
+        /// With accepted-risk: tell the reporter, with the reason (config/accepted-risk.txt).
+        #[arg(long)]
+        notify: bool,
     },
     /// Mark a report as especially complex: the fix clock runs to policy.complex_fix_days.
     Complex { id: String },
@@ -219,7 +222,13 @@ pub enum ReportsCommand {
         force: Option<String>,
     },
     /// The details are public: close the report.
-    Disclosed { id: String },
+    Disclosed {
+        id: String,
+        /// Tell the reporter it is public, with the advisory and CVE links,
+        /// and that they may publish (config/disclosed.txt).
+        #[arg(long)]
+        notify: bool,
+    },
     /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
     Merge { id: String, into: String },
     /// Record how the reporter wants to be credited in the hall of fame.

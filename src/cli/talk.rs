@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::conversation;
 use crate::pipeline::Pipeline;
+use crate::report::ReportState;
 use crate::store::Store;
 
 /// Queues `body` to the reporter of `id` and sends it now.
@@ -68,8 +69,21 @@ pub fn reply(store: Store, cfg: &Config, id: &str, file: Option<&Path>, actor: &
 }
 
 pub fn notice(store: Store, cfg: &Config, id: &str, template: &str, kind: &str, actor: &str) -> anyhow::Result<()> {
+    notice_with(store, cfg, id, template, kind, actor, "")
+}
+
+/// A notice whose template also sees `reason` (accepted-risk).
+pub fn notice_with(
+    store: Store,
+    cfg: &Config,
+    id: &str,
+    template: &str,
+    kind: &str,
+    actor: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
     let t = store.thread(id)?;
-    let body = conversation::notice(cfg, &store, &t, template)?;
+    let body = conversation::notice(cfg, &store, &t, template, reason)?;
     send(store, cfg, id, kind, body, actor)
 }
 
@@ -109,5 +123,59 @@ pub fn disclose_on(
     };
     store.set_disclose_on(id, at, &note, actor)?;
     println!("{id}: disclosure date {date}");
+    Ok(())
+}
+
+/// `reports state ID STATE [--note] [--notify]`.
+pub fn set_state(
+    mut store: Store,
+    cfg: &Config,
+    id: &str,
+    state: &str,
+    note: &str,
+    notify: bool,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let to: ReportState = state.parse()?;
+    if notify && to != ReportState::AcceptedRisk {
+        anyhow::bail!(
+            "--notify goes with accepted-risk (reports fixed, disclose-on and disclosed take their own --notify)"
+        );
+    }
+    let step = store.set_state(id, to, note, actor)?;
+    println!("{id}: {step}");
+    if notify {
+        notice_with(store, cfg, id, "accepted-risk.txt", "accepted-risk-notice", actor, note)?;
+    } else if step.sends_acknowledgement() {
+        // Taken back from an excluded topic (a false positive is cheap to
+        // undo): the reporter gets the normal acknowledgement.
+        acknowledge(store, cfg, id)?;
+    }
+    Ok(())
+}
+
+/// `reports fixed ID [--date] [--notify]`: the details clock starts.
+pub fn fixed(
+    mut store: Store,
+    cfg: &Config,
+    id: &str,
+    date: Option<&str>,
+    notify: bool,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let at = match date {
+        None => jiff::Timestamp::now(),
+        Some(d) => {
+            let date: jiff::civil::Date = d
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--date {d:?} is not a date like 2026-12-01"))?;
+            cfg.policy.calendar.start_of(date)
+        }
+    };
+    store.set_fixed(id, at, actor)?;
+    println!("{id}: fixed at {}", crate::store::ts(at));
+    if notify {
+        notice(store, cfg, id, "fixed.txt", "fixed-notice", actor)?;
+    }
     Ok(())
 }

@@ -51,10 +51,9 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
 
 pub fn hall_of_fame(cfg: &Config, format: &str) -> anyhow::Result<ExitCode> {
     let store = Store::open(&cfg.store.path)?;
-    print!(
-        "{}",
-        digest::publish::hall_of_fame(cfg, &store.hall_of_fame()?, format)?
-    );
+    let mut people = store.hall_of_fame()?;
+    digest::publish::link_advisories(cfg, &store, &mut people)?;
+    print!("{}", digest::publish::hall_of_fame(cfg, &people, format)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -181,7 +181,9 @@ impl Digest {
                 ),
             ));
         }
-        if r.state.is_closed() && r.state != ReportState::Fixed {
+        // Past its clocks, a report is listed still for its disclosure
+        // (and, once fixed, for its details).
+        if r.state.is_closed() && !matches!(r.state, ReportState::Fixed | ReportState::AcceptedRisk) {
             return;
         }
         if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
@@ -201,7 +203,7 @@ impl Digest {
             self.reporter_waiting
                 .push(row(r, "the reporter wrote after the team's last response".to_owned()));
         }
-        if r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f <= soon) {
+        if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f <= soon) {
             self.fix_soon
                 .push(row(r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
         }
@@ -224,7 +226,7 @@ fn overdue(r: &ReportSummary, now: Timestamp) -> Vec<String> {
     if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
         why.push(format!("first response overdue by {} business day(s)", -l));
     }
-    if r.state != ReportState::Fixed && parse(&r.fix_due).is_some_and(|f| f < now) {
+    if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f < now) {
         why.push(format!("fix overdue since {}", r.fix_due.clone().unwrap_or_default()));
     }
     if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now) {

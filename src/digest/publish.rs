@@ -22,6 +22,24 @@ pub fn hall_of_fame(cfg: &Config, people: &[Credited], format: &str) -> anyhow::
     }
 }
 
+/// Links each credited entry of a disclosed report to its advisory (the
+/// `advisory.url` page, else its CVE record). An undisclosed report gets no
+/// link: neither its advisory nor its CVE id is public yet.
+pub fn link_advisories(cfg: &Config, store: &crate::store::Store, people: &mut [Credited]) -> anyhow::Result<()> {
+    for p in people.iter_mut().filter(|p| p.disclosed) {
+        let cve = store
+            .advisory(&p.tracking_id)?
+            .and_then(|a| toml::from_str::<crate::advisory::Advisory>(&a.document).ok())
+            .and_then(|a| a.cve);
+        p.advisory = cfg
+            .advisory
+            .link(&p.tracking_id, cve.as_deref())
+            .or_else(|| cve.as_ref().map(|c| format!("https://www.cve.org/CVERecord?id={c}")));
+        p.cve = cve;
+    }
+    Ok(())
+}
+
 /// security.txt (RFC 9116) from the config. `Expires:` is 364 days ahead:
 /// the RFC wants less than a year.
 pub fn security_txt(cfg: &Config, team: &TeamKeys, now: Timestamp) -> String {

@@ -37,6 +37,12 @@ impl Store {
     pub fn set_state(&mut self, tracking_id: &str, to: ReportState, note: &str, actor: &str) -> Result<Transition> {
         let cur = self.current(tracking_id)?;
         let step = Transition { from: cur.state, to };
+        step.check().map_err(super::Error::Invalid)?;
+        if step.needs_reason() && note.trim().is_empty() {
+            return Err(super::Error::invalid(format!(
+                "{to} is recorded with the reason: --note REASON"
+            )));
+        }
         let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, to])?;

@@ -23,6 +23,14 @@ pub struct Credited {
     pub url: String,
     /// YYYY-MM of the fix.
     pub month: String,
+    /// The public advisory of the report, once disclosed (set by
+    /// `digest::publish::link_advisories`).
+    pub advisory: Option<String>,
+    pub cve: Option<String>,
+    #[serde(skip)]
+    pub tracking_id: String,
+    #[serde(skip)]
+    pub disclosed: bool,
 }
 
 /// An excluded report, as the digest and alerts list it.
@@ -153,7 +161,8 @@ impl Store {
     /// Credited reporters of fixed or disclosed reports, newest first.
     pub fn hall_of_fame(&self) -> Result<Vec<Credited>> {
         let mut stmt = self.conn.prepare(
-            "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at FROM reports
+            "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at, tracking_id, state
+             FROM reports
              WHERE credit = 'yes' AND credit_name != '' AND state IN (?1, ?2)
              ORDER BY at DESC, id DESC",
         )?;
@@ -163,6 +172,10 @@ impl Store {
                 name: r.get(0)?,
                 url: r.get(1)?,
                 month: at.chars().take(7).collect(),
+                advisory: None,
+                cve: None,
+                tracking_id: r.get(3)?,
+                disclosed: r.get::<_, ReportState>(4)? == ReportState::Disclosed,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -186,7 +186,22 @@ fn an_advisory_is_edited_and_every_export_validates_with_the_right_scores() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--draft"));
     assert!(ok(e(&["advisory", "export", &id, "--format", "md", "--draft"])).contains("DRAFT"));
 
-    ok(e(&["reports", "disclosed", &id]));
+    ok(e(&["reports", "disclosed", &id, "--notify"]));
+    let told = s.stack.wait_for(RESEARCHER, "is now\npublic", WAIT);
+    assert!(told.contains("https://example.test/advisories/"), "{told}");
+    // (quoted-printable: `=` is `=3D`)
+    assert!(
+        told.contains("https://www.cve.org/CVERecord?id=3DCVE-2027-0001"),
+        "{told}"
+    );
+    assert!(told.contains("welcome to publish"), "{told}");
+    let hof = ok(e(&["hall-of-fame", "--format", "md"]));
+    assert!(
+        hof.contains(&format!("[CVE-2027-0001](https://example.test/advisories/{id})")),
+        "the hall of fame links the advisory:\n{hof}"
+    );
+    let hof: serde_json::Value = serde_json::from_str(&ok(e(&["hall-of-fame", "--format", "json"]))).unwrap();
+    assert_eq!(hof[0]["cve"], "CVE-2027-0001");
     let dir = s.dir.path().join("exports");
     std::fs::create_dir_all(&dir).unwrap();
     for (format, kind) in [
@@ -255,4 +270,54 @@ pub fn python_scores(vectors: &[&str]) -> serde_json::Value {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn an_accepted_risk_needs_a_triaged_report_and_a_reason_and_tells_the_reporter() {
+    let s = setup();
+    let e = |args: &[&str]| s.embargo(args);
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("risk1@example.test", "Timing leak in login", "Steps: ..."),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+
+    let refused = e(&["reports", "state", &id, "accepted-risk", "--note", "x"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("reachable from triaged or fixing; this report is new"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    ok(e(&["reports", "state", &id, "triaged"]));
+    let no_reason = e(&["reports", "state", &id, "accepted-risk"]);
+    assert!(!no_reason.status.success());
+    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("--note REASON"));
+    assert_eq!(s.reports()[0]["state"], "triaged", "nothing changed");
+
+    ok(e(&[
+        "reports",
+        "state",
+        &id,
+        "accepted-risk",
+        "--note",
+        "the timing difference is below network jitter",
+        "--notify",
+    ]));
+    let told = s.stack.wait_for(RESEARCHER, "accept the risk", WAIT);
+    assert!(
+        told.contains("below network jitter"),
+        "the reason goes to the reporter:\n{told}"
+    );
+    assert!(told.contains(&format!("[{id}]")), "threaded by its tag:\n{told}");
+    let r = &s.reports()[0];
+    assert_eq!(r["state"], "accepted-risk");
+    let status: serde_json::Value = serde_json::from_slice(&e(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["reports_by_state"]["accepted-risk"], 1);
+    assert_eq!(status["overdue_fix"], 0, "the fix clock stopped");
+    ok(e(&["reports", "disclose-on", &id, "2026-12-20"]));
 }

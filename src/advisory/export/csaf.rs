@@ -133,8 +133,10 @@ fn vulnerability(f: &Facts<'_>, affected: &[String], fixed: &[String]) -> Value 
             .filter_map(|x| x.fixed.as_ref().map(|v| format!("{} {v}", x.name())))
             .collect();
         json!([{"category": "vendor_fix", "details": format!("Update to {}.", versions.join(", ")), "product_ids": affected}])
+    } else if f.input.accepted_risk {
+        json!([{"category": "no_fix_planned", "details": "The risk was accepted: no fix is planned.", "product_ids": affected}])
     } else {
-        json!([{"category": "no_fix_planned", "details": "No fix is planned.", "product_ids": affected}])
+        json!([{"category": "none_available", "details": "No fixed version is available yet.", "product_ids": affected}])
     };
     if let Some(s) = f.scores.iter().find(|s| s.version.starts_with('3')) {
         v["scores"] = json!([{

@@ -62,8 +62,8 @@ pub(super) fn container(f: &Facts<'_>) -> Result<Value, Error> {
             .map(|cr| json!({"lang": "en", "value": cr.name, "type": cr.kind.to_ascii_lowercase().replace('_', " ")}))
             .collect();
     }
-    if !a.has_fix() {
-        c["solutions"] = json!([{"lang": "en", "value": "No fixed version is available."}]);
+    if let Some(no_fix) = f.no_fix() {
+        c["solutions"] = json!([{"lang": "en", "value": no_fix}]);
     }
     Ok(c)
 }

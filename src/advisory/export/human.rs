@@ -25,6 +25,8 @@ struct Context<'a> {
     scores: &'a [crate::advisory::Score],
     affected: Vec<AffectedRow<'a>>,
     has_fix: bool,
+    /// What to say when nothing is fixed.
+    no_fix: Option<&'static str>,
     references: Vec<(String, String)>,
     credits: &'a [crate::advisory::Credit],
     published: String,
@@ -76,6 +78,7 @@ pub(super) fn render(f: &Facts<'_>, html: bool) -> Result<String, Error> {
             })
             .collect(),
         has_fix: a.has_fix(),
+        no_fix: f.no_fix(),
         references: f.references(),
         credits: &a.credits,
         published: super::day(&f.published),

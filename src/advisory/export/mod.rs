@@ -85,6 +85,9 @@ pub struct Input<'a> {
     pub cfg: &'a AdvisoryConfig,
     pub draft: bool,
     pub now: Timestamp,
+    /// The team accepted the risk (the report was in accepted-risk): no
+    /// fix is planned, as opposed to none being out yet.
+    pub accepted_risk: bool,
 }
 
 /// What every format derives the same way.
@@ -153,10 +156,22 @@ impl<'a> Facts<'a> {
             s.push_str("\n\n");
             s.push_str(&details);
         }
-        if !self.advisory().has_fix() {
-            s.push_str("\n\nNo fixed version is available.");
+        if let Some(no_fix) = self.no_fix() {
+            s.push_str("\n\n");
+            s.push_str(no_fix);
         }
         s
+    }
+
+    /// What the advisory says when no version is fixed.
+    fn no_fix(&self) -> Option<&'static str> {
+        if self.advisory().has_fix() {
+            None
+        } else if self.input.accepted_risk {
+            Some("The risk was accepted: no fix is planned.")
+        } else {
+            Some("No fixed version is available yet.")
+        }
     }
 
     fn references(&self) -> Vec<(String, String)> {
