@@ -11,6 +11,7 @@ use crate::report::ReportState;
 
 mod advisory;
 mod args;
+mod disclose;
 mod ops;
 mod talk;
 mod team;
@@ -110,6 +111,9 @@ fn needs_secrets(command: &Command) -> bool {
                 | Command::Keys { .. }
                 | Command::Digest { send: true, .. }
                 | Command::SecurityTxt { sign: true }
+                | Command::Advisory {
+                    command: AdvisoryCommand::NotifyDownstream { .. } | AdvisoryCommand::Announce { .. }
+                }
         )
 }
 
@@ -283,6 +287,29 @@ fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Re
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who was sent an embargoed notice, and who acknowledged it.
+fn downstream_lines(notices: &[crate::store::DownstreamNotice]) -> String {
+    if notices.is_empty() {
+        return String::new();
+    }
+    let mut text = "\nDownstream\n".to_owned();
+    for n in notices {
+        let ack = match (&n.acknowledged_at, &n.ack_auth) {
+            (Some(at), Some(how)) => format!("acknowledged {at} ({how})"),
+            _ => "NOT acknowledged".to_owned(),
+        };
+        text.push_str(&format!(
+            "  {} <{}>: notified {}{}, release {}; {ack}\n",
+            crate::text::bounded(&n.name),
+            n.address,
+            n.notified_at,
+            if n.encrypted { "" } else { " (cleartext)" },
+            n.release_at
+        ));
+    }
+    text
+}
+
 /// The report as a person reads it: a header, then messages and events
 /// merged in time order.
 pub fn render_timeline(d: &ReportDetail) -> String {
@@ -309,6 +336,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
     );
     text.truncate(text.len() - "\nTimeline\n".len());
     text.push_str(&clocks(s));
+    text.push_str(&downstream_lines(&d.downstream));
     text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
     for m in &d.thread {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use lettre::message::Mailbox as MailAddress;
 
 pub use advisory::{AdvisoryConfig, is_uuid_v4};
+pub use disclosure::{DisclosureConfig, Downstream};
 
 use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
 use validate::Validator;
@@ -214,6 +215,9 @@ pub struct Config {
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
     pub advisory: AdvisoryConfig,
+    pub disclosure: DisclosureConfig,
+    /// Packagers and distributions warned ahead of a release, in order.
+    pub downstream: Vec<Downstream>,
 }
 
 /// Reads, parses and validates a config file. Reads the password files and
@@ -356,6 +360,7 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
 }
 
 mod advisory;
+mod disclosure;
 mod policy;
 mod raw;
 #[cfg(test)]

@@ -54,6 +54,14 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
         // A member's mail is verified against the members' keys (relay).
         known.extend(p.members.iter().cloned());
     }
+    // A downstream recipient's against the key configured for them.
+    let sender = parsed.from_addr.as_deref().unwrap_or_default();
+    known.extend(
+        p.downstream
+            .iter()
+            .filter(|(a, _)| a.eq_ignore_ascii_case(sender))
+            .map(|(_, c)| c.clone()),
+    );
     // What embargo trusted for this address before this message: a key the
     // message brings along proves nothing about its sender.
     let trusted = known.clone();
@@ -132,7 +140,18 @@ fn decide_and_record(
         },
         Decision::OwnCopy => Disposition::OwnCopy,
         Decision::Automatic { reason } => Disposition::Automatic { reason },
-        Decision::FollowUp { report, how, from_team } => w.follow_up(store, report, how, from_team, reporter_cert)?,
+        Decision::FollowUp {
+            report,
+            how,
+            from_team,
+            from_downstream: true,
+        } => w.downstream_reply(report, how, from_team),
+        Decision::FollowUp {
+            report,
+            how,
+            from_team,
+            from_downstream: false,
+        } => w.follow_up(store, report, how, from_team, reporter_cert)?,
         Decision::NewReport {
             notes,
             excluded,
@@ -147,6 +166,23 @@ fn decide_and_record(
 }
 
 impl<'a> Walk<'a, '_> {
+    /// A downstream recipient's answer to an embargoed notice: joins the
+    /// thread; acknowledges the notice only when its sender is proven (a
+    /// signature by their configured key, or DMARC at our MTA).
+    fn downstream_reply(&self, report: ReportRef, how: String, from_team: bool) -> Disposition<'a> {
+        let auth = self.row.auth;
+        Disposition::FollowUp(FollowUp {
+            report_id: report.id,
+            how,
+            from_team,
+            team_response: false,
+            reopen: None,
+            credit: None,
+            credit_proven: false,
+            downstream: Some(auth.proven().then_some(auth.as_str())),
+        })
+    }
+
     /// Mail joining a report: the reporter's (an acknowledgement in case it
     /// reopens an excluded report, a credit wish) or a team member's (its
     /// relay, and whether it counts as the team's response).
@@ -193,6 +229,7 @@ impl<'a> Walk<'a, '_> {
             reopen,
             credit,
             credit_proven: proven,
+            downstream: None,
         }))
     }
 
@@ -218,6 +255,7 @@ impl<'a> Walk<'a, '_> {
                 reopen: None,
                 credit: None,
                 credit_proven: false,
+                downstream: None,
             }));
         }
         notes.extend(protection.notes.iter().cloned());
@@ -330,6 +368,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         reopen: None,
         credit: None,
         credit_proven: false,
+        downstream: None,
     });
     let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");

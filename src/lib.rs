@@ -45,6 +45,7 @@ pub mod config;
 pub mod conversation;
 pub mod daemon;
 pub mod digest;
+pub mod disclose;
 pub mod fault;
 pub mod heartbeat;
 pub mod intake;

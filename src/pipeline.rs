@@ -31,6 +31,8 @@ pub struct Pipeline {
     pub alerts: Option<Arc<crate::digest::alert::AlertSetup>>,
     /// Team members' public keys (`[team] keys`): signatures on relayed mail.
     pub members: Vec<Cert>,
+    /// `[[downstream]]` keys by address: their replies' signatures.
+    pub downstream: Vec<(String, Cert)>,
     /// Parsed reporter certificates.
     pub certs: CertCache,
     pub config: Arc<Config>,
@@ -46,6 +48,7 @@ impl Pipeline {
                 address: cfg.smtp.from.email.to_string(),
                 prefix: cfg.policy.tracking_prefix.clone(),
                 team: cfg.team.members.clone(),
+                downstream: cfg.downstream.iter().map(|d| d.address.clone()).collect(),
             },
             from: cfg.smtp.from.clone(),
             templates: Templates::load(
@@ -66,10 +69,24 @@ impl Pipeline {
                 .map(|k| Cert::from_file(k).map(|c| c.strip_secret_key_material()))
                 .collect::<Result<_, _>>()
                 .map_err(|e| anyhow::anyhow!("team.keys: {e}"))?,
+            downstream: downstream_certs(cfg)?,
             certs: CertCache::default(),
             config: Arc::new(cfg.clone()),
         })
     }
+}
+
+/// The `[[downstream]]` recipients' keys, by address.
+pub fn downstream_certs(cfg: &Config) -> anyhow::Result<Vec<(String, Cert)>> {
+    cfg.downstream
+        .iter()
+        .filter_map(|d| d.key.as_ref().map(|k| (d, k)))
+        .map(|(d, k)| {
+            let cert = Cert::from_file(k)
+                .map_err(|e| anyhow::anyhow!("downstream.key of {}: {}: {e}", d.name, k.display()))?;
+            Ok((d.address.clone(), cert.strip_secret_key_material()))
+        })
+        .collect()
 }
 
 /// Parsed certificates by the hash of their bytes: the reporter's pinned

@@ -272,6 +272,7 @@ pub fn explain(
         ),
         html: None,
         attachments: Vec::new(),
+        automatic: true,
     };
     let out = mail::build(&m, &p.from, to, &p.team, &member)?;
     Ok(store.enqueue_team_mail(report.map(|r| r.id), &[out])?)

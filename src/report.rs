@@ -13,6 +13,11 @@ pub fn ts(t: Timestamp) -> String {
     t.round(jiff::Unit::Second).unwrap_or(t).to_string()
 }
 
+/// `2027-01-12 15:00 UTC`: a release time as notices and the digest say it.
+pub fn utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// Where a report stands. `New` awaits the team; the others are set by the
 /// team (or by embargo on its behalf: triaged on its first authenticated
 /// response, excluded by the exclusion rules). Stored as the lowercase name.

@@ -27,6 +27,8 @@ pub trait ThreadIndex {
     fn by_tracking_id(&self, tracking_id: &str) -> Result<Option<ReportRef>, Self::Error>;
     /// Is this the Message-ID of a mail embargo itself sent?
     fn is_our_outgoing(&self, message_id: &str) -> Result<bool, Self::Error>;
+    /// Was this downstream address sent an embargoed notice about the report?
+    fn downstream_notified(&self, report: &ReportRef, address: &str) -> Result<bool, Self::Error>;
 }
 
 /// Who we are, for loop detection and team membership.
@@ -38,6 +40,9 @@ pub struct Identity {
     pub prefix: String,
     /// Team members' addresses (may join any thread).
     pub team: Vec<String>,
+    /// `[[downstream]]` addresses (may join the thread of a report they
+    /// were sent a notice about).
+    pub downstream: Vec<String>,
 }
 
 /// The loop marker header embargo puts on everything it sends.
@@ -55,6 +60,8 @@ pub enum Decision {
         report: ReportRef,
         how: String,
         from_team: bool,
+        /// A downstream recipient answering the notice they were sent.
+        from_downstream: bool,
     },
     NewReport {
         notes: Vec<String>,
@@ -81,13 +88,26 @@ pub fn decide<I: ThreadIndex + ?Sized>(
     }
     let sender = msg.from_addr.as_deref().unwrap_or_default();
     let from_team = me.team.iter().any(|t| t.eq_ignore_ascii_case(sender));
-    let may_join = |r: &ReportRef| r.reporter.eq_ignore_ascii_case(sender) || from_team;
+    let downstream = me.downstream.iter().any(|d| d.eq_ignore_ascii_case(sender));
+    // Who may join: the reporter, a member, or a downstream recipient told
+    // about this very report. Returns whether it is the last.
+    let may_join = |r: &ReportRef| -> Result<Option<bool>, I::Error> {
+        if r.reporter.eq_ignore_ascii_case(sender) || from_team {
+            return Ok(Some(false));
+        }
+        Ok((downstream && index.downstream_notified(r, sender)?).then_some(true))
+    };
     let mut notes = Vec::new();
     let ids: Vec<String> = msg.in_reply_to.iter().chain(msg.references.iter()).cloned().collect();
     if let Some(report) = index.by_message_ids(&ids)? {
-        if may_join(&report) {
+        if let Some(from_downstream) = may_join(&report)? {
             let how = "In-Reply-To/References".to_owned();
-            return Ok(Decision::FollowUp { report, how, from_team });
+            return Ok(Decision::FollowUp {
+                report,
+                how,
+                from_team,
+                from_downstream,
+            });
         }
         notes.push(format!(
             "replies to a message of {}, which belongs to another reporter: not joined",
@@ -96,9 +116,14 @@ pub fn decide<I: ThreadIndex + ?Sized>(
     }
     for tag in tracking_tags(&msg.subject, &me.prefix) {
         if let Some(report) = index.by_tracking_id(&tag)? {
-            if may_join(&report) {
+            if let Some(from_downstream) = may_join(&report)? {
                 let how = "tracking tag".to_owned();
-                return Ok(Decision::FollowUp { report, how, from_team });
+                return Ok(Decision::FollowUp {
+                    report,
+                    how,
+                    from_team,
+                    from_downstream,
+                });
             }
             notes.push(format!(
                 "subject cites {}, which belongs to another reporter: not joined",

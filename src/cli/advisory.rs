@@ -34,6 +34,29 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
                 _ => anyhow::bail!("name a report, or --all with --out DIR"),
             }
         }
+        AdvisoryCommand::NotifyDownstream {
+            id,
+            release_at,
+            attach,
+            allow_cleartext,
+            force,
+            only,
+        } => {
+            drop(store);
+            let q = super::disclose::Request {
+                id,
+                release_at,
+                attach,
+                allow_cleartext,
+                force,
+                only,
+            };
+            super::disclose::notify_downstream(cfg, q, actor)
+        }
+        AdvisoryCommand::Announce { id, pre, release_at } => {
+            drop(store);
+            super::disclose::announce(cfg, &id, pre, release_at.as_deref())
+        }
     }
 }
 
@@ -182,7 +205,13 @@ fn import(store: &mut Store, id: &str, file: &Path, actor: &str) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(store: &Store, cfg: &Config, r: &ReportSummary, format: Format, draft: bool) -> anyhow::Result<String> {
+pub(super) fn render(
+    store: &Store,
+    cfg: &Config,
+    r: &ReportSummary,
+    format: Format,
+    draft: bool,
+) -> anyhow::Result<String> {
     let (a, updated_at) = stored(store, &r.id)?
         .ok_or_else(|| anyhow::anyhow!("{}: no advisory yet; `embargo advisory edit {}` starts one", r.id, r.id))?;
     // The reporter's wish may have changed since the advisory was saved.

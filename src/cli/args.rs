@@ -149,6 +149,38 @@ pub enum AdvisoryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Send every [[downstream]] recipient the embargoed notice: signed with
+    /// the team key, encrypted to the recipient's key (config/downstream-notice.txt).
+    NotifyDownstream {
+        id: String,
+        /// The public release, in UTC: "2027-01-12 15:00 UTC".
+        #[arg(long)]
+        release_at: String,
+        /// A fix or patch to send along (repeatable).
+        #[arg(long)]
+        attach: Vec<PathBuf>,
+        /// Send to recipients without a key in cleartext (recorded) instead
+        /// of refusing them.
+        #[arg(long)]
+        allow_cleartext: bool,
+        /// Send although the release is beyond disclosure.max_embargo_days (recorded).
+        #[arg(long, value_name = "REASON")]
+        force: Option<String>,
+        /// Only these recipients (by name or address; repeatable).
+        #[arg(long)]
+        only: Vec<String>,
+    },
+    /// Print the clearsigned public advisory (once disclosed), or with --pre
+    /// the pre-disclosure notice: products, severity, release time, no details.
+    Announce {
+        id: String,
+        #[arg(long)]
+        pre: bool,
+        /// With --pre: the release time (default: the one the downstream
+        /// notices announced).
+        #[arg(long)]
+        release_at: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

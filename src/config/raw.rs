@@ -29,6 +29,10 @@ pub(super) struct RawConfig {
     pub(super) trust: RawTrust,
     #[serde(default)]
     pub(super) advisory: super::advisory::RawAdvisory,
+    #[serde(default)]
+    pub(super) disclosure: super::disclosure::RawDisclosure,
+    #[serde(default)]
+    pub(super) downstream: Vec<super::disclosure::RawDownstream>,
 }
 
 #[derive(Deserialize, Default)]

@@ -116,6 +116,8 @@ impl Validator<'_> {
             trust: self.trust(raw.trust)?,
             exclude: self.exclude(raw.exclude)?,
             advisory,
+            disclosure: self.disclosure(raw.disclosure)?,
+            downstream: self.downstream(raw.downstream)?,
         })
     }
 

@@ -117,6 +117,7 @@ pub fn compose<'a>(
             text,
             html: None,
             attachments,
+            automatic: true,
         };
         setup
             .notify

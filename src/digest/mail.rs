@@ -22,6 +22,9 @@ pub struct TeamMail<'a> {
     pub html: Option<String>,
     /// Extra MIME parts (already complete entities), e.g. message/rfc822.
     pub attachments: Vec<Vec<u8>>,
+    /// Marked `Auto-Submitted: auto-generated` (alerts, digests); a notice
+    /// a person sends and wants answered is not.
+    pub automatic: bool,
 }
 
 fn part(content_type: &str, text: &str) -> Vec<u8> {
@@ -102,7 +105,7 @@ pub fn build(
     );
     let signer = team.signer();
     let encrypt = encrypts(team, members);
-    let builder = Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to.parse()?)
         .subject(if encrypt {
@@ -112,9 +115,12 @@ pub fn build(
         })
         .message_id(Some(message_id.clone()))
         .date(SystemTime::now())
-        .raw_header(header("Auto-Submitted", "auto-generated")?)
-        .raw_header(header(LOOP_HEADER, from.email.as_ref())?)
-        .raw_header(header("X-Auto-Response-Suppress", "All")?);
+        .raw_header(header(LOOP_HEADER, from.email.as_ref())?);
+    if m.automatic {
+        builder = builder
+            .raw_header(header("Auto-Submitted", "auto-generated")?)
+            .raw_header(header("X-Auto-Response-Suppress", "All")?);
+    }
     let wrapped = match signer {
         Some(s) if encrypt => {
             let mut recipients = members.to_vec();

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::policy::{self, Calendar, Promises};
 use crate::report::ReportState;
-use crate::store::{FailedMail, ReportSummary, Store};
+use crate::store::{DownstreamNotice, FailedMail, ReportSummary, Store};
 
 /// One report line of the digest.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +48,9 @@ pub struct Digest {
     pub disclosures: Vec<Row>,
     /// Credit wishes from unauthenticated mail, waiting for the team.
     pub credit_proposals: Vec<Row>,
+    /// Embargoed notices of undisclosed reports: releases within 14 days
+    /// and acknowledgements still pending.
+    pub downstream: Vec<Row>,
     pub excluded_count: u64,
     /// The excluded reports themselves (newest first, at most 50), with the
     /// phrases that matched: check them for false positives.
@@ -73,6 +76,7 @@ impl Digest {
             &mut self.details_soon,
             &mut self.disclosures,
             &mut self.credit_proposals,
+            &mut self.downstream,
         ] {
             for r in rows.iter_mut().filter(|r| r.encrypted) {
                 r.subject = "(encrypted report)".to_owned();
@@ -94,6 +98,7 @@ impl Digest {
             && self.details_soon.is_empty()
             && self.disclosures.is_empty()
             && self.credit_proposals.is_empty()
+            && self.downstream.is_empty()
             && self.excluded_count == 0
             && self.automatic_count == 0
             && self.held_count == 0
@@ -143,6 +148,7 @@ pub fn build(
         details_soon: Vec::new(),
         disclosures: Vec::new(),
         credit_proposals: Vec::new(),
+        downstream: Vec::new(),
         excluded_count: store.excluded_since(since)?,
         excluded: store.excluded_reports_since(since.unwrap_or(now - jiff::SignedDuration::from_hours(24)), 50)?,
         automatic_count: store.count_messages_since("automatic", since)?,
@@ -150,8 +156,13 @@ pub fn build(
         acks_held_count: store.acks_held()?,
         outbox_failed: store.failed_mail(20)?,
     };
+    let notices = store.open_downstream_notices()?;
     for mut r in store.list_reports()? {
         policy::annotate(&mut r, cal, promises, now);
+        let mine: Vec<&DownstreamNotice> = notices.iter().filter(|(id, _)| *id == r.id).map(|(_, n)| n).collect();
+        if let Some(note) = downstream_note(&mine, soon) {
+            d.downstream.push(row(&r, note));
+        }
         if r.excluded_topic.is_some() && r.state == ReportState::Excluded {
             continue;
         }
@@ -217,6 +228,29 @@ impl Digest {
             ));
         }
     }
+}
+
+/// A report's embargoed notices, if they need the team: the release when
+/// it is within 14 days, the recipients who have not acknowledged.
+fn downstream_note(notices: &[&DownstreamNotice], soon: Timestamp) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(release) = notices
+        .iter()
+        .filter_map(|n| n.release_at.parse::<Timestamp>().ok())
+        .filter(|t| *t <= soon)
+        .min()
+    {
+        parts.push(format!("release {}", crate::report::utc(release)));
+    }
+    let pending: Vec<&str> = notices
+        .iter()
+        .filter(|n| n.acknowledged_at.is_none())
+        .map(|n| n.name.as_str())
+        .collect();
+    if !pending.is_empty() {
+        parts.push(format!("no acknowledgement yet from {}", pending.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Which of a report's clocks ran out: the first response (in business
@@ -292,6 +326,7 @@ pub fn queue(
         text,
         html: Some(html),
         attachments: Vec::new(),
+        automatic: true,
     };
     let outs = cfg
         .team

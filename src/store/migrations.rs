@@ -237,6 +237,28 @@ const MIGRATIONS: &[&str] = &[
         updated_by TEXT NOT NULL
     ) STRICT;
     "#,
+    // 12: issue 16. Embargoed notices to downstream recipients: what was
+    // sent to whom, the release it announced, and their acknowledgement.
+    r#"
+    CREATE TABLE downstream_notices (
+        id             INTEGER PRIMARY KEY,
+        report_id      INTEGER NOT NULL REFERENCES reports(id),
+        name           TEXT NOT NULL,
+        address        TEXT NOT NULL COLLATE NOCASE,
+        message_id     TEXT NOT NULL,
+        release_at     TEXT NOT NULL,
+        encrypted      INTEGER NOT NULL,
+        -- Why the notice went out anyway: cleartext allowed, a release
+        -- beyond the embargo limit (empty: nothing unusual).
+        exceptions     TEXT NOT NULL DEFAULT '',
+        notified_at    TEXT NOT NULL,
+        notified_by    TEXT NOT NULL,
+        acknowledged_at TEXT,
+        ack_message_id TEXT,
+        ack_auth       TEXT
+    ) STRICT;
+    CREATE INDEX downstream_by_report ON downstream_notices (report_id, address);
+    "#,
 ];
 
 /// The schema version this binary writes.

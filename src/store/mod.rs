@@ -17,6 +17,7 @@
 mod advisory;
 mod backup;
 mod conversation;
+mod downstream;
 mod error;
 mod event;
 mod held;
@@ -38,6 +39,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use advisory::StoredAdvisory;
 pub use conversation::Thread;
+pub use downstream::{DownstreamNotice, NewNotice};
 pub use error::{Error, Result};
 pub(crate) use event::Event;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
@@ -153,6 +155,9 @@ pub struct FollowUp<'a> {
     /// The sender was authenticated: the credit wish is the reporter's;
     /// else it is kept as a proposal for the team to confirm.
     pub credit_proven: bool,
+    /// From a downstream recipient: `Some(Some(auth))` when proven (it
+    /// acknowledges their notice), `Some(None)` when not (recorded only).
+    pub downstream: Option<Option<&'static str>>,
 }
 
 /// What triage decided, as the store persists it.
@@ -219,6 +224,9 @@ impl crate::triage::ThreadIndex for Store {
     }
     fn is_our_outgoing(&self, message_id: &str) -> Result<bool> {
         self.outbox_has(message_id)
+    }
+    fn downstream_notified(&self, report: &ReportRef, address: &str) -> Result<bool> {
+        Store::downstream_notified(self, report.id, address)
     }
 }
 

@@ -185,6 +185,30 @@ impl Writer<'_> {
         }
     }
 
+    /// A downstream recipient's reply: acknowledges their notice when its
+    /// sender is proven; otherwise a note says why it does not.
+    fn downstream_reply(&self, report_id: i64, row: i64, auth: Option<&str>) -> Result<()> {
+        match auth {
+            Some(auth) => super::downstream::acknowledge(
+                self.tx,
+                report_id,
+                row,
+                &self.msg.from_addr,
+                &self.msg.message_id,
+                auth,
+                self.now,
+            ),
+            None => self.event(
+                Some(report_id),
+                Some(row),
+                "note",
+                None,
+                None,
+                "the sender is not authenticated: not counted as an acknowledgement of the notice",
+            ),
+        }
+    }
+
     /// Mail joining a report: the message, keys, the team's response or the
     /// reporter's (credit wish, reopening an excluded report).
     fn follow_up(&self, d: FollowUp<'_>) -> Result<Recorded> {
@@ -196,12 +220,17 @@ impl Writer<'_> {
             reopen,
             credit,
             credit_proven,
+            downstream,
         } = d;
         let (tracking_id, state): (String, ReportState) = self
             .tx
             .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
             .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let kind = if from_team { "team" } else { "follow-up" };
+        let kind = match (from_team, downstream) {
+            (true, _) => "team",
+            (false, Some(_)) => "downstream",
+            (false, None) => "follow-up",
+        };
         let row = self.insert_inbound(Some(report_id), kind, &how)?;
         self.keys(report_id, row)?;
         self.event(
@@ -217,7 +246,9 @@ impl Writer<'_> {
                 .prepare_cached("UPDATE reports SET encrypted = 1 WHERE id = ?1")?
                 .execute([report_id])?;
         }
-        if from_team {
+        if let Some(auth) = downstream {
+            self.downstream_reply(report_id, row, auth)?;
+        } else if from_team {
             if team_response {
                 self.team_response(report_id, row, state)?;
             }

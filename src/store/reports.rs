@@ -45,6 +45,8 @@ pub struct ReportDetail {
     pub summary: ReportSummary,
     pub thread: Vec<MessageRow>,
     pub events: Vec<EventRow>,
+    /// Embargoed notices to downstream recipients, and who acknowledged.
+    pub downstream: Vec<super::DownstreamNotice>,
 }
 
 const MESSAGE_COLS: &str =
@@ -171,10 +173,12 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
+        let downstream = self.downstream_notices(&summary.id)?;
         Ok(Some(ReportDetail {
             summary,
             thread,
             events,
+            downstream,
         }))
     }
 

@@ -10,6 +10,8 @@ struct Fake {
     by_tag: Vec<(String, ReportRef)>,
     outgoing: Vec<String>,
     asked: RefCell<Vec<String>>,
+    /// (report id, address) pairs sent a downstream notice.
+    notified: Vec<(i64, String)>,
 }
 
 impl ThreadIndex for Fake {
@@ -29,6 +31,9 @@ impl ThreadIndex for Fake {
     fn is_our_outgoing(&self, message_id: &str) -> anyhow::Result<bool> {
         Ok(self.outgoing.iter().any(|s| s == message_id))
     }
+    fn downstream_notified(&self, report: &ReportRef, address: &str) -> anyhow::Result<bool> {
+        Ok(self.notified.iter().any(|(id, a)| *id == report.id && a == address))
+    }
 }
 
 fn me() -> Identity {
@@ -36,6 +41,7 @@ fn me() -> Identity {
         address: "security@example.test".into(),
         prefix: "SEC".into(),
         team: vec!["lead@example.test".into()],
+        downstream: vec!["security@distro.example".into()],
     }
 }
 
@@ -322,4 +328,34 @@ fn credit_wishes_in_any_script_keep_the_name_whole() {
             let _ = credit_wish(&line);
         }
     }
+}
+
+#[test]
+fn a_downstream_recipient_joins_only_a_report_it_was_told_about() {
+    let reply = "Return-Path: <security@distro.example>\r\nFrom: security@distro.example\r\n\
+                 Subject: Re: [SEC-2026-0007] Embargoed security notice\r\nIn-Reply-To: <notice@example.test>\r\n";
+    let mut index = Fake {
+        by_id: vec![("<notice@example.test>".into(), report_ref())],
+        ..Fake::default()
+    };
+    // Not (yet) sent a notice about SEC-2026-0007: a report of its own.
+    assert!(matches!(
+        decide(&msg(reply), &me(), &index, &[]).unwrap(),
+        Decision::NewReport { .. }
+    ));
+    index.notified.push((7, "security@distro.example".into()));
+    assert!(matches!(
+        decide(&msg(reply), &me(), &index, &[]).unwrap(),
+        Decision::FollowUp {
+            from_downstream: true,
+            from_team: false,
+            ..
+        }
+    ));
+    // Someone else citing the notice is still a stranger.
+    let other = reply.replace("security@distro.example", "x@other.example");
+    assert!(matches!(
+        decide(&msg(&other), &me(), &index, &[]).unwrap(),
+        Decision::NewReport { .. }
+    ));
 }

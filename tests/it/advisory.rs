@@ -321,3 +321,250 @@ fn an_accepted_risk_needs_a_triaged_report_and_a_reason_and_tells_the_reporter()
     assert_eq!(status["overdue_fix"], 0, "the fix clock stopped");
     ok(e(&["reports", "disclose-on", &id, "2026-12-20"]));
 }
+
+const DISTRO_A: &str = "packager@distro-a.test";
+const DISTRO_B: &str = "packager@distro-b.test";
+
+/// A downstream packager's reply, signed as a whole (PGP/MIME) with their key.
+fn signed_ack(g: &crate::gpg::Gpg, fpr: &str, in_reply_to: &str, subject: &str) -> String {
+    let entity = "Content-Type: text/plain; charset=utf-8\r\n\r\nReceived, thanks: we will hold our update until the release.\r\n";
+    let sig = g.ok(
+        &["--armor", "--detach-sign", "--digest-algo", "SHA256", "-u", fpr],
+        entity.as_bytes(),
+    );
+    format!(
+        "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <ack-signed@distro-a.test>\r\n\
+         In-Reply-To: {in_reply_to}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
+         --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{}\r\n--S--\r\n",
+        String::from_utf8_lossy(&sig).replace('\n', "\r\n")
+    )
+}
+
+/// The whole flow of the disclosure issue against the real servers: report
+/// → triaged → fixed → advisory edited through a scripted $EDITOR →
+/// downstream notice to two packagers (the keyed one decrypts it with gpg;
+/// the one without a key is refused) → a packager's reply shows as
+/// acknowledged (a forged one does not) → disclosed with --notify → every
+/// export validates, with the CVSS scores right → the hall of fame links
+/// the CVE.
+#[test]
+fn the_whole_disclosure_flow_with_an_embargoed_downstream_notice() {
+    use crate::gpg::{Gpg, keys, write_key};
+    let k = keys();
+    let distro = Gpg::new();
+    let distro_fpr = distro.generate(DISTRO_A, "cv25519");
+    distro.import(&k.team_cv_public);
+    let s = Setup::with(Options {
+        extra: format!(
+            "\n[advisory]\npublisher = \"Example Security Team\"\nnamespace = \"https://example.test\"\n\
+             cna_org_id = \"8254265b-2729-46b6-b9e3-3dfca2d5bfca\"\nurl = \"https://example.test/advisories/{{id}}\"\n\n\
+             [openpgp]\nkeys = [\"team.sec.asc\"]\n\n\
+             [[downstream]]\nname = \"Distro A\"\naddress = \"{DISTRO_A}\"\nkey = \"distro-a.asc\"\n\n\
+             [[downstream]]\nname = \"Distro B\"\naddress = \"{DISTRO_B}\"\n"
+        ),
+        stack_env: &[(
+            "MAILSTACK_USERS",
+            "security@example.test:security-pw researcher@example.test:researcher-pw team@example.test:team-pw \
+             packager@distro-a.test:a-pw packager@distro-b.test:b-pw",
+        )],
+        ..Options::default()
+    });
+    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
+    std::fs::write(s.dir.path().join("distro-a.asc"), distro.export_public(&distro_fpr)).unwrap();
+    let e = |args: &[&str]| s.embargo(args);
+
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("flow1@example.test", "Stored XSS in room topics", "Steps: ..."),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    ok(e(&[
+        "reports",
+        "credit",
+        &id,
+        "--name",
+        "Rita Researcher",
+        "--url",
+        "https://github.com/rita-r",
+    ]));
+    ok(e(&["reports", "state", &id, "triaged"]));
+    ok(e(&["reports", "fixed", &id]));
+    let scratch = tempfile::tempdir().unwrap();
+    let editor = scripted_editor(scratch.path());
+    ok(embargo_env(&s, &[("EDITOR", &editor)], &["advisory", "edit", &id]));
+
+    // A release beyond disclosure.max_embargo_days (14) is refused.
+    let far = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30)).strftime("%Y-%m-%d %H:%M UTC");
+    let out = e(&["advisory", "notify-downstream", &id, "--release-at", &far.to_string()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("max_embargo_days"),
+        "{out:?}"
+    );
+
+    let release = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 7))
+        .strftime("%Y-%m-%d %H:%M UTC")
+        .to_string();
+    let patch = s.dir.path().join("fix-topic-xss.patch");
+    std::fs::write(&patch, "--- a/topic.py\n+++ b/topic.py\n+escape(topic)\n").unwrap();
+    let out = e(&[
+        "advisory",
+        "notify-downstream",
+        &id,
+        "--release-at",
+        &release,
+        "--attach",
+        patch.to_str().unwrap(),
+    ]);
+    // Distro B has no key: refused (exit 1), Distro A got it.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("Distro B <{DISTRO_B}>")) && stderr.contains("--allow-cleartext"),
+        "{stderr}"
+    );
+    let notice = s.stack.wait_inbox(DISTRO_A, 1, WAIT).remove(0);
+    assert!(
+        header(&notice, "Subject")
+            .unwrap()
+            .contains(&format!("[{id}] Embargoed security notice"))
+    );
+    assert!(!notice.contains("Stored XSS"), "the title travels encrypted:\n{notice}");
+    let decrypted = distro.run(&["--decrypt"], crate::gpg::armored_block(&notice).as_bytes());
+    assert!(
+        decrypted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decrypted.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&decrypted.stderr).contains("Good signature"),
+        "signed by the team key: {}",
+        String::from_utf8_lossy(&decrypted.stderr)
+    );
+    let plain = String::from_utf8_lossy(&decrypted.stdout).replace("\r\n", "\n");
+    assert!(
+        plain.contains("EMBARGOED SECURITY NOTICE") && plain.contains(&release),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("matrix-synapse") && plain.contains("fixed in 1.99.1") && plain.contains("HIGH"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("filename=\"fix-topic-xss.patch\""),
+        "the patch is attached:\n{plain}"
+    );
+    assert!(!plain.contains("onerror"), "no details in the notice:\n{plain}");
+    assert!(
+        s.stack.inbox(DISTRO_B).is_empty(),
+        "nothing to the recipient without a key"
+    );
+
+    let shown = |s: &Setup| -> serde_json::Value {
+        serde_json::from_str(&ok(s.embargo(&["reports", "show", &id, "--json"]))).unwrap()
+    };
+    let d = shown(&s);
+    assert_eq!(d["downstream"].as_array().unwrap().len(), 1);
+    assert_eq!(d["downstream"][0]["name"], "Distro A");
+    assert_eq!(d["downstream"][0]["encrypted"], true);
+    assert_eq!(d["downstream"][0]["acknowledged_at"], serde_json::Value::Null);
+    let digest = ok(e(&["digest", "--dry-run"]));
+    assert!(
+        digest.contains("Downstream notices under embargo") && digest.contains("no acknowledgement yet from Distro A"),
+        "{digest}"
+    );
+
+    // A forged acknowledgement (their From, no signature, no DMARC) joins
+    // the thread but acknowledges nothing.
+    let notice_id = header(&notice, "Message-ID").unwrap();
+    let subject = header(&notice, "Subject").unwrap();
+    s.stack.deliver(
+        DISTRO_A,
+        SECURITY,
+        &format!(
+            "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <ack-forged@distro-a.test>\r\n\
+             In-Reply-To: {notice_id}\r\n\r\nack\r\n"
+        ),
+    );
+    s.stack.wait_inbox(SECURITY, 2, WAIT);
+    s.once();
+    let d = shown(&s);
+    assert_eq!(d["downstream"][0]["acknowledged_at"], serde_json::Value::Null, "{d}");
+    assert!(
+        d["thread"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "downstream"),
+        "joined the thread"
+    );
+    assert_eq!(s.reports().len(), 1, "not a report of its own");
+
+    s.stack.deliver(
+        DISTRO_A,
+        SECURITY,
+        &signed_ack(&distro, &distro_fpr, &notice_id, &subject),
+    );
+    s.stack.wait_inbox(SECURITY, 3, WAIT);
+    s.once();
+    let d = shown(&s);
+    assert!(d["downstream"][0]["acknowledged_at"].is_string(), "{d}");
+    assert_eq!(d["downstream"][0]["ack_auth"], "signature");
+    let text = ok(e(&["reports", "show", &id]));
+    assert!(
+        text.contains("Distro A <packager@distro-a.test>") && text.contains("acknowledged"),
+        "{text}"
+    );
+    let digest = ok(e(&["digest", "--dry-run"]));
+    assert!(!digest.contains("no acknowledgement yet"), "{digest}");
+
+    // The public pre-disclosure notice: clearsigned, the release time, the
+    // products and the rating, no details.
+    let pre = ok(e(&["advisory", "announce", &id, "--pre"]));
+    assert!(pre.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"), "{pre}");
+    assert!(
+        pre.contains(&release) && pre.contains("matrix-synapse") && pre.contains("HIGH"),
+        "{pre}"
+    );
+    assert!(
+        !pre.contains("onerror") && !pre.contains("XSS"),
+        "no details before the release:\n{pre}"
+    );
+    let verified = distro.run(&["--verify"], pre.as_bytes());
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+
+    ok(e(&["reports", "disclosed", &id, "--notify"]));
+    s.stack.wait_for(RESEARCHER, "is now\npublic", WAIT);
+    let dir = s.dir.path().join("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for format in ["osv", "cve", "csaf"] {
+        let file = dir.join(format!("{id}.{format}.json"));
+        std::fs::write(&file, ok(e(&["advisory", "export", &id, "--format", format]))).unwrap();
+        check(format, &file).unwrap_or_else(|why| panic!("{format}: {why}"));
+    }
+    let csaf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{id}.csaf.json"))).unwrap()).unwrap();
+    let score = &csaf["vulnerabilities"][0]["scores"][0]["cvss_v3"];
+    let theirs = python_scores(&[score["vectorString"].as_str().unwrap()]);
+    assert_eq!(score["baseScore"], theirs[score["vectorString"].as_str().unwrap()][0]);
+    assert_eq!(score["baseSeverity"], "HIGH");
+    let hof = ok(e(&["hall-of-fame", "--format", "html"])).replace("&#x2f;", "/");
+    assert!(
+        hof.contains(&format!(
+            "href=\"https://example.test/advisories/{id}\">CVE-2027-0001</a>"
+        )),
+        "{hof}"
+    );
+    let post = ok(e(&["advisory", "announce", &id]));
+    assert!(post.contains("# Stored XSS in room topics"), "{post}");
+    assert!(distro.run(&["--verify"], post.as_bytes()).status.success());
+}

@@ -226,7 +226,7 @@ fn day(t: &str) -> String {
 }
 
 /// The version range in words: `>= 1.0.0, < 1.99.1`.
-fn range_text(a: &Affected) -> String {
+pub fn range_text(a: &Affected) -> String {
     let mut parts = Vec::new();
     if let Some(i) = a.introduced.as_deref().filter(|i| *i != "0") {
         parts.push(format!(">= {i}"));
