@@ -157,6 +157,16 @@ fn validate_beyond_syntax(path: &std::path::Path, cfg: config::Config) -> Result
     .map_err(|e| err("reply", e.into()))?;
     crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())
         .map_err(|e| err("openpgp.keys", e.into()))?;
+    // A downstream key must be a key that can encrypt: notices go out
+    // encrypted to it or not at all.
+    for (address, cert) in crate::pipeline::downstream_certs(&cfg).map_err(|e| err("downstream.key", e))? {
+        if !crate::openpgp::pin::can_encrypt(&cert) {
+            return Err(err(
+                "downstream.key",
+                anyhow::anyhow!("the key for {address} cannot encrypt (expired, revoked, or no encryption subkey)"),
+            ));
+        }
+    }
     Ok(cfg)
 }
 

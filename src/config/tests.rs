@@ -250,3 +250,36 @@ fn smtp_connections_default_and_range() {
         assert!(e.problem.contains("between 1 and 16"), "{e}");
     }
 }
+
+#[test]
+fn advisory_and_downstream_defaults_and_errors_name_the_key() {
+    let cfg = with_files(MINIMAL).1.unwrap();
+    assert_eq!(cfg.advisory.publisher, "Team");
+    assert_eq!(cfg.advisory.namespace, "https://example.org");
+    assert_eq!(cfg.advisory.vendor, "Team");
+    assert_eq!(cfg.disclosure.max_embargo_days, 14);
+    assert!(cfg.downstream.is_empty());
+
+    let e = with_files(&format!("{MINIMAL}\n[advisory]\ncna_org_id = \"not-a-uuid\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "advisory.cna_org_id");
+    let e = with_files(&format!(
+        "{MINIMAL}\n[advisory]\nurl = \"https://example.org/advisories\"\n"
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "advisory.url");
+    assert!(e.problem.contains("{id}"), "{e}");
+    let e = with_files(&format!("{MINIMAL}\n[disclosure]\nmax_embargo_days = 0\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "disclosure.max_embargo_days");
+    let two = "\n[[downstream]]\nname = \"A\"\naddress = \"a@distro.example\"\n\n[[downstream]]\nname = \"B\"\naddress = \"not an address\"\n";
+    let e = with_files(&format!("{MINIMAL}{two}")).1.unwrap_err();
+    assert_eq!(e.key, "downstream.address (entry 2)");
+    let keyed = "\n[[downstream]]\nname = \"A\"\naddress = \"a@distro.example\"\nkey = \"missing.asc\"\n";
+    let e = with_files(&format!("{MINIMAL}{keyed}")).1.unwrap_err();
+    assert_eq!(e.key, "downstream.key (entry 1)");
+    assert!(e.problem.contains("missing.asc"), "{e}");
+}
