@@ -112,7 +112,7 @@ fn needs_secrets(command: &Command) -> bool {
                 | Command::Digest { send: true, .. }
                 | Command::SecurityTxt { sign: true }
                 | Command::Advisory {
-                    command: AdvisoryCommand::NotifyDownstream { .. } | AdvisoryCommand::Announce { .. }
+                    command: AdvisoryCommand::NotifyDownstream(_) | AdvisoryCommand::Announce { .. }
                 }
         )
 }

@@ -34,24 +34,9 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
                 _ => anyhow::bail!("name a report, or --all with --out DIR"),
             }
         }
-        AdvisoryCommand::NotifyDownstream {
-            id,
-            release_at,
-            attach,
-            allow_cleartext,
-            force,
-            only,
-        } => {
+        AdvisoryCommand::NotifyDownstream(q) => {
             drop(store);
-            let q = super::disclose::Request {
-                id,
-                release_at,
-                attach,
-                allow_cleartext,
-                force,
-                only,
-            };
-            super::disclose::notify_downstream(cfg, q, actor)
+            super::disclose::notify_downstream(cfg, &q, actor)
         }
         AdvisoryCommand::Announce { id, pre, release_at } => {
             drop(store);

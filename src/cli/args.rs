@@ -151,25 +151,7 @@ pub enum AdvisoryCommand {
     },
     /// Send every [[downstream]] recipient the embargoed notice: signed with
     /// the team key, encrypted to the recipient's key (config/downstream-notice.txt).
-    NotifyDownstream {
-        id: String,
-        /// The public release, in UTC: "2027-01-12 15:00 UTC".
-        #[arg(long)]
-        release_at: String,
-        /// A fix or patch to send along (repeatable).
-        #[arg(long)]
-        attach: Vec<PathBuf>,
-        /// Send to recipients without a key in cleartext (recorded) instead
-        /// of refusing them.
-        #[arg(long)]
-        allow_cleartext: bool,
-        /// Send although the release is beyond disclosure.max_embargo_days (recorded).
-        #[arg(long, value_name = "REASON")]
-        force: Option<String>,
-        /// Only these recipients (by name or address; repeatable).
-        #[arg(long)]
-        only: Vec<String>,
-    },
+    NotifyDownstream(NotifyDownstreamArgs),
     /// Print the clearsigned public advisory (once disclosed), or with --pre
     /// the pre-disclosure notice: products, severity, release time, no details.
     Announce {
@@ -181,6 +163,28 @@ pub enum AdvisoryCommand {
         #[arg(long)]
         release_at: Option<String>,
     },
+}
+
+/// `advisory notify-downstream`.
+#[derive(clap::Args, Debug)]
+pub struct NotifyDownstreamArgs {
+    pub id: String,
+    /// The public release, in UTC: "2027-01-12 15:00 UTC".
+    #[arg(long)]
+    pub release_at: String,
+    /// A fix or patch to send along (repeatable).
+    #[arg(long)]
+    pub attach: Vec<PathBuf>,
+    /// Send to recipients without a key in cleartext (recorded) instead
+    /// of refusing them.
+    #[arg(long)]
+    pub allow_cleartext: bool,
+    /// Send although the release is beyond disclosure.max_embargo_days (recorded).
+    #[arg(long, value_name = "REASON")]
+    pub force: Option<String>,
+    /// Only these recipients (by name or address; repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,26 +1,16 @@
 //! `embargo advisory notify-downstream` and `announce`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use super::args::NotifyDownstreamArgs;
 use crate::advisory::Advisory;
 use crate::config::Config;
 use crate::disclose::{self, Notice};
 use crate::openpgp::TeamKeys;
 use crate::report::ReportState;
 use crate::store::{NewNotice, Store};
-
-/// What `notify-downstream` was asked to do.
-pub(super) struct Request {
-    pub id: String,
-    pub release_at: String,
-    pub attach: Vec<PathBuf>,
-    pub allow_cleartext: bool,
-    pub force: Option<String>,
-    pub only: Vec<String>,
-}
 
 /// The stored advisory, checked against the reporter's current wish.
 fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSummary, Advisory)> {
@@ -37,7 +27,7 @@ fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSum
     Ok((r, a))
 }
 
-pub(super) fn notify_downstream(cfg: &Config, q: Request, actor: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &str) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&cfg.store.path)?;
     if cfg.downstream.is_empty() {
         anyhow::bail!("no [[downstream]] recipients in {}", cfg.file.display());

@@ -103,6 +103,20 @@ fn scripted_editor(dir: &Path) -> PathBuf {
     script
 }
 
+/// The report in SECURITY's inbox taken in and acknowledged, the reporter's
+/// credit recorded, triaged and fixed; its tracking id.
+fn acknowledged_credited_fixed(s: &Setup) -> String {
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    let credit = ["--name", "Rita Researcher", "--url", "https://github.com/rita-r"];
+    ok(s.embargo(&[&["reports", "credit", &id][..], &credit].concat()));
+    ok(s.embargo(&["reports", "state", &id, "triaged"]));
+    ok(s.embargo(&["reports", "fixed", &id]));
+    id
+}
+
 fn setup() -> Setup {
     Setup::with(Options {
         extra: "\n[advisory]\npublisher = \"Example Security Team\"\nnamespace = \"https://example.test\"\n\
@@ -131,21 +145,7 @@ fn an_advisory_is_edited_and_every_export_validates_with_the_right_scores() {
         SECURITY,
         &report("adv1@example.test", "Stored XSS in room topics", "Steps: ..."),
     );
-    s.stack.wait_inbox(SECURITY, 1, WAIT);
-    s.once();
-    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
-    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
-    ok(e(&[
-        "reports",
-        "credit",
-        &id,
-        "--name",
-        "Rita Researcher",
-        "--url",
-        "https://github.com/rita-r",
-    ]));
-    ok(e(&["reports", "state", &id, "triaged"]));
-    ok(e(&["reports", "fixed", &id]));
+    let id = acknowledged_credited_fixed(&s);
 
     // No advisory yet: show says how to start one.
     let out = e(&["advisory", "show", &id]);
@@ -379,21 +379,7 @@ fn the_whole_disclosure_flow_with_an_embargoed_downstream_notice() {
         SECURITY,
         &report("flow1@example.test", "Stored XSS in room topics", "Steps: ..."),
     );
-    s.stack.wait_inbox(SECURITY, 1, WAIT);
-    s.once();
-    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
-    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
-    ok(e(&[
-        "reports",
-        "credit",
-        &id,
-        "--name",
-        "Rita Researcher",
-        "--url",
-        "https://github.com/rita-r",
-    ]));
-    ok(e(&["reports", "state", &id, "triaged"]));
-    ok(e(&["reports", "fixed", &id]));
+    let id = acknowledged_credited_fixed(&s);
     let scratch = tempfile::tempdir().unwrap();
     let editor = scripted_editor(scratch.path());
     ok(embargo_env(&s, &[("EDITOR", &editor)], &["advisory", "edit", &id]));
