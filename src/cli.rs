@@ -17,7 +17,7 @@ mod talk;
 mod team;
 
 use crate::store::{ReportDetail, ReportSummary, Store};
-pub use args::{AdvisoryCommand, Cli, Command, KeysCommand, ReportsCommand};
+pub use args::{AdvisoryCommand, Cli, Command, KeysCommand, OauthCommand, ReportsCommand};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,6 +58,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports(store, &cfg, command)
         }
         Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
+        Command::Oauth { command } => ops::oauth(&cfg, command),
         Command::Status { json } => ops::status(&cfg, json),
         Command::Digest {
             dry_run,
@@ -114,6 +115,7 @@ fn needs_secrets(command: &Command) -> bool {
                 | Command::Advisory {
                     command: AdvisoryCommand::NotifyDownstream(_) | AdvisoryCommand::Announce { .. }
                 }
+                | Command::Oauth { .. }
         )
 }
 
@@ -580,8 +582,9 @@ fn clocks(s: &ReportSummary) -> String {
 fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
     let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokens = crate::oauth::TokenSource::for_config(cfg)?;
     Ok(rt.block_on(async {
-        let transport = crate::outbox::transport(&cfg.smtp)?;
+        let transport = crate::outbox::transport(&cfg.smtp, tokens)?;
         crate::outbox::drain(&outbox, &transport, &cfg.smtp, cfg.reply.max_automatic_per_hour).await
     })?)
 }

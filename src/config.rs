@@ -11,6 +11,7 @@ use lettre::message::Mailbox as MailAddress;
 
 pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
+pub use oauth::{AuthMethod, OAuthConfig};
 
 use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
 use validate::Validator;
@@ -58,7 +59,9 @@ pub struct ImapConfig {
     pub security: Security,
     pub ca_file: Option<PathBuf>,
     pub user: String,
+    /// Empty with OAuth.
     pub password: String,
+    pub auth: AuthMethod,
     pub mailbox: String,
     /// Messages larger than this (RFC822.SIZE) are recorded, not downloaded.
     pub max_message_size: u64,
@@ -92,6 +95,7 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     pub user: Option<String>,
     pub password: Option<String>,
+    pub auth: AuthMethod,
     pub from: MailAddress,
     pub timeout_secs: u64,
     /// Cap of the retry backoff for temporary failures.
@@ -218,6 +222,8 @@ pub struct Config {
     pub disclosure: DisclosureConfig,
     /// Packagers and distributions warned ahead of a release, in order.
     pub downstream: Vec<Downstream>,
+    /// `[oauth2]`, when IMAP or SMTP logs in with OAuth.
+    pub oauth: Option<OAuthConfig>,
 }
 
 /// Reads, parses and validates a config file. Reads the password files and
@@ -361,6 +367,7 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
 
 mod advisory;
 mod disclosure;
+mod oauth;
 mod policy;
 mod raw;
 #[cfg(test)]

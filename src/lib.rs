@@ -53,6 +53,7 @@ pub mod logging;
 pub mod mailbox;
 pub mod message;
 pub mod metrics;
+pub mod oauth;
 pub mod openpgp;
 pub mod outbox;
 pub mod pipeline;

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ImapConfig, Security};
+use crate::config::{AuthMethod, ImapConfig, Security};
 
 pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ImapStream for T {}
@@ -94,8 +94,46 @@ where
     }
 }
 
-/// Connects, logs in and selects the configured mailbox.
-pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow::Result<Connection> {
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No access token (the provider refused the refresh token, or it
+    /// cannot be reached).
+    #[error("{0}")]
+    OAuth(#[from] crate::oauth::OAuthError),
+    /// The network, TLS, the server, the login.
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+/// Connects, logs in (password, or OAuth through `tokens`) and selects the
+/// configured mailbox.
+pub async fn connect(
+    cfg: &ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+    tokens: Option<&crate::oauth::TokenSource>,
+) -> Result<Connection, ConnectError> {
+    let client = open(cfg, tls).await?;
+    let timeout = Duration::from_secs(cfg.timeout_secs);
+    let session = match (cfg.auth, tokens) {
+        (AuthMethod::Password, _) => {
+            match tokio::time::timeout(timeout, client.login(&cfg.user, &cfg.password)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err((e, _))) => return Err(anyhow!("IMAP login as {} failed: {e}", cfg.user).into()),
+                Err(_) => return Err(anyhow!("IMAP login: no answer within {} s", timeout.as_secs()).into()),
+            }
+        }
+        (method, Some(tokens)) => oauth_login(client, cfg, method, tokens).await?,
+        (_, None) => return Err(anyhow!("imap.auth is OAuth but there is no [oauth2] token source").into()),
+    };
+    Ok(select(session, cfg).await?)
+}
+
+/// TCP, TLS (or STARTTLS), the greeting: a client ready to log in.
+async fn open(
+    cfg: &ImapConfig,
+    tls: Arc<rustls::ClientConfig>,
+) -> anyhow::Result<async_imap::Client<Box<dyn ImapStream>>> {
     let timeout = Duration::from_secs(cfg.timeout_secs);
     let addr = (cfg.host.as_str(), cfg.port);
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
@@ -118,11 +156,12 @@ pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow
     if cfg.security != Security::StartTls {
         read_greeting(&mut client, timeout).await?;
     }
-    let mut session = match tokio::time::timeout(timeout, client.login(&cfg.user, &cfg.password)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err((e, _))) => bail!("IMAP login as {} failed: {e}", cfg.user),
-        Err(_) => bail!("IMAP login: no answer within {} s", timeout.as_secs()),
-    };
+    Ok(client)
+}
+
+/// CAPABILITY and SELECT on a logged-in session.
+async fn select(mut session: async_imap::Session<Box<dyn ImapStream>>, cfg: &ImapConfig) -> anyhow::Result<Connection> {
+    let timeout = Duration::from_secs(cfg.timeout_secs);
     let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;
     let has_idle = caps.has_str("IDLE");
     let mbox = timed(timeout, "SELECT", session.select(&cfg.mailbox))
@@ -140,6 +179,62 @@ pub async fn connect(cfg: &ImapConfig, tls: Arc<rustls::ClientConfig>) -> anyhow
         announced: false,
         exists: mbox.exists,
     })
+}
+
+/// SASL XOAUTH2 or OAUTHBEARER with the current access token; when the
+/// server refuses it, once more with a fresh one (it may have been revoked
+/// or expired early).
+async fn oauth_login<T: ImapStream>(
+    mut client: async_imap::Client<T>,
+    cfg: &ImapConfig,
+    method: AuthMethod,
+    tokens: &crate::oauth::TokenSource,
+) -> Result<async_imap::Session<T>, ConnectError> {
+    let timeout = Duration::from_secs(cfg.timeout_secs);
+    for attempt in 0..2 {
+        let token = tokens.token().await?;
+        let sasl = Sasl {
+            first: Some(crate::oauth::sasl_response(
+                method, &cfg.user, &cfg.host, cfg.port, &token,
+            )),
+            method,
+        };
+        match tokio::time::timeout(timeout, client.authenticate(method.mechanism(), sasl)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err((e, c))) => {
+                tokens.invalidate().await;
+                if attempt == 1 {
+                    return Err(anyhow!("IMAP AUTHENTICATE {} as {} failed: {e}", method.mechanism(), cfg.user).into());
+                }
+                tracing::warn!(
+                    mechanism = method.mechanism(),
+                    "the IMAP server refused the access token; once more with a fresh one"
+                );
+                client = c;
+            }
+            Err(_) => return Err(anyhow!("IMAP AUTHENTICATE: no answer within {} s", timeout.as_secs()).into()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// The client side of an OAuth SASL exchange: the initial response, then
+/// (when the server answers a refusal with an error challenge) the reply
+/// that ends the exchange: empty for XOAUTH2, %x01 for OAUTHBEARER.
+struct Sasl {
+    first: Option<String>,
+    method: AuthMethod,
+}
+
+impl async_imap::Authenticator for Sasl {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        match self.first.take() {
+            Some(r) => r,
+            None if self.method == AuthMethod::OAuthBearer => "\x01".to_owned(),
+            None => String::new(),
+        }
+    }
 }
 
 /// Whether any of the responses async-imap filed away as unsolicited says
@@ -488,6 +583,7 @@ mod tests {
             ca_file: None,
             user: "security@example.test".into(),
             password: "pw".into(),
+            auth: crate::config::AuthMethod::Password,
             mailbox: "INBOX".into(),
             max_message_size: 1 << 20,
             timeout_secs: 5,
@@ -499,7 +595,7 @@ mod tests {
             sent_poll_secs: 60,
         };
         let tls = crate::tls::client_config(None).unwrap();
-        let mut conn = connect(&cfg, tls).await.unwrap();
+        let mut conn = connect(&cfg, tls, None).await.unwrap();
         assert!(conn.has_idle);
         // Everything up to UID 1 is stored already: nothing new listed.
         assert!(conn.waiting(1).await.unwrap().is_empty());

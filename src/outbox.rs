@@ -211,12 +211,13 @@ async fn attempt(
 pub async fn run(
     store: Arc<Mutex<Store>>,
     cfg: SmtpConfig,
+    tokens: Option<Arc<crate::oauth::TokenSource>>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     health: Arc<crate::heartbeat::Heartbeat>,
     hourly_cap: impl Fn() -> u32,
 ) -> Result<()> {
-    let transport = transport(&cfg)?;
+    let transport = transport(&cfg, tokens)?;
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     loop {
         health.beat_outbox();

@@ -68,6 +68,9 @@ pub fn age_secs(ts: &str, now: Timestamp) -> Option<i64> {
 /// written, so it cannot write its heartbeat either; it logs that and stops
 /// intake then) or it is stuck, and the operator needs to know which to
 /// look for.
+/// The IMAP state the daemon records while an OAuth login is needed.
+pub const OAUTH_PAUSED: &str = "paused (OAuth login needed)";
+
 fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option<String> {
     match alive {
         None => Some("the daemon is not running (no fresh heartbeat)".to_owned()),
@@ -76,6 +79,11 @@ fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option
              it cannot write the database (disk full? locked?) and has paused intake, or it is stuck; see its log",
             age.map(|a| format!("{a} s")).unwrap_or_else(|| "ever".to_owned())
         )),
+        Some(_) if imap_state == OAUTH_PAUSED => Some(
+            "intake is paused: the OAuth provider refused the refresh token (consent revoked or expired); \
+             run `embargo oauth login`; new mail waits on the server"
+                .to_owned(),
+        ),
         Some(_) if imap_state != "connected" => Some(format!("the mailbox is not connected ({imap_state})")),
         Some(_) => None,
     }

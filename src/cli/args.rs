@@ -105,6 +105,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdvisoryCommand,
     },
+    /// OAuth 2.0 logins for IMAP and SMTP ([oauth2]).
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
     /// Inbound mail that did not become a report: automatic, failed, duplicate.
     Messages {
         /// Print JSON.
@@ -185,6 +190,20 @@ pub struct NotifyDownstreamArgs {
     /// Only these recipients (by name or address; repeatable).
     #[arg(long)]
     pub only: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OauthCommand {
+    /// Log in with the device authorization grant (RFC 8628): prints a URL
+    /// and a code to enter there, waits for the approval, stores the
+    /// refresh token (oauth2.refresh_token_file, mode 0600).
+    Login,
+    /// Refreshes the access token once and shows its expiry and scopes
+    /// (never the token). Exit 1 when the provider refuses the refresh token.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,4 +1,4 @@
-//! Operations verbs: status, messages, backup, restore, man page, completions.
+//! Operations verbs: status, messages, backup, restore, man page, completions, oauth.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -114,4 +114,71 @@ pub(super) fn messages(cfg: &Config, json: bool, limit: u32) -> anyhow::Result<E
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `embargo oauth login|status`.
+pub fn oauth(cfg: &Config, command: super::OauthCommand) -> anyhow::Result<ExitCode> {
+    let o = cfg.oauth.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no [oauth2] table in {} (and no auth = \"xoauth2\")",
+            cfg.file.display()
+        )
+    })?;
+    match command {
+        super::OauthCommand::Login => {
+            let a = crate::oauth::device_login(o, &mut std::io::stdout())?;
+            println!(
+                "Logged in. The refresh token is in {}; the access token is valid until {}{}.",
+                o.refresh_token_file.display(),
+                crate::report::ts(a.expires_at),
+                if a.scope.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (scopes: {})", a.scope)
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        super::OauthCommand::Status { json } => {
+            let stored = std::fs::metadata(&o.refresh_token_file)
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| jiff::Timestamp::try_from(t).ok());
+            let result = crate::oauth::TokenSource::new(o)?.refresh_now();
+            let (ok, line) = match &result {
+                Ok(a) => (
+                    true,
+                    format!(
+                        "access token valid until {} (scopes: {})",
+                        crate::report::ts(a.expires_at),
+                        a.scope
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            };
+            if json {
+                let v = serde_json::json!({
+                    "token_url": o.token_url,
+                    "refresh_token_file": o.refresh_token_file,
+                    "refresh_token_stored_at": stored.map(crate::report::ts),
+                    "ok": ok,
+                    "expires_at": result.as_ref().ok().map(|a| crate::report::ts(a.expires_at)),
+                    "scope": result.as_ref().ok().map(|a| a.scope.clone()),
+                    "error": result.as_ref().err().map(|e| e.to_string()),
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("token endpoint: {}", o.token_url);
+                println!(
+                    "refresh token:  {} ({})",
+                    o.refresh_token_file.display(),
+                    stored
+                        .map(|t| format!("stored {}", crate::report::ts(t)))
+                        .unwrap_or_else(|| "missing".to_owned())
+                );
+                println!("{line}");
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
 }

@@ -33,6 +33,7 @@ pub(super) struct RawConfig {
     pub(super) disclosure: super::disclosure::RawDisclosure,
     #[serde(default)]
     pub(super) downstream: Vec<super::disclosure::RawDownstream>,
+    pub(super) oauth2: Option<super::oauth::RawOAuth>,
 }
 
 #[derive(Deserialize, Default)]
@@ -64,7 +65,8 @@ pub(super) struct RawImap {
     pub(super) security: Option<String>,
     pub(super) ca_file: Option<String>,
     pub(super) user: String,
-    pub(super) password_file: String,
+    pub(super) password_file: Option<String>,
+    pub(super) auth: Option<String>,
     #[serde(default = "default_mailbox")]
     pub(super) mailbox: String,
     pub(super) max_message_size: Option<toml::Value>,
@@ -86,6 +88,7 @@ pub(super) struct RawSmtp {
     pub(super) ca_file: Option<String>,
     pub(super) user: Option<String>,
     pub(super) password_file: Option<String>,
+    pub(super) auth: Option<String>,
     pub(super) from: String,
     pub(super) timeout_secs: Option<u64>,
     pub(super) retry_max_secs: Option<u64>,

@@ -95,6 +95,12 @@ impl Validator<'_> {
             ));
         }
         let reply = self.reply(raw.reply)?;
+        let used_by = [("imap", imap.auth), ("smtp", smtp.auth)]
+            .into_iter()
+            .find(|(_, a)| a.is_oauth())
+            .map(|(s, _)| s);
+        let store_dir = store.path.parent().unwrap_or(self.base).to_owned();
+        let oauth = self.oauth(raw.oauth2, used_by, &store_dir)?;
         let security_txt = policy::security_txt(raw.security_txt);
         let advisory = self.advisory(raw.advisory, &smtp, &security_txt)?;
         Ok(Config {
@@ -118,6 +124,7 @@ impl Validator<'_> {
             advisory,
             disclosure: self.disclosure(raw.disclosure)?,
             downstream: self.downstream(raw.downstream)?,
+            oauth,
         })
     }
 
@@ -315,8 +322,21 @@ impl Validator<'_> {
             }
             other => other,
         };
+        let auth = AuthMethod::parse(self, "imap", r.auth.as_deref())?;
+        let password = match (auth, &r.password_file) {
+            (AuthMethod::Password, Some(p)) => self.secret("imap", "password_file", p)?,
+            (AuthMethod::Password, None) => {
+                return Err(self.err(
+                    "imap",
+                    "password_file",
+                    "is required (or auth = \"xoauth2\" or \"oauthbearer\" with [oauth2])",
+                ));
+            }
+            _ => String::new(),
+        };
         Ok(ImapConfig {
-            password: self.secret("imap", "password_file", &r.password_file)?,
+            password,
+            auth,
             host: r.host,
             port,
             security,
@@ -349,7 +369,16 @@ impl Validator<'_> {
             .from
             .parse()
             .map_err(|e| self.err("smtp", "from", format!("`{}` is not a mail address: {e}", r.from)))?;
+        let auth = AuthMethod::parse(self, "smtp", r.auth.as_deref())?;
+        if auth.is_oauth() && r.user.is_none() {
+            return Err(self.err(
+                "smtp",
+                "user",
+                format!("is required with auth = {:?}", r.auth.unwrap_or_default()),
+            ));
+        }
         let password = match (&r.user, &r.password_file) {
+            _ if auth.is_oauth() => None,
             (Some(_), Some(p)) => Some(self.secret("smtp", "password_file", p)?),
             (Some(_), None) => {
                 return Err(self.err("smtp", "password_file", "is required when smtp.user is set"));
@@ -366,6 +395,7 @@ impl Validator<'_> {
             ca_file,
             user: r.user,
             password,
+            auth,
             from,
             timeout_secs: positive(self, "smtp", "timeout_secs", r.timeout_secs, 60)?,
             retry_max_secs: positive(self, "smtp", "retry_max_secs", r.retry_max_secs, 900)?,

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::heartbeat::Heartbeat;
 use crate::mailbox::{self, Connection, IdleEnd};
+use crate::oauth::TokenSource;
 use crate::outbox;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -41,6 +42,8 @@ struct Shared {
     outbox_wake: Arc<Notify>,
     notifier: Notifier,
     health: Arc<Heartbeat>,
+    /// Access tokens for IMAP and SMTP, when either logs in with OAuth.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 impl Shared {
@@ -49,6 +52,7 @@ impl Shared {
         let outbox_store = Store::open(&cfg.store.path)?;
         let pipeline = Pipeline::from_config(&cfg)?;
         Ok(Shared {
+            tokens: TokenSource::for_config(&cfg)?,
             cfg: Arc::new(cfg),
             store: Arc::new(Mutex::new(store)),
             outbox_store: Arc::new(Mutex::new(outbox_store)),
@@ -88,6 +92,9 @@ pub(crate) enum Interrupted {
     /// The database cannot be written (or read) now: intake pauses and the
     /// mail stays on the server.
     Database(anyhow::Error),
+    /// The OAuth provider refused the refresh token: a person must run
+    /// `embargo oauth login`; intake pauses, the mail stays on the server.
+    LoginNeeded(crate::oauth::OAuthError),
     /// IMAP, TLS, anything else: reconnect with backoff.
     Other(anyhow::Error),
 }
@@ -96,6 +103,7 @@ impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Interrupted::Database(e) | Interrupted::Other(e) => write!(f, "{e:#}"),
+            Interrupted::LoginNeeded(e) => write!(f, "{e}"),
         }
     }
 }
@@ -105,6 +113,15 @@ impl std::error::Error for Interrupted {}
 impl From<anyhow::Error> for Interrupted {
     fn from(e: anyhow::Error) -> Interrupted {
         Interrupted::Other(e)
+    }
+}
+
+impl From<mailbox::ConnectError> for Interrupted {
+    fn from(e: mailbox::ConnectError) -> Interrupted {
+        match e {
+            mailbox::ConnectError::OAuth(e) if e.needs_login() => Interrupted::LoginNeeded(e),
+            other => Interrupted::Other(other.into()),
+        }
     }
 }
 
@@ -136,11 +153,13 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     let shared = Shared::new(cfg)?;
     let tls = crate::tls::client_config(shared.cfg.imap.ca_file.as_deref())?;
     let never = CancellationToken::new();
-    let mut conn = mailbox::connect(&shared.cfg.imap, tls.clone()).await?;
+    let mut conn = mailbox::connect(&shared.cfg.imap, tls.clone(), shared.tokens.as_deref()).await?;
     let processed = sync::sync(&shared, &mut conn, &never, Folder::Inbox).await?;
     conn.logout().await;
     if let Some(cfg) = sent_config(&shared.cfg.imap) {
-        let mut conn = mailbox::connect(&cfg, tls).await.context("imap.sent_mailbox")?;
+        let mut conn = mailbox::connect(&cfg, tls, shared.tokens.as_deref())
+            .await
+            .context("imap.sent_mailbox")?;
         sync::sync(&shared, &mut conn, &never, Folder::Sent).await?;
         conn.logout().await;
     }
@@ -149,7 +168,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         let mut store = lock(&shared.store)?;
         crate::combine::combine_due(&mut store, &p, Timestamp::now())?;
     }
-    let transport = outbox::transport(&shared.cfg.smtp)?;
+    let transport = outbox::transport(&shared.cfg.smtp, shared.tokens.clone())?;
     let started = std::time::Instant::now();
     let outbox_retrying = outbox::drain(
         &shared.outbox_store,
@@ -198,6 +217,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             outbox::run(
                 s.outbox_store.clone(),
                 s.cfg.smtp.clone(),
+                s.tokens.clone(),
                 s.outbox_wake.clone(),
                 token,
                 s.health.clone(),
@@ -399,7 +419,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
     while !shutdown.is_cancelled() {
         shared.health.beat_imap();
         let result: Result<Connection, Interrupted> = async {
-            let conn = mailbox::connect(cfg, tls.clone()).await?;
+            let conn = mailbox::connect(cfg, tls.clone(), shared.tokens.as_deref()).await?;
             tracing::info!(host = %cfg.host, mailbox = %cfg.mailbox, idle = conn.has_idle, "connected");
             failures = 0;
             shared.imap_state("connected", None);
@@ -428,6 +448,10 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
                     tracing::error!(error = %error, retry_in_ms = wait.as_millis() as u64,
                         "intake paused: the database cannot be written; new mail stays on the server");
                     shared.imap_state("paused (database not writable)", Some(&error));
+                } else if let Interrupted::LoginNeeded(_) = e {
+                    tracing::error!(error = %error, retry_in_ms = wait.as_millis() as u64,
+                        "intake paused: the OAuth login must be renewed (`embargo oauth login`); new mail stays on the server");
+                    shared.imap_state(crate::status::OAUTH_PAUSED, Some(&error));
                 } else {
                     tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "IMAP problem; reconnecting");
                     shared.imap_state("reconnecting", Some(&error));
@@ -458,7 +482,7 @@ async fn watch_sent(shared: Shared, shutdown: CancellationToken) {
     let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
         let result = async {
-            let mut conn = mailbox::connect(&cfg, tls.clone()).await?;
+            let mut conn = mailbox::connect(&cfg, tls.clone(), shared.tokens.as_deref()).await?;
             failures = 0;
             loop {
                 sync::sync(&shared, &mut conn, &shutdown, Folder::Sent).await?;

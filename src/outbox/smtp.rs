@@ -19,7 +19,7 @@ use lettre::transport::smtp::response::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::config::{Security, SmtpConfig};
+use crate::config::{AuthMethod, Security, SmtpConfig};
 
 /// SMTP connections, opened on demand and kept for the next mails: up to
 /// `smtp.connections` of them send at once (lettre's own transport cannot
@@ -39,6 +39,8 @@ pub struct Transport {
     /// were open (`LOWERED_FOR`).
     limit: AtomicUsize,
     lowered_at: Mutex<Option<Instant>>,
+    /// Access tokens, when `smtp.auth` is OAuth.
+    tokens: Option<Arc<crate::oauth::TokenSource>>,
 }
 
 /// How long a lowered connection limit holds before the configured one is
@@ -102,7 +104,7 @@ enum Failed {
     After(SendError),
 }
 
-pub fn transport(cfg: &SmtpConfig) -> super::Result<Transport> {
+pub fn transport(cfg: &SmtpConfig, tokens: Option<Arc<crate::oauth::TokenSource>>) -> super::Result<Transport> {
     let tls_err = |e: &dyn std::fmt::Display| super::Error::Tls(e.to_string());
     let starttls = match cfg.security {
         Security::StartTls => {
@@ -124,6 +126,7 @@ pub fn transport(cfg: &SmtpConfig) -> super::Result<Transport> {
         open: Arc::new(AtomicUsize::new(0)),
         limit: AtomicUsize::new(cfg.connections.max(1)),
         lowered_at: Mutex::new(None),
+        tokens,
     })
 }
 
@@ -281,7 +284,9 @@ impl Transport {
                 .await
                 .map_err(|e| temp("STARTTLS with", &e))?;
         }
-        if let (Some(user), Some(pass)) = (&self.cfg.user, &self.cfg.password) {
+        if self.cfg.auth.is_oauth() {
+            self.oauth(&mut conn).await?;
+        } else if let (Some(user), Some(pass)) = (&self.cfg.user, &self.cfg.password) {
             let creds = Credentials::new(user.clone(), pass.clone());
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await
@@ -294,6 +299,70 @@ impl Transport {
         }
         Ok(conn)
     }
+}
+
+impl Transport {
+    /// SASL XOAUTH2 (lettre's) or OAUTHBEARER (RFC 7628; also when the
+    /// server offers only that) with the current access token; refused, once
+    /// more with a fresh one. A token the server still refuses is a
+    /// temporary failure: the mail waits, nothing is lost.
+    async fn oauth(&self, conn: &mut AsyncSmtpConnection) -> Result<(), SendError> {
+        let tokens = self
+            .tokens
+            .as_deref()
+            .ok_or_else(|| SendError::Temporary("smtp.auth is OAuth but there is no [oauth2] token source".into()))?;
+        let user = self.cfg.user.clone().unwrap_or_default();
+        let method = match self.cfg.auth {
+            AuthMethod::XOAuth2 if conn.server_info().supports_auth_mechanism(Mechanism::Xoauth2) => {
+                AuthMethod::XOAuth2
+            }
+            _ => AuthMethod::OAuthBearer,
+        };
+        let mut last = String::new();
+        for _ in 0..2 {
+            let token = tokens.token().await.map_err(|e| SendError::Temporary(e.to_string()))?;
+            let result = if method == AuthMethod::XOAuth2 {
+                let creds = Credentials::new(user.clone(), token.expose().to_owned());
+                conn.auth(&[Mechanism::Xoauth2], &creds).await.map(|_| ())
+            } else {
+                let response = crate::oauth::sasl_response(method, &user, &self.cfg.host, self.cfg.port, &token);
+                oauthbearer(conn, &response).await
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tokens.invalidate().await;
+                    last = e.to_string();
+                }
+            }
+        }
+        Err(SendError::Temporary(format!(
+            "SMTP AUTH {} refused the access token: {last}",
+            method.mechanism()
+        )))
+    }
+}
+
+/// `AUTH OAUTHBEARER` with the initial response; a refusal comes as a 334
+/// error challenge, answered with %x01 to end the exchange.
+async fn oauthbearer(conn: &mut AsyncSmtpConnection, response: &str) -> Result<(), lettre::transport::smtp::Error> {
+    use base64::Engine as _;
+    struct Line(String);
+    impl std::fmt::Display for Line {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}\r\n", self.0)
+        }
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let r = conn
+        .command(Line(format!("AUTH OAUTHBEARER {}", b64.encode(response))))
+        .await?;
+    if r.code().to_string() == "235" {
+        return Ok(());
+    }
+    // 334 with the server's JSON error: end the exchange; the answer is
+    // the refusal (an error).
+    conn.command(Line(b64.encode("\x01"))).await.map(|_| ())
 }
 
 /// One mail on `conn`: MAIL FROM (with SMTPUTF8 / BODY=8BITMIME where the

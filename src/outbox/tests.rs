@@ -119,6 +119,7 @@ fn cfg(port: u16) -> SmtpConfig {
         port,
         security: Security::None,
         ca_file: None,
+        auth: crate::config::AuthMethod::Password,
         user: None,
         password: None,
         from: "Team <security@example.test>".parse().unwrap(),
@@ -137,7 +138,7 @@ fn envelope() -> Envelope {
 #[tokio::test]
 async fn a_kept_connection_the_server_closed_costs_no_retry() {
     let (port, conns, accepted) = server(Script::Limit { per_connection: 2 }).await;
-    let t = transport(&cfg(port)).unwrap();
+    let t = transport(&cfg(port), None).unwrap();
     for i in 0..5 {
         let r = t
             .send_raw(&envelope(), format!("Subject: {i}\r\n\r\nack\r\n").as_bytes())
@@ -155,7 +156,7 @@ async fn a_kept_connection_the_server_closed_costs_no_retry() {
 #[tokio::test]
 async fn a_failure_after_the_content_is_not_sent_again_at_once() {
     let (port, conns, _) = server(Script::DropAfterContent).await;
-    let t = transport(&cfg(port)).unwrap();
+    let t = transport(&cfg(port), None).unwrap();
     for raw in [&b"Subject: x\r\n\r\nack\r\n"[..], b"Subject: y\r\n\r\nack\r\n"] {
         let r = t.send_raw(&envelope(), raw).await;
         assert!(matches!(r, Err(SendError::Temporary(_))), "{r:?}");
@@ -170,7 +171,7 @@ async fn a_server_that_takes_fewer_connections_lowers_the_concurrency() {
     let (port, _, accepted) = server(Script::MaxConnections(2)).await;
     let mut c = cfg(port);
     c.connections = 4;
-    let t = transport(&c).unwrap();
+    let t = transport(&c, None).unwrap();
     assert_eq!(t.concurrency(), 4);
     let env = envelope();
     let send = |delay: u64, raw: &'static [u8]| {
@@ -200,7 +201,7 @@ async fn a_deferred_recipient_does_not_lower_the_concurrency() {
     let (port, _, accepted) = server(Script::DeferRecipient("later@example.test")).await;
     let mut c = cfg(port);
     c.connections = 4;
-    let t = transport(&c).unwrap();
+    let t = transport(&c, None).unwrap();
     let to = |addr: &str| Envelope::new(None, vec![addr.parse().unwrap()]).unwrap();
     let (first, later) = (to("r@example.test"), to("later@example.test"));
     let (ok, deferred) = tokio::join!(t.send_raw(&first, b"Subject: a\r\n\r\nack\r\n"), async {

@@ -1,0 +1,205 @@
+//! `[imap] auth`, `[smtp] auth` and `[oauth2]`: logging in with OAuth 2.0
+//! (SASL XOAUTH2 or OAUTHBEARER, RFC 7628) where password logins are off
+//! (Microsoft 365, Google Workspace).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::validate::{Validator, is_loopback};
+
+/// How embargo logs in to the IMAP or SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    #[default]
+    Password,
+    XOAuth2,
+    OAuthBearer,
+}
+
+impl AuthMethod {
+    pub(super) fn parse(v: &Validator<'_>, section: &str, s: Option<&str>) -> Result<AuthMethod, ConfigError> {
+        Ok(match s.unwrap_or("password") {
+            "password" => AuthMethod::Password,
+            "xoauth2" => AuthMethod::XOAuth2,
+            "oauthbearer" => AuthMethod::OAuthBearer,
+            other => {
+                return Err(v.err(
+                    section,
+                    "auth",
+                    format!("{other:?}: one of \"password\", \"xoauth2\", \"oauthbearer\""),
+                ));
+            }
+        })
+    }
+
+    pub fn is_oauth(self) -> bool {
+        self != AuthMethod::Password
+    }
+
+    /// The SASL mechanism name.
+    pub fn mechanism(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "PLAIN",
+            AuthMethod::XOAuth2 => "XOAUTH2",
+            AuthMethod::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth {
+    provider: Option<String>,
+    tenant: Option<String>,
+    token_url: Option<String>,
+    device_authorization_url: Option<String>,
+    client_id: Option<String>,
+    client_secret_file: Option<String>,
+    scope: Option<String>,
+    refresh_token_file: Option<String>,
+    ca_file: Option<String>,
+}
+
+/// The validated `[oauth2]` table.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    pub token_url: String,
+    /// For `embargo oauth login` (RFC 8628).
+    pub device_authorization_url: Option<String>,
+    pub client_id: String,
+    /// None: a public client (no secret).
+    pub client_secret: Option<String>,
+    pub scope: String,
+    /// The refresh token (mode 0600), rewritten atomically when the
+    /// provider rotates it. Default: beside the database.
+    pub refresh_token_file: PathBuf,
+    /// An extra trust anchor for the provider's TLS certificate.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Microsoft 365: the identity platform's v2 endpoints for `tenant`.
+const MICROSOFT_SCOPE: &str =
+    "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access";
+/// Google Workspace.
+const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+const GOOGLE_DEVICE_URL: &str = "https://oauth2.googleapis.com/device/code";
+const GOOGLE_SCOPE: &str = "https://mail.google.com/";
+
+impl Validator<'_> {
+    pub(super) fn oauth(
+        &self,
+        r: Option<RawOAuth>,
+        used_by: Option<&str>,
+        store_dir: &std::path::Path,
+    ) -> Result<Option<OAuthConfig>, ConfigError> {
+        let r = match (r, used_by) {
+            (None, None) => return Ok(None),
+            (None, Some(section)) => {
+                return Err(self.err(
+                    section,
+                    "auth",
+                    "needs an [oauth2] table (provider or token_url, client_id, ...)",
+                ));
+            }
+            (Some(r), _) => r,
+        };
+        let err = |key: &str, p: String| self.err("oauth2", key, p);
+        let (token, device, scope) = match r.provider.as_deref() {
+            None => (None, None, None),
+            Some("microsoft") => {
+                let tenant = r.tenant.clone().unwrap_or_else(|| "organizations".to_owned());
+                if tenant.is_empty()
+                    || !tenant
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                {
+                    return Err(err("tenant", format!("{tenant:?} is not a tenant id or domain")));
+                }
+                let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
+                (
+                    Some(format!("{base}/token")),
+                    Some(format!("{base}/devicecode")),
+                    Some(MICROSOFT_SCOPE.to_owned()),
+                )
+            }
+            Some("google") => (
+                Some(GOOGLE_TOKEN_URL.to_owned()),
+                Some(GOOGLE_DEVICE_URL.to_owned()),
+                Some(GOOGLE_SCOPE.to_owned()),
+            ),
+            Some(other) => return Err(err("provider", format!("{other:?}: \"microsoft\" or \"google\""))),
+        };
+        if r.tenant.is_some() && r.provider.as_deref() != Some("microsoft") {
+            return Err(err("tenant", "goes with provider = \"microsoft\"".to_owned()));
+        }
+        let token_url = r.token_url.or(token).ok_or_else(|| {
+            err(
+                "token_url",
+                "is required (or provider = \"microsoft\" / \"google\")".to_owned(),
+            )
+        })?;
+        self.endpoint("token_url", &token_url)?;
+        let device_authorization_url = r.device_authorization_url.or(device);
+        if let Some(u) = &device_authorization_url {
+            self.endpoint("device_authorization_url", u)?;
+        }
+        let client_id = r.client_id.unwrap_or_default();
+        if client_id.trim().is_empty() {
+            return Err(err(
+                "client_id",
+                "is required (the app registration's client id)".to_owned(),
+            ));
+        }
+        let scope = r
+            .scope
+            .or(scope)
+            .ok_or_else(|| err("scope", "is required without a provider".to_owned()))?;
+        let client_secret = match &r.client_secret_file {
+            Some(p) => Some(self.secret("oauth2", "client_secret_file", p)?),
+            None => None,
+        };
+        let refresh_token_file = match &r.refresh_token_file {
+            Some(p) => self.path(p),
+            None => store_dir.join("oauth2-refresh-token"),
+        };
+        let ca_file = match r.ca_file {
+            Some(p) => Some(self.readable_file("oauth2", "ca_file", &p)?),
+            None => None,
+        };
+        Ok(Some(OAuthConfig {
+            token_url,
+            device_authorization_url,
+            client_id,
+            client_secret,
+            scope,
+            refresh_token_file,
+            ca_file,
+        }))
+    }
+
+    /// https, or http to a loopback address (a local provider).
+    fn endpoint(&self, key: &str, url: &str) -> Result<(), ConfigError> {
+        let host = url
+            .strip_prefix("http://")
+            .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
+        let ok = url.starts_with("https://")
+            || host.is_some_and(|h| {
+                let without_port = match h.rsplit_once(':') {
+                    Some((name, port)) if port.parse::<u16>().is_ok() => name,
+                    _ => h,
+                };
+                is_loopback(without_port)
+            });
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(
+                "oauth2",
+                key,
+                format!("{url:?} must be an https URL (http only to a loopback address)"),
+            ))
+        }
+    }
+}
