@@ -5,7 +5,8 @@
 //! In the order a message walks through them ([`daemon`] runs the loop,
 //! [`intake::intake`] walks one message):
 //!
-//! - [`mailbox`]: IMAP session, select, fetch, IDLE.
+//! - [`mailbox`]: IMAP session, select, fetch, IDLE (password or OAuth
+//!   login; [`oauth`] keeps the tokens).
 //! - [`message`]: parse raw mail with mail-parser.
 //! - [`openpgp`]: decrypt, verify, the team's and reporters' keys (sequoia).
 //! - [`trust`]: how the sender was proven (signature, the MTA's DMARC verdict).
@@ -19,6 +20,11 @@
 //!   transaction per inbound message records its decision, its replies (in
 //!   the outbox) and the IMAP position.
 //! - [`outbox`]: SMTP sending, each mail marked before and after its send.
+//!
+//! After the mail, disclosure: [`advisory`] (the advisory kept with a
+//! report, checked, scored, exported as OSV, CVE JSON 5, CSAF 2.0, GitHub's
+//! payload, Markdown, HTML) and [`disclose`] (the embargoed notice to
+//! downstream packagers, the clearsigned announcements).
 //!
 //! Below them all: [`report`] (the domain: report states and what each
 //! transition sets off, references, credit, timestamps), [`fault`] (whose

@@ -268,7 +268,7 @@ fn read_refresh_token(path: &Path) -> Result<Secret, OAuthError> {
 /// folder someone else owns (the service's state directory), the file gets
 /// the folder's owner, so the service can read it.
 pub fn write_refresh_token(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -289,12 +289,25 @@ pub fn write_refresh_token(path: &Path, token: &str) -> std::io::Result<()> {
         f.write_all(b"\n")?;
         f.sync_all()?;
     }
-    let meta = std::fs::metadata(dir)?;
-    if running_as_root() && meta.uid() != 0 {
-        std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()))?;
-    }
+    give_to_folder_owner(&tmp)?;
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Root (`embargo oauth login` by the operator) writing into a folder
+/// someone else owns (the service's state directory): the file becomes the
+/// folder owner's, or the service could not read or lock it.
+fn give_to_folder_owner(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let meta = std::fs::metadata(dir)?;
+    if running_as_root() && meta.uid() != 0 {
+        std::os::unix::fs::chown(file, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
 }
 
 /// (`/proc/self` belongs to the process's effective user.)
@@ -317,6 +330,7 @@ impl FileLock {
             .truncate(false)
             .mode(0o600)
             .open(path)?;
+        give_to_folder_owner(path)?;
         f.lock()?;
         Ok(FileLock(f))
     }
@@ -347,22 +361,39 @@ pub fn sasl_response(
     }
 }
 
+/// `embargo oauth import`: a refresh token obtained elsewhere (a provider
+/// whose device flow does not offer the mail scopes), stored under the lock
+/// and proven by one refresh.
+pub fn import(cfg: &OAuthConfig, token: &str) -> anyhow::Result<Access> {
+    let token = token.trim();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        anyhow::bail!("standard input holds no refresh token (one line, no spaces)");
+    }
+    {
+        let _lock = FileLock::exclusive(&lock_path(&cfg.refresh_token_file))?;
+        write_refresh_token(&cfg.refresh_token_file, token)?;
+    }
+    Ok(refresh(cfg, &agent(cfg)?)?)
+}
+
+/// The device authorization endpoint's answer (RFC 8628 §3.2).
+#[derive(Deserialize)]
+struct DeviceResponse {
+    device_code: String,
+    user_code: String,
+    verification_uri: Option<String>,
+    /// Microsoft's older name.
+    verification_url: Option<String>,
+    verification_uri_complete: Option<String>,
+    expires_in: u64,
+    #[serde(default)]
+    interval: Option<u64>,
+}
+
 /// `embargo oauth login`: the device authorization grant. Prints where to
 /// go and the code, polls until the person approved (or refused, or the
 /// code expired), stores the refresh token.
 pub fn device_login(cfg: &OAuthConfig, out: &mut dyn std::io::Write) -> anyhow::Result<Access> {
-    #[derive(Deserialize)]
-    struct DeviceResponse {
-        device_code: String,
-        user_code: String,
-        verification_uri: Option<String>,
-        /// Microsoft's older name.
-        verification_url: Option<String>,
-        verification_uri_complete: Option<String>,
-        expires_in: u64,
-        #[serde(default)]
-        interval: Option<u64>,
-    }
     let url = cfg
         .device_authorization_url
         .as_deref()
@@ -374,12 +405,10 @@ pub fn device_login(cfg: &OAuthConfig, out: &mut dyn std::io::Write) -> anyhow::
     }
     let d: DeviceResponse = match agent.post(url).set("Accept", "application/json").send_form(&form) {
         Ok(r) => serde_json::from_str(&r.into_string()?)?,
-        Err(ureq::Error::Status(code, r)) => {
-            anyhow::bail!(
-                "the device authorization endpoint refused: HTTP {code} {}",
-                r.into_string().unwrap_or_default()
-            )
-        }
+        Err(ureq::Error::Status(code, r)) => anyhow::bail!(
+            "the device authorization endpoint refused: HTTP {code} {}",
+            r.into_string().unwrap_or_default()
+        ),
         Err(e) => anyhow::bail!("cannot reach {url}: {e}"),
     };
     let at = d
@@ -399,6 +428,21 @@ pub fn device_login(cfg: &OAuthConfig, out: &mut dyn std::io::Write) -> anyhow::
         d.expires_in.div_ceil(60)
     )?;
     out.flush()?;
+    let t = poll_device(cfg, &agent, &d)?;
+    let refresh = t
+        .refresh_token
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the provider gave no refresh token: is offline_access in oauth2.scope?"))?;
+    {
+        let _lock = FileLock::exclusive(&lock_path(&cfg.refresh_token_file))?;
+        write_refresh_token(&cfg.refresh_token_file, &refresh)?;
+    }
+    Ok(access(t))
+}
+
+/// Polls the token endpoint at the interval the provider asked for (slower
+/// when it says `slow_down`) until the login is approved, refused or expired.
+fn poll_device(cfg: &OAuthConfig, agent: &ureq::Agent, d: &DeviceResponse) -> anyhow::Result<TokenResponse> {
     let mut interval = Duration::from_secs(d.interval.unwrap_or(5).max(1));
     let deadline = std::time::Instant::now() + Duration::from_secs(d.expires_in);
     let mut poll = vec![
@@ -414,17 +458,8 @@ pub fn device_login(cfg: &OAuthConfig, out: &mut dyn std::io::Write) -> anyhow::
         if std::time::Instant::now() > deadline {
             anyhow::bail!("the code expired before it was approved; run `embargo oauth login` again");
         }
-        match post(&agent, &cfg.token_url, &poll) {
-            Ok(t) => {
-                let refresh = t.refresh_token.clone().ok_or_else(|| {
-                    anyhow::anyhow!("the provider gave no refresh token: is offline_access in oauth2.scope?")
-                })?;
-                {
-                    let _lock = FileLock::exclusive(&lock_path(&cfg.refresh_token_file))?;
-                    write_refresh_token(&cfg.refresh_token_file, &refresh)?;
-                }
-                return Ok(access(t));
-            }
+        match post(agent, &cfg.token_url, &poll) {
+            Ok(t) => return Ok(t),
             Err(Posted::Refused { error, .. }) if error == "authorization_pending" => {}
             Err(Posted::Refused { error, .. }) if error == "slow_down" => interval += Duration::from_secs(5),
             Err(Posted::Refused { error, description, .. }) => {

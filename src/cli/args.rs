@@ -198,6 +198,10 @@ pub enum OauthCommand {
     /// and a code to enter there, waits for the approval, stores the
     /// refresh token (oauth2.refresh_token_file, mode 0600).
     Login,
+    /// Store a refresh token obtained elsewhere, read from standard input
+    /// (for providers whose device flow does not grant the mail scopes, such
+    /// as Google's), and prove it with one refresh.
+    Import,
     /// Refreshes the access token once and shows its expiry and scopes
     /// (never the token). Exit 1 when the provider refuses the refresh token.
     Status {

@@ -139,6 +139,17 @@ pub fn oauth(cfg: &Config, command: super::OauthCommand) -> anyhow::Result<ExitC
             );
             Ok(ExitCode::SUCCESS)
         }
+        super::OauthCommand::Import => {
+            let mut token = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut token)?;
+            let a = crate::oauth::import(o, &token)?;
+            println!(
+                "Stored in {}; it works: the access token is valid until {}.",
+                o.refresh_token_file.display(),
+                crate::report::ts(a.expires_at)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         super::OauthCommand::Status { json } => {
             let stored = std::fs::metadata(&o.refresh_token_file)
                 .ok()

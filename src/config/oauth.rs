@@ -79,6 +79,9 @@ pub struct OAuthConfig {
     pub ca_file: Option<PathBuf>,
 }
 
+/// A provider's token URL, device authorization URL and scope.
+type Preset = (Option<String>, Option<String>, Option<String>);
+
 /// Microsoft 365: the identity platform's v2 endpoints for `tenant`.
 const MICROSOFT_SCOPE: &str =
     "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access";
@@ -106,31 +109,7 @@ impl Validator<'_> {
             (Some(r), _) => r,
         };
         let err = |key: &str, p: String| self.err("oauth2", key, p);
-        let (token, device, scope) = match r.provider.as_deref() {
-            None => (None, None, None),
-            Some("microsoft") => {
-                let tenant = r.tenant.clone().unwrap_or_else(|| "organizations".to_owned());
-                if tenant.is_empty()
-                    || !tenant
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-                {
-                    return Err(err("tenant", format!("{tenant:?} is not a tenant id or domain")));
-                }
-                let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
-                (
-                    Some(format!("{base}/token")),
-                    Some(format!("{base}/devicecode")),
-                    Some(MICROSOFT_SCOPE.to_owned()),
-                )
-            }
-            Some("google") => (
-                Some(GOOGLE_TOKEN_URL.to_owned()),
-                Some(GOOGLE_DEVICE_URL.to_owned()),
-                Some(GOOGLE_SCOPE.to_owned()),
-            ),
-            Some(other) => return Err(err("provider", format!("{other:?}: \"microsoft\" or \"google\""))),
-        };
+        let (token, device, scope) = self.preset(&r)?;
         if r.tenant.is_some() && r.provider.as_deref() != Some("microsoft") {
             return Err(err("tenant", "goes with provider = \"microsoft\"".to_owned()));
         }
@@ -177,6 +156,37 @@ impl Validator<'_> {
             refresh_token_file,
             ca_file,
         }))
+    }
+
+    /// The URLs and scope a `provider` stands for.
+    fn preset(&self, r: &RawOAuth) -> Result<Preset, ConfigError> {
+        Ok(match r.provider.as_deref() {
+            None => (None, None, None),
+            Some("microsoft") => {
+                let tenant = r.tenant.clone().unwrap_or_else(|| "organizations".to_owned());
+                if tenant.is_empty()
+                    || !tenant
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                {
+                    return Err(self.err("oauth2", "tenant", format!("{tenant:?} is not a tenant id or domain")));
+                }
+                let base = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0");
+                (
+                    Some(format!("{base}/token")),
+                    Some(format!("{base}/devicecode")),
+                    Some(MICROSOFT_SCOPE.to_owned()),
+                )
+            }
+            Some("google") => (
+                Some(GOOGLE_TOKEN_URL.to_owned()),
+                Some(GOOGLE_DEVICE_URL.to_owned()),
+                Some(GOOGLE_SCOPE.to_owned()),
+            ),
+            Some(other) => {
+                return Err(self.err("oauth2", "provider", format!("{other:?}: \"microsoft\" or \"google\"")));
+            }
+        })
     }
 
     /// https, or http to a loopback address (a local provider).

@@ -283,3 +283,64 @@ fn advisory_and_downstream_defaults_and_errors_name_the_key() {
     assert_eq!(e.key, "downstream.key (entry 1)");
     assert!(e.problem.contains("missing.asc"), "{e}");
 }
+
+#[test]
+fn oauth_presets_and_errors_name_the_key() {
+    let oauth_imap = MINIMAL.replace("password_file = \"pw\"", "auth = \"xoauth2\"");
+    let e = with_files(&oauth_imap).1.unwrap_err();
+    assert_eq!(e.key, "imap.auth");
+    assert!(e.problem.contains("[oauth2]"), "{e}");
+
+    let ms = format!(
+        "{oauth_imap}\n[oauth2]\nprovider = \"microsoft\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_id = \"abc\"\n"
+    );
+    let (dir, cfg) = with_files(&ms);
+    let cfg = cfg.unwrap();
+    assert_eq!(cfg.imap.auth, AuthMethod::XOAuth2);
+    assert!(cfg.imap.password.is_empty());
+    let o = cfg.oauth.unwrap();
+    assert_eq!(
+        o.token_url,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    assert!(o.scope.contains("IMAP.AccessAsUser.All") && o.scope.contains("offline_access"));
+    assert_eq!(o.refresh_token_file, dir.path().join("oauth2-refresh-token"));
+    assert!(o.client_secret.is_none());
+
+    let google = format!("{oauth_imap}\n[oauth2]\nprovider = \"google\"\nclient_id = \"abc\"\n");
+    assert_eq!(
+        with_files(&google).1.unwrap().oauth.unwrap().scope,
+        "https://mail.google.com/"
+    );
+
+    for (extra, key) in [
+        ("provider = \"yahoo\"\nclient_id = \"a\"", "oauth2.provider"),
+        (
+            "token_url = \"http://login.example.org/token\"\nclient_id = \"a\"\nscope = \"s\"",
+            "oauth2.token_url",
+        ),
+        (
+            "token_url = \"https://login.example.org/token\"\nscope = \"s\"",
+            "oauth2.client_id",
+        ),
+        (
+            "token_url = \"https://login.example.org/token\"\nclient_id = \"a\"",
+            "oauth2.scope",
+        ),
+        (
+            "provider = \"google\"\ntenant = \"x\"\nclient_id = \"a\"",
+            "oauth2.tenant",
+        ),
+    ] {
+        let e = with_files(&format!("{oauth_imap}\n[oauth2]\n{extra}\n")).1.unwrap_err();
+        assert_eq!(e.key, key, "{e}");
+    }
+    let loopback = format!(
+        "{oauth_imap}\n[oauth2]\ntoken_url = \"http://127.0.0.1:8080/token\"\nclient_id = \"a\"\nscope = \"s\"\n"
+    );
+    assert!(with_files(&loopback).1.is_ok(), "http to loopback is allowed");
+    let e = with_files(&MINIMAL.replace("[store]", "auth = \"xoauth2\"\n\n[store]"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "smtp.user", "{e}");
+}

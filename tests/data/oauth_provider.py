@@ -39,6 +39,7 @@ state = {
     "refresh": {},  # refresh token -> username
     "access": {},  # access token -> (username, expires_at)
     "devices": {},  # device_code -> {"user_code", "username", "approved", "expires"}
+    "issued": [],  # every token ever issued (the tests grep logs for them)
     "refreshes": 0,
     "introspections": 0,
     "device_polls": 0,
@@ -50,6 +51,7 @@ def new_tokens(username):
     refresh = "rt-" + secrets.token_urlsafe(24)
     state["access"][access] = (username, time.time() + state["ttl"])
     state["refresh"][refresh] = username
+    state["issued"] += [access, refresh]
     return {
         "access_token": access,
         "token_type": "Bearer",
@@ -88,6 +90,7 @@ class Handler(BaseHTTPRequestHandler):
                         "device_polls": state["device_polls"],
                         "refresh_tokens": list(state["refresh"]),
                         "access_tokens": list(state["access"]),
+                        "issued": state["issued"],
                     },
                 )
         else:

@@ -246,6 +246,8 @@ pub struct Options {
     pub store_path: &'static str,
     /// Extra settings for scripts/mailstack.
     pub stack_env: &'static [(&'static str, &'static str)],
+    /// The same, made at run time (a port, a URL).
+    pub stack_env_owned: Vec<(String, String)>,
     /// Extra lines in `[imap]`.
     pub imap_extra: &'static str,
     /// Extra lines in `[smtp]`.
@@ -262,6 +264,7 @@ impl Default for Options {
             retry_max_secs: 2,
             store_path: "embargo.sqlite3",
             stack_env: &[],
+            stack_env_owned: Vec::new(),
             imap_extra: "",
             smtp_extra: "",
         }
@@ -274,7 +277,9 @@ impl Setup {
     }
 
     pub fn with(opts: Options) -> Setup {
-        let stack = Stack::start_with(opts.stack_env);
+        let mut env: Vec<(&str, &str)> = opts.stack_env.to_vec();
+        env.extend(opts.stack_env_owned.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let stack = Stack::start_with(&env);
         let dir = tempfile::tempdir().unwrap();
         copy_templates(dir.path());
         write_secret(&dir.path().join("imap.pass"), "security-pw");

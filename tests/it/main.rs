@@ -11,6 +11,7 @@ mod e2e;
 mod faults;
 mod gpg;
 mod lifecycle;
+mod oauth;
 mod openpgp;
 mod resilience;
 mod service;
