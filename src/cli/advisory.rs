@@ -119,8 +119,12 @@ fn run_editor(path: &Path) -> anyhow::Result<()> {
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|e| !e.trim().is_empty())
-        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()))
-        .unwrap_or_else(|| "vi".to_owned());
+        .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.trim().is_empty()));
+    let editor = match editor {
+        Some(e) => e,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => "vi".to_owned(),
+        None => anyhow::bail!("no $VISUAL or $EDITOR, and no terminal for vi: set one, or use `advisory import`"),
+    };
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
