@@ -34,7 +34,7 @@ pub fn parse_release_at(s: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("{s:?}: {e}"))
 }
 
-pub use crate::report::utc;
+use crate::report::utc;
 
 /// How far ahead a release may be announced under embargo; past the limit
 /// only with a reason (recorded).

@@ -143,9 +143,9 @@ fn decide_and_record(
         Decision::FollowUp {
             report,
             how,
-            from_team,
             from_downstream: true,
-        } => w.downstream_reply(report, how, from_team),
+            ..
+        } => w.downstream_reply(report, how),
         Decision::FollowUp {
             report,
             how,
@@ -169,12 +169,12 @@ impl<'a> Walk<'a, '_> {
     /// A downstream recipient's answer to an embargoed notice: joins the
     /// thread; acknowledges the notice only when its sender is proven (a
     /// signature by their configured key, or DMARC at our MTA).
-    fn downstream_reply(&self, report: ReportRef, how: String, from_team: bool) -> Disposition<'a> {
+    fn downstream_reply(&self, report: ReportRef, how: String) -> Disposition<'a> {
         let auth = self.row.auth;
         Disposition::FollowUp(FollowUp {
             report_id: report.id,
             how,
-            from_team,
+            from_team: false,
             team_response: false,
             reopen: None,
             credit: None,

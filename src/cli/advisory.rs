@@ -45,7 +45,7 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
     }
 }
 
-fn report(store: &Store, id: &str) -> anyhow::Result<ReportSummary> {
+pub(super) fn report(store: &Store, id: &str) -> anyhow::Result<ReportSummary> {
     let mut r = store
         .show_report(id)?
         .ok_or_else(|| anyhow::anyhow!("no report {id}"))?
@@ -64,11 +64,27 @@ fn stored(store: &Store, id: &str) -> anyhow::Result<Option<(Advisory, String)>>
     Ok(Some((a, s.updated_at)))
 }
 
+/// The stored advisory, which must exist, checked again against the
+/// reporter's credit wish (it may have changed since the advisory was
+/// saved); with when it was saved.
+pub(super) fn checked(store: &Store, r: &ReportSummary) -> anyhow::Result<(Advisory, String)> {
+    let (a, updated_at) = stored(store, &r.id)?
+        .ok_or_else(|| anyhow::anyhow!("{}: no advisory yet; `embargo advisory edit {}` starts one", r.id, r.id))?;
+    a.check(&draft::reporter_wish(r))
+        .map_err(|e| anyhow::anyhow!("{}: the advisory needs a change first:\n  {}", r.id, e.0.join("\n  ")))?;
+    Ok((a, updated_at))
+}
+
 fn edit(store: &mut Store, id: &str, actor: &str) -> anyhow::Result<ExitCode> {
     let r = report(store, id)?;
     let wish = draft::reporter_wish(&r);
-    let old = stored(store, &r.id)?.map(|(a, _)| a);
-    let document = match store.advisory(&r.id)? {
+    let saved = store.advisory(&r.id)?;
+    let old: Option<Advisory> = saved
+        .as_ref()
+        .map(|s| toml::from_str(&s.document))
+        .transpose()
+        .with_context(|| format!("the stored advisory of {}", r.id))?;
+    let document = match saved {
         Some(s) => s.document,
         None => draft::from_report(&r).to_toml(),
     };
@@ -201,11 +217,7 @@ pub(super) fn render(
     format: Format,
     draft: bool,
 ) -> anyhow::Result<String> {
-    let (a, updated_at) = stored(store, &r.id)?
-        .ok_or_else(|| anyhow::anyhow!("{}: no advisory yet; `embargo advisory edit {}` starts one", r.id, r.id))?;
-    // The reporter's wish may have changed since the advisory was saved.
-    a.check(&draft::reporter_wish(r))
-        .map_err(|e| anyhow::anyhow!("{}: the advisory needs a change first:\n  {}", r.id, e.0.join("\n  ")))?;
+    let (a, updated_at) = checked(store, r)?;
     let accepted_risk = store.show_report(&r.id)?.is_some_and(|d| {
         d.events
             .iter()

@@ -12,18 +12,10 @@ use crate::openpgp::TeamKeys;
 use crate::report::ReportState;
 use crate::store::{NewNotice, Store};
 
-/// The stored advisory, checked against the reporter's current wish.
+/// The report and its advisory, checked against the reporter's wish.
 fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSummary, Advisory)> {
-    let r = store
-        .show_report(id)?
-        .ok_or_else(|| anyhow::anyhow!("no report {id}"))?
-        .summary;
-    let doc = store
-        .advisory(&r.id)?
-        .ok_or_else(|| anyhow::anyhow!("{}: no advisory yet; `embargo advisory edit {}` first", r.id, r.id))?;
-    let a: Advisory = toml::from_str(&doc.document)?;
-    a.check(&crate::advisory::draft::reporter_wish(&r))
-        .map_err(|e| anyhow::anyhow!("{}: the advisory needs a change first:\n  {}", r.id, e.0.join("\n  ")))?;
+    let r = super::advisory::report(store, id)?;
+    let (a, _) = super::advisory::checked(store, &r)?;
     Ok((r, a))
 }
 

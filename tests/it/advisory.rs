@@ -294,6 +294,10 @@ fn an_accepted_risk_needs_a_triaged_report_and_a_reason_and_tells_the_reporter()
         String::from_utf8_lossy(&refused.stderr)
     );
     ok(e(&["reports", "state", &id, "triaged"]));
+    // A hundred days on, a triaged report is overdue for its fix.
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 100)).to_string();
+    let digest_later = || ok(s.embargo(&["digest", "--dry-run", "--now", &later]));
+    assert!(digest_later().contains("fix overdue since"), "{}", digest_later());
     let no_reason = e(&["reports", "state", &id, "accepted-risk"]);
     assert!(!no_reason.status.success());
     assert!(String::from_utf8_lossy(&no_reason.stderr).contains("--note REASON"));
@@ -318,7 +322,12 @@ fn an_accepted_risk_needs_a_triaged_report_and_a_reason_and_tells_the_reporter()
     assert_eq!(r["state"], "accepted-risk");
     let status: serde_json::Value = serde_json::from_slice(&e(&["status", "--json"]).stdout).unwrap();
     assert_eq!(status["reports_by_state"]["accepted-risk"], 1);
-    assert_eq!(status["overdue_fix"], 0, "the fix clock stopped");
+    assert_eq!(status["overdue_fix"], 0);
+    assert!(
+        !digest_later().contains("fix overdue"),
+        "the fix clock stopped: never overdue\n{}",
+        digest_later()
+    );
     ok(e(&["reports", "disclose-on", &id, "2026-12-20"]));
 }
 

@@ -119,7 +119,16 @@ fn a_report_is_acknowledged_through_servers_that_take_only_xoauth2_and_oauthbear
     for mechanism in ["xoauth2", "oauthbearer"] {
         let (s, p, rt) = setup(mechanism);
         let first = std::fs::read_to_string(&rt).unwrap();
-        // The stack refuses passwords: the same config with a password fails.
+        // The stack takes no password: its IMAP greeting offers OAuth only.
+        let mut greeting = String::new();
+        BufReader::new(std::net::TcpStream::connect(("127.0.0.1", s.stack.port("IMAP"))).unwrap())
+            .read_line(&mut greeting)
+            .unwrap();
+        assert!(
+            greeting.contains("AUTH=XOAUTH2") && greeting.contains("AUTH=OAUTHBEARER"),
+            "{greeting}"
+        );
+        assert!(!greeting.contains("AUTH=PLAIN"), "{greeting}");
         deliver_report(&s, &format!("oauth-{mechanism}@example.test"));
         s.stack.wait_inbox(SECURITY, 1, WAIT);
         let out = s.embargo(&["run", "--once"]);
