@@ -16,6 +16,20 @@ pub enum Fault {
 
 pub type Result<T> = std::result::Result<T, Fault>;
 
+/// Fault injection for the tests, in debug builds only: with
+/// `EMBARGO_FAULT_ABORT=TEXT` in the environment, taking in a message that
+/// contains TEXT aborts the process, as a stack overflow or the kernel's
+/// OOM killer would (no panic handler runs).
+#[cfg(debug_assertions)]
+pub fn abort_if_injected(raw: &[u8]) {
+    if let Some(needle) = std::env::var_os("EMBARGO_FAULT_ABORT") {
+        let needle = needle.as_encoded_bytes();
+        if !needle.is_empty() && raw.windows(needle.len()).any(|w| w == needle) {
+            std::process::abort();
+        }
+    }
+}
+
 impl Fault {
     /// Adds what was being done to a message fault (a database fault
     /// stays as it is: its text is SQLite's).

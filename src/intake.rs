@@ -35,6 +35,8 @@ pub struct Arrival<'a> {
 /// not be written (the message stays unprocessed on the server); anything
 /// wrong with the message itself is recorded, never returned.
 pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault::Result<Recorded> {
+    #[cfg(debug_assertions)]
+    crate::fault::abort_if_injected(a.raw);
     let started = Instant::now();
     let parsed = message::parse(a.raw);
     timing::add(Stage::Parse, started);

@@ -47,6 +47,82 @@ pub enum ParseError {
     Empty,
     #[error("not a mail message: no header section could be parsed")]
     NotMail,
+    #[error(
+        "MIME structure too deep to parse safely: up to {found} nested messages (message/rfc822 \
+         parts, or parts of a multipart/digest), more than the {limit} embargo follows; \
+         the raw message is kept for the team"
+    )]
+    TooDeep { found: usize, limit: usize },
+}
+
+/// The most nested messages (`message/rfc822` inside `message/rfc822` ...)
+/// a mail may carry before any parser sees it. mail-parser follows such
+/// nesting without limit and the result is a tree as deep as the input, so
+/// dropping or walking it recurses once per level: 50,000 levels (2.5 MB of
+/// mail) overflowed the stack and aborted the daemon on every restart. Real
+/// mail forwards a handful of messages; 64 leaves room for forwarded
+/// forwards.
+pub const MAX_NESTED_MESSAGES: usize = 64;
+
+/// Parses `raw` with mail-parser, after checking that its MIME structure
+/// cannot nest deeper than [`MAX_NESTED_MESSAGES`]. Every parse of mail or
+/// of decrypted content goes through here.
+pub fn mime(raw: &[u8]) -> Result<mail_parser::Message<'_>, ParseError> {
+    let found = nesting_bound(raw);
+    if found > MAX_NESTED_MESSAGES {
+        return Err(ParseError::TooDeep {
+            found,
+            limit: MAX_NESTED_MESSAGES,
+        });
+    }
+    MessageParser::default().parse(raw).ok_or(ParseError::NotMail)
+}
+
+/// An upper bound on how many messages mail-parser could nest when parsing
+/// `raw`, in one pass over its lines and without parsing it: every
+/// `Content-Type: message/rfc822` (or `message/global`) header can open
+/// one level, and once a `multipart/digest` appears anywhere, every MIME
+/// boundary line can too (a digest's parts default to `message/rfc822`,
+/// RFC 2046 §5.1.5). Encoded (base64, quoted-printable) nested messages are
+/// parsed by mail-parser's own recursion, which stops at 3 levels.
+fn nesting_bound(raw: &[u8]) -> usize {
+    let mut messages = 0usize;
+    let mut boundaries = 0usize;
+    let mut digest = false;
+    let mut in_content_type = false;
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let continued = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        let value = if continued && in_content_type {
+            Some(line)
+        } else {
+            in_content_type = false;
+            match line.iter().position(|&b| b == b':') {
+                Some(colon) if line[..colon].trim_ascii().eq_ignore_ascii_case(b"content-type") => {
+                    in_content_type = true;
+                    Some(&line[colon + 1..])
+                }
+                _ => None,
+            }
+        };
+        if let Some(value) = value {
+            let value = value.trim_ascii_start();
+            if starts_with_ignore_case(value, b"message/rfc822") || starts_with_ignore_case(value, b"message/global") {
+                messages += 1;
+            }
+            if value.windows(16).any(|w| w.eq_ignore_ascii_case(b"multipart/digest")) {
+                digest = true;
+            }
+        }
+        if line.starts_with(b"--") {
+            boundaries += 1;
+        }
+    }
+    if digest { messages + boundaries } else { messages }
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
 }
 
 impl Inbound {
@@ -74,7 +150,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(ParseError::Empty);
     }
-    let msg = MessageParser::default().parse(raw).ok_or(ParseError::NotMail)?;
+    let msg = mime(raw)?;
     if msg.headers().is_empty() {
         return Err(ParseError::NotMail);
     }
@@ -315,6 +391,37 @@ mod tests {
         ] {
             let _ = parse(input);
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let level = b"Content-Type: message/rfc822\r\n\r\n";
+        let mut raw = b"From: a@b\r\nSubject: x\r\n".to_vec();
+        let deep = |n: usize, raw: &[u8]| {
+            let mut v = raw.to_vec();
+            for _ in 0..n {
+                v.extend_from_slice(level);
+            }
+            v.extend_from_slice(b"Subject: in\r\n\r\nbottom\r\n");
+            v
+        };
+        assert!(parse(&deep(MAX_NESTED_MESSAGES, &raw)).is_ok());
+        // 100,000 levels: refused in one pass, on a small stack, no overflow.
+        let huge = deep(100_000, &raw);
+        let err = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || parse(&huge).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(matches!(err, ParseError::TooDeep { .. }), "{err}");
+        assert!(err.to_string().contains("nested"));
+        // Folded headers and odd case count the same.
+        raw.extend_from_slice(b"Content-Type:\r\n\tMESSAGE/RFC822\r\n\r\n");
+        assert_eq!(nesting_bound(&raw), 1);
+        // A digest's parts are messages without saying so.
+        let digest = b"Content-Type: multipart/digest; boundary=b\r\n\r\n--b\r\n\r\nSubject: 1\r\n\r\nx\r\n--b--\r\n";
+        assert_eq!(nesting_bound(digest), 2);
     }
 
     #[test]

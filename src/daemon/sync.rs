@@ -154,13 +154,26 @@ struct Batch {
     max: u64,
 }
 
+/// After this many runs of the daemon died while taking in one message,
+/// the next records it as failed without looking at it again. Two, not
+/// one: a SIGKILL or a power cut can land on any message once.
+const DEATHS_BEFORE_GIVING_UP: u32 = 2;
+
+/// This process, as the intake attempts table tells runs apart.
+static RUN_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
+
 impl Batch {
     fn process(self, shared: &Shared) -> Result<usize, Interrupted> {
         let mut store = lock(&shared.store)?;
         let pipeline = shared.pipeline();
         let p = pipeline.as_ref();
         let mut done = 0;
-        for w in &self.waiting {
+        let deaths = match self.waiting.first() {
+            Some(first) => store.start_intake(&self.mailbox, self.uidvalidity, first.uid, &RUN_ID)?,
+            None => 0,
+        };
+        for (i, w) in self.waiting.iter().enumerate() {
             let source = Source {
                 mailbox: self.mailbox.clone(),
                 uidvalidity: self.uidvalidity,
@@ -180,6 +193,18 @@ impl Batch {
                 internal_date: w.internal_date,
                 ack_after: self.ack_after,
             };
+            if i == 0 && deaths >= DEATHS_BEFORE_GIVING_UP {
+                let reason = format!(
+                    "embargo stopped {deaths} times while taking in this message (a crash, or the service's \
+                     memory limit): recorded as failed without looking at it again, so the mail behind it is \
+                     taken in; the raw message is kept"
+                );
+                tracing::error!(uid = w.uid, mailbox = %self.mailbox, "{reason}");
+                intake::record_failure(&mut store, p, &arrival, None, &reason)
+                    .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
+                done += 1;
+                continue;
+            }
             if self.folder == Folder::Sent {
                 sent_one(&mut store, p, &arrival, oversize)?;
                 done += 1;

@@ -23,7 +23,7 @@ pub mod pin;
 #[cfg(test)]
 mod tests;
 
-use mail_parser::{MessageParser, MimeHeaders as _};
+use mail_parser::MimeHeaders as _;
 use sequoia_openpgp::Cert;
 
 pub use decrypt::{Failure, SigState};
@@ -77,7 +77,7 @@ pub const MAX_DEPTH: usize = 32;
 /// Decrypts and verifies `msg` (from `raw`).
 pub fn open(raw: &[u8], msg: Inbound, ctx: &Context<'_>) -> Opened {
     let mut protection = Protection::default();
-    let Some(parsed) = MessageParser::default().parse(raw) else {
+    let Ok(parsed) = crate::message::mime(raw) else {
         return Opened {
             msg,
             protection,
@@ -420,7 +420,7 @@ struct Inner {
 impl Inner {
     fn read(plaintext: &[u8], mime: bool, from: &str) -> Inner {
         let looks_mime = mime || plaintext.starts_with(b"Content-Type:") || plaintext.starts_with(b"MIME-Version:");
-        if looks_mime && let Some(m) = MessageParser::default().parse(plaintext) {
+        if looks_mime && let Ok(m) = crate::message::mime(plaintext) {
             let mut text = String::new();
             for i in 0..m.text_body_count() {
                 if let Some(t) = m.body_text(i) {
@@ -454,9 +454,9 @@ impl Inner {
     /// A `multipart/signed` entity inside the encryption (sign, then
     /// encrypt as two steps, as older Enigmail did).
     fn signed_part_state(&self, plaintext: &[u8], certs: &[Cert], notes: &mut Vec<String>) -> Signed {
-        match MessageParser::default().parse(plaintext) {
-            Some(m) => verify_signed_parts(plaintext, &m, certs, notes),
-            None => Signed {
+        match crate::message::mime(plaintext) {
+            Ok(m) => verify_signed_parts(plaintext, &m, certs, notes),
+            Err(_) => Signed {
                 state: SigState::None,
                 subject: None,
             },

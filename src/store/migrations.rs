@@ -259,6 +259,21 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX downstream_by_report ON downstream_notices (report_id, address);
     "#,
+    // 13: the message a run of the daemon starts on, so a message that
+    // kills the process (stack overflow, out of memory) is found and
+    // recorded as failed instead of killing every restart.
+    r#"
+    CREATE TABLE intake_attempts (
+        mailbox     TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        uid         INTEGER NOT NULL,
+        run_id      TEXT NOT NULL,
+        -- Earlier runs that started on this message and died before it
+        -- was recorded.
+        deaths      INTEGER NOT NULL,
+        started_at  TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

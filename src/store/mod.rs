@@ -15,6 +15,7 @@
 //! microseconds.
 
 mod advisory;
+mod attempt;
 mod backup;
 mod conversation;
 mod downstream;

@@ -10,6 +10,7 @@ mod conversation;
 mod e2e;
 mod faults;
 mod gpg;
+mod hostile;
 mod lifecycle;
 mod oauth;
 mod openpgp;
