@@ -77,6 +77,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Accept { address, fingerprint },
         } => {
+            if crate::triage::Identity::from_config(&cfg).proof_configured(&address) {
+                anyhow::bail!(
+                    "{address} is embargo's own, a team member's or a downstream recipient's address: its key \
+                     comes from the configuration ([team] keys, [[downstream]] key), never from mail"
+                );
+            }
             let mut store = Store::open(&cfg.store.path)?;
             store.accept_key(&address, &fingerprint, &actor())?;
             println!("{address}: {fingerprint} is pinned; replies are encrypted to it");
@@ -423,11 +429,23 @@ fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "  none learned yet")?;
     }
     for r in &reporters {
+        let trust = match (r.status.as_str(), r.vouched) {
+            ("pinned", true) => "vouched",
+            ("pinned", false) => "first sight",
+            _ => "",
+        };
         let line = format!(
-            "  {:<30} {}  {:<9} {:<10} first seen {}",
-            r.address, r.fingerprint, r.status, r.source, r.first_seen
+            "  {:<30} {}  {:<9} {:<11} {:<10} first seen {}",
+            r.address, r.fingerprint, r.status, trust, r.source, r.first_seen
         );
         writeln!(out, "{}", terminal_safe(&line))?;
+    }
+    if reporters.iter().any(|r| r.status == "pinned" && !r.vouched) {
+        writeln!(
+            out,
+            "\nA key pinned on first sight speaks only for the report it came with: whoever\n\
+             wrote first holds it. `embargo keys accept ADDRESS FINGERPRINT` vouches for it."
+        )?;
     }
     if reporters.iter().any(|r| r.status == "candidate") {
         writeln!(

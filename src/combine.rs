@@ -32,11 +32,7 @@ pub fn combine_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::R
 
 /// The reporter's pinned key, if it can be encrypted to.
 fn pinned(store: &Store, p: &Pipeline, address: &str) -> anyhow::Result<Option<Cert>> {
-    Ok(store
-        .reporter_certs(address)?
-        .first()
-        .and_then(|b| p.certs.parse(b))
-        .filter(crate::openpgp::pin::can_encrypt))
+    Ok(crate::conversation::reporter_cert(store, &p.me, address)?)
 }
 
 fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<crate::store::Outgoing> {

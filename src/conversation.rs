@@ -29,6 +29,7 @@ use crate::pipeline::Pipeline;
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::report::ReportState;
 use crate::store::{Outgoing, Store, Thread};
+use crate::triage::Identity;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -112,8 +113,13 @@ pub fn strip_quoted(text: &str) -> String {
     out.join("\n").trim().to_owned()
 }
 
-/// The reporter's pinned key, if it can be encrypted to.
-fn reporter_cert(store: &Store, reporter: &str) -> crate::store::Result<Option<Cert>> {
+/// The reporter's pinned key, if it can be encrypted to. An address whose
+/// proof is configured (ours, a member's, a downstream recipient's) has no
+/// pinned key, whatever an older database holds for it.
+pub fn reporter_cert(store: &Store, me: &Identity, reporter: &str) -> crate::store::Result<Option<Cert>> {
+    if me.proof_configured(reporter) {
+        return Ok(None);
+    }
     Ok(store
         .reporter_certs(reporter)?
         .iter()
@@ -147,7 +153,7 @@ pub fn to_reporter(
     };
     let crypto = Crypto {
         team: Some(&p.team),
-        encrypt_to: reporter_cert(store, &t.reporter)?,
+        encrypt_to: reporter_cert(store, &p.me, &t.reporter)?,
     };
     let encrypt = crypto.encrypt_to.is_some() && p.team.signer().is_some();
     // In cleartext, the decrypted subject of an encrypted report stays home.
@@ -164,7 +170,7 @@ pub fn to_reporter(
 /// reporter, threaded to the report, encrypted when their pinned key can be,
 /// and quoting nothing encrypted in cleartext.
 pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Result<Outgoing> {
-    let cert = reporter_cert(store, &t.reporter)?;
+    let cert = reporter_cert(store, &p.me, &t.reporter)?;
     let encrypt = cert.is_some() && p.team.signer().is_some();
     let ctx = reply::AckContext {
         tracking_id: t.tracking_id.clone(),
@@ -217,7 +223,7 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &
         .find(|r| r.id == t.tracking_id)
         .ok_or_else(|| anyhow::anyhow!("no report {}", t.tracking_id))?;
     crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, Timestamp::now());
-    if t.encrypted && reporter_cert(store, &t.reporter)?.is_none() {
+    if t.encrypted && reporter_cert(store, &Identity::from_config(cfg), &t.reporter)?.is_none() {
         // The notice goes out in cleartext: no decrypted subject in it.
         r.subject = "your encrypted report".to_owned();
     } else {

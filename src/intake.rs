@@ -46,8 +46,14 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     };
     let started = Instant::now();
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
-    let pinned = pinned_cert(store, &p.certs, parsed.from_addr.as_deref())?;
-    let mut known: Vec<Cert> = pinned.iter().cloned().collect();
+    // An address whose proof is configured (ours, a member's, a downstream
+    // recipient's) has no pinned key: only the configured one counts.
+    let configured = parsed.from_addr.as_deref().is_some_and(|f| p.me.proof_configured(f));
+    let pinned = match configured {
+        true => None,
+        false => pinned_cert(store, &p.certs, parsed.from_addr.as_deref())?,
+    };
+    let mut known: Vec<Cert> = pinned.iter().map(|k| k.cert.clone()).collect();
     let from_member = parsed
         .from_addr
         .as_deref()
@@ -88,11 +94,42 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
         openpgp::signed_by_trusted(&protection, &trusted, from),
         p.config.trust.authserv_id.as_deref(),
     );
+    // A key pinned on first sight proves only that its holder wrote first:
+    // its signature speaks for the report it came with (and the one it
+    // opens), not for every report from the address. Checked once triage
+    // has found the report.
+    let first_sight = match (&pinned, &protection.signature) {
+        (Some(k), SigState::Good { signer, .. })
+            if row.auth == crate::trust::Auth::Signature && !k.vouched && signed_by(&k.cert, signer) =>
+        {
+            Some(FirstSight {
+                signer: signer.clone(),
+                report_id: k.report_id,
+            })
+        }
+        _ => None,
+    };
     // Keys are pinned on first use; the reply goes to the key pinned after
     // this message, and only if it can encrypt.
-    let (keys, effective) = pin_keys(store, &opened.learned, pinned, &protection, from)?;
+    let dmarc = row.auth == crate::trust::Auth::Dmarc;
+    let (keys, effective) = match pinned {
+        _ if configured => (Vec::new(), None),
+        Some(k) => pin_keys(
+            store,
+            &opened.learned,
+            Some(k.cert),
+            k.vouched,
+            &protection,
+            from,
+            dmarc,
+        )?,
+        None => pin_keys(store, &opened.learned, None, false, &protection, from, dmarc)?,
+    };
     row.keys = keys;
-    let reporter_cert = effective.filter(openpgp::pin::can_encrypt);
+    let keys = SenderKeys {
+        reporter_cert: effective.filter(openpgp::pin::can_encrypt),
+        first_sight,
+    };
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
     // A member's mail may be relayed: then triage through record is one
     // transaction, so the relay's commands and mail, the inbound message and
@@ -100,13 +137,32 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     // before `Store::record`, whose own transaction is all it needs (and the
     // backlog path stays one BEGIN..COMMIT per message).
     let recorded = if from_member {
-        store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row))?
+        store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, keys, &row))?
     } else {
-        decide_and_record(store, p, a, &msg, &protection, reporter_cert, &row)?
+        decide_and_record(store, p, a, &msg, &protection, keys, &row)?
     };
     tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
         signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)
+}
+
+/// A signature by a reporter's key that was pinned on first sight.
+struct FirstSight {
+    signer: String,
+    /// The report whose mail brought the key.
+    report_id: Option<i64>,
+}
+
+/// The sender's keys as intake found them.
+struct SenderKeys {
+    /// The reporter's pinned key, when replies can be encrypted to it.
+    reporter_cert: Option<Cert>,
+    first_sight: Option<FirstSight>,
+}
+
+/// Is `signer` (a fingerprint) a key of `cert`?
+fn signed_by(cert: &Cert, signer: &str) -> bool {
+    cert.keys().any(|k| k.key().fingerprint().to_hex() == signer)
 }
 
 /// What one message walking from triage to the store sees.
@@ -124,10 +180,35 @@ fn decide_and_record(
     a: &Arrival<'_>,
     msg: &Inbound,
     protection: &Protection,
-    reporter_cert: Option<Cert>,
+    keys: SenderKeys,
     row: &InboundRow<'_>,
 ) -> crate::fault::Result<Recorded> {
     let started = Instant::now();
+    let mut decision = triage::decide(msg, &p.me, store, &p.topics)?;
+    let unproven;
+    let row = match (&mut decision, &keys.first_sight) {
+        (
+            Decision::FollowUp {
+                report,
+                how,
+                from_team: false,
+                from_downstream: false,
+            },
+            Some(key),
+        ) if key.report_id != Some(report.id) && store.report_opened_by(report.id)? != key.signer => {
+            how.push_str(
+                "; signed by a key first seen with another report, which proves nothing for this one \
+                 (`embargo keys accept` vouches for it)",
+            );
+            unproven = InboundRow {
+                auth: crate::trust::Auth::None,
+                ..row.clone()
+            };
+            &unproven
+        }
+        _ => row,
+    };
+    let reporter_cert = keys.reporter_cert;
     let w = Walk {
         p,
         a,
@@ -135,7 +216,6 @@ fn decide_and_record(
         protection,
         row,
     };
-    let decision = triage::decide(msg, &p.me, store, &p.topics)?;
     let disposition = match decision {
         Decision::Duplicate => Disposition::Duplicate {
             of: msg.message_id.clone(),

@@ -44,12 +44,7 @@ impl Pipeline {
         let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
         crate::reply::combined::check_template(cfg)?;
         Ok(Pipeline {
-            me: Identity {
-                address: cfg.smtp.from.email.to_string(),
-                prefix: cfg.policy.tracking_prefix.clone(),
-                team: cfg.team.members.clone(),
-                downstream: cfg.downstream.iter().map(|d| d.address.clone()).collect(),
-            },
+            me: Identity::from_config(cfg),
             from: cfg.smtp.from.clone(),
             templates: Templates::load(
                 &cfg.reply.ack_template,

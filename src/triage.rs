@@ -45,6 +45,31 @@ pub struct Identity {
     pub downstream: Vec<String>,
 }
 
+impl Identity {
+    pub fn from_config(cfg: &crate::config::Config) -> Identity {
+        Identity {
+            address: cfg.smtp.from.email.to_string(),
+            prefix: cfg.policy.tracking_prefix.clone(),
+            team: cfg.team.members.clone(),
+            downstream: cfg.downstream.iter().map(|d| d.address.clone()).collect(),
+        }
+    }
+
+    /// Is the proof of who sends from `addr` configured: our own address, a
+    /// team member's (their `[team] keys`), a downstream recipient's (their
+    /// `key`)? Such an address never gets a key learned from mail, and a key
+    /// pinned for it earlier is never trusted: a forger writes first.
+    pub fn proof_configured(&self, addr: &str) -> bool {
+        let addr = addr.trim();
+        addr.eq_ignore_ascii_case(&self.address)
+            || self
+                .team
+                .iter()
+                .chain(&self.downstream)
+                .any(|a| a.eq_ignore_ascii_case(addr))
+    }
+}
+
 /// The loop marker header embargo puts on everything it sends.
 pub const LOOP_HEADER: &str = "X-Embargo-Loop";
 

@@ -273,6 +273,12 @@ const MIGRATIONS: &[&str] = &[
         deaths      INTEGER NOT NULL,
         started_at  TEXT NOT NULL
     ) STRICT;
+    -- A key pinned on first sight proves only that its holder wrote first.
+    -- It speaks for the report it came with (report_id), and for any report
+    -- once vouched: pinned from mail our MTA authenticated by DMARC, or
+    -- accepted by the team.
+    ALTER TABLE reporter_keys ADD COLUMN vouched INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE reporter_keys ADD COLUMN report_id INTEGER;
     "#,
 ];
 

@@ -103,6 +103,18 @@ pub struct NewKey {
     pub status: &'static str,
     /// Pinned in place of the address's pinned key (which it vouched for).
     pub replaces: bool,
+    /// More than first sight: the mail that brought it was authenticated by
+    /// DMARC, or a vouched key vouched for it.
+    pub vouched: bool,
+}
+
+/// A reporter's pinned key, and what it may speak for.
+#[derive(Debug, Clone)]
+pub struct PinnedKey {
+    pub cert: Vec<u8>,
+    pub vouched: bool,
+    /// The report whose mail brought it.
+    pub report_id: Option<i64>,
 }
 
 /// A composed outgoing mail, ready for the outbox.
@@ -207,6 +219,9 @@ pub struct ReporterKey {
     pub source: String,
     pub first_seen: String,
     pub last_seen: String,
+    /// Pinned from DMARC-authenticated mail or accepted by the team; false:
+    /// first sight only, it speaks for the report it came with.
+    pub vouched: bool,
 }
 
 pub use crate::report::{ReportRef, ts};
@@ -371,6 +386,36 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The pinned key of a reporter address, with what it may speak for.
+    pub fn reporter_pinned(&self, address: &str) -> Result<Option<PinnedKey>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT cert, vouched, report_id FROM reporter_keys WHERE address = ?1 AND status = 'pinned'
+                 ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
+            )?
+            .query_row([address.to_ascii_lowercase()], |r| {
+                Ok(PinnedKey {
+                    cert: r.get(0)?,
+                    vouched: r.get::<_, i64>(1)? != 0,
+                    report_id: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The signer of a report's first message ("" when unsigned).
+    pub fn report_opened_by(&self, report_id: i64) -> Result<String> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT signer FROM messages WHERE report_id = ?1 AND direction = 'in' ORDER BY id LIMIT 1",
+            )?
+            .query_row([report_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
     /// How many candidate keys wait for an address.
     pub fn reporter_candidates(&self, address: &str) -> Result<usize> {
         Ok(self
@@ -385,22 +430,22 @@ impl Store {
         let address = address.trim().to_ascii_lowercase();
         let fingerprint = fingerprint.trim().replace(' ', "").to_ascii_uppercase();
         let tx = self.write()?;
-        let status: Option<String> = tx
+        let status: Option<(String, bool)> = tx
             .query_row(
-                "SELECT status FROM reporter_keys WHERE address = ?1 AND upper(fingerprint) = ?2",
+                "SELECT status, vouched FROM reporter_keys WHERE address = ?1 AND upper(fingerprint) = ?2",
                 params![address, fingerprint],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
             )
             .optional()?;
-        match status.as_deref() {
+        match status {
             None => {
                 return Err(Error::invalid(format!(
                     "no key {fingerprint} is known for {address} (see `embargo keys list`)"
                 )));
             }
-            Some("pinned") => {
+            Some((s, true)) if s == "pinned" => {
                 return Err(Error::invalid(format!(
-                    "{fingerprint} is already the pinned key of {address}"
+                    "{fingerprint} is already the pinned key of {address}, vouched for"
                 )));
             }
             Some(_) => {}
@@ -410,7 +455,7 @@ impl Store {
             [&address],
         )?;
         tx.execute(
-            "UPDATE reporter_keys SET status = 'pinned', last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
+            "UPDATE reporter_keys SET status = 'pinned', vouched = 1, last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
             params![address, fingerprint, ts(Timestamp::now())],
         )?;
         Event::new("key-accepted", Timestamp::now())
@@ -425,7 +470,7 @@ impl Store {
     /// Every remembered reporter key.
     pub fn reporter_keys(&self) -> Result<Vec<ReporterKey>> {
         let mut stmt = self.conn.prepare(
-            "SELECT address, fingerprint, source, first_seen, last_seen, status FROM reporter_keys
+            "SELECT address, fingerprint, source, first_seen, last_seen, status, vouched FROM reporter_keys
              ORDER BY address, first_seen",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -436,6 +481,7 @@ impl Store {
                 first_seen: r.get(3)?,
                 last_seen: r.get(4)?,
                 status: r.get(5)?,
+                vouched: r.get::<_, i64>(6)? != 0,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -357,10 +357,11 @@ impl Writer<'_> {
             }
             self.tx
                 .prepare_cached(
-                    "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen, status)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+                    "INSERT INTO reporter_keys (address, fingerprint, cert, source, first_seen, last_seen, status, vouched, report_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8)
                      ON CONFLICT (address, fingerprint) DO UPDATE SET cert = ?3, last_seen = ?5,
-                        status = CASE WHEN ?6 = 'pinned' THEN 'pinned' ELSE status END",
+                        status = CASE WHEN ?6 = 'pinned' THEN 'pinned' ELSE status END,
+                        vouched = max(vouched, ?7)",
                 )?
                 .execute(params![
                     address,
@@ -368,7 +369,9 @@ impl Writer<'_> {
                     k.cert,
                     k.source,
                     ts(self.now),
-                    k.status
+                    k.status,
+                    k.vouched,
+                    report_id
                 ])?;
             if k.status == "candidate" {
                 self.event(

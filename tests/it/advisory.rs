@@ -335,14 +335,14 @@ const DISTRO_A: &str = "packager@distro-a.test";
 const DISTRO_B: &str = "packager@distro-b.test";
 
 /// A downstream packager's reply, signed as a whole (PGP/MIME) with their key.
-fn signed_ack(g: &crate::gpg::Gpg, fpr: &str, in_reply_to: &str, subject: &str) -> String {
+fn signed_ack(g: &crate::gpg::Gpg, fpr: &str, message_id: &str, in_reply_to: &str, subject: &str) -> String {
     let entity = "Content-Type: text/plain; charset=utf-8\r\n\r\nReceived, thanks: we will hold our update until the release.\r\n";
     let sig = g.ok(
         &["--armor", "--detach-sign", "--digest-algo", "SHA256", "-u", fpr],
         entity.as_bytes(),
     );
     format!(
-        "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <ack-signed@distro-a.test>\r\n\
+        "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <{message_id}>\r\n\
          In-Reply-To: {in_reply_to}\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
          --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{}\r\n--S--\r\n",
@@ -475,18 +475,36 @@ fn the_whole_disclosure_flow_with_an_embargoed_downstream_notice() {
     );
 
     // A forged acknowledgement (their From, no signature, no DMARC) joins
-    // the thread but acknowledges nothing.
+    // the thread but acknowledges nothing. It brings the forger's key for
+    // the packager's address; a second forged one is signed with that key:
+    // neither counts (a downstream address never gets a key from mail).
     let notice_id = header(&notice, "Message-ID").unwrap();
     let subject = header(&notice, "Subject").unwrap();
+    let forger = Gpg::new();
+    let forger_fpr = forger.generate(DISTRO_A, "cv25519");
     s.stack.deliver(
         DISTRO_A,
         SECURITY,
         &format!(
             "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <ack-forged@distro-a.test>\r\n\
-             In-Reply-To: {notice_id}\r\n\r\nack\r\n"
+             In-Reply-To: {notice_id}\r\n{}\r\nack\r\n",
+            crate::attacks::autocrypt(&forger, &forger_fpr, DISTRO_A)
         ),
     );
     s.stack.wait_inbox(SECURITY, 2, WAIT);
+    s.once();
+    s.stack.deliver(
+        DISTRO_A,
+        SECURITY,
+        &signed_ack(
+            &forger,
+            &forger_fpr,
+            "ack-forged-signed@distro-a.test",
+            &notice_id,
+            &subject,
+        ),
+    );
+    s.stack.wait_inbox(SECURITY, 3, WAIT);
     s.once();
     let d = shown(&s);
     assert_eq!(d["downstream"][0]["acknowledged_at"], serde_json::Value::Null, "{d}");
@@ -503,9 +521,9 @@ fn the_whole_disclosure_flow_with_an_embargoed_downstream_notice() {
     s.stack.deliver(
         DISTRO_A,
         SECURITY,
-        &signed_ack(&distro, &distro_fpr, &notice_id, &subject),
+        &signed_ack(&distro, &distro_fpr, "ack-signed@distro-a.test", &notice_id, &subject),
     );
-    s.stack.wait_inbox(SECURITY, 3, WAIT);
+    s.stack.wait_inbox(SECURITY, 4, WAIT);
     s.once();
     let d = shown(&s);
     assert!(d["downstream"][0]["acknowledged_at"].is_string(), "{d}");

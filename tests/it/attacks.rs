@@ -15,15 +15,15 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Two team members with keys of their own (team@ and lead@), both in
 /// `[team] keys`; alerts go to team@.
-struct Team {
-    s: Setup,
-    member: Gpg,
-    member_fpr: String,
-    lead: Gpg,
-    lead_fpr: String,
+pub(crate) struct Team {
+    pub s: Setup,
+    pub member: Gpg,
+    pub member_fpr: String,
+    pub lead: Gpg,
+    pub lead_fpr: String,
 }
 
-fn team() -> Team {
+pub(crate) fn team() -> Team {
     let k = keys();
     let member = Gpg::new();
     let member_fpr = member.generate(TEAM, "cv25519");
@@ -52,7 +52,7 @@ fn team() -> Team {
 impl Team {
     /// Files a report from the researcher; returns its id and the alert's
     /// Message-ID.
-    fn file_report(&self, n: usize, message_id: &str, subject: &str) -> (String, String) {
+    pub fn file_report(&self, n: usize, message_id: &str, subject: &str) -> (String, String) {
         let s = &self.s;
         s.stack
             .deliver(RESEARCHER, SECURITY, &report(message_id, subject, "details of the bug"));
@@ -70,7 +70,7 @@ impl Team {
         (id, header(alert, "Message-ID").unwrap())
     }
 
-    fn state(&self, id: &str) -> String {
+    pub fn state(&self, id: &str) -> String {
         let r = self.s.reports();
         r.iter().find(|r| r["id"] == id).unwrap()["state"]
             .as_str()
@@ -80,7 +80,7 @@ impl Team {
 
     /// Waits for `n` "Not relayed" explanations in team@'s inbox; they are
     /// encrypted to team@'s key, so read as team@ reads them.
-    fn wait_refusals(&self, n: usize) -> String {
+    pub fn wait_refusals(&self, n: usize) -> String {
         let start = std::time::Instant::now();
         loop {
             let refusals: Vec<String> = self
@@ -119,7 +119,7 @@ pub fn readable(g: &Gpg, mail: &str) -> String {
 
 /// A PGP/MIME signed entity, signed by `fpr` in `g`; the entity carries the
 /// protected Subject when one is given (as Thunderbird does).
-fn signed_mime(g: &Gpg, fpr: &str, protected_subject: Option<&str>, text: &str) -> (String, String) {
+pub(crate) fn signed_mime(g: &Gpg, fpr: &str, protected_subject: Option<&str>, text: &str) -> (String, String) {
     let headers = match protected_subject {
         Some(s) => format!("Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: {s}\r\n"),
         None => "Content-Type: text/plain; charset=utf-8\r\n".to_owned(),
@@ -132,7 +132,7 @@ fn signed_mime(g: &Gpg, fpr: &str, protected_subject: Option<&str>, text: &str) 
     (entity, String::from_utf8_lossy(&sig).replace('\n', "\r\n"))
 }
 
-fn outer(from: &str, id: &str, subject: &str, in_reply_to: &str) -> String {
+pub(crate) fn outer(from: &str, id: &str, subject: &str, in_reply_to: &str) -> String {
     format!(
         "From: {from}\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {in_reply_to}\r\n\
          Date: Mon, 30 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
@@ -608,7 +608,7 @@ fn a_forged_from_moves_no_clock_and_credits_nobody() {
     assert!(show["thread"].as_array().unwrap().iter().any(|m| m["auth"] == "dmarc"));
 }
 
-fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
+pub(crate) fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
     let binary = g.ok(&["--export", fpr], b"");
     format!(
         "Autocrypt: addr={addr}; keydata={}\r\n",

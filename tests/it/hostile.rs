@@ -137,3 +137,195 @@ fn a_message_that_kills_the_daemon_is_given_up_after_two_deaths() {
         "{failed:?}"
     );
 }
+
+/// The signed reply of a member, wrapped as the whole message.
+fn multipart_signed(head: &str, entity: &str, sig: &str) -> String {
+    format!(
+        "{head}Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
+         --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{sig}\r\n--S--\r\n"
+    )
+}
+
+/// A forged mail from a member's address brings the attacker's key for
+/// that address (Autocrypt); a second forged mail is signed with it. Before
+/// the fix the key was pinned as if team@ were a reporter, and the signed
+/// mail counted as the team's: the response clock stopped and the report
+/// went to `triaged`. Keys for addresses whose proof is configured are
+/// never learned from mail.
+#[test]
+fn a_key_brought_by_mail_never_speaks_for_a_team_member() {
+    use crate::attacks::{autocrypt, outer, signed_mime, team};
+    use crate::gpg::Gpg;
+    const TEAM: &str = "team@example.test";
+    let t = team();
+    let s = &t.s;
+    let (id, alert_id) = t.file_report(1, "pin-report@example.test", "Open redirect in login");
+    let attacker = Gpg::new();
+    let attacker_fpr = attacker.generate(TEAM, "cv25519");
+    let subject = format!("Re: [{id}] New report");
+    let first = format!(
+        "{}{}Content-Type: text/plain\r\n\r\nHere is my new key.\r\n",
+        outer(TEAM, "pin1@evil.example", &subject, &alert_id),
+        autocrypt(&attacker, &attacker_fpr, TEAM)
+    );
+    s.stack.deliver("attacker@evil.example", SECURITY, &first);
+    s.stack.wait_for(SECURITY, "<pin1@evil.example>", WAIT);
+    s.once();
+    // The team's "answer" to the reporter with us in Cc, signed as a whole
+    // with the attacker's key: not for the relay; its signature alone
+    // would prove the member.
+    let (entity, sig) = signed_mime(
+        &attacker,
+        &attacker_fpr,
+        Some(&subject),
+        "We confirm the bug; triaging.\n",
+    );
+    let head = format!(
+        "From: {TEAM}\r\nTo: {RESEARCHER}\r\nCc: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <pin2@evil.example>\r\n\
+         In-Reply-To: {alert_id}\r\nMIME-Version: 1.0\r\n"
+    );
+    let second = multipart_signed(&head, &entity, &sig);
+    s.stack.deliver("attacker@evil.example", SECURITY, &second);
+    s.stack.wait_for(SECURITY, "<pin2@evil.example>", WAIT);
+    s.once();
+    let r = s.reports().into_iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(r["state"], "new", "the forged signed mail does not triage: {r}");
+    assert!(r["response_met_at"].is_null(), "nor stop the response clock: {r}");
+    let keys: serde_json::Value = serde_json::from_slice(&s.embargo(&["keys", "list", "--json"]).stdout).unwrap();
+    let learned: Vec<_> = keys["reporters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["address"].as_str().is_some_and(|a| a.eq_ignore_ascii_case(TEAM)))
+        .collect();
+    assert!(learned.is_empty(), "no key learned for a member's address: {learned:?}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&s.embargo(&["reports", "show", &id, "--json"]).stdout).unwrap();
+    assert!(
+        show["thread"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["auth"] != "signature"),
+        "{show}"
+    );
+    // The member's own key still speaks for them.
+    let (entity, sig) = signed_mime(&t.member, &t.member_fpr, Some(&subject), "Confirmed.\n");
+    let real = multipart_signed(
+        &head.replace("pin2@evil.example", "real-member@example.test"),
+        &entity,
+        &sig,
+    );
+    s.stack.deliver(TEAM, SECURITY, &real);
+    s.stack.wait_for(SECURITY, "<real-member@example.test>", WAIT);
+    s.once();
+    let r = s.reports().into_iter().find(|r| r["id"] == id).unwrap();
+    assert!(r["response_met_at"].is_string(), "{r}");
+}
+
+/// Trust on first use, bounded: the attacker writes first from the
+/// researcher's address with a key of their own, which is pinned. The
+/// researcher's own report comes later; the attacker's follow-up to it,
+/// signed with that key, would count as the researcher's (the credit wish
+/// becoming the credit) if a first-sight key spoke for every report of
+/// the address. It speaks only for the report it came with.
+#[test]
+fn a_key_pinned_on_first_sight_speaks_only_for_the_report_it_came_with() {
+    use crate::attacks::{autocrypt, signed_mime};
+    use crate::gpg::Gpg;
+    let s = Setup::new();
+    let attacker = Gpg::new();
+    let attacker_fpr = attacker.generate(RESEARCHER, "cv25519");
+    let first = format!(
+        "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Early bird\r\nMessage-ID: <early@evil.example>\r\n{}\r\nA report.\r\n",
+        autocrypt(&attacker, &attacker_fpr, RESEARCHER)
+    );
+    s.stack.deliver("attacker@evil.example", SECURITY, &first);
+    s.stack.wait_for(SECURITY, "<early@evil.example>", WAIT);
+    s.once();
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("genuine@example.test", "The real report", "steps"),
+    );
+    s.stack.wait_for(SECURITY, "<genuine@example.test>", WAIT);
+    s.once();
+    let id = |subject: &str| {
+        s.reports().into_iter().find(|r| r["subject"] == subject).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (early, genuine) = (id("Early bird"), id("The real report"));
+    let signed_credit = |mid: &str, report: &str| {
+        let subject = format!("Re: [{report}] report");
+        let (entity, sig) = signed_mime(
+            &attacker,
+            &attacker_fpr,
+            None,
+            "Credit: Mallory https://mallory.example\n",
+        );
+        multipart_signed(
+            &format!(
+                "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\nMIME-Version: 1.0\r\n"
+            ),
+            &entity,
+            &sig,
+        )
+    };
+    s.stack.deliver(
+        "attacker@evil.example",
+        SECURITY,
+        &signed_credit("credit-genuine@evil.example", &genuine),
+    );
+    s.stack.deliver(
+        "attacker@evil.example",
+        SECURITY,
+        &signed_credit("credit-early@evil.example", &early),
+    );
+    s.stack.wait_for(SECURITY, "<credit-genuine@evil.example>", WAIT);
+    s.stack.wait_for(SECURITY, "<credit-early@evil.example>", WAIT);
+    s.once();
+    let r = |id: &str| s.reports().into_iter().find(|r| r["id"] == id).unwrap();
+    let g = r(&genuine);
+    assert_eq!(
+        g["credit_name"], "",
+        "the researcher's credit is not the attacker's to set: {g}"
+    );
+    assert_eq!(g["credit_proposal"]["name"], "Mallory", "kept as a proposal: {g}");
+    let show: serde_json::Value =
+        serde_json::from_slice(&s.embargo(&["reports", "show", &genuine, "--json"]).stdout).unwrap();
+    assert!(
+        show["thread"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["auth"] != "signature"),
+        "{show}"
+    );
+    // On the report the key came with, its signature speaks.
+    assert_eq!(r(&early)["credit_name"], "Mallory");
+    // The team vouches for the key (after a call with its holder): then it
+    // speaks for the address.
+    let keys: serde_json::Value = serde_json::from_slice(&s.embargo(&["keys", "list", "--json"]).stdout).unwrap();
+    let k = &keys["reporters"][0];
+    assert_eq!(k["vouched"], false, "{keys}");
+    let listed = String::from_utf8(s.embargo(&["keys", "list"]).stdout).unwrap();
+    assert!(listed.contains("first sight"), "{listed}");
+    let out = s.embargo(&["keys", "accept", RESEARCHER, &attacker_fpr]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let subject = format!("Re: [{genuine}] report");
+    let (entity, sig) = signed_mime(&attacker, &attacker_fpr, None, "Credit: Vouched Holder\n");
+    s.stack.deliver(
+        "attacker@evil.example",
+        SECURITY,
+        &multipart_signed(
+            &format!("From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <vouched@evil.example>\r\nMIME-Version: 1.0\r\n"),
+            &entity,
+            &sig,
+        ),
+    );
+    s.stack.wait_for(SECURITY, "<vouched@evil.example>", WAIT);
+    s.once();
+    assert_eq!(r(&genuine)["credit_name"], "Vouched Holder");
+}
