@@ -42,8 +42,9 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
         .iter()
         .map(|i| Item {
             tracking_id: i.tracking_id.clone(),
-            // In cleartext, nothing that arrived encrypted.
-            subject: if i.encrypted && !encrypt {
+            // What arrived encrypted only to the key that signed it: the
+            // reports listed may have been sent in anyone's name.
+            subject: if i.encrypted && !(encrypt && crate::openpgp::may_echo_to(cert.as_ref(), &i.signer)) {
                 "(your encrypted report)".to_owned()
             } else {
                 crate::text::bounded(&i.subject)

@@ -25,6 +25,7 @@ use sequoia_openpgp::parse::Parse as _;
 
 use crate::config::Config;
 use crate::message::Inbound;
+use crate::openpgp::may_echo_to;
 use crate::pipeline::Pipeline;
 use crate::reply::{self, Crypto, ReplyTo};
 use crate::report::ReportState;
@@ -156,8 +157,9 @@ pub fn to_reporter(
         encrypt_to: reporter_cert(store, &p.me, &t.reporter)?,
     };
     let encrypt = crypto.encrypt_to.is_some() && p.team.signer().is_some();
-    // In cleartext, the decrypted subject of an encrypted report stays home.
-    let subject = if t.encrypted && !encrypt {
+    // The decrypted subject of an encrypted report goes back only encrypted
+    // to the key that signed the report (see `openpgp::may_echo_to`).
+    let subject = if t.encrypted && !(encrypt && may_echo_to(crypto.encrypt_to.as_ref(), &t.opener_signer)) {
         format!("[{}]", t.tracking_id)
     } else {
         reply::tagged_subject(&t.tracking_id, &format!("Re: {}", t.subject))
@@ -172,9 +174,10 @@ pub fn to_reporter(
 pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Result<Outgoing> {
     let cert = reporter_cert(store, &p.me, &t.reporter)?;
     let encrypt = cert.is_some() && p.team.signer().is_some();
+    let echo = !t.encrypted || (encrypt && may_echo_to(cert.as_ref(), &t.opener_signer));
     let ctx = reply::AckContext {
         tracking_id: t.tracking_id.clone(),
-        subject: if t.encrypted && !encrypt {
+        subject: if !echo {
             "your encrypted report".to_owned()
         } else {
             crate::text::bounded(&t.subject)
@@ -203,7 +206,7 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         human: false,
         all_references: false,
     };
-    let subject = if t.encrypted && !encrypt {
+    let subject = if !echo {
         format!("[{}]", t.tracking_id)
     } else {
         reply::tagged_subject(&t.tracking_id, &t.subject)
@@ -223,8 +226,9 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &
         .find(|r| r.id == t.tracking_id)
         .ok_or_else(|| anyhow::anyhow!("no report {}", t.tracking_id))?;
     crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, Timestamp::now());
-    if t.encrypted && reporter_cert(store, &Identity::from_config(cfg), &t.reporter)?.is_none() {
-        // The notice goes out in cleartext: no decrypted subject in it.
+    let cert = reporter_cert(store, &Identity::from_config(cfg), &t.reporter)?;
+    if t.encrypted && !may_echo_to(cert.as_ref(), &t.opener_signer) {
+        // No decrypted subject but to the key that signed the report.
         r.subject = "your encrypted report".to_owned();
     } else {
         r.subject = crate::text::bounded(&r.subject);

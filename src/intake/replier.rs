@@ -26,6 +26,8 @@ pub(super) struct Replier<'a> {
     pub(super) return_path: String,
     pub(super) ctx: AckContext,
     pub(super) cert: Option<Cert>,
+    /// What arrived encrypted may be quoted (see `openpgp::may_echo_to`).
+    pub(super) echo: bool,
     /// Why no automatic reply goes out (first start, no usable address).
     pub(super) no_reply: Option<String>,
     /// Past the per-sender limit: an acknowledgement is held and combined,
@@ -50,10 +52,14 @@ impl<'a> Replier<'a> {
         };
         let received = a.internal_date.unwrap_or_else(Timestamp::now);
         let encrypt = cert.is_some() && p.team.signer().is_some();
-        // Anyone can resend a captured ciphertext with their own Return-Path:
-        // a reply that goes out in cleartext must not echo anything that
-        // arrived encrypted (not even the protected subject).
-        let echo_subject = !protection.encrypted || encrypt;
+        // Anyone can resend a captured ciphertext with their own From,
+        // Return-Path and key: what arrived encrypted (even the protected
+        // subject) goes back only encrypted to the key that signed it inside.
+        let signer = match &protection.signature {
+            crate::openpgp::SigState::Good { signer, .. } => signer.as_str(),
+            _ => "",
+        };
+        let echo_subject = !protection.encrypted || (encrypt && crate::openpgp::may_echo_to(cert.as_ref(), signer));
         let ctx = AckContext {
             tracking_id: String::new(),
             subject: if echo_subject {
@@ -86,6 +92,7 @@ impl<'a> Replier<'a> {
             return_path,
             ctx,
             cert,
+            echo: echo_subject,
             no_reply,
             over_limit,
         })
@@ -121,7 +128,7 @@ impl<'a> Replier<'a> {
                 team: Some(&p.team),
                 encrypt_to: self.cert,
             };
-            let subject = if ctx.encrypted_report && !ctx.encrypted {
+            let subject = if ctx.encrypted_report && !self.echo {
                 format!("[{tracking_id}]")
             } else {
                 reply::tagged_subject(tracking_id, &ctx.subject)

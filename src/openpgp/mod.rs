@@ -274,6 +274,15 @@ pub fn signed_by_trusted(protection: &Protection, trusted: &[Cert], addr: &str) 
         .any(|c| c.keys().any(|k| k.key().fingerprint().to_hex() == *signer) && bound_to(c, addr))
 }
 
+/// May what a message brought encrypted go back, encrypted to `cert`?
+/// Only to its author: the key that signed it inside the encryption.
+/// Anyone can resend a captured ciphertext with their own From, Return-Path
+/// and key; the signature inside is the one thing they cannot make.
+/// `signer` is the signing key's fingerprint ("" when unsigned).
+pub fn may_echo_to(cert: Option<&Cert>, signer: &str) -> bool {
+    !signer.is_empty() && cert.is_some_and(|c| c.keys().any(|k| k.key().fingerprint().to_hex() == signer))
+}
+
 fn certs_with(known: &[Cert], learned: &[LearnedKey]) -> Vec<Cert> {
     let mut out = known.to_vec();
     for l in learned {

@@ -21,6 +21,9 @@ pub struct Thread {
     pub credit: String,
     /// The report (or a message in it) arrived encrypted.
     pub encrypted: bool,
+    /// Who signed the report's first message (a key fingerprint; "" when
+    /// unsigned): what it says goes back encrypted only to that key.
+    pub opener_signer: String,
     /// The latest message of the thread (in or out), for In-Reply-To.
     pub latest: Option<String>,
     /// Message-IDs of the thread, oldest first (bounded), for References.
@@ -46,6 +49,7 @@ impl Store {
                         received_at: r.get(6)?,
                         credit: r.get(7)?,
                         encrypted: r.get::<_, i64>(8)? != 0,
+                        opener_signer: String::new(),
                         latest: None,
                         references: Vec::new(),
                     })
@@ -61,6 +65,7 @@ impl Store {
             .query_map([t.report_id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         t.latest = ids.last().cloned();
+        t.opener_signer = self.report_opened_by(t.report_id)?;
         let skip = ids.len().saturating_sub(20);
         t.references = ids.into_iter().skip(skip).collect();
         Ok(t)

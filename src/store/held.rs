@@ -20,6 +20,8 @@ pub struct HeldItem {
     pub tracking_id: String,
     pub subject: String,
     pub encrypted: bool,
+    /// Who signed the report's first message ("" when unsigned).
+    pub signer: String,
     /// The report's first Message-ID (for References).
     pub message_id: String,
 }
@@ -70,6 +72,8 @@ impl Store {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT h.id, h.report_id, r.tracking_id, r.subject, r.encrypted, h.recipient, r.reporter_name,
                         (SELECT m.message_id FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'
+                         ORDER BY m.id LIMIT 1),
+                        (SELECT m.signer FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'
                          ORDER BY m.id LIMIT 1)
                  FROM held_acks h JOIN reports r ON r.id = h.report_id
                  WHERE h.recipient_key = ?1 AND h.combined_message_id IS NULL ORDER BY h.id LIMIT ?2",
@@ -91,6 +95,7 @@ impl Store {
                     subject: r.get(3)?,
                     encrypted: r.get::<_, i64>(4)? != 0,
                     message_id: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                    signer: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
                 });
             }
             if !group.items.is_empty() {
