@@ -272,17 +272,7 @@ fn summary_line(r: &ReportSummary) -> String {
 /// newline), ESC, DEL and C1 controls become visible escapes, so a report
 /// cannot move the cursor, rewrite the screen or set the clipboard (OSC 52).
 pub fn terminal_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::printable(text)
 }
 
 fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -541,6 +531,11 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             no_credit,
             accept: false,
         } => {
+            if let Some(u) = url.as_deref().filter(|u| crate::text::link(u).is_none()) {
+                anyhow::bail!(
+                    "--url {u:?} is not a link people can follow safely: use an https:, http: or mailto: address"
+                );
+            }
             let credit = if no_credit {
                 None
             } else {

@@ -42,13 +42,15 @@ pub enum LogFormat {
 }
 
 pub fn init(format: LogFormat) {
-    use std::io::IsTerminal as _;
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    // No colours: every line passes `text::printable`, which shows an
+    // escape sequence instead of sending it, and a mail's From, Message-ID
+    // or subject must never steer the operator's terminal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && !journald);
+        .with_writer(|| Printable(std::io::stderr()))
+        .with_ansi(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text if journald => {
@@ -60,4 +62,21 @@ pub fn init(format: LogFormat) {
         }
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Standard error through [`crate::text::printable`]: a log line is
+/// formatted whole and written at once, so no control character from mail
+/// (ESC, C1, bidi overrides) reaches the terminal or the journal.
+struct Printable<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Printable<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(crate::text::printable(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -206,7 +206,8 @@ pub fn credit_wish(text: &str) -> Option<crate::report::CreditWish> {
             for word in rest.split_whitespace() {
                 let w = word.trim_matches(|c| c == '<' || c == '>' || c == '(' || c == ')' || c == ',');
                 if w.starts_with("https://") || w.starts_with("http://") {
-                    url = w.to_owned();
+                    // Only a link people can follow safely is kept.
+                    url = crate::text::link(w).unwrap_or_default();
                 } else if url.is_empty() && !w.is_empty() {
                     name.push(w);
                 }

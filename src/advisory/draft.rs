@@ -21,16 +21,14 @@ pub fn from_report(r: &ReportSummary) -> Advisory {
     let mut credits = Vec::new();
     if r.credit == "yes" && !r.credit_name.trim().is_empty() {
         credits.push(Credit {
-            name: r.credit_name.clone(),
+            // A file people open in an editor: no escape sequence from mail.
+            name: crate::text::printable(&r.credit_name),
             kind: "FINDER".to_owned(),
-            contact: (!r.credit_url.is_empty())
-                .then(|| r.credit_url.clone())
-                .into_iter()
-                .collect(),
+            contact: crate::text::link(&r.credit_url).into_iter().collect(),
         });
     }
     Advisory {
-        title: crate::text::bounded(&r.subject),
+        title: crate::text::printable(&crate::text::bounded(&r.subject)),
         affected: vec![Affected {
             product: Some(String::new()),
             ..Affected::default()
@@ -85,7 +83,7 @@ pub fn edit_file(tracking_id: &str, r: &ReportSummary, document: &str, problems:
     }
     out.push_str(&format!(
         "# Advisory for {tracking_id}: {}\n# Report: {}\n",
-        crate::text::bounded(&r.subject),
+        crate::text::printable(&crate::text::bounded(&r.subject)),
         dates(r).join("; ")
     ));
     out.push_str(FIELDS);

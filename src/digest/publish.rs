@@ -12,7 +12,17 @@ use crate::store::Credited;
 /// The hall of fame as Markdown or HTML (templates `hall-of-fame.md` and
 /// `hall-of-fame.html` beside the config file) or JSON.
 pub fn hall_of_fame(cfg: &Config, people: &[Credited], format: &str) -> anyhow::Result<String> {
-    let ctx = serde_json::json!({ "people": people, "team": cfg.smtp.from.name.clone().unwrap_or_default() });
+    // A page people click: only https, http and mailto links, whatever an
+    // older template beside the config does with them.
+    let linked: Vec<Credited> = people
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.url = crate::text::link(&p.url).unwrap_or_default();
+            p
+        })
+        .collect();
+    let ctx = serde_json::json!({ "people": linked, "team": cfg.smtp.from.name.clone().unwrap_or_default() });
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
     match format {
         "json" => Ok(serde_json::to_string_pretty(people)? + "\n"),

@@ -427,3 +427,137 @@ fn a_resent_ciphertext_is_not_decrypted_for_the_attacker() {
         readable(&victim, &ack)
     );
 }
+
+/// Whether `text` carries anything that would steer a terminal.
+fn steers_a_terminal(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        (c < ' ' && c != '\n' && c != '\t' && c != '\r')
+            || ('\u{7f}'..='\u{9f}').contains(&c)
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    })
+}
+
+/// Terminal escapes (OSC 52 sets the clipboard, CSI moves the cursor) and
+/// bidi overrides in a From's quoted local part, a Message-ID, a subject
+/// and a credit line, with markup (`<img onerror>`, a `javascript:` link) in
+/// the credit: none of it reaches a log line, a CLI verb's output, the
+/// digest, the hall of fame or the advisory exports as it came. Built with
+/// Python's email package's raw bytes, sent through Exim.
+#[test]
+fn escapes_and_markup_from_mail_reach_no_terminal_browser_or_file() {
+    let s = Setup::with(Options {
+        extra: "\n[team]\nmembers = [\"team@example.test\"]\nnotify = [\"team@example.test\"]\n".to_owned(),
+        ..Options::default()
+    });
+    let osc52 = "\u{1b}]52;c;ZXZpbA==\u{7}";
+    let mail = format!(
+        "From: \"Mallory {osc52}\" <\"x{osc52}\"@example.test>\r\nTo: {SECURITY}\r\n\
+         Subject: =?UTF-8?B?{}?=\r\nMessage-ID: <id\u{1b}[2J@evil.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSteps to reproduce: open the page.\r\n",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "XSS \u{1b}[2J\u{9b}31m in gpj.\u{202e}exe".as_bytes()
+        )
+    );
+    s.stack.deliver("researcher@example.test", SECURITY, &mail);
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let run = s.once();
+    outputs.push((
+        "run --once log".into(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    ));
+    let id = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    let credit = format!(
+        "From: \"Mallory {osc52}\" <\"x{osc52}\"@example.test>\r\nTo: {SECURITY}\r\nSubject: Re: [{id}]\r\n\
+         Message-ID: <credit\u{1b}[2J@evil.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Credit: <img src=x onerror=alert(1)> [x](javascript:alert(1)) \u{1b}[31mred\u{202e}txt.exe https://evil.example/\"onmouseover=\"alert(1)\r\n"
+    );
+    s.stack.deliver("researcher@example.test", SECURITY, &credit);
+    s.stack.wait_inbox(SECURITY, 2, WAIT);
+    let run = s.once();
+    outputs.push((
+        "run --once log".into(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    ));
+    let ok = |args: &[&str]| {
+        let out = s.embargo(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    ok(&["reports", "credit", &id, "--accept"]);
+    ok(&["reports", "fixed", &id]);
+    for args in [
+        vec!["reports", "list"],
+        vec!["reports", "show", &id],
+        vec!["messages"],
+        vec!["digest", "--dry-run"],
+        vec!["digest", "--dry-run", "--html"],
+        vec!["keys", "list"],
+        vec!["hall-of-fame", "--format", "md"],
+        vec!["hall-of-fame", "--format", "html"],
+    ] {
+        outputs.push((args.join(" "), ok(&args)));
+    }
+    // The first draft of the advisory credits the reporter as they asked.
+    let editor = s.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/^summary = \"\"/summary = \"s\"/; s/^product = \"\"/product = \"Example\"/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&*BIN)
+        .arg("--config")
+        .arg(&s.config)
+        .args(["advisory", "edit", &id])
+        .env("EDITOR", &editor)
+        .env_remove("VISUAL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for format in ["md", "html"] {
+        outputs.push((
+            format!("advisory export {format}"),
+            ok(&["advisory", "export", &id, "--format", format, "--draft"]),
+        ));
+    }
+    // The team's alert (a mail people read in a terminal client too).
+    for m in s.stack.wait_inbox("team@example.test", 1, WAIT) {
+        outputs.push(("alert".into(), m));
+    }
+    for (what, text) in &outputs {
+        if let Some(c) = steers_a_terminal(text) {
+            panic!("{what} carries {c:?}:\n{text}");
+        }
+        let published = what.contains("hall-of-fame") || what.contains("advisory") || what.contains("--html");
+        if !published {
+            continue; // a terminal shows markup as text
+        }
+        assert!(!text.contains("<img"), "{what} carries raw markup:\n{text}");
+        if what.contains("md") {
+            assert!(
+                !text.contains("](javascript"),
+                "{what} carries a javascript: link:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("href=\"javascript"),
+            "{what} carries a javascript: link:\n{text}"
+        );
+        assert!(
+            !text.contains("\"onmouseover"),
+            "{what} breaks out of an attribute:\n{text}"
+        );
+    }
+    let hof = &outputs.iter().find(|(w, _)| w == "hall-of-fame --format md").unwrap().1;
+    assert!(
+        hof.contains("Mallory") || hof.contains("img"),
+        "the credit is listed:\n{hof}"
+    );
+}
