@@ -112,6 +112,13 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
     pub path: PathBuf,
+    /// The most decrypted text kept for one message (the first bytes;
+    /// also at most 8 times the message's own size, or 64 KiB).
+    pub max_text_per_message: u64,
+    /// What mail from unauthenticated senders may add to the database in
+    /// one clock hour (raw message and text); past it, such mail keeps 4 KiB
+    /// of text and its raw copy stays on the IMAP server only.
+    pub unauthenticated_per_hour: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 //! `reply` (compose) → `store` (persist decision, message, outbox row and the
 //! IMAP position in one transaction). The stages never call each other.
 
+mod budget;
 mod keys;
 mod replier;
 
@@ -80,8 +81,31 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     };
     let opened = openpgp::open(a.raw, parsed, &ctx);
     timing::add(Stage::OpenPgp, started);
-    let (msg, protection) = (opened.msg, opened.protection);
+    let (mut msg, protection) = (opened.msg, opened.protection);
+    let from = msg.from_addr.as_deref().unwrap_or_default();
+    let auth = crate::trust::authenticate(
+        &msg,
+        openpgp::signed_by_trusted(&protection, &trusted, from),
+        p.config.trust.authserv_id.as_deref(),
+    );
+    // From here on every stage (triage, alerts, the store) sees the text
+    // as it is kept: bounded, whatever it decompressed to.
+    let kept = budget::bound(
+        store,
+        &p.config.store,
+        a.raw.len() as u64,
+        &msg.body_text,
+        auth.proven(),
+    )?;
+    if let Some(text) = kept.text {
+        msg.body_text = text;
+    }
     let mut row = inbound_row(&msg, a);
+    row.auth = auth;
+    if !kept.raw {
+        row.raw = None;
+    }
+    (row.cut, row.charged) = (kept.note, kept.charged);
     row.encrypted = protection.encrypted;
     row.signature = protection.signature.as_str().to_owned();
     if let SigState::Good { signer, .. } = &protection.signature {
@@ -89,11 +113,6 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     }
     row.decryption = protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default();
     let from = msg.from_addr.as_deref().unwrap_or_default();
-    row.auth = crate::trust::authenticate(
-        &msg,
-        openpgp::signed_by_trusted(&protection, &trusted, from),
-        p.config.trust.authserv_id.as_deref(),
-    );
     // A key pinned on first sight proves only that its holder wrote first:
     // its signature speaks for the report it came with (and the one it
     // opens), not for every report from the address. Checked once triage
@@ -479,6 +498,7 @@ pub fn record_failure(
     msg: Option<&Inbound>,
     reason: &str,
 ) -> crate::fault::Result<Recorded> {
+    let cut_text: String;
     let mut row = match msg {
         Some(m) => inbound_row(m, a),
         None => InboundRow {
@@ -490,6 +510,16 @@ pub fn record_failure(
         },
     };
     row.size = row.size.max(a.raw.len() as u64);
+    // Whoever sent it is unknown: it counts against the hourly budget.
+    let kept = budget::bound(store, &p.config.store, a.raw.len() as u64, row.body, false)?;
+    if let Some(text) = kept.text {
+        cut_text = text;
+        row.body = &cut_text;
+    }
+    if !kept.raw {
+        row.raw = None;
+    }
+    (row.cut, row.charged) = (kept.note, kept.charged);
     tracing::warn!(
         reason,
         uid = a.source.as_ref().map(|s| s.uid),

@@ -101,6 +101,8 @@ pub(super) struct RawSmtp {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: String,
+    pub(super) max_text_per_message: Option<toml::Value>,
+    pub(super) unauthenticated_per_hour: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]

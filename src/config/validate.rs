@@ -83,8 +83,18 @@ impl Validator<'_> {
         if raw.store.path.trim().is_empty() {
             return Err(self.err("store", "path", "must not be empty"));
         }
+        let size = |key: &str, v: &Option<toml::Value>, default: u64| match v {
+            None => Ok(default),
+            Some(v) => crate::config::parse_size(v).map_err(|p| self.err("store", key, p)),
+        };
         let store = StoreConfig {
             path: self.path(&raw.store.path),
+            max_text_per_message: size("max_text_per_message", &raw.store.max_text_per_message, 1024 * 1024)?,
+            unauthenticated_per_hour: size(
+                "unauthenticated_per_hour",
+                &raw.store.unauthenticated_per_hour,
+                256 * 1024 * 1024,
+            )?,
         };
         let prefix = raw.policy.tracking_prefix.clone().unwrap_or_else(|| "SEC".to_owned());
         if prefix.is_empty() || prefix.len() > 16 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {

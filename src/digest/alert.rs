@@ -18,6 +18,29 @@ use crate::openpgp::{Protection, SigState, TeamKeys};
 use crate::policy::{self, Calendar, Promises};
 use crate::store::ComposeMany;
 
+/// How much of a report's text an alert quotes: what a person reads before
+/// deciding to open the report; the rest is one command away.
+pub const ALERT_TEXT: usize = 16 * 1024;
+
+/// The original message is attached up to this size.
+pub const ALERT_ORIGINAL: usize = 2 * 1024 * 1024;
+
+/// The first `max` bytes of `text`, and where the rest is.
+fn head(text: &str, max: usize, tracking_id: &str) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n\n[... {} more bytes: embargo reports show {tracking_id}]",
+        &text[..end],
+        text.len() - end
+    )
+}
+
 /// What alerts need, loaded with the pipeline.
 #[derive(Debug, Clone)]
 pub struct AlertSetup {
@@ -99,7 +122,7 @@ pub fn compose<'a>(
         let ctx = report.context(setup, tracking_id, content, subject_ok);
         let text = crate::text::render_file(&setup.template, &ctx)?;
         let mut attachments = Vec::new();
-        if content {
+        if content && raw.len() <= ALERT_ORIGINAL {
             let mut part =
                 b"Content-Type: message/rfc822\r\nContent-Disposition: attachment; filename=\"report.eml\"\r\n\r\n"
                     .to_vec();
@@ -134,10 +157,10 @@ impl NewReport<'_> {
     fn context(self, setup: &AlertSetup, tracking_id: &str, content: bool, subject_ok: bool) -> AlertContext {
         let NewReport {
             msg,
+            raw,
             protection,
             received,
             excluded_today,
-            ..
         } = self;
         let (signature, signer) = match &protection.signature {
             SigState::Good { signer, .. } => ("good".to_owned(), signer.clone()),
@@ -162,9 +185,18 @@ impl NewReport<'_> {
             } else {
                 String::new()
             },
-            text: if content { msg.body_text.clone() } else { String::new() },
-            attachments: if content {
-                vec!["original message".to_owned()]
+            text: if content {
+                head(&msg.body_text, ALERT_TEXT, tracking_id)
+            } else {
+                String::new()
+            },
+            attachments: if content && raw.len() <= ALERT_ORIGINAL {
+                vec!["the original message (attached)".to_owned()]
+            } else if content {
+                vec![format!(
+                    "original message ({} bytes) not attached: embargo reports show {tracking_id}",
+                    raw.len()
+                )]
             } else {
                 Vec::new()
             },

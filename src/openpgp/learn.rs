@@ -51,11 +51,47 @@ fn matching(certs: impl IntoIterator<Item = Cert>, from: &str, source: &'static 
         .collect()
 }
 
+/// The most bytes of one key block (armored or binary) that are parsed at
+/// all: `pin::MAX_CERT_BYTES` of key, armored, with room for a few more.
+pub const MAX_KEY_BLOCK: usize = 4 * super::pin::MAX_CERT_BYTES;
+/// The most packets a key block may hold to be parsed into certificates:
+/// `pin::MAX_USERIDS` user IDs and `pin::MAX_SUBKEYS` subkeys with a few
+/// signatures each.
+pub const MAX_KEY_PACKETS: usize = 4 * (super::pin::MAX_USERIDS + super::pin::MAX_SUBKEYS) + 16;
+
+/// The certificates in a key block, if it is small enough to look at. A
+/// key with one user ID repeated 120,000 times (28 MB of mail) once took
+/// the daemon to 1.2 GB while sequoia built the certificate whole; the
+/// bounds are checked before that, on the bytes and by counting packets
+/// with the streaming parser (nothing kept).
 fn parse_certs(bytes: &[u8]) -> Vec<Cert> {
+    if bytes.len() > MAX_KEY_BLOCK || !few_packets(bytes) {
+        return Vec::new();
+    }
     match CertParser::from_bytes(bytes) {
         Ok(p) => p.filter_map(Result::ok).take(16).collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// Does the block hold at most [`MAX_KEY_PACKETS`] packets?
+fn few_packets(bytes: &[u8]) -> bool {
+    use pgp::parse::{PacketParserResult, Parse as _};
+    let Ok(mut ppr) = pgp::parse::PacketParser::from_bytes(bytes) else {
+        return false;
+    };
+    let mut count = 0;
+    while let PacketParserResult::Some(pp) = ppr {
+        count += 1;
+        if count > MAX_KEY_PACKETS {
+            return false;
+        }
+        match pp.next() {
+            Ok((_, next)) => ppr = next,
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// `Autocrypt: addr=a@b; prefer-encrypt=mutual; keydata=BASE64` (Autocrypt
@@ -78,7 +114,7 @@ pub fn from_autocrypt(msg: &Inbound, from: &str) -> Vec<LearnedKey> {
         let (Some(addr), Some(keydata)) = (addr, keydata) else {
             continue;
         };
-        if keydata.len() > 2 * super::pin::MAX_CERT_BYTES {
+        if keydata.len() > MAX_KEY_BLOCK {
             continue;
         }
         if !addr.eq_ignore_ascii_case(from) {

@@ -279,6 +279,12 @@ const MIGRATIONS: &[&str] = &[
     -- accepted by the team.
     ALTER TABLE reporter_keys ADD COLUMN vouched INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE reporter_keys ADD COLUMN report_id INTEGER;
+    -- What unauthenticated senders stored per clock hour (raw and text),
+    -- against store.unauthenticated_per_hour.
+    CREATE TABLE storage_hours (
+        hour  TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL
+    ) STRICT;
     "#,
 ];
 

@@ -17,6 +17,7 @@
 mod advisory;
 mod attempt;
 mod backup;
+mod budget;
 mod conversation;
 mod downstream;
 mod error;
@@ -90,6 +91,10 @@ pub struct InboundRow<'a> {
     pub keys: Vec<NewKey>,
     /// The readable text (decrypted when it was encrypted). Confidential.
     pub body: &'a str,
+    /// What was not stored of it (text cut, raw copy left on the server).
+    pub cut: Option<String>,
+    /// Bytes charged to the unauthenticated senders' hourly budget.
+    pub charged: u64,
 }
 
 /// A reporter key to remember.

@@ -331,6 +331,12 @@ impl Writer<'_> {
         if let Some(raw) = m.raw {
             write_raw(self.tx, row, raw)?;
         }
+        if let Some(cut) = &m.cut {
+            self.event(report_id, Some(row), "not-kept", None, None, cut)?;
+        }
+        if m.charged > 0 {
+            super::budget::charge(self.tx, m.charged, self.now)?;
+        }
         Ok(row)
     }
 

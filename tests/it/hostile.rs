@@ -561,3 +561,159 @@ fn escapes_and_markup_from_mail_reach_no_terminal_browser_or_file() {
         "the credit is listed:\n{hof}"
     );
 }
+
+/// Bytes of the database and its write-ahead log.
+fn db_bytes(s: &Setup) -> u64 {
+    ["embargo.sqlite3", "embargo.sqlite3-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(s.dir.path().join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Small mails that decompress to 30 MB each (bzip2, encrypted to the
+/// team's published key with gpg): before the fix every byte of that text
+/// was stored and quoted in the team's alert. Now one message keeps a
+/// bounded head (with a line saying what was cut), unauthenticated senders
+/// together store at most `store.unauthenticated_per_hour`, and the alert
+/// quotes 16 KiB and points at the rest.
+#[test]
+fn compression_bombs_cannot_fill_the_disk_or_the_teams_inbox() {
+    use crate::gpg::{Gpg, keys, pgp_mime, reporter_gpg, setup_with_member};
+    let k = keys();
+    let member = Gpg::new();
+    let member_fpr = member.generate("team@example.test", "cv25519");
+    let s = setup_with_member(&member.export_public(&member_fpr));
+    std::fs::write(
+        &s.config,
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("[store]\n", "[store]\nunauthenticated_per_hour = \"600KiB\"\n"),
+    )
+    .unwrap();
+    let g = reporter_gpg();
+    let bomb = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "(printf 'Content-Type: text/plain; charset=utf-8\\r\\n\\r\\n'; \
+              yes 'GET /_matrix/client/v3/rooms/!x:example.org/report HTTP/1.1' | head -c 31000000) | \
+             gpg --batch --trust-model always -z 9 --compress-algo bzip2 --armor -e -r {}",
+            k.team_cv_fpr
+        ))
+        .env("GNUPGHOME", g.home.path())
+        .output()
+        .unwrap();
+    assert!(bomb.status.success());
+    assert!(
+        bomb.stdout.len() < 64 * 1024,
+        "a small mail: {} bytes",
+        bomb.stdout.len()
+    );
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("first@example.test", "A first report", "x"),
+    );
+    s.stack.wait_inbox(SECURITY, 1, WAIT);
+    s.once();
+    let before = db_bytes(&s);
+    for i in 0..4 {
+        let head =
+            format!("From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <bomb{i}@evil.example>\r\n");
+        s.stack.deliver(RESEARCHER, SECURITY, &pgp_mime(&head, &bomb.stdout));
+    }
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("behind-bombs@example.test", "Behind the bombs", "steps"),
+    );
+    s.stack.wait_inbox(SECURITY, 6, WAIT);
+    s.once();
+    let grown = db_bytes(&s) - before;
+    assert!(grown < 3 * 1024 * 1024, "the database grew by {grown} bytes");
+    let reports = s.reports();
+    assert_eq!(reports.len(), 6, "every mail is a report: {reports:?}");
+    let bombs: Vec<String> = reports
+        .iter()
+        .filter(|r| r["encrypted"] == true)
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bombs.len(), 4);
+    let shown = |id: &str| String::from_utf8(s.embargo(&["reports", "show", id]).stdout).unwrap();
+    assert!(
+        shown(&bombs[0]).contains("not kept (store.max_text_per_message"),
+        "{}",
+        shown(&bombs[0])
+    );
+    assert!(
+        bombs.iter().any(|id| shown(id).contains("stays on the IMAP server")),
+        "past the hourly budget the raw message is not kept"
+    );
+    assert!(
+        s.stack
+            .wait_for(RESEARCHER, "<behind-bombs@example.test>", WAIT)
+            .contains("Behind the bombs")
+    );
+    let alerts = s.stack.wait_inbox("team@example.test", 6, WAIT);
+    for a in &alerts {
+        assert!(a.len() < 200 * 1024, "an alert of {} bytes", a.len());
+    }
+}
+
+/// Peak resident memory of a process so far, in kB.
+fn peak_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A key whose user ID (and its binding signature) is repeated 120,000
+/// times, attached to a report (a 28 MB mail, built with gpg and Python):
+/// before the fix the daemon went to 1.2 GB while sequoia built the
+/// certificate, past the shipped unit's MemoryMax=768M, so systemd would
+/// kill it on every restart. Keys are bounded before they are parsed.
+#[test]
+fn a_key_with_a_hundred_thousand_user_ids_is_not_parsed_whole() {
+    use crate::gpg::Gpg;
+    let s = Setup::new();
+    let g = Gpg::new();
+    let fpr = g.generate(RESEARCHER, "cv25519");
+    let key = s.dir.path().join("key.asc");
+    std::fs::write(&key, g.export_public(&fpr)).unwrap();
+    let big = s.dir.path().join("big.asc");
+    std::fs::write(&big, attack(&["many-uids", key.to_str().unwrap(), "120000"])).unwrap();
+    let mail = attack(&["keymail", RESEARCHER, "<bigkey@evil.example>", big.to_str().unwrap()]);
+    assert!(mail.len() > 20_000_000, "{} bytes", mail.len());
+    s.stack.deliver(RESEARCHER, SECURITY, &String::from_utf8(mail).unwrap());
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("after-key@example.test", "After the key", "x"),
+    );
+    s.stack.wait_for(SECURITY, "<after-key@example.test>", WAIT);
+    s.stack.wait_inbox(SECURITY, 2, WAIT);
+    let mut d = s.daemon();
+    let mut peak = 0;
+    wait_until(
+        Duration::from_secs(120),
+        || {
+            peak = peak.max(peak_kb(d.pid()));
+            s.reports().len() >= 2
+        },
+        || s.daemon_log(),
+    );
+    peak = peak.max(peak_kb(d.pid()));
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0), "{}", s.daemon_log());
+    assert!(peak < 256 * 1024, "peak RSS {peak} kB (1.27 GB before the fix)");
+    let keys: serde_json::Value = serde_json::from_slice(&s.embargo(&["keys", "list", "--json"]).stdout).unwrap();
+    assert!(
+        keys["reporters"].as_array().unwrap().is_empty(),
+        "the key is not learned: {keys}"
+    );
+    println!("peak RSS with the 120,000-user-ID key: {peak} kB");
+}
