@@ -30,6 +30,10 @@ pub fn combine_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::R
     Ok(groups.len())
 }
 
+/// Tracking ids named (beyond the reports listed in full) in one combined
+/// acknowledgement: about 90 KB of ids; a bigger flood is counted.
+const MORE_IDS: usize = 5000;
+
 /// The reporter's pinned key, if it can be encrypted to.
 fn pinned(store: &Store, p: &Pipeline, address: &str) -> anyhow::Result<Option<Cert>> {
     Ok(crate::conversation::reporter_cert(store, &p.me, address)?)
@@ -37,8 +41,8 @@ fn pinned(store: &Store, p: &Pipeline, address: &str) -> anyhow::Result<Option<C
 
 fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<crate::store::Outgoing> {
     let encrypt = cert.is_some() && p.team.signer().is_some();
-    let items: Vec<Item> = g
-        .items
+    let (listed, rest) = g.items.split_at(g.items.len().min(crate::store::MAX_PER_COMBINED));
+    let items: Vec<Item> = listed
         .iter()
         .map(|i| Item {
             tracking_id: i.tracking_id.clone(),
@@ -55,15 +59,17 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
     let ctx = Context {
         reporter_name: crate::text::bounded(&g.reporter_name),
         team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+        total: g.items.len(),
         items,
+        more: rest.iter().take(MORE_IDS).map(|i| i.tracking_id.clone()).collect(),
+        more_count: rest.len(),
         response_business_days: promises.response_business_days,
         fix_days: promises.fix_days,
         complex_fix_days: promises.complex_fix_days,
         details_delay_days: promises.details_delay_days,
     };
     let body = render(&p.config, &ctx)?;
-    let ids: Vec<String> = g
-        .items
+    let ids: Vec<String> = listed
         .iter()
         .map(|i| i.message_id.clone())
         .filter(|m| !m.is_empty())

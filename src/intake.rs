@@ -278,6 +278,7 @@ impl<'a> Walk<'a, '_> {
             from_team: false,
             team_response: false,
             reopen: None,
+            reopen_held: None,
             credit: None,
             credit_proven: false,
             downstream: Some(auth.proven().then_some(auth.as_str())),
@@ -297,11 +298,23 @@ impl<'a> Walk<'a, '_> {
     ) -> crate::fault::Result<Disposition<'a>> {
         let (p, msg, protection) = (self.p, self.msg, self.protection);
         let proven = self.row.auth.proven();
-        let (reopen, credit) = if from_team {
-            (None, None)
+        let (reopen, reopen_held, credit) = if from_team {
+            (None, None, None)
         } else {
             let r = Replier::new(store, p, self.a, msg, protection, reporter_cert, proven)?;
-            (Some(r.compose(ReplyKind::Ack)), triage::credit_wish(&msg.body_text))
+            // Past the limit the acknowledgement of a reopened report is
+            // held for the combined one, as a new report's is.
+            let held = r.over_limit.is_some().then(|| {
+                (
+                    r.return_path.clone(),
+                    SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
+                )
+            });
+            (
+                Some(r.compose(ReplyKind::Ack)),
+                held,
+                triage::credit_wish(&msg.body_text),
+            )
         };
         // Only a member whose address was proven speaks for the team:
         // a forged From moves no clock and no state.
@@ -328,6 +341,7 @@ impl<'a> Walk<'a, '_> {
             from_team,
             team_response,
             reopen,
+            reopen_held,
             credit,
             credit_proven: proven,
             downstream: None,
@@ -354,6 +368,7 @@ impl<'a> Walk<'a, '_> {
                 from_team,
                 team_response: false,
                 reopen: None,
+                reopen_held: None,
                 credit: None,
                 credit_proven: false,
                 downstream: None,
@@ -467,6 +482,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         from_team: true,
         team_response: true,
         reopen: None,
+        reopen_held: None,
         credit: None,
         credit_proven: false,
         downstream: None,

@@ -18,7 +18,13 @@ pub struct Item {
 pub struct Context {
     pub reporter_name: String,
     pub team: String,
+    /// The reports listed with their subjects.
     pub items: Vec<Item>,
+    /// How many reports this mail acknowledges in all.
+    pub total: usize,
+    /// Tracking ids of the others (bounded), and how many there are.
+    pub more: Vec<String>,
+    pub more_count: usize,
     pub response_business_days: u32,
     pub fix_days: u32,
     pub complex_fix_days: u32,
@@ -35,6 +41,9 @@ pub fn check_template(cfg: &crate::config::Config) -> super::Result<()> {
             tracking_id: "SEC-2026-0001".into(),
             subject: "sample".into(),
         }],
+        total: 3,
+        more: vec!["SEC-2026-0002".into()],
+        more_count: 2,
         response_business_days: 5,
         fix_days: 90,
         complex_fix_days: 120,

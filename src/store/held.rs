@@ -1,6 +1,10 @@
 //! Acknowledgements held by the per-sender limit, and the combined
 //! acknowledgement that carries them: merged, never dropped. A forged flood
-//! costs its victim at most the limit plus one mail per period.
+//! costs its victim at most the limit plus one mail per period, and every
+//! report held in a period is acknowledged at its end, however many there
+//! are: the combined mail names [`MAX_PER_COMBINED`] of them in full
+//! (authenticated senders' first, then the oldest) and the rest by their
+//! tracking ids.
 
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -8,8 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::Result;
 use super::{Event, Outgoing, Store, outbox, ts};
 
-/// At most this many reports go into one combined acknowledgement; the rest
-/// wait for the next period.
+/// At most this many reports are listed with their subjects in one
+/// combined acknowledgement; the others of the period are named by their
+/// tracking ids only (and never wait for a later period).
 pub const MAX_PER_COMBINED: usize = 100;
 
 /// One held acknowledgement, as the combined one lists it.
@@ -22,6 +27,8 @@ pub struct HeldItem {
     pub encrypted: bool,
     /// Who signed the report's first message ("" when unsigned).
     pub signer: String,
+    /// The report's first message came from a proven sender.
+    pub proven: bool,
     /// The report's first Message-ID (for References).
     pub message_id: String,
 }
@@ -58,8 +65,8 @@ pub(super) fn hold(
 }
 
 impl Store {
-    /// Held acknowledgements whose time has come, by address (at most
-    /// [`MAX_PER_COMBINED`] each, oldest first).
+    /// Held acknowledgements whose time has come, by address: all of them,
+    /// those of authenticated senders first, then the oldest.
     pub fn held_acks_due(&self, now: Timestamp) -> Result<Vec<HeldGroup>> {
         let mut keys = self.conn.prepare_cached(
             "SELECT DISTINCT recipient_key FROM held_acks WHERE combined_message_id IS NULL AND due_at <= ?1",
@@ -74,9 +81,12 @@ impl Store {
                         (SELECT m.message_id FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'
                          ORDER BY m.id LIMIT 1),
                         (SELECT m.signer FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'
-                         ORDER BY m.id LIMIT 1)
+                         ORDER BY m.id LIMIT 1),
+                        (SELECT m.auth FROM messages m WHERE m.report_id = r.id AND m.direction = 'in'
+                         ORDER BY m.id LIMIT 1) AS auth
                  FROM held_acks h JOIN reports r ON r.id = h.report_id
-                 WHERE h.recipient_key = ?1 AND h.combined_message_id IS NULL ORDER BY h.id LIMIT ?2",
+                 WHERE h.recipient_key = ?1 AND h.combined_message_id IS NULL
+                 ORDER BY coalesce(auth, 'none') = 'none', h.id",
             )?;
             let mut group = HeldGroup {
                 recipient: String::new(),
@@ -84,7 +94,7 @@ impl Store {
                 reporter_name: String::new(),
                 items: Vec::new(),
             };
-            let mut rows = stmt.query(params![key, MAX_PER_COMBINED as i64])?;
+            let mut rows = stmt.query(params![key])?;
             while let Some(r) = rows.next()? {
                 group.recipient = r.get(5)?;
                 group.reporter_name = r.get(6)?;
@@ -96,6 +106,7 @@ impl Store {
                     encrypted: r.get::<_, i64>(4)? != 0,
                     message_id: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                     signer: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                    proven: r.get::<_, Option<String>>(9)?.is_some_and(|a| a != "none"),
                 });
             }
             if !group.items.is_empty() {

@@ -169,6 +169,9 @@ pub struct FollowUp<'a> {
     pub team_response: bool,
     /// For a reply to an excluded report: reopens it and acknowledges.
     pub reopen: Option<Compose<'a>>,
+    /// Past the per-sender limit, that acknowledgement is held for the
+    /// combined one: to whom, after how long.
+    pub reopen_held: Option<(String, jiff::SignedDuration)>,
     pub credit: Option<CreditWish>,
     /// The sender was authenticated: the credit wish is the reporter's;
     /// else it is kept as a proposal for the team to confirm.

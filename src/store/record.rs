@@ -111,24 +111,7 @@ impl Writer<'_> {
         for note in notes {
             self.event(Some(report_id), Some(row), "note", None, None, &note)?;
         }
-        let ack_queued = match held_ack {
-            Some((recipient, after)) => {
-                let due = super::held::hold(self.tx, report_id, &recipient, after, self.now)?;
-                self.event(
-                    Some(report_id),
-                    Some(row),
-                    "ack-held",
-                    None,
-                    None,
-                    &format!(
-                        "held by the per-sender limit until {}: acknowledged then in one combined reply to {recipient}",
-                        ts(due)
-                    ),
-                )?;
-                false
-            }
-            None => self.reply(report_id, row, &tracking_id, compose, no_ack_reason)?,
-        };
+        let ack_queued = self.ack_or_hold(report_id, row, &tracking_id, compose, no_ack_reason, held_ack)?;
         self.alerts(report_id, &tracking_id, alerts)?;
         Ok(Recorded::NewReport {
             tracking_id,
@@ -218,6 +201,7 @@ impl Writer<'_> {
             from_team,
             team_response,
             reopen,
+            reopen_held,
             credit,
             credit_proven,
             downstream,
@@ -264,8 +248,10 @@ impl Writer<'_> {
             if let Some(to) = state.on_reporter_reply()
                 && let Some(compose) = reopen
             {
+                // The out-of-scope reply acknowledged no report: the
+                // acknowledgement that follows (now, or combined) does.
                 self.tx
-                    .prepare_cached("UPDATE reports SET state = ?2 WHERE id = ?1")?
+                    .prepare_cached("UPDATE reports SET state = ?2, acknowledged_at = NULL WHERE id = ?1")?
                     .execute(params![report_id, to])?;
                 self.event(
                     Some(report_id),
@@ -275,7 +261,7 @@ impl Writer<'_> {
                     Some(to.as_str()),
                     "reopened by the reporter's reply",
                 )?;
-                self.reply(report_id, row, &tracking_id, compose, None)?;
+                self.ack_or_hold(report_id, row, &tracking_id, compose, None, reopen_held)?;
             }
         }
         Ok(Recorded::FollowUp { tracking_id })
@@ -411,6 +397,35 @@ impl Writer<'_> {
             .change(old, new)
             .detail(detail)
             .insert(self.tx)
+    }
+
+    /// The acknowledgement of a report: held for the combined one (past the
+    /// per-sender limit), or queued now. Whether one was queued now.
+    fn ack_or_hold(
+        &self,
+        report_id: i64,
+        row: i64,
+        tracking_id: &str,
+        compose: Compose<'_>,
+        no_ack_reason: Option<String>,
+        held: Option<(String, jiff::SignedDuration)>,
+    ) -> Result<bool> {
+        let Some((recipient, after)) = held else {
+            return self.reply(report_id, row, tracking_id, compose, no_ack_reason);
+        };
+        let due = super::held::hold(self.tx, report_id, &recipient, after, self.now)?;
+        self.event(
+            Some(report_id),
+            Some(row),
+            "ack-held",
+            None,
+            None,
+            &format!(
+                "held by the per-sender limit until {}: acknowledged then in one combined reply to {recipient}",
+                ts(due)
+            ),
+        )?;
+        Ok(false)
     }
 
     /// Queues the automatic reply `compose` builds, or records why none.

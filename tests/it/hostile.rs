@@ -717,3 +717,93 @@ fn a_key_with_a_hundred_thousand_user_ids_is_not_parsed_whole() {
     );
     println!("peak RSS with the 120,000-user-ID key: {peak} kB");
 }
+
+/// 150 forged reports in the researcher's name, then their genuine one,
+/// past the per-sender limit: before the fix the combined acknowledgement
+/// carried the 100 oldest per period, so the flood pushed the genuine
+/// report's acknowledgement back by periods (a 10,000-mail flood by 100
+/// hours). Now one combined mail per period acknowledges every held report.
+/// And a reply that reopens an excluded report past the limit is held for
+/// the combined acknowledgement, not skipped.
+#[test]
+fn a_flood_in_a_researchers_name_delays_their_acknowledgement_by_one_period_at_most() {
+    let s = Setup::with(Options {
+        max_per_sender: 3,
+        extra: "combine_after_secs = 2\n".to_owned(),
+        ..Options::default()
+    });
+    // An excluded report first (SPF/DMARC), answered out of scope.
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report(
+            "spf@example.test",
+            "Missing SPF record",
+            "Your domain has no SPF record and DMARC policy is p=none. Bounty?",
+        ),
+    );
+    s.stack.wait_for(SECURITY, "<spf@example.test>", WAIT);
+    s.once();
+    let excluded = s.reports()[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.reports()[0]["state"], "excluded");
+    for i in 0..150 {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("forged{i}@evil.example"), &format!("Forged {i}"), "x"),
+        );
+    }
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &report("genuine-late@example.test", "The genuine one", "steps"),
+    );
+    // The researcher argues the excluded report is real: it reopens.
+    s.stack.deliver(
+        RESEARCHER,
+        SECURITY,
+        &format!(
+            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Re: [{excluded}] Missing SPF record\r\n\
+             Message-ID: <reopen@example.test>\r\n\r\nNo, it is about your mail bridge trusting From:.\r\n"
+        ),
+    );
+    s.stack.wait_inbox(SECURITY, 153, Duration::from_secs(120));
+    s.once();
+    let genuine = |s: &Setup| {
+        s.reports()
+            .into_iter()
+            .find(|r| r["subject"] == "The genuine one")
+            .unwrap()
+    };
+    let g = genuine(&s);
+    let show = String::from_utf8(s.embargo(&["reports", "show", g["id"].as_str().unwrap()]).stdout).unwrap();
+    assert!(show.contains("held by the per-sender limit until"), "{show}");
+    let r = s.reports().into_iter().find(|r| r["id"] == excluded).unwrap();
+    assert_eq!(r["state"], "new", "reopened: {r}");
+    assert!(
+        r["acknowledged_at"].is_null(),
+        "the out-of-scope reply acknowledged no report: {r}"
+    );
+    let show = String::from_utf8(s.embargo(&["reports", "show", &excluded]).stdout).unwrap();
+    assert!(show.contains("ack-held"), "held, not skipped: {show}");
+    // One period later: one combined mail, every report acknowledged.
+    std::thread::sleep(Duration::from_secs(3));
+    s.once();
+    s.stack.wait_delivered(WAIT);
+    assert!(genuine(&s)["acknowledged_at"].is_string(), "{}", genuine(&s));
+    let unacknowledged: Vec<_> = s
+        .reports()
+        .into_iter()
+        .filter(|r| r["acknowledged_at"].is_null())
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(unacknowledged.is_empty(), "{unacknowledged:?}");
+    let combined: Vec<String> = s
+        .stack
+        .inbox(RESEARCHER)
+        .into_iter()
+        .filter(|m| header(m, "Subject").unwrap_or_default().contains("more: your"))
+        .collect();
+    assert_eq!(combined.len(), 1, "one combined mail for the period");
+    assert!(combined[0].len() < 64 * 1024, "bounded: {} bytes", combined[0].len());
+}
