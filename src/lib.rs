@@ -53,6 +53,7 @@ pub mod daemon;
 pub mod digest;
 pub mod disclose;
 pub mod fault;
+pub mod files;
 pub mod heartbeat;
 pub mod intake;
 pub mod logging;

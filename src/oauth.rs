@@ -268,53 +268,25 @@ fn read_refresh_token(path: &Path) -> Result<Secret, OAuthError> {
 /// folder someone else owns (the service's state directory), the file gets
 /// the folder's owner, so the service can read it.
 pub fn write_refresh_token(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    // A new file of a random name (O_EXCL, 0600): nothing planted under a
+    // name we would choose is ever written through.
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", path.file_name().unwrap_or_default().to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
     {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut f = tmp.as_file();
         f.write_all(token.as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()?;
+        crate::files::give_to_folder_owner(f, path)?;
     }
-    give_to_folder_owner(&tmp)?;
-    std::fs::rename(&tmp, path)?;
+    tmp.persist(path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()
-}
-
-/// Root (`embargo oauth login` by the operator) writing into a folder
-/// someone else owns (the service's state directory): the file becomes the
-/// folder owner's, or the service could not read or lock it.
-fn give_to_folder_owner(file: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let meta = std::fs::metadata(dir)?;
-    if running_as_root() && meta.uid() != 0 {
-        std::os::unix::fs::chown(file, Some(meta.uid()), Some(meta.gid()))?;
-    }
-    Ok(())
-}
-
-/// (`/proc/self` belongs to the process's effective user.)
-fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
 }
 
 /// An exclusive `flock` held for the guard's life.
@@ -322,15 +294,8 @@ struct FileLock(std::fs::File);
 
 impl FileLock {
     fn exclusive(path: &Path) -> std::io::Result<FileLock> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
-        give_to_folder_owner(path)?;
+        let f = crate::files::open(path, crate::files::Existing::Keep)?;
+        crate::files::give_to_folder_owner(&f, path)?;
         f.lock()?;
         Ok(FileLock(f))
     }

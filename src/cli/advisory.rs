@@ -266,7 +266,9 @@ fn export_all(store: &Store, cfg: &Config, format: Format, dir: &Path) -> anyhow
         }
         let text = render(store, cfg, &r, format, false)?;
         let file = dir.join(format.file_name(&r.id));
-        std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        crate::files::open(&file, crate::files::Existing::Truncate)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .with_context(|| format!("cannot write {}", file.display()))?;
         println!("{}", file.display());
         if format == Format::Ghsa {
             println!("  {}", export::gh_command(&cfg.advisory, &file.display().to_string()));

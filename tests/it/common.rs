@@ -481,3 +481,8 @@ pub fn copy_templates(to: &Path) {
         }
     }
 }
+
+/// The effective user id of the test process.
+pub fn uid() -> u32 {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
+}

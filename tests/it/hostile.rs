@@ -807,3 +807,59 @@ fn a_flood_in_a_researchers_name_delays_their_acknowledgement_by_one_period_at_m
     assert_eq!(combined.len(), 1, "one combined mail for the period");
     assert!(combined[0].len() < 64 * 1024, "bounded: {} bytes", combined[0].len());
 }
+
+/// `embargo oauth import` run as root (as the README's recipes do) into the
+/// service's state directory, where the service user has planted the lock
+/// file as a symlink to a root-only file: before the fix root opened it
+/// with O_CREAT and chowned it by path, so the service user got the root
+/// file. Now the symlink is refused and nothing outside changes owner.
+#[test]
+fn root_never_chowns_or_writes_through_a_link_the_service_user_planted() {
+    use std::os::unix::fs::MetadataExt as _;
+    let s = Setup::with(Options {
+        imap_extra: "auth = \"xoauth2\"",
+        extra: "\n[oauth2]\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"embargo-test\"\n\
+                scope = \"imap offline_access\"\nrefresh_token_file = \"state/oauth-rt\"\n"
+            .to_owned(),
+        ..Options::default()
+    });
+    assert_eq!(crate::common::uid(), 0, "the suite runs as root");
+    let state = s.dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let nobody = 65534;
+    std::os::unix::fs::chown(&state, Some(nobody), Some(nobody)).unwrap();
+    let secret = s.dir.path().join("root-only");
+    std::fs::write(&secret, "root's").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, state.join("oauth-rt.lock")).unwrap();
+    let import = |input: &str| {
+        let mut child = std::process::Command::new(&*BIN)
+            .arg("--config")
+            .arg(&s.config)
+            .args(["oauth", "import"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = import("rt-from-the-provider\n");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    let meta = std::fs::metadata(&secret).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0), "the root file keeps its owner");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root's");
+    assert!(!state.join("oauth-rt").exists(), "nothing written");
+    // Without the plant, the token file is written for the service user
+    // (hard links and other file types are refused: files.rs unit test).
+    std::fs::remove_file(state.join("oauth-rt.lock")).unwrap();
+    let out = import("rt-from-the-provider\n");
+    let token = std::fs::metadata(state.join("oauth-rt")).unwrap();
+    assert_eq!(token.uid(), nobody, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(token.mode() & 0o777, 0o600);
+    let lock = std::fs::symlink_metadata(state.join("oauth-rt.lock")).unwrap();
+    assert!(lock.file_type().is_file() && lock.uid() == nobody);
+}
