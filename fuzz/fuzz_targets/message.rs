@@ -27,11 +27,19 @@ impl ThreadIndex for Index {
     fn is_our_outgoing(&self, _: &str) -> anyhow::Result<bool> {
         Ok(true)
     }
+    fn downstream_notified(&self, _: &ReportRef, _: &str) -> anyhow::Result<bool> {
+        Ok(true)
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(m) = embargo::message::parse(data) else { return };
-    let me = Identity { address: "security@example.test".into(), prefix: "SEC".into(), team: vec!["team@example.test".into()] };
+    let me = Identity {
+        address: "security@example.test".into(),
+        prefix: "SEC".into(),
+        team: vec!["team@example.test".into()],
+        downstream: vec!["packager@distro.example".into()],
+    };
     let _ = triage::automatic_reason(&m, &me);
     let _ = triage::tracking_tags(&m.subject, "SEC");
     let topics = [exclude::spf_dmarc("out-of-scope.txt".into())];
@@ -51,6 +59,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = embargo::message::address_key(m.from_addr.as_deref().unwrap_or_default());
     let _ = embargo::text::bounded(&m.subject);
     let _ = embargo::text::bounded_to(&m.body_text, 50);
-    let _ = embargo::cli::terminal_safe(&m.body_text);
+    let _ = embargo::text::printable(&m.body_text);
+    let _ = embargo::text::markdown(&m.subject);
+    let _ = embargo::text::link(&m.subject);
     let _ = m.addressed_to("security@example.test");
 });
