@@ -9,8 +9,26 @@ use tokio_util::sync::CancellationToken;
 use crate::config;
 use crate::report::ReportState;
 
+/// `println!` for the verbs: a write error (the reader closed the pipe:
+/// `embargo reports list | head -1`) is returned, not a panic.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
+/// `print!` for the verbs, as [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?
+    }};
+}
+
 mod advisory;
 mod args;
+mod check;
 mod disclose;
 mod ops;
 mod talk;
@@ -21,40 +39,88 @@ pub use args::{AdvisoryCommand, Cli, Command, KeysCommand, OauthCommand, Reports
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init(cli.log_format);
+    let level = match (cli.verbose, matches!(cli.command, Command::Run { .. })) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
+        (2, _) => "debug",
+        _ => "trace",
+    };
+    crate::logging::init(cli.log_format, level);
+    if let Some(name) = &cli.actor {
+        ACTOR.get_or_init(|| name.clone());
+    }
     match dispatch(cli) {
         Ok(code) => code,
+        // The reader went away (`| head`): nothing went wrong.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("embargo: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<Setup>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A problem with how embargo is set up (the config, the database's
+/// location): exit status 2, as for a config error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Setup(pub String);
+
+/// The database for a CLI verb: it must exist (only the daemon creates
+/// one), at this binary's schema version; read-only verbs change nothing.
+pub fn open_store(cfg: &config::Config, access: crate::store::Access) -> anyhow::Result<Store> {
+    use crate::store::OpenError;
+    Store::open_existing(&cfg.store.path, access).map_err(|e| {
+        let key = format!("store.path in {}", cfg.file.display());
+        let text = match &e {
+            OpenError::Missing { path } => format!(
+                "no database at {} ({key}); the daemon creates it on its first start (`systemctl start embargo`), \
+                 or fix store.path if it is mistyped",
+                path.display()
+            ),
+            OpenError::NotAFile { .. } | OpenError::NotEmbargo { .. } => format!("{e} ({key})"),
+            _ => e.to_string(),
+        };
+        anyhow::Error::new(Setup(text))
+    })
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::CheckConfig => return Ok(check_config(&cli.config)),
+        Command::CheckConfig => return check_config(&cli.config),
         Command::Man => return ops::man(),
         Command::Completions { shell } => return ops::completions(*shell),
         _ => {}
     }
-    let loaded = if needs_secrets(&cli.command) {
-        config::load(&cli.config)
-    } else {
-        config::load_offline(&cli.config)
-    };
-    let cfg = match loaded {
+    let cfg = match config::load_for(&cli.config, needs(&cli.command)) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("embargo: config error: {e}");
+        Err(problems) => {
+            for p in problems {
+                eprintln!("embargo: config error: {p}");
+            }
             return Ok(ExitCode::from(2));
         }
     };
     match cli.command {
-        Command::CheckConfig => Ok(check_config(&cli.config)),
+        Command::CheckConfig => check_config(&cli.config),
         Command::Run { once } => run(cfg, once),
         Command::Reports { command } => {
-            let store = Store::open(&cfg.store.path)?;
+            let access = match command {
+                ReportsCommand::List { .. } | ReportsCommand::Show { .. } => crate::store::Access::ReadOnly,
+                _ => crate::store::Access::ReadWrite,
+            };
+            let store = open_store(&cfg, access)?;
             reports(store, &cfg, command)
         }
         Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
@@ -83,18 +149,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                      comes from the configuration ([team] keys, [[downstream]] key), never from mail"
                 );
             }
-            let mut store = Store::open(&cfg.store.path)?;
+            let mut store = open_store(&cfg, crate::store::Access::ReadWrite)?;
             store.accept_key(&address, &fingerprint, &actor())?;
-            println!("{address}: {fingerprint} is pinned; replies are encrypted to it");
+            outln!("{address}: {fingerprint} is pinned; replies are encrypted to it");
             Ok(ExitCode::SUCCESS)
         }
         Command::Messages { json, limit } => ops::messages(&cfg, json, limit),
     }
 }
 
-/// Whether a command needs the secret files (passwords, key passphrase):
-/// what sends mail or signs, and the daemon.
-fn needs_secrets(command: &Command) -> bool {
+/// What a command reads besides the config file: the daemon everything,
+/// a verb that sends mail SMTP and the team key (never the IMAP password),
+/// a verb that signs the team key, the read-only verbs nothing (a missing
+/// CA or password file never stops `reports list`).
+fn needs(command: &Command) -> config::Needs {
+    use config::Needs;
     let sends = matches!(
         command,
         Command::Reports {
@@ -103,7 +172,10 @@ fn needs_secrets(command: &Command) -> bool {
                 | ReportsCommand::DiscloseOn { notify: true, .. }
                 | ReportsCommand::Disclosed { notify: true, .. }
                 | ReportsCommand::State { notify: true, .. }
-        }
+        } | Command::Digest { send: true, .. }
+            | Command::Advisory {
+                command: AdvisoryCommand::NotifyDownstream(_)
+            }
     ) || matches!(
         // Back to "new" from an excluded topic sends the acknowledgement.
         command,
@@ -111,71 +183,27 @@ fn needs_secrets(command: &Command) -> bool {
             command: ReportsCommand::State { state, .. }
         } if state == ReportState::New.as_str()
     );
-    sends
-        || matches!(
-            command,
-            Command::Run { .. }
-                | Command::Keys { .. }
-                | Command::Digest { send: true, .. }
-                | Command::SecurityTxt { sign: true }
-                | Command::Advisory {
-                    command: AdvisoryCommand::NotifyDownstream(_) | AdvisoryCommand::Announce { .. }
-                }
-                | Command::Oauth { .. }
-        )
-}
-
-fn check_config(path: &std::path::Path) -> ExitCode {
-    match config::load(path).and_then(|cfg| validate_beyond_syntax(path, cfg)) {
-        Ok(cfg) => {
-            println!(
-                "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {}, {} team key file(s))",
-                path.display(),
-                cfg.imap.host,
-                cfg.imap.port,
-                cfg.imap.mailbox,
-                cfg.smtp.host,
-                cfg.smtp.port,
-                cfg.store.path.display(),
-                cfg.openpgp.keys.len()
-            );
-            ExitCode::SUCCESS
+    match command {
+        Command::Run { .. } | Command::CheckConfig => Needs::RUN,
+        _ if sends => Needs::SEND,
+        Command::Keys {
+            command: KeysCommand::List { .. },
         }
-        Err(e) => {
-            eprintln!("embargo: config error: {e}");
-            ExitCode::from(2)
-        }
+        | Command::SecurityTxt { sign: true }
+        | Command::Advisory {
+            command: AdvisoryCommand::Announce { .. },
+        } => Needs::KEYS,
+        Command::Oauth { .. } => Needs {
+            oauth: true,
+            files: true,
+            ..Needs::NOTHING
+        },
+        _ => Needs::NOTHING,
     }
 }
 
-/// What `check-config` checks after parsing: templates render, team keys
-/// load and unlock (no network either way).
-fn validate_beyond_syntax(path: &std::path::Path, cfg: config::Config) -> Result<config::Config, config::ConfigError> {
-    let err = |key: &str, e: anyhow::Error| config::ConfigError {
-        file: path.to_owned(),
-        line: None,
-        key: key.to_owned(),
-        problem: format!("{e:#}"),
-    };
-    crate::reply::Templates::load(
-        &cfg.reply.ack_template,
-        &cfg.reply.cannot_decrypt_template,
-        &cfg.exclude,
-    )
-    .map_err(|e| err("reply", e.into()))?;
-    crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())
-        .map_err(|e| err("openpgp.keys", e.into()))?;
-    // A downstream key must be a key that can encrypt: notices go out
-    // encrypted to it or not at all.
-    for (address, cert) in crate::pipeline::downstream_certs(&cfg).map_err(|e| err("downstream.key", e))? {
-        if !crate::openpgp::pin::can_encrypt(&cert) {
-            return Err(err(
-                "downstream.key",
-                anyhow::anyhow!("the key for {address} cannot encrypt (expired, revoked, or no encryption subkey)"),
-            ));
-        }
-    }
-    Ok(cfg)
+fn check_config(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    check::check_config(path)
 }
 
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
@@ -391,7 +419,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
 
 fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
     let team = crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
-    let store = Store::open(&cfg.store.path)?;
+    let store = open_store(cfg, crate::store::Access::ReadOnly)?;
     let reporters = store.reporter_keys()?;
     let team = team.info();
     let mut out = std::io::stdout().lock();
@@ -471,11 +499,38 @@ fn protection(m: &crate::store::MessageRow) -> String {
 }
 
 /// Who runs the CLI, for the event rows.
+/// `--as NAME`, when given.
+static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Who runs this command, for the report's timeline: `--as NAME`, else the
+/// person behind sudo (`$SUDO_USER`), else the login user (the audit login
+/// uid, which survives `su` and `sudo -u embargo`), else `$USER`, else the
+/// name of the effective user.
 fn actor() -> String {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    format!("cli:{user}")
+    let name = ACTOR
+        .get()
+        .cloned()
+        .or_else(|| std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty() && u != "root"))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/self/loginuid")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .filter(|&uid| uid != u32::MAX)
+                .and_then(user_name)
+        })
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| user_name(crate::files::effective_uid()))
+        .unwrap_or_else(|| format!("uid {}", crate::files::effective_uid()));
+    format!("cli:{name}")
+}
+
+/// The account name of `uid` (from /etc/passwd).
+fn user_name(uid: u32) -> Option<String> {
+    std::fs::read_to_string("/etc/passwd").ok()?.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
+    })
 }
 
 fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> anyhow::Result<ExitCode> {
@@ -491,7 +546,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
         } => talk::set_state(store, cfg, &id, &state, &note, notify, &who)?,
         ReportsCommand::Complex { id } => {
             store.set_complex(&id, &who)?;
-            println!(
+            outln!(
                 "{id}: complex (fix clock {} days)",
                 cfg.policy.promises.complex_fix_days
             );
@@ -511,18 +566,18 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
         }
         ReportsCommand::Disclosed { id, notify } => {
             let step = store.set_state(&id, ReportState::Disclosed, "", &who)?;
-            println!("{id}: {step}");
+            outln!("{id}: {step}");
             if notify {
                 talk::notice(store, cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
             }
         }
         ReportsCommand::Merge { id, into } => {
             store.merge(&id, &into, &who)?;
-            println!("{id}: merged into {into}");
+            outln!("{id}: merged into {into}");
         }
         ReportsCommand::Credit { id, accept: true, .. } => {
             store.accept_credit_proposal(&id, &who)?;
-            println!("{id}: the proposed credit is recorded");
+            outln!("{id}: the proposed credit is recorded");
         }
         ReportsCommand::Credit {
             id,
@@ -542,7 +597,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
                 name.as_deref().map(|n| (n, url.as_deref().unwrap_or("")))
             };
             store.set_credit(&id, credit, &who)?;
-            println!("{id}: credit recorded");
+            outln!("{id}: credit recorded");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -593,7 +648,7 @@ fn clocks(s: &ReportSummary) -> String {
 /// Sends what the outbox holds now, from the CLI (rather than waiting for the
 /// daemon). Returns how many are still waiting after temporary failures.
 fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
-    let outbox = std::sync::Arc::new(std::sync::Mutex::new(Store::open(&cfg.store.path)?));
+    let outbox = std::sync::Arc::new(std::sync::Mutex::new(open_store(cfg, crate::store::Access::ReadWrite)?));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let tokens = crate::oauth::TokenSource::for_config(cfg)?;
     Ok(rt.block_on(async {

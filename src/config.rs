@@ -13,8 +13,83 @@ pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
 pub use oauth::{AuthMethod, OAuthConfig};
 
-use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
+use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawStore, RawTrust};
 use validate::Validator;
+
+/// What a command needs beyond the config file's own values: which
+/// sections' secrets it reads, whether it reads the files the config names
+/// (templates, CA and key files), and whether it checks deeply
+/// (`check-config`: certificates parse, the database location is
+/// writable). A read-only verb needs nothing: a missing CA file or password
+/// never stops `reports list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    pub imap: bool,
+    pub smtp: bool,
+    pub openpgp: bool,
+    pub oauth: bool,
+    pub files: bool,
+    pub check: bool,
+}
+
+impl Needs {
+    /// Nothing but the file: the read-only verbs.
+    pub const NOTHING: Needs = Needs {
+        imap: false,
+        smtp: false,
+        openpgp: false,
+        oauth: false,
+        files: false,
+        check: false,
+    };
+    /// What the daemon reads at start.
+    pub const RUN: Needs = Needs {
+        imap: true,
+        smtp: true,
+        openpgp: true,
+        oauth: true,
+        files: true,
+        check: false,
+    };
+    /// `check-config`: everything `run` reads, and deeper.
+    pub const CHECK: Needs = Needs {
+        check: true,
+        ..Needs::RUN
+    };
+    /// Sending mail from the CLI: SMTP and the team key (signing), the
+    /// templates; never the IMAP password.
+    pub const SEND: Needs = Needs {
+        smtp: true,
+        openpgp: true,
+        oauth: true,
+        files: true,
+        ..Needs::NOTHING
+    };
+    /// Signing or decrypting without sending.
+    pub const KEYS: Needs = Needs {
+        openpgp: true,
+        files: true,
+        ..Needs::NOTHING
+    };
+
+    /// Whether the files a section names (CA, keys, templates) are read.
+    pub(crate) fn files_of(&self, section: &str) -> bool {
+        match section {
+            "imap" | "smtp" | "openpgp" | "oauth2" => self.secrets_of(section) && self.files,
+            _ => self.files,
+        }
+    }
+
+    pub(crate) fn secrets_of(&self, section: &str) -> bool {
+        match section {
+            "imap" => self.imap,
+            "smtp" => self.smtp,
+            "openpgp" => self.openpgp,
+            "oauth2" => self.oauth,
+            _ => self.files,
+        }
+    }
+}
 
 /// A configuration error: `file:line: key: problem`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,36 +308,88 @@ pub struct Config {
     pub oauth: Option<OAuthConfig>,
 }
 
-/// Reads, parses and validates a config file. Reads the password files and
-/// templates it names (so a missing one is reported now), touches no network.
+/// Reads, parses and validates a config file as the daemon does: reads the
+/// password files and templates it names (so a missing one is reported
+/// now), touches no network. The first problem, if any.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    load_with(path, true)
+    load_for(path, Needs::RUN).map_err(first)
 }
 
-/// For the commands that only read the database (reports, status, backup):
-/// everything is validated except the secret files, which under systemd are
-/// only readable by the service (`LoadCredential=`); passwords stay empty.
-pub fn load_offline(path: &Path) -> Result<Config, ConfigError> {
-    load_with(path, false)
-}
-
-fn load_with(path: &Path, secrets: bool) -> Result<Config, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_owned(),
-        line: None,
-        key: String::new(),
-        problem: format!("cannot read the config file: {e}"),
+/// Reads and validates a config file for a command that `needs` so much:
+/// every problem found, in file order.
+pub fn load_for(path: &Path, needs: Needs) -> Result<Config, Vec<ConfigError>> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: path.to_owned(),
+            line: None,
+            key: String::new(),
+            problem: format!("cannot read the config file: {e}"),
+        }]
     })?;
-    parse_with(path, &source, secrets)
+    parse_for(path, &source, needs)
 }
 
 /// Parses and validates config text as if it were read from `path`.
 pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
-    parse_with(path, source, true)
+    parse_for(path, source, Needs::RUN).map_err(first)
 }
 
-fn parse_with(path: &Path, source: &str, secrets: bool) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(source).map_err(|e| toml_error(path, source, &e))?;
+fn first(mut problems: Vec<ConfigError>) -> ConfigError {
+    problems.truncate(1);
+    problems.pop().unwrap_or_else(|| ConfigError {
+        file: PathBuf::new(),
+        line: None,
+        key: String::new(),
+        problem: "invalid configuration".to_owned(),
+    })
+}
+
+/// `check-config`: the configuration as far as it can be built (so the
+/// checks that need it, templates and keys, run too) and every problem.
+pub fn check(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                None,
+                vec![ConfigError {
+                    file: path.to_owned(),
+                    line: None,
+                    key: String::new(),
+                    problem: format!("cannot read the config file: {e}"),
+                }],
+            );
+        }
+    };
+    let raw: RawConfig = match toml::from_str(&source) {
+        Ok(r) => r,
+        Err(e) => return (None, vec![toml_error(path, &source, &e)]),
+    };
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let v = Validator {
+        file: path,
+        source: &source,
+        base: &base,
+        needs: Needs::CHECK,
+        problems: Default::default(),
+    };
+    v.build(raw)
+}
+
+/// The line of `key` in `[section]` of the config file, for problems found
+/// after validation (a template that does not render).
+pub fn line_of(cfg: &Config, section: &str, key: &str) -> Option<usize> {
+    std::fs::read_to_string(&cfg.file)
+        .ok()
+        .and_then(|s| locate(&s, section, key))
+}
+
+/// Parses and validates config text for a command that `needs` so much.
+pub fn parse_for(path: &Path, source: &str, needs: Needs) -> Result<Config, Vec<ConfigError>> {
+    let raw: RawConfig = toml::from_str(source).map_err(|e| vec![toml_error(path, source, &e)])?;
     let base = path
         .parent()
         .map(Path::to_path_buf)
@@ -271,7 +398,8 @@ fn parse_with(path: &Path, source: &str, secrets: bool) -> Result<Config, Config
         file: path,
         source,
         base: &base,
-        secrets,
+        needs,
+        problems: Default::default(),
     };
     v.validate(raw)
 }

@@ -239,16 +239,33 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &
         .and_then(|a| toml::from_str::<crate::advisory::Advisory>(&a.document).ok())
         .and_then(|a| a.cve);
     let public = r.state == ReportState::Disclosed;
-    let ctx = serde_json::json!({
-        "report": r,
-        "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
-        "credit_known": !t.credit.is_empty(),
-        "reason": reason,
-        "cve": cve.as_deref().filter(|_| public),
-        "advisory_url": cfg.advisory.link(&t.tracking_id, cve.as_deref()).filter(|_| public),
-    });
+    let ctx = notice_context(cfg, r, !t.credit.is_empty(), reason, cve.as_deref(), public);
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
     Ok(crate::text::render_file(&dir.join(template), &ctx)?)
+}
+
+/// The team notices' templates (`fixed.txt`, `disclose-on.txt`,
+/// `disclosed.txt`, `accepted-risk.txt`, beside the config file).
+pub const NOTICE_TEMPLATES: [&str; 4] = ["fixed.txt", "disclose-on.txt", "disclosed.txt", "accepted-risk.txt"];
+
+/// What a notice template sees.
+pub fn notice_context(
+    cfg: &Config,
+    r: &crate::report::ReportSummary,
+    credit_known: bool,
+    reason: &str,
+    cve: Option<&str>,
+    public: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "report": r,
+        "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
+        "credit_known": credit_known,
+        "reason": reason,
+        // Links only once the report is public.
+        "cve": cve.filter(|_| public),
+        "advisory_url": cfg.advisory.link(&r.id, cve).filter(|_| public),
+    })
 }
 
 /// The latest date the policy allows for disclosure: received + the fix

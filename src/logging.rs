@@ -41,8 +41,10 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(format: LogFormat) {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// `level` is the default (`info` for the daemon, `warn` for a verb, more
+/// with -v); `RUST_LOG` overrides it.
+pub fn init(format: LogFormat, level: &str) {
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     // No colours: every line passes `text::printable`, which shows an
     // escape sequence instead of sending it, and a mail's From, Message-ID

@@ -79,6 +79,36 @@ impl Templates {
     }
 }
 
+/// Every reply template rendered against sample values (`check-config`):
+/// each problem with the config key it belongs to, not just the first.
+pub fn check_templates(
+    ack: &Path,
+    cannot_decrypt: &Path,
+    topics: &[crate::triage::exclude::Topic],
+) -> Vec<(String, Error)> {
+    let sample = AckContext::sample();
+    let mut files = vec![
+        ("reply.ack_template".to_owned(), ack),
+        ("reply.cannot_decrypt_template".to_owned(), cannot_decrypt),
+    ];
+    for t in topics {
+        files.push((format!("exclude.reply_template (topic {})", t.name), &t.reply_template));
+    }
+    files
+        .into_iter()
+        .filter_map(|(key, path)| {
+            let problem = match std::fs::read_to_string(path) {
+                Err(error) => Error::Read {
+                    path: path.to_owned(),
+                    error,
+                },
+                Ok(text) => render(&path.display().to_string(), &text, &sample).err()?,
+            };
+            Some((key, problem))
+        })
+        .collect()
+}
+
 /// Reply templates are plain text: never auto-escaped.
 fn render(name: &str, template: &str, ctx: &AckContext) -> Result<String> {
     crate::text::render_str("t", template, ctx).map_err(|e| Error::render(name, e))

@@ -269,6 +269,45 @@ pub struct ReportSummary {
     pub last_team_at: Option<String>,
 }
 
+impl ReportSummary {
+    /// A report with every field set, to render templates against when
+    /// checking them (`check-config`).
+    pub fn sample() -> ReportSummary {
+        let at = "2026-12-07T09:00:00Z".to_owned();
+        ReportSummary {
+            id: "SEC-2026-0001".into(),
+            state: ReportState::Fixed,
+            reporter: "researcher@example.org".into(),
+            reporter_name: "Rita Researcher".into(),
+            subject: "XSS in the login form".into(),
+            received_at: at.clone(),
+            acknowledged_at: Some(at.clone()),
+            messages: 2,
+            messages_out: 1,
+            excluded_topic: None,
+            encrypted: true,
+            signature: "good".into(),
+            response_due: Some(at.clone()),
+            response_met_at: Some(at.clone()),
+            fix_due: Some(at.clone()),
+            details_due: Some(at.clone()),
+            response_business_days_left: Some(3),
+            reporter_waiting: false,
+            complex: false,
+            fixed_at: Some(at.clone()),
+            disclosed_at: Some(at.clone()),
+            credit: "yes".into(),
+            credit_name: "Rita Researcher".into(),
+            credit_url: "https://example.org/rita".into(),
+            credit_proposal: None,
+            merged_into: None,
+            disclose_on: Some(at),
+            last_reporter_at: None,
+            last_team_at: None,
+        }
+    }
+}
+
 /// An unconfirmed credit wish.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CreditProposal {

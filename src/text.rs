@@ -39,10 +39,49 @@ pub enum TemplateError {
         path: std::path::PathBuf,
         error: std::io::Error,
     },
-    /// Syntax, an undefined variable (undefined is strict), a filter error.
-    /// (Its text is the whole story: not linked as `source()`.)
-    #[error("{0}")]
-    Render(minijinja::Error),
+    /// Syntax, an undefined variable (undefined is strict), a filter error:
+    /// the line and, for an undefined value, the expression and the names
+    /// the template can use. (Its text is the whole story: no `source()`.)
+    #[error("{}{problem}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    Render { line: Option<usize>, problem: String },
+}
+
+impl TemplateError {
+    /// minijinja's error in words a template's author acts on.
+    fn render(e: &minijinja::Error, source: &str, ctx: Option<serde_json::Value>) -> TemplateError {
+        let snippet = e
+            .range()
+            .and_then(|r| source.get(r))
+            .map(|s| {
+                s.trim()
+                    .trim_start_matches("{{")
+                    .trim_end_matches("}}")
+                    .trim()
+                    .to_owned()
+            })
+            .filter(|s| !s.is_empty());
+        let problem = match (e.kind(), snippet) {
+            (minijinja::ErrorKind::UndefinedError, Some(s)) => {
+                let names = ctx
+                    .as_ref()
+                    .and_then(|v| v.as_object())
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                format!("undefined variable `{s}` (this template can use: {names})")
+            }
+            (_, snippet) => {
+                let detail = e.detail().map(str::to_owned).unwrap_or_else(|| e.kind().to_string());
+                match snippet {
+                    Some(s) => format!("{detail} in `{s}`"),
+                    None => detail,
+                }
+            }
+        };
+        TemplateError::Render {
+            line: e.line(),
+            problem,
+        }
+    }
 }
 
 /// Renders a template file against a serialisable context. Templates whose
@@ -87,10 +126,11 @@ pub fn render_str(name: &str, text: &str, ctx: &impl Serialize) -> Result<String
         out.write_str(&text).map_err(minijinja::Error::from)
     });
     env.add_filter("link", |url: String| link(&url).unwrap_or_default());
-    env.add_template(name, text).map_err(TemplateError::Render)?;
+    env.add_template(name, text)
+        .map_err(|e| TemplateError::render(&e, text, None))?;
     env.get_template(name)
         .and_then(|t| t.render(ctx))
-        .map_err(TemplateError::Render)
+        .map_err(|e| TemplateError::render(&e, text, serde_json::to_value(ctx).ok()))
 }
 
 /// `s` with every character that can move a terminal's cursor, set its
@@ -231,5 +271,28 @@ mod tests {
         assert_eq!(link("data:text/html,x"), None);
         assert_eq!(link("https://exa mple.org"), None);
         assert_eq!(link("https://e.example/\"onmouseover=\"x"), None);
+    }
+
+    #[test]
+    fn a_template_error_names_the_line_and_the_variable() {
+        #[derive(Serialize)]
+        struct Ctx {
+            tracking_id: &'static str,
+        }
+        let e = render_str(
+            "ack.txt",
+            "Hello\n\nYour report {{ report.id }} is in.",
+            &Ctx { tracking_id: "x" },
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "line 3: undefined variable `report.id` (this template can use: tracking_id)"
+        );
+        let e = render_str("ack.txt", "{% if %}", &Ctx { tracking_id: "x" })
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("line 1: "), "{e}");
     }
 }

@@ -38,3 +38,21 @@ pub fn extra_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> 
     }
     Ok(certs)
 }
+
+/// Checks that `pem` holds certificates a TLS client can trust, as the
+/// daemon will load them (`check-config`).
+pub fn pem_certificates(pem: &[u8]) -> Result<usize, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM file of certificates ({e})"))?;
+    if certs.is_empty() {
+        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned());
+    }
+    let mut roots = RootCertStore::empty();
+    for c in certs.iter().cloned() {
+        roots
+            .add(c)
+            .map_err(|e| format!("a certificate in it cannot be used as a trust anchor: {e}"))?;
+    }
+    Ok(certs.len())
+}

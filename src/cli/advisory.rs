@@ -15,7 +15,13 @@ use crate::report::ReportSummary;
 use crate::store::Store;
 
 pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&cfg.store.path)?;
+    let access = match command {
+        AdvisoryCommand::Show { .. } | AdvisoryCommand::Export { .. } | AdvisoryCommand::Announce { .. } => {
+            crate::store::Access::ReadOnly
+        }
+        _ => crate::store::Access::ReadWrite,
+    };
+    let mut store = super::open_store(cfg, access)?;
     match command {
         AdvisoryCommand::Edit { id } => edit(&mut store, &id, actor),
         AdvisoryCommand::Show { id, json } => show(&store, &id, json),
@@ -104,9 +110,9 @@ fn edit(store: &mut Store, id: &str, actor: &str) -> anyhow::Result<ExitCode> {
             Ok(a) => {
                 let changed = draft::changed_fields(old.as_ref(), &a);
                 if store.save_advisory(&r.id, &body, &changed, actor)? {
-                    println!("{}: advisory saved ({changed})", r.id);
+                    outln!("{}: advisory saved ({changed})", r.id);
                 } else {
-                    println!("{}: advisory unchanged", r.id);
+                    outln!("{}: advisory unchanged", r.id);
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -164,7 +170,7 @@ fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     if !json {
-        print!("{}", s.document);
+        out!("{}", s.document);
         return Ok(ExitCode::SUCCESS);
     }
     let a: Advisory = toml::from_str(&s.document)?;
@@ -173,7 +179,7 @@ fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     v["scores"] = serde_json::to_value(a.scores())?;
     v["updated_at"] = serde_json::json!(s.updated_at);
     v["updated_by"] = serde_json::json!(s.updated_by);
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    outln!("{}", serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -203,9 +209,9 @@ fn import(store: &mut Store, id: &str, file: &Path, actor: &str) -> anyhow::Resu
     let old = stored(store, &r.id)?.map(|(a, _)| a);
     let changed = draft::changed_fields(old.as_ref(), &a);
     if store.save_advisory(&r.id, &body, &changed, actor)? {
-        println!("{}: advisory saved ({changed})", r.id);
+        outln!("{}: advisory saved ({changed})", r.id);
     } else {
-        println!("{}: advisory unchanged", r.id);
+        outln!("{}: advisory unchanged", r.id);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -245,7 +251,7 @@ pub(super) fn render(
 
 fn export_one(store: &Store, cfg: &Config, id: &str, format: Format, draft: bool) -> anyhow::Result<ExitCode> {
     let r = report(store, id)?;
-    print!("{}", render(store, cfg, &r, format, draft)?);
+    out!("{}", render(store, cfg, &r, format, draft)?);
     if format == Format::Ghsa {
         eprintln!(
             "embargo: to create the advisory on GitHub, save this as {0} and run:\n  {1}",
@@ -269,9 +275,9 @@ fn export_all(store: &Store, cfg: &Config, format: Format, dir: &Path) -> anyhow
         crate::files::open(&file, crate::files::Existing::Truncate)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
             .with_context(|| format!("cannot write {}", file.display()))?;
-        println!("{}", file.display());
+        outln!("{}", file.display());
         if format == Format::Ghsa {
-            println!("  {}", export::gh_command(&cfg.advisory, &file.display().to_string()));
+            outln!("  {}", export::gh_command(&cfg.advisory, &file.display().to_string()));
         }
         n += 1;
     }

@@ -24,6 +24,15 @@ pub struct Cli {
     /// Log format on standard error.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Log more on standard error: -v shows what a verb does (info), -vv
+    /// debug. Without it a verb logs only warnings and errors; `run` logs
+    /// info. RUST_LOG overrides both.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Who you are, for the report's timeline when the login does not say
+    /// (by default: $SUDO_USER, else the login user, else the user).
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub actor: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

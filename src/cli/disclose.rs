@@ -20,7 +20,7 @@ fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSum
 }
 
 pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &str) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&cfg.store.path)?;
+    let mut store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
     if cfg.downstream.is_empty() {
         anyhow::bail!("no [[downstream]] recipients in {}", cfg.file.display());
     }
@@ -93,7 +93,7 @@ pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &
 }
 
 pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&str>) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cfg.store.path)?;
+    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
     let (r, a) = advisory(&store, id)?;
     let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
     let text = if pre {
@@ -125,7 +125,7 @@ pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&st
         }
         super::advisory::render(&store, cfg, &r, crate::advisory::export::Format::Md, false)?
     };
-    print!("{}", crate::digest::publish::clearsign(&text, &team)?);
+    out!("{}", crate::digest::publish::clearsign(&text, &team)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -170,7 +170,7 @@ fn send_one(
         &out,
         actor,
     )?;
-    println!(
+    outln!(
         "{}: notice to {} <{}> queued ({})",
         notice.tracking_id,
         d.name,

@@ -13,7 +13,7 @@ use crate::status::process_alive;
 use crate::store::Store;
 
 pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cfg.store.path)?;
+    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
     let s = crate::status::gather(cfg, &store, Timestamp::now())?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -57,15 +57,15 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub fn backup(cfg: &Config, to: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cfg.store.path)?;
+    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
     store.backup_to(to)?;
-    println!("backup written to {}", to.display());
+    outln!("backup written to {}", to.display());
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn restore(cfg: &Config, from: &Path) -> anyhow::Result<ExitCode> {
     if cfg.store.path.exists() {
-        let store = Store::open(&cfg.store.path)?;
+        let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
         if let Some(d) = store.daemon_status()?
             && process_alive(d.pid)
             && d.imap_state != "stopped"
@@ -77,7 +77,7 @@ pub fn restore(cfg: &Config, from: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Store::restore_from(from, &cfg.store.path)?;
-    println!("{} restored from {}", cfg.store.path.display(), from.display());
+    outln!("{} restored from {}", cfg.store.path.display(), from.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -89,13 +89,15 @@ pub fn man() -> anyhow::Result<ExitCode> {
 }
 
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
-    clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut std::io::stdout());
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut out);
+    std::io::stdout().write_all(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `embargo messages`: recorded mail that is not part of a report.
 pub(super) fn messages(cfg: &Config, json: bool, limit: u32) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cfg.store.path)?;
+    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
     let rows = store.unreported_messages(limit)?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -127,7 +129,7 @@ pub fn oauth(cfg: &Config, command: super::OauthCommand) -> anyhow::Result<ExitC
     match command {
         super::OauthCommand::Login => {
             let a = crate::oauth::device_login(o, &mut std::io::stdout())?;
-            println!(
+            outln!(
                 "Logged in. The refresh token is in {}; the access token is valid until {}{}.",
                 o.refresh_token_file.display(),
                 crate::report::ts(a.expires_at),
@@ -143,7 +145,7 @@ pub fn oauth(cfg: &Config, command: super::OauthCommand) -> anyhow::Result<ExitC
             let mut token = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut token)?;
             let a = crate::oauth::import(o, &token)?;
-            println!(
+            outln!(
                 "Stored in {}; it works: the access token is valid until {}.",
                 o.refresh_token_file.display(),
                 crate::report::ts(a.expires_at)
@@ -177,17 +179,17 @@ pub fn oauth(cfg: &Config, command: super::OauthCommand) -> anyhow::Result<ExitC
                     "scope": result.as_ref().ok().map(|a| a.scope.clone()),
                     "error": result.as_ref().err().map(|e| e.to_string()),
                 });
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("token endpoint: {}", o.token_url);
-                println!(
+                outln!("token endpoint: {}", o.token_url);
+                outln!(
                     "refresh token:  {} ({})",
                     o.refresh_token_file.display(),
                     stored
                         .map(|t| format!("stored {}", crate::report::ts(t)))
                         .unwrap_or_else(|| "missing".to_owned())
                 );
-                println!("{line}");
+                outln!("{line}");
             }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }

@@ -19,7 +19,7 @@ fn send(store: Store, cfg: &Config, id: &str, kind: &str, body: String, actor: &
     store.record_team_message(&t, &out, actor)?;
     drop(store);
     let retrying = super::send_now(cfg)?;
-    println!(
+    outln!(
         "{id}: {kind} to {} ({}){}",
         t.reporter,
         if encrypted { "signed and encrypted" } else { "signed" },
@@ -41,7 +41,7 @@ pub fn acknowledge(mut store: Store, cfg: &Config, id: &str) -> anyhow::Result<(
     store.enqueue_team_mail(Some(t.report_id), &[out])?;
     drop(store);
     let retrying = super::send_now(cfg)?;
-    println!(
+    outln!(
         "{id}: acknowledgement to {}{}",
         t.reporter,
         if retrying > 0 {
@@ -122,7 +122,7 @@ pub fn disclose_on(
         (false, _) => String::new(),
     };
     store.set_disclose_on(id, at, &note, actor)?;
-    println!("{id}: disclosure date {date}");
+    outln!("{id}: disclosure date {date}");
     Ok(())
 }
 
@@ -143,7 +143,7 @@ pub fn set_state(
         );
     }
     let step = store.set_state(id, to, note, actor)?;
-    println!("{id}: {step}");
+    outln!("{id}: {step}");
     if notify {
         notice_with(store, cfg, id, "accepted-risk.txt", "accepted-risk-notice", actor, note)?;
     } else if step.sends_acknowledgement() {
@@ -173,7 +173,7 @@ pub fn fixed(
         }
     };
     store.set_fixed(id, at, actor)?;
-    println!("{id}: fixed at {}", crate::store::ts(at));
+    outln!("{id}: fixed at {}", crate::store::ts(at));
     if notify {
         notice(store, cfg, id, "fixed.txt", "fixed-notice", actor)?;
     }

@@ -9,7 +9,6 @@ use sequoia_openpgp::parse::Parse as _;
 use crate::config::Config;
 use crate::digest;
 use crate::openpgp::TeamKeys;
-use crate::store::Store;
 
 pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> anyhow::Result<ExitCode> {
     let now = match now {
@@ -18,14 +17,19 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
             .map_err(|_| anyhow::anyhow!("--now {t:?} is not an RFC 3339 time"))?,
         None => Timestamp::now(),
     };
-    let mut store = Store::open(&cfg.store.path)?;
+    let access = if dry_run {
+        crate::store::Access::ReadOnly
+    } else {
+        crate::store::Access::ReadWrite
+    };
+    let mut store = super::open_store(cfg, access)?;
     if dry_run {
         let since = store.digest_last_sent()?;
         let team = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
         let mut d = digest::build(&store, &cfg.policy.calendar, &cfg.policy.promises, &team, since, now)?;
         d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
         let (text, html_text) = digest::render(cfg, &d)?;
-        print!("{}", if html { html_text } else { text });
+        out!("{}", if html { html_text } else { text });
         return Ok(ExitCode::SUCCESS);
     }
     if cfg.team.notify.is_empty() {
@@ -45,15 +49,15 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
     if retrying > 0 {
         eprintln!("embargo: {retrying} mail(s) could not be sent yet; the daemon's outbox will retry");
     }
-    println!("digest sent to {}", cfg.team.notify.join(", "));
+    outln!("digest sent to {}", cfg.team.notify.join(", "));
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn hall_of_fame(cfg: &Config, format: &str) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cfg.store.path)?;
+    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
     let mut people = store.hall_of_fame()?;
     digest::publish::link_advisories(cfg, &store, &mut people)?;
-    print!("{}", digest::publish::hall_of_fame(cfg, &people, format)?);
+    out!("{}", digest::publish::hall_of_fame(cfg, &people, format)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -66,7 +70,7 @@ pub fn security_txt(cfg: &Config, sign: bool) -> anyhow::Result<ExitCode> {
         TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref()).unwrap_or_else(|_| TeamKeys::none())
     };
     let text = digest::publish::security_txt(cfg, &team, Timestamp::now());
-    print!(
+    out!(
         "{}",
         if sign {
             digest::publish::clearsign(&text, &team)?

@@ -144,7 +144,7 @@ impl Validator<'_> {
             None => store_dir.join("oauth2-refresh-token"),
         };
         let ca_file = match r.ca_file {
-            Some(p) => Some(self.readable_file("oauth2", "ca_file", &p)?),
+            Some(p) => Some(self.ca_file("oauth2", &p)?),
             None => None,
         };
         Ok(Some(OAuthConfig {

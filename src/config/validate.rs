@@ -13,8 +13,10 @@ pub(super) struct Validator<'a> {
     pub(super) file: &'a Path,
     pub(super) source: &'a str,
     pub(super) base: &'a Path,
-    /// Read secret files (false: `load_offline`).
-    pub(super) secrets: bool,
+    /// What the command needs read beyond the file itself.
+    pub(super) needs: Needs,
+    /// Problems found so far (every one is reported, not just the first).
+    pub(super) problems: std::cell::RefCell<Vec<ConfigError>>,
 }
 
 impl Validator<'_> {
@@ -32,23 +34,44 @@ impl Validator<'_> {
         if p.is_absolute() { p } else { self.base.join(p) }
     }
 
+    /// A secret (a password, a passphrase), read only when the command
+    /// needs that section's secrets; otherwise empty. A problem is
+    /// recorded, not returned: validation goes on.
     pub(super) fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
-        if !self.secrets {
+        if !self.needs.secrets_of(section) {
             return Ok(String::new());
         }
-        let path = crate::secrets::resolve(&self.path(p));
-        let text = crate::secrets::read_secret(&path)
-            .map_err(|e| self.err(section, key, format!("{}: {e}", path.display())))?;
-        if text.is_empty() {
-            return Err(self.err(section, key, format!("{} is empty", path.display())));
+        match crate::secrets::read(&self.path(p)) {
+            Ok(text) => Ok(text),
+            Err(problem) => {
+                self.problem(self.err(section, key, problem));
+                Ok(String::new())
+            }
         }
-        Ok(text)
     }
 
+    /// A file the config names (a template, a CA, a key): its path,
+    /// checked to be readable when the command reads files. A problem is
+    /// recorded, not returned.
     pub(super) fn readable_file(&self, section: &str, key: &str, p: &str) -> Result<PathBuf, ConfigError> {
         let path = self.path(p);
-        std::fs::File::open(&path)
-            .map_err(|e| self.err(section, key, format!("cannot read {}: {e}", path.display())))?;
+        if self.needs.files_of(section)
+            && let Err(e) = std::fs::File::open(&path)
+        {
+            self.problem(self.err(section, key, format!("cannot read {}: {e}", path.display())));
+        }
+        Ok(path)
+    }
+
+    /// A CA file: readable and, for check-config, holding PEM certificates.
+    pub(super) fn ca_file(&self, section: &str, p: &str) -> Result<PathBuf, ConfigError> {
+        let path = self.readable_file(section, "ca_file", p)?;
+        if self.needs.check
+            && let Ok(bytes) = std::fs::read(&path)
+            && let Err(problem) = crate::tls::pem_certificates(&bytes)
+        {
+            self.problem(self.err(section, "ca_file", format!("{}: {problem}", path.display())));
+        }
         Ok(path)
     }
 
@@ -77,26 +100,151 @@ impl Validator<'_> {
         Ok(sec)
     }
 
-    pub(super) fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
-        let imap = self.imap(raw.imap)?;
-        let smtp = self.smtp(raw.smtp)?;
-        if raw.store.path.trim().is_empty() {
+    /// Keeps a section's value, or records its problem (and returns None,
+    /// so the other sections are still checked).
+    fn keep<T>(&self, r: Result<T, ConfigError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(e);
+                None
+            }
+        }
+    }
+
+    /// Records a problem; validation goes on, and fails at the end.
+    pub(super) fn problem(&self, e: ConfigError) {
+        self.problems.borrow_mut().push(e);
+    }
+
+    /// Every section checked; every problem found, in file order.
+    pub(super) fn validate(&self, raw: RawConfig) -> Result<Config, Vec<ConfigError>> {
+        let (config, problems) = self.build(raw);
+        match config {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(problems),
+        }
+    }
+
+    /// The configuration as far as it could be built (None when a section
+    /// could not be), and every problem found, in file order.
+    pub(super) fn build(&self, raw: RawConfig) -> (Option<Config>, Vec<ConfigError>) {
+        let imap = self.keep(self.imap(raw.imap));
+        let smtp = self.keep(self.smtp(raw.smtp));
+        let store = self.keep(self.store(&raw.store));
+        let prefix = self.keep(self.prefix(&raw.policy));
+        let reply = self.keep(self.reply(raw.reply));
+        let oauth = match (&imap, &smtp, &store) {
+            (Some(imap), Some(smtp), Some(store)) => {
+                let used_by = [("imap", imap.auth), ("smtp", smtp.auth)]
+                    .into_iter()
+                    .find(|(_, a)| a.is_oauth())
+                    .map(|(s, _)| s);
+                let store_dir = store.path.parent().unwrap_or(self.base).to_owned();
+                self.keep(self.oauth(raw.oauth2, used_by, &store_dir))
+            }
+            _ => None,
+        };
+        let security_txt = policy::security_txt(raw.security_txt);
+        let advisory = smtp
+            .as_ref()
+            .and_then(|smtp| self.keep(self.advisory(raw.advisory, smtp, &security_txt)));
+        // The policy's problems are recorded; the defaults stand in so the
+        // checks that need a whole configuration (templates) still run.
+        let promises = self
+            .keep(self.promises(&raw.policy))
+            .or(Some(crate::policy::Promises::default()));
+        let calendar = self
+            .keep(self.calendar(&raw.policy))
+            .or_else(|| self.calendar(&RawPolicy::default()).ok());
+        let openpgp = self.keep(self.openpgp(raw.openpgp));
+        let team = self.keep(self.team(raw.team));
+        let digest = self.keep(self.digest(raw.digest));
+        let metrics = self.keep(self.metrics(raw.metrics));
+        let trust = self.keep(self.trust(raw.trust));
+        let exclude = self.keep(self.exclude(raw.exclude));
+        let disclosure = self.keep(self.disclosure(raw.disclosure));
+        let downstream = self.keep(self.downstream(raw.downstream));
+        let mut problems = self.problems.take();
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        let (
+            Some(imap),
+            Some(smtp),
+            Some(store),
+            Some(tracking_prefix),
+            Some(reply),
+            Some(oauth),
+            Some(advisory),
+            Some(promises),
+            Some(calendar),
+            Some(openpgp),
+            Some(team),
+            Some(digest),
+            Some(metrics),
+            Some(trust),
+            Some(exclude),
+            Some(disclosure),
+            Some(downstream),
+        ) = (
+            imap, smtp, store, prefix, reply, oauth, advisory, promises, calendar, openpgp, team, digest, metrics,
+            trust, exclude, disclosure, downstream,
+        )
+        else {
+            return (None, problems);
+        };
+        let config = Config {
+            file: self.file.to_owned(),
+            imap,
+            smtp,
+            store,
+            policy: PolicyConfig {
+                tracking_prefix,
+                promises,
+                calendar,
+            },
+            reply,
+            openpgp,
+            team,
+            digest,
+            security_txt,
+            metrics,
+            trust,
+            exclude,
+            advisory,
+            disclosure,
+            downstream,
+            oauth,
+        };
+        (Some(config), problems)
+    }
+
+    fn store(&self, r: &RawStore) -> Result<StoreConfig, ConfigError> {
+        if r.path.trim().is_empty() {
             return Err(self.err("store", "path", "must not be empty"));
         }
         let size = |key: &str, v: &Option<toml::Value>, default: u64| match v {
             None => Ok(default),
             Some(v) => crate::config::parse_size(v).map_err(|p| self.err("store", key, p)),
         };
-        let store = StoreConfig {
-            path: self.path(&raw.store.path),
-            max_text_per_message: size("max_text_per_message", &raw.store.max_text_per_message, 1024 * 1024)?,
+        let path = self.path(&r.path);
+        if self.needs.check
+            && let Err(problem) = writable_location(&path)
+        {
+            self.problem(self.err("store", "path", problem));
+        }
+        Ok(StoreConfig {
+            path,
+            max_text_per_message: size("max_text_per_message", &r.max_text_per_message, 1024 * 1024)?,
             unauthenticated_per_hour: size(
                 "unauthenticated_per_hour",
-                &raw.store.unauthenticated_per_hour,
+                &r.unauthenticated_per_hour,
                 256 * 1024 * 1024,
             )?,
-        };
-        let prefix = raw.policy.tracking_prefix.clone().unwrap_or_else(|| "SEC".to_owned());
+        })
+    }
+
+    fn prefix(&self, r: &RawPolicy) -> Result<String, ConfigError> {
+        let prefix = r.tracking_prefix.clone().unwrap_or_else(|| "SEC".to_owned());
         if prefix.is_empty() || prefix.len() > 16 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(self.err(
                 "policy",
@@ -104,38 +252,7 @@ impl Validator<'_> {
                 "must be 1 to 16 ASCII letters or digits (it goes into subjects as [PREFIX-YYYY-NNNN])",
             ));
         }
-        let reply = self.reply(raw.reply)?;
-        let used_by = [("imap", imap.auth), ("smtp", smtp.auth)]
-            .into_iter()
-            .find(|(_, a)| a.is_oauth())
-            .map(|(s, _)| s);
-        let store_dir = store.path.parent().unwrap_or(self.base).to_owned();
-        let oauth = self.oauth(raw.oauth2, used_by, &store_dir)?;
-        let security_txt = policy::security_txt(raw.security_txt);
-        let advisory = self.advisory(raw.advisory, &smtp, &security_txt)?;
-        Ok(Config {
-            file: self.file.to_owned(),
-            imap,
-            smtp,
-            store,
-            policy: PolicyConfig {
-                tracking_prefix: prefix,
-                promises: self.promises(&raw.policy)?,
-                calendar: self.calendar(&raw.policy)?,
-            },
-            reply,
-            openpgp: self.openpgp(raw.openpgp)?,
-            team: self.team(raw.team)?,
-            digest: self.digest(raw.digest)?,
-            security_txt,
-            metrics: self.metrics(raw.metrics)?,
-            trust: self.trust(raw.trust)?,
-            exclude: self.exclude(raw.exclude)?,
-            advisory,
-            disclosure: self.disclosure(raw.disclosure)?,
-            downstream: self.downstream(raw.downstream)?,
-            oauth,
-        })
+        Ok(prefix)
     }
 
     fn reply(&self, r: RawReply) -> Result<ReplyConfig, ConfigError> {
@@ -147,9 +264,8 @@ impl Validator<'_> {
         let cannot_decrypt_template = self.readable_file("reply", "cannot_decrypt_template", &cd)?;
         let combined_ack_template = match r.combined_ack_template {
             Some(t) => Some(self.readable_file("reply", "combined_ack_template", &t)?),
-            None => self
-                .readable_file("reply", "combined_ack_template", "ack-combined.txt")
-                .ok(),
+            // Beside the config if there is one; else the built-in text.
+            None => Some(self.path("ack-combined.txt")).filter(|p| p.exists()),
         };
         let max_per_sender_per_day = r.max_per_sender_per_day.unwrap_or(5);
         // Unset: 50, or the plain limit when that is higher (a config from
@@ -231,9 +347,10 @@ impl Validator<'_> {
 
     pub(super) fn openpgp(&self, r: RawOpenPgp) -> Result<OpenPgpConfig, ConfigError> {
         let keys: Vec<PathBuf> = r.keys.iter().map(|k| crate::secrets::resolve(&self.path(k))).collect();
-        for k in keys.iter().filter(|_| self.secrets) {
-            std::fs::File::open(k)
-                .map_err(|e| self.err("openpgp", "keys", format!("cannot read {}: {e}", k.display())))?;
+        for k in keys.iter().filter(|_| self.needs.secrets_of("openpgp")) {
+            if let Err(e) = std::fs::File::open(k) {
+                self.problem(self.err("openpgp", "keys", format!("cannot read {}: {e}", k.display())));
+            }
         }
         let passphrase = match r.passphrase_file {
             Some(p) => Some(self.secret("openpgp", "passphrase_file", &p)?),
@@ -290,7 +407,7 @@ impl Validator<'_> {
             _ => 143,
         });
         let ca_file = match r.ca_file {
-            Some(p) => Some(self.readable_file("imap", "ca_file", &p)?),
+            Some(p) => Some(self.ca_file("imap", &p)?),
             None => None,
         };
         let max_message_size = match &r.max_message_size {
@@ -333,6 +450,16 @@ impl Validator<'_> {
             other => other,
         };
         let auth = AuthMethod::parse(self, "imap", r.auth.as_deref())?;
+        if auth.is_oauth() && r.password_file.is_some() {
+            self.problem(self.err(
+                "imap",
+                "password_file",
+                format!(
+                    "is not used with auth = {:?} (the login is the OAuth token): remove it, or set auth = \"password\"",
+                    r.auth.clone().unwrap_or_default()
+                ),
+            ));
+        }
         let password = match (auth, &r.password_file) {
             (AuthMethod::Password, Some(p)) => self.secret("imap", "password_file", p)?,
             (AuthMethod::Password, None) => {
@@ -372,7 +499,7 @@ impl Validator<'_> {
             Security::None => 25,
         });
         let ca_file = match r.ca_file {
-            Some(p) => Some(self.readable_file("smtp", "ca_file", &p)?),
+            Some(p) => Some(self.ca_file("smtp", &p)?),
             None => None,
         };
         let from: MailAddress = r
@@ -385,6 +512,16 @@ impl Validator<'_> {
                 "smtp",
                 "user",
                 format!("is required with auth = {:?}", r.auth.unwrap_or_default()),
+            ));
+        }
+        if auth.is_oauth() && r.password_file.is_some() {
+            self.problem(self.err(
+                "smtp",
+                "password_file",
+                format!(
+                    "is not used with auth = {:?} (the login is the OAuth token): remove it, or set auth = \"password\"",
+                    r.auth.clone().unwrap_or_default()
+                ),
             ));
         }
         let password = match (&r.user, &r.password_file) {
@@ -441,3 +578,51 @@ pub(super) fn is_loopback(host: &str) -> bool {
 
 /// The largest `imap.max_message_size` accepted.
 pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// Can the daemon create or open the database at `path`? A file that exists
+/// must be a regular, writable file; otherwise the nearest folder that
+/// exists must be a writable folder (the daemon creates the rest).
+fn writable_location(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let writable = |p: &Path| {
+        let Ok(m) = std::fs::metadata(p) else { return false };
+        let me = crate::files::effective_uid();
+        me == 0 || (m.uid() == me && m.mode() & 0o200 != 0) || m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0)
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            return Err(format!(
+                "{} is a folder; name a file in it, e.g. {}/embargo.sqlite3",
+                path.display(),
+                path.display()
+            ));
+        }
+        Ok(m) if !m.is_file() => return Err(format!("{} is not a regular file", path.display())),
+        Ok(_) if !writable(path) => return Err(format!("{} is not writable by this user", path.display())),
+        Ok(_) => return Ok(()),
+        Err(_) => {}
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(d) {
+            Ok(m) if m.is_dir() => {
+                return if writable(d) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the folder {} cannot be written, so the database cannot be created there",
+                        d.display()
+                    ))
+                };
+            }
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not a folder, so the database cannot be created under it",
+                    d.display()
+                ));
+            }
+            Err(_) => dir = d.parent(),
+        }
+    }
+    Ok(())
+}

@@ -211,3 +211,33 @@ impl NewReport<'_> {
         }
     }
 }
+
+/// Renders the alert template against a sample report (`check-config`).
+pub fn check_template(path: &std::path::Path) -> Result<(), crate::text::TemplateError> {
+    let at = "2026-12-07T09:00:00Z".to_owned();
+    let ctx = AlertContext {
+        tracking_id: "SEC-2026-0001".into(),
+        reporter: "researcher@example.org".into(),
+        reporter_name: "Rita Researcher".into(),
+        received_at: at.clone(),
+        encrypted: true,
+        signature: "good".into(),
+        signer: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
+        response_due: at.clone(),
+        fix_due: at,
+        response_business_days: 5,
+        details_delay_days: 30,
+        content_included: true,
+        subject: "XSS in the login form".into(),
+        text: "Steps to reproduce: ...".into(),
+        attachments: vec!["the original message (attached)".into()],
+        excluded_today: vec![crate::store::ExcludedReport {
+            id: "SEC-2026-0002".into(),
+            reporter: "someone@example.net".into(),
+            topic: "spf-dmarc".into(),
+            matched: "SPF record".into(),
+            encrypted: false,
+        }],
+    };
+    crate::text::render_file(path, &ctx).map(|_| ())
+}

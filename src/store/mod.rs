@@ -266,6 +266,49 @@ pub struct Store {
     conn: Connection,
 }
 
+/// How the CLI opens the database ([`Store::open_existing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only: no file is created or changed.
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Why the CLI could not open the database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("no database at {}", path.display())]
+    Missing { path: std::path::PathBuf },
+    #[error("{} is not a file", path.display())]
+    NotAFile { path: std::path::PathBuf },
+    #[error("{} is not an embargo database (it holds no schema version)", path.display())]
+    NotEmbargo { path: std::path::PathBuf },
+    #[error(
+        "the database at {} has schema version {found} and this embargo uses {wanted}: {}",
+        path.display(),
+        if found < wanted {
+            "restart the daemon (`systemctl restart embargo`) with this version; it migrates the database on start"
+        } else {
+            "it was written by a newer embargo; run that version's command, or restore a backup"
+        }
+    )]
+    Version {
+        path: std::path::PathBuf,
+        found: i64,
+        wanted: i64,
+    },
+    #[error("cannot open the database {}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot open the database {}: {error}", path.display())]
+    Sqlite {
+        path: std::path::PathBuf,
+        error: rusqlite::Error,
+    },
+}
+
 /// The store behind a task-shared mutex; a poisoned lock is an error.
 pub fn lock(store: &std::sync::Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
     store.lock().map_err(|_| Error::Poisoned)
@@ -283,6 +326,57 @@ impl Store {
         Self::setup(&mut conn).with_context(|| format!("database {}", path.display()))?;
         restrict_permissions(path);
         Ok(Store { conn })
+    }
+
+    /// Opens a database that must already exist, at this binary's schema
+    /// version, for the CLI: it never creates or migrates one (a mistyped
+    /// `store.path` must not leave an empty database behind), and
+    /// [`Access::ReadOnly`] changes nothing on disk.
+    pub fn open_existing(path: &Path, access: Access) -> std::result::Result<Store, OpenError> {
+        let sqlite = |error: rusqlite::Error| OpenError::Sqlite {
+            path: path.to_owned(),
+            error,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(OpenError::NotAFile { path: path.to_owned() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OpenError::Missing { path: path.to_owned() });
+            }
+            Err(e) => {
+                return Err(OpenError::Io {
+                    path: path.to_owned(),
+                    error: e,
+                });
+            }
+        }
+        let conn = match access {
+            Access::ReadOnly => open::read_only(path).map_err(sqlite)?,
+            Access::ReadWrite => {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+                conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
+                conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+                conn
+            }
+        };
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sqlite)?;
+        let wanted = migrations::LATEST as i64;
+        if found == 0 {
+            return Err(OpenError::NotEmbargo { path: path.to_owned() });
+        }
+        if found != wanted {
+            return Err(OpenError::Version {
+                path: path.to_owned(),
+                found,
+                wanted,
+            });
+        }
+        let store = Store { conn };
+        store.conn.set_prepared_statement_cache_capacity(64);
+        Ok(store)
     }
 
     /// An in-memory database, for unit tests.

@@ -75,3 +75,39 @@ pub(super) fn restrict_permissions(path: &Path) {
         let _ = crate::files::restrict(&p);
     }
 }
+
+/// Opens the database read-only without writing anything next to it. While
+/// the daemon runs, its `-wal` and `-shm` files exist and SQLite reads
+/// through them; when it is stopped they are gone (the last connection
+/// checkpoints and removes them), and a read-only connection would have to
+/// create `-shm`: then the file is opened as immutable, which is exact
+/// while nothing writes it.
+pub(super) fn read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let uri = if Path::new(&wal).exists() {
+        format!("file:{}?mode=ro", uri_path(path))
+    } else {
+        format!("file:{}?mode=ro&immutable=1", uri_path(path))
+    };
+    let mut conn = Connection::open_with_flags(uri, flags)?;
+    conn.busy_handler(Some(busy_handler))?;
+    Ok(conn)
+}
+
+/// A path as the path of a `file:` URI (RFC 8089; SQLite's URI rules).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -14,6 +14,7 @@ mod hostile;
 mod lifecycle;
 mod oauth;
 mod openpgp;
+mod operator;
 mod resilience;
 mod service;
 mod team;

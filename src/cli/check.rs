@@ -1,0 +1,164 @@
+//! `embargo check-config`: everything `run` would refuse, found offline and
+//! reported at once (values, files, secrets, certificates, the database's
+//! location, templates rendered against a sample report, team and
+//! downstream keys, the OAuth token), each with the file, line, key, what
+//! is wrong and the fix. Exit 0 only when `run` would start.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::config::{self, Config, ConfigError};
+
+pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+    let (cfg, mut problems) = config::check(path);
+    if let Some(cfg) = &cfg {
+        problems.extend(deep(cfg));
+    }
+    if problems.is_empty()
+        && let Some(cfg) = cfg
+    {
+        outln!(
+            "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {}, {} team key file(s))",
+            path.display(),
+            cfg.imap.host,
+            cfg.imap.port,
+            cfg.imap.mailbox,
+            cfg.smtp.host,
+            cfg.smtp.port,
+            cfg.store.path.display(),
+            cfg.openpgp.keys.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        eprintln!("embargo: config error: {p}");
+    }
+    eprintln!(
+        "embargo: {} problem{} in {}; `embargo run` would not start",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        path.display()
+    );
+    Ok(ExitCode::from(2))
+}
+
+/// What needs the whole configuration: templates rendered against sample
+/// values, keys loaded and unlocked, the OAuth token file.
+fn deep(cfg: &Config) -> Vec<ConfigError> {
+    let problem = |section: &str, key: &str, what: String| ConfigError {
+        file: cfg.file.clone(),
+        line: config::line_of(cfg, section, key),
+        key: format!("{section}.{key}"),
+        problem: what,
+    };
+    let mut out = Vec::new();
+    for (key, e) in crate::reply::check_templates(
+        &cfg.reply.ack_template,
+        &cfg.reply.cannot_decrypt_template,
+        &cfg.exclude,
+    ) {
+        let (section, name) = key.split_once('.').unwrap_or(("reply", key.as_str()));
+        let name = name.split(' ').next().unwrap_or(name);
+        out.push(ConfigError {
+            key: key.clone(),
+            ..problem(section, name, e.to_string())
+        });
+    }
+    if let Err(e) = crate::reply::combined::check_template(cfg) {
+        out.push(problem("reply", "combined_ack_template", e.to_string()));
+    }
+    if let Err(e) = crate::digest::alert::check_template(&cfg.digest.alert_template) {
+        out.push(problem(
+            "digest",
+            "alert_template",
+            format!("{} does not render: {e}", cfg.digest.alert_template.display()),
+        ));
+    }
+    out.extend(digest_templates(cfg, &problem));
+    out.extend(notice_templates(cfg));
+    if let Err(e) = crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref()) {
+        out.push(problem("openpgp", "keys", format!("{e:#}")));
+    }
+    match crate::pipeline::downstream_certs(cfg) {
+        Err(e) => out.push(problem("downstream", "key", format!("{e:#}"))),
+        Ok(certs) => {
+            for (address, cert) in certs {
+                if !crate::openpgp::pin::can_encrypt(&cert) {
+                    out.push(problem(
+                        "downstream",
+                        "key",
+                        format!("the key for {address} cannot encrypt (expired, revoked, or no encryption subkey)"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(o) = &cfg.oauth
+        && !o.refresh_token_file.exists()
+    {
+        out.push(problem(
+            "oauth2",
+            "refresh_token_file",
+            format!(
+                "{} does not exist yet: run `embargo oauth login` (or `embargo oauth import`) once before starting the daemon",
+                o.refresh_token_file.display()
+            ),
+        ));
+    }
+    out
+}
+
+/// The digest's text and HTML templates, against the digest of an empty
+/// database.
+fn digest_templates(cfg: &Config, problem: &dyn Fn(&str, &str, String) -> ConfigError) -> Vec<ConfigError> {
+    let Ok(store) = crate::store::Store::open_in_memory() else {
+        return Vec::new();
+    };
+    let now = jiff::Timestamp::now();
+    let Ok(d) = crate::digest::build(
+        &store,
+        &cfg.policy.calendar,
+        &cfg.policy.promises,
+        "Security Team",
+        None,
+        now,
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, path) in [
+        ("text_template", &cfg.digest.text_template),
+        ("html_template", &cfg.digest.html_template),
+    ] {
+        if let Err(e) = crate::text::render_file(path, &d) {
+            out.push(problem(
+                "digest",
+                key,
+                format!("{} does not render: {e}", path.display()),
+            ));
+        }
+    }
+    out
+}
+
+/// The team notices beside the config file, against a sample report (a
+/// missing one only matters to `--notify`, which names it then).
+fn notice_templates(cfg: &Config) -> Vec<ConfigError> {
+    let dir = cfg.file.parent().unwrap_or(Path::new("."));
+    let sample = crate::report::ReportSummary::sample();
+    let ctx = crate::conversation::notice_context(cfg, &sample, true, "sample reason", Some("CVE-2027-0001"), true);
+    crate::conversation::NOTICE_TEMPLATES
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.exists())
+        .filter_map(|path| {
+            let e = crate::text::render_file(&path, &ctx).err()?;
+            Some(ConfigError {
+                file: cfg.file.clone(),
+                line: None,
+                key: String::new(),
+                problem: format!("{} does not render: {e}", path.display()),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,224 @@
+//! The operator's and the team's first week: commands that touch only what
+//! they need, every config problem at once, plain words, pipes.
+
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+/// Runs embargo with `config` and `args`; (exit code, stdout, stderr).
+fn run(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(&*BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A mistyped `store.path`: every read-only verb says where it looked and
+/// what creates the database, exits 2, and leaves nothing behind (it used
+/// to migrate a new empty database and say "No reports yet").
+#[test]
+fn a_read_only_verb_on_a_mistyped_store_path_creates_nothing() {
+    let s = Setup::new();
+    s.once();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let typo = s.dir.path().join("emabrgo.sqlite3");
+    std::fs::write(
+        &s.config,
+        text.replace("path = \"embargo.sqlite3\"", "path = \"emabrgo.sqlite3\""),
+    )
+    .unwrap();
+    for args in [
+        &["reports", "list"][..],
+        &["reports", "show", "SEC-2026-0001"],
+        &["status"],
+        &["messages"],
+        &["hall-of-fame"],
+        &["digest", "--dry-run"],
+        &["advisory", "show", "SEC-2026-0001"],
+        &["reports", "state", "SEC-2026-0001", "triaged"],
+    ] {
+        let (code, out, err) = run(&s.config, args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(&format!("no database at {}", typo.display())) && err.contains("store.path"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("migrated"), "{args:?}: {err}");
+        assert!(
+            !typo.exists() && !s.dir.path().join("emabrgo.sqlite3-wal").exists(),
+            "{args:?} created it"
+        );
+    }
+}
+
+/// The team's read-only verbs need neither the CA file nor any password:
+/// under systemd those are the service's (LoadCredential=). A read-only
+/// verb changes nothing on disk, not even a -shm file.
+#[test]
+fn read_only_verbs_work_without_the_ca_and_secret_files() {
+    let s = Setup::new();
+    s.stack.deliver(
+        "researcher@example.test",
+        "security@example.test",
+        &report("ro@example.test", "Read-only", "x"),
+    );
+    s.stack
+        .wait_inbox("security@example.test", 1, std::time::Duration::from_secs(30));
+    s.once();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let gone = s.dir.path().join("elsewhere");
+    std::fs::create_dir(&gone).unwrap();
+    std::fs::rename(s.dir.path().join("imap.pass"), gone.join("imap.pass")).unwrap();
+    std::fs::rename(s.dir.path().join("smtp.pass"), gone.join("smtp.pass")).unwrap();
+    std::fs::write(
+        &s.config,
+        text.replace(&s.stack.ca().display().to_string(), "/nonexistent/ca.pem"),
+    )
+    .unwrap();
+    let listing = |dir: &std::path::Path| {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name(),
+                    e.metadata().unwrap().len(),
+                    e.metadata().unwrap().modified().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(s.dir.path());
+    let id = {
+        let (code, out, err) = run(&s.config, &["reports", "list", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for args in [
+        &["reports", "list"][..],
+        &["reports", "show", &id],
+        &["status"],
+        &["messages"],
+        &["hall-of-fame"],
+        &["digest", "--dry-run"],
+        &["backup", s.dir.path().join("../backup-ro.sqlite3").to_str().unwrap()],
+    ] {
+        let (code, out, err) = run(&s.config, args);
+        assert!(
+            code == 0 || (args[0] == "status" && code <= 2),
+            "{args:?}: {code} {out}{err}"
+        );
+        assert!(!err.contains("ca.pem") && !err.contains(".pass"), "{args:?}: {err}");
+        assert!(!err.contains(" INFO "), "no log lines in a verb's output: {err}");
+    }
+    let _ = std::fs::remove_file(s.dir.path().join("../backup-ro.sqlite3"));
+    assert_eq!(before, listing(s.dir.path()), "a read-only verb changed the folder");
+    // A verb that sends names where it looked for the password it lacks.
+    let (code, _, err) = run(&s.config, &["reports", "reply", &id, "--file", "/dev/null"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("smtp.pass not found") && err.contains("looked in"),
+        "{err}"
+    );
+    assert!(!err.contains("imap.pass"), "it does not need the IMAP password: {err}");
+}
+
+/// Five different mistakes in one file: check-config names all five, each
+/// with its line and key, and exits 2 (it used to stop at the first, and
+/// said OK to some `run` refuses).
+#[test]
+fn check_config_lists_every_problem_at_once() {
+    let s = Setup::new();
+    let dir = s.dir.path();
+    std::fs::write(dir.join("not-pem.pem"), "hello\n").unwrap();
+    std::fs::create_dir(dir.join("a-folder")).unwrap();
+    std::fs::write(
+        dir.join("bad-ack.txt"),
+        "Hello,\n\nyour report {{ report.id }} is in.\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let text = text
+        // 1. a CA file that is not PEM
+        .replacen(
+            &s.stack.ca().display().to_string(),
+            &dir.join("not-pem.pem").display().to_string(),
+            1,
+        )
+        // 2. store.path a folder
+        .replace("path = \"embargo.sqlite3\"", "path = \"a-folder\"")
+        // 3. a template with an undefined variable
+        .replace("ack_template = \"ack.txt\"", "ack_template = \"bad-ack.txt\"")
+        // 4. a missing password file
+        .replacen("password_file = \"smtp.pass\"", "password_file = \"smtp.pw\"", 1)
+        // 5. a bad timezone
+        .replace("timezone = \"Europe/London\"", "timezone = \"Europe/Lodnon\"");
+    std::fs::write(&s.config, text).unwrap();
+    let (code, out, err) = run(&s.config, &["check-config"]);
+    assert_eq!(code, 2, "{out}{err}");
+    for needle in [
+        "imap.ca_file",
+        "PEM certificate",
+        "store.path",
+        "is a folder",
+        "bad-ack.txt",
+        "undefined variable `report.id`",
+        "line 3",
+        "smtp.password_file",
+        "smtp.pw not found",
+        "policy.timezone",
+        "5 problems",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+    }
+    assert!(!err.contains("Error {"), "{err}");
+}
+
+/// What people pipe: `| head` ends quietly with exit 0.
+#[test]
+fn verbs_end_quietly_when_the_pipe_closes() {
+    let s = Setup::new();
+    for i in 0..40 {
+        s.stack.deliver(
+            "researcher@example.test",
+            "security@example.test",
+            &report(
+                &format!("pipe{i}@example.test"),
+                &format!("Report {i} {}", "x".repeat(200)),
+                "x",
+            ),
+        );
+    }
+    s.stack
+        .wait_inbox("security@example.test", 40, std::time::Duration::from_secs(60));
+    s.once();
+    for (args, head) in [
+        (vec!["completions", "bash"], "head -1"),
+        (vec!["reports", "list", "--json"], "head -c 10"),
+        (vec!["reports", "list"], "head -1"),
+        (vec!["man"], "head -1"),
+    ] {
+        let cmd = format!(
+            "set -o pipefail; {} --config {} {} | {head} >/dev/null",
+            *BIN,
+            s.config.display(),
+            args.join(" ")
+        );
+        let out = Command::new("bash").arg("-c").arg(&cmd).output().unwrap();
+        assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
