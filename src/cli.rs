@@ -30,12 +30,13 @@ mod advisory;
 mod args;
 mod check;
 mod disclose;
+mod list;
 mod ops;
 mod talk;
 mod team;
 
 use crate::store::{ReportDetail, ReportSummary, Store};
-pub use args::{AdvisoryCommand, Cli, Command, KeysCommand, OauthCommand, ReportsCommand};
+pub use args::{AdvisoryCommand, Cli, ColorChoice, Command, KeysCommand, ListArgs, OauthCommand, ReportsCommand};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -117,7 +118,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once } => run(cfg, once),
         Command::Reports { command } => {
             let access = match command {
-                ReportsCommand::List { .. } | ReportsCommand::Show { .. } => crate::store::Access::ReadOnly,
+                ReportsCommand::List(_) | ReportsCommand::Show { .. } => crate::store::Access::ReadOnly,
                 _ => crate::store::Access::ReadWrite,
             };
             let store = open_store(&cfg, access)?;
@@ -260,42 +261,6 @@ fn annotated(store: &Store, cfg: &config::Config) -> anyhow::Result<Vec<ReportSu
     Ok(reports)
 }
 
-fn list(store: &Store, cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
-    let reports = annotated(store, cfg)?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if reports.is_empty() {
-        writeln!(out, "no reports yet")?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    writeln!(
-        out,
-        "{:<15} {:<9} {:<20} {:<4} {:<4} {:<30} SUBJECT",
-        "ID", "STATE", "RECEIVED", "ACK", "MSGS", "REPORTER"
-    )?;
-    for r in &reports {
-        writeln!(out, "{}", terminal_safe(&summary_line(r)))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn summary_line(r: &ReportSummary) -> String {
-    let subject: String = r.subject.chars().take(60).collect();
-    format!(
-        "{:<15} {:<9} {:<20} {:<4} {:<4} {:<30} {}",
-        r.id,
-        r.state,
-        r.received_at,
-        if r.acknowledged_at.is_some() { "yes" } else { "no" },
-        r.messages,
-        crate::text::bounded(&r.reporter),
-        subject
-    )
-}
-
 /// Mail-derived text as a terminal may show it: C0 controls (but tab and
 /// newline), ESC, DEL and C1 controls become visible escapes, so a report
 /// cannot move the cursor, rewrite the screen or set the clipboard (OSC 52).
@@ -318,7 +283,7 @@ fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Re
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
     } else {
-        write!(out, "{}", terminal_safe(&render_timeline(&d)))?;
+        write!(out, "{}", terminal_safe(&render_timeline(&d, &cfg.policy.calendar)))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -348,7 +313,8 @@ fn downstream_lines(notices: &[crate::store::DownstreamNotice]) -> String {
 
 /// The report as a person reads it: a header, then messages and events
 /// merged in time order.
-pub fn render_timeline(d: &ReportDetail) -> String {
+/// `reports show`: every time in policy.timezone (`Mon 14 Dec 2026 09:12 CET`).
+pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> String {
     let s = &d.summary;
     let mut text = format!(
         "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
@@ -365,13 +331,16 @@ pub fn render_timeline(d: &ReportDetail) -> String {
         } else {
             format!("<{}>", s.reporter)
         },
-        s.received_at,
-        s.acknowledged_at.as_deref().unwrap_or("not yet"),
+        cal.human_str(&s.received_at),
+        s.acknowledged_at
+            .as_deref()
+            .map(|a| cal.human_str(a))
+            .unwrap_or_else(|| "not yet".to_owned()),
         s.messages,
         s.messages_out,
     );
     text.truncate(text.len() - "\nTimeline\n".len());
-    text.push_str(&clocks(s));
+    text.push_str(&clocks(s, cal));
     text.push_str(&downstream_lines(&d.downstream));
     text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -412,7 +381,7 @@ pub fn render_timeline(d: &ReportDetail) -> String {
     }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
     for (at, line) in lines {
-        text.push_str(&format!("  {at}  {line}\n"));
+        text.push_str(&format!("  {}  {line}\n", cal.human_str(&at)));
     }
     text
 }
@@ -536,7 +505,7 @@ fn user_name(uid: u32) -> Option<String> {
 fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> anyhow::Result<ExitCode> {
     let who = actor();
     match command {
-        ReportsCommand::List { json } => return list(&store, cfg, json),
+        ReportsCommand::List(args) => return list::list(&store, cfg, &args),
         ReportsCommand::Show { id, json } => return show(&store, cfg, &id, json),
         ReportsCommand::State {
             id,
@@ -604,14 +573,17 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
 }
 
 /// The clock lines of `reports show`.
-fn clocks(s: &ReportSummary) -> String {
-    let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_owned());
+fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
+    let or = |v: &Option<String>, d: &str| v.as_deref().map(|t| cal.human_str(t)).unwrap_or_else(|| d.to_owned());
     let mut t = String::new();
-    let response = match (&s.response_met_at, s.response_business_days_left) {
-        (Some(met), _) => format!("met {met}"),
-        (None, Some(left)) if left < 0 => format!("OVERDUE by {} business day(s)", -left),
-        (None, Some(left)) => format!("{left} business day(s) left"),
-        (None, None) => "not running".to_owned(),
+    let now = jiff::Timestamp::now();
+    let response = match (&s.response_met_at, &s.response_due) {
+        (Some(met), _) => format!("met {}", cal.human_str(met)),
+        (None, Some(due)) if s.response_business_days_left.is_some() => match due.parse() {
+            Ok(due) => cal.due_in(now, due),
+            Err(_) => String::new(),
+        },
+        _ => "not running".to_owned(),
     };
     t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
     t.push_str(&format!(

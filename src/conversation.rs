@@ -185,7 +185,7 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         reporter: t.reporter.clone(),
         reporter_name: crate::text::bounded(&t.reporter_name),
         team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
-        received_at: t.received_at.clone(),
+        received_at: p.config.policy.calendar.human_str(&t.received_at),
         response_business_days: p.promises.response_business_days,
         fix_days: p.promises.fix_days,
         complex_fix_days: p.promises.complex_fix_days,
@@ -257,8 +257,22 @@ pub fn notice_context(
     cve: Option<&str>,
     public: bool,
 ) -> serde_json::Value {
+    let mut report = serde_json::to_value(r).unwrap_or_default();
+    // Times as people read them, in the policy's time zone.
+    let cal = &cfg.policy.calendar;
+    if let Some(fields) = report.as_object_mut() {
+        for (key, value) in fields.iter_mut() {
+            if let Some(t) = value.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) {
+                *value = serde_json::Value::String(if key == "disclose_on" {
+                    cal.human_day(t)
+                } else {
+                    cal.human(t)
+                });
+            }
+        }
+    }
     serde_json::json!({
-        "report": r,
+        "report": report,
         "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
         "credit_known": credit_known,
         "reason": reason,

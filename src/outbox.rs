@@ -207,6 +207,26 @@ async fn attempt(
     }
 }
 
+/// Says once, at warn, that `reply.max_automatic_per_hour` holds mail back:
+/// how many wait and when the next goes. Whether it said so.
+pub fn warn_if_capped(store: &Store, hourly_cap: u32) -> Result<bool> {
+    let now = Timestamp::now();
+    let cap = store.hourly_cap(now, hourly_cap)?;
+    let (Some(0), Some(frees)) = (cap.allowance, cap.frees_at) else {
+        return Ok(false);
+    };
+    let waiting = store.outbox_held(now, hourly_cap)?;
+    if waiting == 0 {
+        return Ok(false);
+    }
+    tracing::warn!(
+        "reply.max_automatic_per_hour ({hourly_cap}) reached: {waiting} automatic mail(s) wait; the next goes \
+         out at {} and the rest as the hour's window frees up (`embargo status` shows how many still wait)",
+        crate::report::utc(frees)
+    );
+    Ok(true)
+}
+
 /// The outbox task: drains whenever woken, and when the next retry is due.
 pub async fn run(
     store: Arc<Mutex<Store>>,
@@ -219,6 +239,8 @@ pub async fn run(
 ) -> Result<()> {
     let transport = transport(&cfg, tokens)?;
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
+    // The hourly cap is said once each time it is reached, not per drain.
+    let mut cap_reported = false;
     loop {
         health.beat_outbox();
         let hourly_cap = hourly_cap();
@@ -231,6 +253,11 @@ pub async fn run(
             let cap = store.hourly_cap(Timestamp::now(), hourly_cap)?;
             // Held automatic mail is due when the hour's window frees up.
             let held_until = cap.allowance.filter(|a| *a == 0).and(cap.frees_at);
+            match held_until {
+                Some(_) if !cap_reported => cap_reported = warn_if_capped(&store, hourly_cap)?,
+                None => cap_reported = false,
+                Some(_) => {}
+            }
             store.outbox_next_due(grace, held_until)?
         };
         // Wake at least every 10 s so the watchdog sees this loop alive.

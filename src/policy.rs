@@ -109,6 +109,41 @@ impl Calendar {
             .unwrap_or(Timestamp::MAX)
     }
 
+    /// A time as people read it, in the policy's time zone with its
+    /// abbreviation and the weekday: `Mon 14 Dec 2026 23:59 CET`. The one
+    /// format for every time a person reads (the CLI, the digest, alerts,
+    /// the variables of mail templates); JSON keeps RFC 3339 UTC.
+    pub fn human(&self, at: Timestamp) -> String {
+        at.to_zoned(self.tz.clone())
+            .strftime("%a %-d %b %Y %H:%M %Z")
+            .to_string()
+    }
+
+    /// [`Calendar::human`] of an RFC 3339 time as stored; anything else as it is.
+    pub fn human_str(&self, at: &str) -> String {
+        at.parse::<Timestamp>()
+            .map(|t| self.human(t))
+            .unwrap_or_else(|_| at.to_owned())
+    }
+
+    /// A local day: `Mon 14 Dec 2026`.
+    pub fn human_day(&self, at: Timestamp) -> String {
+        at.to_zoned(self.tz.clone()).strftime("%a %-d %b %Y").to_string()
+    }
+
+    /// How far off a deadline is, in the words the policy counts in:
+    /// `in 5 business days`, `today`, `overdue by 2 business days`.
+    pub fn due_in(&self, now: Timestamp, due: Timestamp) -> String {
+        let days = self.business_days_left(now, due);
+        let plural = |n: i64| if n == 1 { "" } else { "s" };
+        match days {
+            _ if due < now && days == 0 => "overdue since today".to_owned(),
+            d if d < 0 => format!("overdue by {} business day{}", -d, plural(-d)),
+            0 => "due today".to_owned(),
+            d => format!("in {d} business day{}", plural(d)),
+        }
+    }
+
     /// A local date at the start of the day, for `--date` arguments.
     pub fn start_of(&self, d: Date) -> Timestamp {
         d.to_zoned(self.tz.clone())
@@ -160,6 +195,23 @@ pub fn annotate(r: &mut crate::report::ReportSummary, cal: &Calendar, p: &Promis
         (Some(team), Some(reporter)) => reporter > team && !r.state.is_closed(),
         _ => false,
     };
+    r.next_due = next_due(r, &d).map(|(clock, due)| crate::report::NextDue {
+        clock,
+        due: fmt(due),
+        overdue: due < now,
+    });
+}
+
+/// The clock that runs out next: the response while the team has not
+/// answered, the fix while it is not out, the details once it is.
+fn next_due(r: &crate::report::ReportSummary, d: &Deadlines) -> Option<(&'static str, Timestamp)> {
+    use crate::report::ReportState::*;
+    match r.state {
+        New if r.response_met_at.is_none() => Some(("response", d.response_due)),
+        New | Triaged | Fixing if r.fixed_at.is_none() => Some(("fix", d.fix_due)),
+        Fixed => d.details_due.map(|t| ("details", t)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -263,6 +263,9 @@ pub struct ReportSummary {
     pub merged_into: Option<String>,
     /// The agreed disclosure date, if any.
     pub disclose_on: Option<String>,
+    /// The next clock that runs out, if any runs (added by
+    /// `policy::annotate`).
+    pub next_due: Option<NextDue>,
     #[serde(skip)]
     pub last_reporter_at: Option<String>,
     #[serde(skip)]
@@ -301,11 +304,27 @@ impl ReportSummary {
             credit_url: "https://example.org/rita".into(),
             credit_proposal: None,
             merged_into: None,
-            disclose_on: Some(at),
+            disclose_on: Some(at.clone()),
+            next_due: Some(NextDue {
+                clock: "details",
+                due: at,
+                overdue: false,
+            }),
             last_reporter_at: None,
             last_team_at: None,
         }
     }
+}
+
+/// The clock of a report that runs out next.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NextDue {
+    /// `response` (the team confirms or asks), `fix`, or `details` (the
+    /// technical details may be published).
+    pub clock: &'static str,
+    /// RFC 3339, UTC.
+    pub due: String,
+    pub overdue: bool,
 }
 
 /// An unconfirmed credit wish.

@@ -152,6 +152,7 @@ pub(crate) fn summary(state: ReportState, details_due: Option<&str>) -> ReportSu
         credit_proposal: None,
         merged_into: None,
         disclose_on: None,
+        next_due: None,
         last_reporter_at: None,
         last_team_at: None,
     }

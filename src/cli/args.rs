@@ -240,12 +240,15 @@ pub enum KeysCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ReportsCommand {
-    /// All reports, oldest first.
-    List {
-        /// Print one JSON array.
-        #[arg(long)]
-        json: bool,
-    },
+    /// The reports: soonest deadline first, with the next deadline in
+    /// local time (policy.timezone) or how overdue it is.
+    ///
+    /// Examples:
+    ///   embargo reports list --open
+    ///   embargo reports list --overdue
+    ///   embargo reports list --state new --state triaged --since 2026-12-01
+    ///   embargo reports list --json | jq '.[] | select(.next_due.overdue)'
+    List(ListArgs),
     /// Set a report's state: new, triaged, fixing, fixed, disclosed, excluded,
     /// duplicate, invalid, withdrawn. Any state past new stops the response clock.
     State {
@@ -326,4 +329,40 @@ pub enum ReportsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `reports list` filters and output.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Print one JSON array (oldest first; times in RFC 3339 UTC).
+    #[arg(long)]
+    pub json: bool,
+    /// Only reports in this state; repeat for several: new, triaged, fixing,
+    /// fixed, disclosed, accepted-risk, excluded, duplicate, invalid,
+    /// withdrawn.
+    #[arg(long = "state", value_name = "STATE")]
+    pub states: Vec<String>,
+    /// Only reports still open: new, triaged, fixing, or fixed and not yet
+    /// disclosed.
+    #[arg(long)]
+    pub open: bool,
+    /// Only reports with a clock past its deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only reports received on or after this day (YYYY-MM-DD, a day in
+    /// policy.timezone).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Colour the deadlines: auto (on a terminal, unless NO_COLOR is set),
+    /// always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }

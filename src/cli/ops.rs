@@ -20,6 +20,8 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
     } else {
         let word = ["OK", "WARNING", "CRITICAL"][usize::from(s.level.min(2))];
+        let cal = &cfg.policy.calendar;
+        let local = |t: Option<&str>, none: &str| t.map(|t| cal.human_str(t)).unwrap_or_else(|| none.to_owned());
         writeln!(out, "embargo {word}")?;
         writeln!(
             out,
@@ -34,13 +36,13 @@ pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
             out,
             "  mailbox:    {}; last fetch {}",
             s.imap_state,
-            s.last_fetch_at.as_deref().unwrap_or("never")
+            local(s.last_fetch_at.as_deref(), "never")
         )?;
         writeln!(
             out,
             "  outbox:     {} pending (oldest {}), {} held by the hourly cap, {} failed",
             s.outbox_pending,
-            s.outbox_oldest_pending.as_deref().unwrap_or("-"),
+            local(s.outbox_oldest_pending.as_deref(), "-"),
             s.outbox_held,
             s.outbox_failed
         )?;
@@ -106,7 +108,7 @@ pub(super) fn messages(cfg: &Config, json: bool, limit: u32) -> anyhow::Result<E
         for m in rows {
             let line = format!(
                 "{}  {:<10} {:<30} {}  ({})",
-                m.received_at,
+                cfg.policy.calendar.human_str(&m.received_at),
                 m.kind,
                 crate::text::bounded(&m.from),
                 crate::text::bounded(&m.subject),

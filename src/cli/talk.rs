@@ -107,7 +107,7 @@ pub fn disclose_on(
     let note = match (at > limit, force) {
         (true, None) => anyhow::bail!(
             "{date} is beyond the policy's limit for {id} ({}: fix within {} days, details {} days later); --force REASON to record it anyway",
-            crate::store::ts(limit),
+            cfg.policy.calendar.human(limit),
             if r.summary.complex {
                 cfg.policy.promises.complex_fix_days
             } else {
@@ -117,12 +117,12 @@ pub fn disclose_on(
         ),
         (true, Some(reason)) => format!(
             "beyond the policy's limit ({}), forced: {reason}",
-            crate::store::ts(limit)
+            cfg.policy.calendar.human(limit)
         ),
         (false, _) => String::new(),
     };
     store.set_disclose_on(id, at, &note, actor)?;
-    outln!("{id}: disclosure date {date}");
+    outln!("{id}: disclosure date {}", cfg.policy.calendar.human_day(at));
     Ok(())
 }
 
@@ -173,7 +173,12 @@ pub fn fixed(
         }
     };
     store.set_fixed(id, at, actor)?;
-    outln!("{id}: fixed at {}", crate::store::ts(at));
+    let cal = &cfg.policy.calendar;
+    outln!(
+        "{id}: fixed {}; technical details may be published from {}",
+        cal.human(at),
+        cal.human(cal.add_days(at, cfg.policy.promises.details_delay_days))
+    );
     if notify {
         notice(store, cfg, id, "fixed.txt", "fixed-notice", actor)?;
     }

@@ -178,6 +178,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     )
     .await?;
     crate::timing::add(crate::timing::Stage::Send, started);
+    outbox::warn_if_capped(&*lock(&shared.outbox_store)?, shared.cfg.reply.max_automatic_per_hour)?;
     Ok(OnceSummary {
         processed,
         outbox_retrying,

@@ -88,6 +88,36 @@ impl Digest {
             .collect();
     }
 
+    /// Every time in it as people read them, in the policy's time zone.
+    fn localize(&mut self, cal: &Calendar) {
+        self.generated_at = cal.human_str(&self.generated_at);
+        self.since = self.since.as_deref().map(|s| cal.human_str(s));
+        for rows in [
+            &mut self.overdue,
+            &mut self.new_reports,
+            &mut self.awaiting,
+            &mut self.reporter_waiting,
+            &mut self.fix_soon,
+            &mut self.details_soon,
+            &mut self.disclosures,
+            &mut self.credit_proposals,
+            &mut self.downstream,
+        ] {
+            for r in rows.iter_mut() {
+                for t in [
+                    &mut r.received_at,
+                    &mut r.response_due,
+                    &mut r.fix_due,
+                    &mut r.details_due,
+                ] {
+                    if !t.is_empty() {
+                        *t = cal.human_str(t);
+                    }
+                }
+            }
+        }
+    }
+
     /// Nothing that needs anyone.
     pub fn is_empty(&self) -> bool {
         self.overdue.is_empty()
@@ -170,15 +200,17 @@ pub fn build(
             .get(&r.id)
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
-        d.file(&r, is_new, soon, now);
+        d.file(&r, is_new, soon, now, cal);
     }
+    d.localize(cal);
     Ok(d)
 }
 
 impl Digest {
     /// Files one report under every list it belongs to; an overdue report
     /// only under overdue (and new, credit proposals, disclosures).
-    fn file(&mut self, r: &ReportSummary, is_new: bool, soon: Timestamp, now: Timestamp) {
+    fn file(&mut self, r: &ReportSummary, is_new: bool, soon: Timestamp, now: Timestamp, cal: &Calendar) {
+        let local = |t: &Option<String>| t.as_deref().map(|t| cal.human_str(t)).unwrap_or_default();
         if is_new && r.state != ReportState::Duplicate {
             self.new_reports.push(row(r, format!("from {}", r.reporter)));
         }
@@ -199,9 +231,9 @@ impl Digest {
         }
         if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
             self.disclosures
-                .push(row(r, format!("disclosure agreed for {}", crate::store::ts(on))));
+                .push(row(r, format!("disclosure agreed for {}", cal.human_day(on))));
         }
-        let why = overdue(r, now);
+        let why = overdue(r, now, cal);
         if !why.is_empty() {
             self.overdue.push(row(r, why.join("; ")));
             return;
@@ -215,16 +247,12 @@ impl Digest {
                 .push(row(r, "the reporter wrote after the team's last response".to_owned()));
         }
         if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f <= soon) {
-            self.fix_soon
-                .push(row(r, format!("fix due {}", r.fix_due.clone().unwrap_or_default())));
+            self.fix_soon.push(row(r, format!("fix due {}", local(&r.fix_due))));
         }
         if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f <= soon) {
             self.details_soon.push(row(
                 r,
-                format!(
-                    "details may be published from {}",
-                    r.details_due.clone().unwrap_or_default()
-                ),
+                format!("details may be published from {}", local(&r.details_due)),
             ));
         }
     }
@@ -255,19 +283,17 @@ fn downstream_note(notices: &[&DownstreamNotice], soon: Timestamp) -> Option<Str
 
 /// Which of a report's clocks ran out: the first response (in business
 /// days), the fix (until fixed), the details (once fixed).
-fn overdue(r: &ReportSummary, now: Timestamp) -> Vec<String> {
+fn overdue(r: &ReportSummary, now: Timestamp, cal: &Calendar) -> Vec<String> {
+    let local = |t: &Option<String>| t.as_deref().map(|t| cal.human_str(t)).unwrap_or_default();
     let mut why = Vec::new();
     if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
         why.push(format!("first response overdue by {} business day(s)", -l));
     }
     if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f < now) {
-        why.push(format!("fix overdue since {}", r.fix_due.clone().unwrap_or_default()));
+        why.push(format!("fix overdue since {}", local(&r.fix_due)));
     }
     if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now) {
-        why.push(format!(
-            "details were due {}",
-            r.details_due.clone().unwrap_or_default()
-        ));
+        why.push(format!("details were due {}", local(&r.details_due)));
     }
     why
 }

@@ -71,7 +71,7 @@ impl<'a> Replier<'a> {
             reporter: msg.from_addr.clone().unwrap_or_else(|| return_path.clone()),
             reporter_name: crate::text::bounded(msg.from_name.as_deref().unwrap_or_default()),
             team: p.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
-            received_at: crate::store::ts(received),
+            received_at: p.config.policy.calendar.human(received),
             response_business_days: p.promises.response_business_days,
             fix_days: p.promises.fix_days,
             complex_fix_days: p.promises.complex_fix_days,

@@ -109,6 +109,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             last_reporter_at: r.get(21)?,
             last_team_at: r.get(22)?,
             disclose_on: r.get(23)?,
+            next_due: None,
             credit_proposal: {
                 let credit: String = r.get(24)?;
                 (!credit.is_empty())

@@ -774,7 +774,12 @@ fn forged_floods_cannot_turn_embargo_into_a_backscatter_source() {
         );
     }
     s.stack.wait_inbox(SECURITY, 12, WAIT);
-    s.once();
+    let run = s.once();
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        log.contains("reply.max_automatic_per_hour (3) reached") && log.contains("wait"),
+        "the cap is said at warn, with the number waiting: {log}"
+    );
     std::thread::sleep(Duration::from_secs(2));
     let got: usize = (1..=5)
         .map(|i| s.stack.inbox(&format!("r{i}@example.test")).len())

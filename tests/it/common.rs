@@ -486,3 +486,46 @@ pub fn copy_templates(to: &Path) {
 pub fn uid() -> u32 {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
 }
+
+impl Stack {
+    /// Puts a message into `user`'s INBOX over IMAP (APPEND) with an arrival
+    /// time `days_ago` days back, as mail that came in while nobody watched.
+    pub fn append_old(&self, user: &str, password: &str, raw: &str, days_ago: u32) {
+        let script = r#"
+import imaplib, ssl, sys, time
+port, ca, user, pw, days = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+ctx = ssl.create_default_context(cafile=ca)
+m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+m.login(user, pw)
+when = imaplib.Time2Internaldate(time.time() - days * 86400)
+typ, data = m.append("INBOX", None, when, sys.stdin.buffer.read())
+assert typ == "OK", data
+m.logout()
+"#;
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(self.port("IMAPS").to_string())
+            .arg(self.ca())
+            .arg(user)
+            .arg(password)
+            .arg(days_ago.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(raw.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "IMAP APPEND: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -222,3 +222,74 @@ fn verbs_end_quietly_when_the_pipe_closes() {
         assert!(out.stderr.is_empty(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// A team in Berlin reads Berlin times: the deadlines in `reports list`
+/// and `reports show` are local with the zone's abbreviation and weekday,
+/// `--date` means that day in Berlin, and `--overdue` lists what is late
+/// in business days. JSON stays RFC 3339 UTC.
+#[test]
+fn berlin_reads_berlin_times() {
+    let s = Setup::new();
+    std::fs::write(
+        &s.config,
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("timezone = \"Europe/London\"", "timezone = \"Europe/Berlin\""),
+    )
+    .unwrap();
+    s.stack.append_old(
+        "security@example.test",
+        "security-pw",
+        &format!(
+            "Return-Path: <researcher@example.test>\r\n{}",
+            report("old@example.test", "Reported three weeks ago", "x")
+        ),
+        21,
+    );
+    s.stack.deliver(
+        "researcher@example.test",
+        "security@example.test",
+        &report("fresh@example.test", "Reported today", "x"),
+    );
+    s.stack
+        .wait_inbox("security@example.test", 2, std::time::Duration::from_secs(30));
+    s.once();
+    let (code, out, err) = run(&s.config, &["reports", "list", "--overdue"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Reported three weeks ago") && !out.contains("Reported today"),
+        "{out}"
+    );
+    assert!(
+        out.contains("response overdue by") && out.contains("business days"),
+        "{out}"
+    );
+    let (_, out, _) = run(&s.config, &["reports", "list", "--open", "--color", "never"]);
+    let fresh = out.lines().find(|l| l.contains("Reported today")).unwrap();
+    assert!(
+        fresh.contains("CET") && !fresh.contains("Z "),
+        "local, with the zone: {fresh}"
+    );
+    assert!(
+        ["Mon", "Tue", "Wed", "Thu", "Fri"].iter().any(|d| fresh.contains(d)),
+        "with the weekday: {fresh}"
+    );
+    assert!(!out.contains('\u{1b}'), "no colour when asked: {out}");
+    let (_, json, _) = run(&s.config, &["reports", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let due = v[1]["response_due"].as_str().unwrap();
+    assert!(due.ends_with('Z'), "JSON stays UTC: {due}");
+    assert_eq!(v[0]["next_due"]["overdue"], true, "{v}");
+    let id = v[1]["id"].as_str().unwrap().to_owned();
+    let (code, out, err) = run(&s.config, &["reports", "fixed", &id, "--date", "2026-12-06"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("fixed Sun 6 Dec 2026 00:00 CET"), "{out}");
+    let (_, out, _) = run(&s.config, &["reports", "show", &id]);
+    assert!(out.contains("CET") && !out.contains("T23:59:59Z"), "{out}");
+    let (code, _, err) = run(&s.config, &["reports", "list", "--state", "nonsense"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("nonsense") && err.contains("triaged"),
+        "names the states: {err}"
+    );
+}
