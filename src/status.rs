@@ -14,7 +14,7 @@ use crate::store::Store;
 /// How long a heartbeat may be old before the daemon counts as gone.
 const STALE_SECS: i64 = 150;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Default)]
 pub struct Status {
     pub daemon_running: bool,
     pub pid: Option<u32>,
@@ -44,6 +44,19 @@ pub struct Status {
     pub problems: Vec<String>,
     /// 0 OK, 1 warning, 2 critical (also the exit code of `status`).
     pub level: u8,
+}
+
+impl Status {
+    /// No database yet: the daemon has never started (critical: nothing is
+    /// watching the mailbox).
+    pub fn never_started(why: String) -> Status {
+        Status {
+            imap_state: "never started".into(),
+            problems: vec![why],
+            level: 2,
+            ..Status::default()
+        }
+    }
 }
 
 pub fn process_alive(pid: u32) -> bool {

@@ -13,8 +13,18 @@ use crate::status::process_alive;
 use crate::store::Store;
 
 pub fn status(cfg: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
-    let s = crate::status::gather(cfg, &store, Timestamp::now())?;
+    // As a monitoring check, `status` answers even before the daemon's
+    // first start: critical, with the reason.
+    let s = match crate::store::Store::open_existing(&cfg.store.path, crate::store::Access::ReadOnly) {
+        Err(e @ crate::store::OpenError::Missing { .. }) => crate::status::Status::never_started(format!(
+            "{e} (store.path in {}): the daemon has never started; `systemctl start embargo`",
+            cfg.file.display()
+        )),
+        _ => {
+            let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
+            crate::status::gather(cfg, &store, Timestamp::now())?
+        }
+    };
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;

@@ -350,19 +350,33 @@ impl Store {
                 });
             }
         }
-        let conn = match access {
-            Access::ReadOnly => open::read_only(path).map_err(sqlite)?,
-            Access::ReadWrite => {
-                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-                conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
-                conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
-                conn
+        let connect = || -> std::result::Result<Connection, OpenError> {
+            match access {
+                Access::ReadOnly => open::read_only(path).map_err(sqlite),
+                Access::ReadWrite => {
+                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+                    conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
+                    conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+                    conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+                    Ok(conn)
+                }
             }
         };
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sqlite)?;
+        // The daemon may be creating it right now: it migrates within
+        // milliseconds of creating the file (a new connection each try: a
+        // read-only one may have opened the file as immutable).
+        let (mut conn, mut found) = (connect()?, 0i64);
+        for attempt in 0..50 {
+            found = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(sqlite)?;
+            if found != 0 || attempt == 49 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            conn = connect()?;
+        }
         let wanted = migrations::LATEST as i64;
         if found == 0 {
             return Err(OpenError::NotEmbargo { path: path.to_owned() });

@@ -65,14 +65,23 @@ pub(super) fn enable_wal(conn: &Connection) -> anyhow::Result<()> {
 
 /// The database holds confidential reports: owner-only.
 pub(super) fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
     let with_suffix = |suffix: &str| {
         let mut s = path.as_os_str().to_owned();
         s.push(suffix);
         std::path::PathBuf::from(s)
     };
     for p in [path.to_path_buf(), with_suffix("-wal"), with_suffix("-shm")] {
-        // Through a descriptor, never following a symlink planted there.
-        let _ = crate::files::restrict(&p);
+        // By path, never by opening the file: closing any descriptor of a
+        // database file drops this process's POSIX locks on it (SQLite's
+        // documented pitfall), and another process closing its connection
+        // would then delete the live WAL. A symlink is left alone.
+        if let Ok(meta) = std::fs::symlink_metadata(&p)
+            && meta.file_type().is_file()
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        }
     }
 }
 
