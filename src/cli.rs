@@ -99,7 +99,7 @@ pub fn open_store(cfg: &config::Config, access: crate::store::Access) -> anyhow:
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::CheckConfig => return check_config(&cli.config),
+        Command::CheckConfig { connect } => return check::check_config(&cli.config, *connect),
         Command::Man => return ops::man(),
         Command::Completions { shell } => return ops::completions(*shell),
         _ => {}
@@ -114,7 +114,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     };
     match cli.command {
-        Command::CheckConfig => check_config(&cli.config),
+        Command::CheckConfig { connect } => check::check_config(&cli.config, connect),
         Command::Run { once } => run(cfg, once),
         Command::Reports { command } => {
             let access = match command {
@@ -185,7 +185,7 @@ fn needs(command: &Command) -> config::Needs {
         } if state == ReportState::New.as_str()
     );
     match command {
-        Command::Run { .. } | Command::CheckConfig => Needs::RUN,
+        Command::Run { .. } | Command::CheckConfig { .. } => Needs::RUN,
         _ if sends => Needs::SEND,
         Command::Keys {
             command: KeysCommand::List { .. },
@@ -201,10 +201,6 @@ fn needs(command: &Command) -> config::Needs {
         },
         _ => Needs::NOTHING,
     }
-}
-
-fn check_config(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    check::check_config(path)
 }
 
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {

@@ -65,6 +65,7 @@ pub mod openpgp;
 pub mod outbox;
 pub mod pipeline;
 pub mod policy;
+pub mod probe;
 pub mod relay;
 pub mod reply;
 pub mod report;

@@ -141,22 +141,55 @@ async fn open(
         Err(_) => bail!("cannot connect to {}:{}: timed out", cfg.host, cfg.port),
     };
     let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn ImapStream> = match cfg.security {
+    let mut stream: Box<dyn ImapStream> = match cfg.security {
         Security::Tls => Box::new(tls_wrap(tcp, &cfg.host, tls, timeout).await?),
         Security::None => Box::new(tcp),
         Security::StartTls => {
+            let mut tcp = tcp;
+            greeting(&mut tcp, timeout).await?;
             let mut client = async_imap::Client::new(tcp);
-            read_greeting(&mut client, timeout).await?;
             timed(timeout, "STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
             let tcp = client.into_inner();
             Box::new(tls_wrap(tcp, &cfg.host, tls, timeout).await?)
         }
     };
-    let mut client = async_imap::Client::new(stream);
     if cfg.security != Security::StartTls {
-        read_greeting(&mut client, timeout).await?;
+        greeting(&mut stream, timeout).await?;
     }
-    Ok(client)
+    Ok(async_imap::Client::new(stream))
+}
+
+/// Reads the server's greeting line ourselves (byte by byte: nothing is
+/// buffered away from the IMAP client after it), so a port that speaks
+/// another protocol, or waits for TLS, is said in plain words
+/// (`probe::Failure`) instead of as a parser error.
+async fn greeting<S: AsyncRead + Unpin>(s: &mut S, timeout: Duration) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt as _;
+    let read = async {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while line.len() < 4096 && s.read(&mut byte).await? == 1 {
+            line.push(byte[0]);
+            if byte[0] == b'\n' {
+                break;
+            }
+        }
+        Ok::<_, std::io::Error>(line)
+    };
+    let line = match tokio::time::timeout(timeout, read).await {
+        Ok(r) => r.context("reading the IMAP greeting")?,
+        Err(_) => return Err(crate::probe::Failure::WantsTls.into()),
+    };
+    let line = String::from_utf8_lossy(&line);
+    match crate::probe::greeting_protocol(&line) {
+        Some("IMAP") => Ok(()),
+        Some(other) => Err(crate::probe::Failure::WrongProtocol(other).into()),
+        None if line.is_empty() => bail!("the IMAP server closed the connection before its greeting"),
+        None => bail!(
+            "an unexpected IMAP greeting: {}",
+            crate::text::bounded(&crate::text::printable(line.trim_end()))
+        ),
+    }
 }
 
 /// CAPABILITY and SELECT on a logged-in session.
@@ -267,15 +300,6 @@ async fn tls_wrap(
     match tokio::time::timeout(timeout, connector.connect(name, tcp)).await {
         Ok(r) => r.with_context(|| format!("TLS handshake with {host} failed")),
         Err(_) => bail!("TLS handshake with {host}: timed out"),
-    }
-}
-
-async fn read_greeting<T: ImapStream>(client: &mut async_imap::Client<T>, timeout: Duration) -> anyhow::Result<()> {
-    match tokio::time::timeout(timeout, client.read_response()).await {
-        Ok(Ok(Some(_))) => Ok(()),
-        Ok(Ok(None)) => bail!("the IMAP server closed the connection before its greeting"),
-        Ok(Err(e)) => Err(e).context("reading the IMAP greeting"),
-        Err(_) => bail!("no IMAP greeting within {} s", timeout.as_secs()),
     }
 }
 

@@ -84,7 +84,7 @@ pub fn age_secs(ts: &str, now: Timestamp) -> Option<i64> {
 /// The IMAP state the daemon records while an OAuth login is needed.
 pub const OAUTH_PAUSED: &str = "paused (OAuth login needed)";
 
-fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option<String> {
+fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str, last_error: &str) -> Option<String> {
     match alive {
         None => Some("the daemon is not running (no fresh heartbeat)".to_owned()),
         Some((pid, age)) if age.is_none_or(|a| a >= STALE_SECS) => Some(format!(
@@ -97,6 +97,9 @@ fn daemon_problem(alive: Option<(u32, Option<i64>)>, imap_state: &str) -> Option
              run `embargo oauth login`; new mail waits on the server"
                 .to_owned(),
         ),
+        Some(_) if imap_state != "connected" && !last_error.is_empty() => {
+            Some(format!("the mailbox is not connected ({imap_state}): {last_error}"))
+        }
         Some(_) if imap_state != "connected" => Some(format!("the mailbox is not connected ({imap_state})")),
         Some(_) => None,
     }
@@ -158,7 +161,8 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
         .unwrap_or_else(|| "never started".to_owned());
     let mut problems = Vec::new();
     let mut level = 0u8;
-    if let Some(p) = daemon_problem(alive, &imap_state) {
+    let last_error = d.as_ref().map(|d| d.last_error.clone()).unwrap_or_default();
+    if let Some(p) = daemon_problem(alive, &imap_state, &last_error) {
         problems.push(p);
         level = 2;
     }
@@ -221,14 +225,14 @@ mod tests {
 
     #[test]
     fn a_live_daemon_with_a_stale_heartbeat_is_not_called_stopped() {
-        assert_eq!(daemon_problem(Some((7, Some(3))), "connected"), None);
-        let p = daemon_problem(Some((7, Some(600))), "connected").unwrap();
+        assert_eq!(daemon_problem(Some((7, Some(3))), "connected", ""), None);
+        let p = daemon_problem(Some((7, Some(600))), "connected", "").unwrap();
         assert!(
             p.contains("pid 7") && p.contains("600 s") && p.contains("disk full"),
             "{p}"
         );
-        assert!(daemon_problem(None, "connected").unwrap().contains("not running"));
-        let p = daemon_problem(Some((7, Some(3))), "reconnecting").unwrap();
+        assert!(daemon_problem(None, "connected", "").unwrap().contains("not running"));
+        let p = daemon_problem(Some((7, Some(3))), "reconnecting", "").unwrap();
         assert!(p.contains("not connected (reconnecting)"), "{p}");
     }
 }

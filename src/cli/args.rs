@@ -45,8 +45,18 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Validate the configuration without touching the network (exit 2 on error).
-    CheckConfig,
+    /// Check everything `run` would refuse, offline, and list every problem
+    /// with its file, line, key and fix (exit 0 only when `run` would start).
+    ///
+    /// Examples:
+    ///   embargo check-config
+    ///   embargo --config /etc/embargo/embargo.toml check-config --connect
+    CheckConfig {
+        /// Also log in to IMAP and SMTP (and the OAuth token endpoint) and
+        /// explain each failure in plain words.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Look at reports.
     Reports {
         #[command(subcommand)]

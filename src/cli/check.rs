@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::config::{self, Config, ConfigError};
 
-pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+pub fn check_config(path: &Path, connect: bool) -> anyhow::Result<ExitCode> {
     let (cfg, mut problems) = config::check(path);
     if let Some(cfg) = &cfg {
         problems.extend(deep(cfg));
@@ -17,6 +17,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     if problems.is_empty()
         && let Some(cfg) = cfg
     {
+        if connect && !connections(&cfg)? {
+            return Ok(ExitCode::from(2));
+        }
         outln!(
             "{}: OK (imap {}:{} mailbox {}, smtp {}:{}, store {}, {} team key file(s))",
             path.display(),
@@ -161,4 +164,89 @@ fn notice_templates(cfg: &Config) -> Vec<ConfigError> {
             })
         })
         .collect()
+}
+
+/// `--connect`: logs in to IMAP and SMTP as the daemon would; each result
+/// in plain words. Whether all worked.
+fn connections(cfg: &Config) -> anyhow::Result<bool> {
+    use crate::probe::{Endpoint, Login, probe};
+    let timeout = std::time::Duration::from_secs(cfg.imap.timeout_secs.min(30));
+    // One access token for both, when either logs in with OAuth: getting it
+    // is the token endpoint's check.
+    let token = match &cfg.oauth {
+        Some(o) => match crate::oauth::TokenSource::new(o).and_then(|t| Ok(t.refresh_now()?)) {
+            Ok(a) => {
+                outln!(
+                    "oauth2 {}: OK (an access token, valid until {})",
+                    o.token_url,
+                    cfg.policy.calendar.human(a.expires_at)
+                );
+                Some(a.token)
+            }
+            Err(e) => {
+                eprintln!("embargo: oauth2 {}: {e:#}", o.token_url);
+                return Ok(false);
+            }
+        },
+        None => None,
+    };
+    let mut ok = true;
+    let imap = Endpoint {
+        section: "imap",
+        host: cfg.imap.host.clone(),
+        port: cfg.imap.port,
+        security: cfg.imap.security,
+    };
+    let login = match (&token, cfg.imap.auth.is_oauth()) {
+        (Some(t), true) => Login::OAuth {
+            mechanism: cfg.imap.auth,
+            user: &cfg.imap.user,
+            token: t,
+        },
+        _ => Login::Password {
+            user: &cfg.imap.user,
+            password: &cfg.imap.password,
+        },
+    };
+    match probe(
+        &imap,
+        crate::tls::client_config(cfg.imap.ca_file.as_deref())?,
+        login,
+        timeout,
+    ) {
+        Ok(()) => outln!("imap {}:{}: OK (logged in as {})", imap.host, imap.port, cfg.imap.user),
+        Err(f) => {
+            eprintln!("embargo: imap: {}", f.explain(&imap));
+            ok = false;
+        }
+    }
+    let smtp = Endpoint {
+        section: "smtp",
+        host: cfg.smtp.host.clone(),
+        port: cfg.smtp.port,
+        security: cfg.smtp.security,
+    };
+    let user = cfg.smtp.user.as_deref().unwrap_or_default();
+    let login = match (&token, cfg.smtp.auth.is_oauth(), &cfg.smtp.password) {
+        (Some(t), true, _) => Login::OAuth {
+            mechanism: cfg.smtp.auth,
+            user,
+            token: t,
+        },
+        (_, _, Some(p)) => Login::Password { user, password: p },
+        _ => Login::None,
+    };
+    match probe(
+        &smtp,
+        crate::tls::client_config(cfg.smtp.ca_file.as_deref())?,
+        login,
+        timeout,
+    ) {
+        Ok(()) => outln!("smtp {}:{}: OK", smtp.host, smtp.port),
+        Err(f) => {
+            eprintln!("embargo: smtp: {}", f.explain(&smtp));
+            ok = false;
+        }
+    }
+    Ok(ok)
 }

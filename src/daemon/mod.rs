@@ -417,6 +417,14 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
     let tls = crate::tls::client_config(cfg.ca_file.as_deref())?;
     let mut failures: u32 = 0;
     let mut ready = false;
+    let endpoint = crate::probe::Endpoint {
+        section: "imap",
+        host: cfg.host.clone(),
+        port: cfg.port,
+        security: cfg.security,
+    };
+    // A failure is said at warn once; the same again only at debug.
+    let mut last_said = String::new();
     while !shutdown.is_cancelled() {
         shared.health.beat_imap();
         let result: Result<Connection, Interrupted> = async {
@@ -437,6 +445,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
             Ok(conn) => {
                 conn.logout().await;
                 tracing::info!("IMAP session closed");
+                last_said.clear();
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
@@ -454,7 +463,16 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
                         "intake paused: the OAuth login must be renewed (`embargo oauth login`); new mail stays on the server");
                     shared.imap_state(crate::status::OAUTH_PAUSED, Some(&error));
                 } else {
-                    tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "IMAP problem; reconnecting");
+                    let error = match &e {
+                        Interrupted::Other(err) => crate::probe::explain(err, &endpoint),
+                        _ => error,
+                    };
+                    if error != last_said {
+                        tracing::warn!(retry_in_ms = wait.as_millis() as u64, "IMAP: {error}; reconnecting");
+                        last_said = error.clone();
+                    } else {
+                        tracing::debug!(retry_in_ms = wait.as_millis() as u64, "IMAP: {error}; reconnecting");
+                    }
                     shared.imap_state("reconnecting", Some(&error));
                 }
                 sleep_beating(shared, wait, shutdown).await;

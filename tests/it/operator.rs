@@ -293,3 +293,86 @@ fn berlin_reads_berlin_times() {
         "names the states: {err}"
     );
 }
+
+/// `check-config --connect` against the real servers: a port that speaks
+/// SMTP, TLS against a STARTTLS port (and STARTTLS against a TLS port), a
+/// CA embargo does not know, a wrong password: each explained in plain
+/// words naming the key to fix (it used to print Rust debug output such as
+/// `Error(Error { input: [109, 97, ...], code: Tag })`).
+#[test]
+fn check_config_connect_explains_each_failure_in_plain_words() {
+    let s = Setup::new();
+    let good = std::fs::read_to_string(&s.config).unwrap();
+    let (code, out, err) = run(&s.config, &["check-config", "--connect"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("imap") && out.contains("OK (logged in as security@example.test)"),
+        "{out}"
+    );
+    let imaps = format!("port = {}", s.stack.port("IMAPS"));
+    let cases: Vec<(String, &str)> = vec![
+        (
+            good.replacen(&imaps, &format!("port = {}", s.stack.port("SMTP")), 1),
+            "speaks SMTP, not IMAP: check imap.port",
+        ),
+        (
+            good.replacen(&imaps, &format!("port = {}", s.stack.port("IMAP")), 1),
+            "answered in clear text, not TLS: that port wants STARTTLS (set imap.security = \"starttls\")",
+        ),
+        (
+            good.replacen(&format!("ca_file = \"{}\"\n", s.stack.ca().display()), "", 1),
+            "signed by an issuer embargo does not trust: set imap.ca_file",
+        ),
+        (
+            {
+                std::fs::write(s.dir.path().join("wrong.pass"), "not-the-password").unwrap();
+                good.replacen("password_file = \"imap.pass\"", "password_file = \"wrong.pass\"", 1)
+            },
+            "refused the login",
+        ),
+        (
+            good.replace(
+                &format!("port = {}\nsecurity = \"tls\"", s.stack.port("SMTPS")),
+                &format!("port = {}\nsecurity = \"starttls\"", s.stack.port("SMTPS")),
+            ),
+            "expects TLS from the first byte; set smtp.security = \"tls\"",
+        ),
+    ];
+    let mut seen = Vec::new();
+    for (text, expected) in cases {
+        std::fs::write(&s.config, &text).unwrap();
+        let (code, out, err) = run(&s.config, &["check-config", "--connect"]);
+        assert_eq!(code, 2, "{expected}: {out}{err}");
+        assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+        assert!(!err.contains("Error {") && !err.contains("Os {"), "{err}");
+        seen.push(err);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "five distinct explanations");
+    // The daemon says the same in its log (once) and in `status`.
+    std::fs::write(
+        &s.config,
+        good.replacen(&imaps, &format!("port = {}", s.stack.port("SMTP")), 1),
+    )
+    .unwrap();
+    std::fs::write(
+        &s.config,
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("security = \"tls\"", "security = \"none\""),
+    )
+    .unwrap();
+    let d = s.daemon();
+    wait_until(
+        std::time::Duration::from_secs(20),
+        || s.daemon_log().contains("speaks SMTP, not IMAP"),
+        || s.daemon_log(),
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = s.daemon_log();
+    assert_eq!(log.matches("speaks SMTP, not IMAP").count(), 1, "said once: {log}");
+    assert!(!log.contains("Error {"), "{log}");
+    let (_, out, _) = run(&s.config, &["status"]);
+    assert!(out.contains("speaks SMTP, not IMAP"), "{out}");
+    drop(d);
+}
