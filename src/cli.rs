@@ -31,12 +31,16 @@ mod args;
 mod check;
 mod disclose;
 mod list;
+mod man;
 mod ops;
+mod show;
 mod talk;
 mod team;
 
 use crate::store::{ReportDetail, ReportSummary, Store};
-pub use args::{AdvisoryCommand, Cli, ColorChoice, Command, KeysCommand, ListArgs, OauthCommand, ReportsCommand};
+pub use args::{
+    AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, KeysCommand, ListArgs, OauthCommand, ReportsCommand,
+};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -100,7 +104,7 @@ pub fn open_store(cfg: &config::Config, access: crate::store::Access) -> anyhow:
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::CheckConfig { connect } => return check::check_config(&cli.config, *connect),
-        Command::Man => return ops::man(),
+        Command::Man { page, out } => return man::man(page.as_deref(), out.as_deref()),
         Command::Completions { shell } => return ops::completions(*shell),
         _ => {}
     }
@@ -126,6 +130,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
         Command::Oauth { command } => ops::oauth(&cfg, command),
+        Command::Config {
+            command: ConfigCommand::Show { json },
+        } => show::show(&cfg, json),
         Command::Status { json } => ops::status(&cfg, json),
         Command::Digest {
             dry_run,
@@ -137,7 +144,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SecurityTxt { sign } => team::security_txt(&cfg, sign),
         Command::Backup { path } => ops::backup(&cfg, &path),
         Command::Restore { path } => ops::restore(&cfg, &path),
-        Command::Man | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
+        Command::Man { .. } | Command::Completions { .. } => Ok(ExitCode::SUCCESS),
         Command::Keys {
             command: KeysCommand::List { json },
         } => keys_list(&cfg, json),
@@ -536,7 +543,14 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
                 talk::notice(store, cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
             }
         }
-        ReportsCommand::Merge { id, into } => {
+        ReportsCommand::Merge {
+            id,
+            into,
+            into_positional,
+        } => {
+            let into = into
+                .or(into_positional)
+                .ok_or_else(|| anyhow::anyhow!("name the report it duplicates: --into OTHER"))?;
             store.merge(&id, &into, &who)?;
             outln!("{id}: merged into {into}");
         }

@@ -502,6 +502,7 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
 
 mod advisory;
 mod disclosure;
+pub mod keys;
 mod oauth;
 mod policy;
 mod raw;

@@ -40,6 +40,14 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Watch the mailbox and answer reports until SIGTERM or SIGINT.
+    ///
+    /// Under systemd this is the service (`systemctl start embargo`); it
+    /// creates and migrates the database, reloads its configuration on
+    /// SIGHUP and drains on SIGTERM.
+    ///
+    /// Examples:
+    ///   embargo run
+    ///   embargo --config ./embargo.toml run --once    # take in what waits, send, exit
     Run {
         /// Process what is waiting, send what is due, then exit.
         #[arg(long)]
@@ -70,22 +78,37 @@ pub enum Command {
     /// Is the daemon healthy? Exit 0 OK, 1 something needs attention (overdue
     /// reports, failed or old outbox mail), 2 critical (daemon not running,
     /// mailbox not connected). Works as a monitoring check.
+    ///
+    /// Examples:
+    ///   embargo status
+    ///   embargo status --json | jq .problems
     Status {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// A consistent copy of the database, safe while the daemon runs.
+    ///
+    /// Examples:
+    ///   embargo backup /var/backups/embargo-$(date +%F).sqlite3
     Backup {
         /// The new file to write (must not exist).
         path: PathBuf,
     },
     /// Replace the database with a backup (stop the daemon first).
+    ///
+    /// Examples:
+    ///   systemctl stop embargo && embargo restore /var/backups/embargo-2026-12-01.sqlite3
     Restore {
         /// A file written by `embargo backup`.
         path: PathBuf,
     },
     /// The daily digest: print it, or send it now.
+    ///
+    /// Examples:
+    ///   embargo digest --dry-run
+    ///   embargo digest --dry-run --html > digest.html
+    ///   embargo digest --send
     Digest {
         /// Print the digest (text; with --html the HTML part) instead of sending.
         #[arg(long, conflicts_with = "send")]
@@ -101,20 +124,43 @@ pub enum Command {
         now: Option<String>,
     },
     /// The Security Hall of Fame: credited reporters of fixed or disclosed reports.
+    ///
+    /// Examples:
+    ///   embargo hall-of-fame > hall-of-fame.md
+    ///   embargo hall-of-fame --format html > /var/www/security/thanks.html
     HallOfFame {
         /// md, html or json.
         #[arg(long, default_value = "md")]
         format: String,
     },
     /// Print security.txt (RFC 9116) from the config.
+    ///
+    /// Examples:
+    ///   embargo security-txt --sign > /var/www/.well-known/security.txt
     SecurityTxt {
         /// Clearsign it with the team key.
         #[arg(long)]
         sign: bool,
     },
-    /// Print the man page (roff) on standard output.
-    Man,
+    /// Print a man page (roff): embargo(1), a verb's, or embargo.toml(5).
+    ///
+    /// Examples:
+    ///   embargo man | man -l -
+    ///   embargo man reports | man -l -
+    ///   embargo man embargo.toml | man -l -
+    ///   embargo man --out target/man     # every page, as the package installs them
+    Man {
+        /// A verb (`reports`, `advisory`, ...) or `embargo.toml`; none: embargo(1).
+        page: Option<String>,
+        /// Write every page into this folder instead (embargo.1, embargo-reports.1, ..., embargo.toml.5).
+        #[arg(long, value_name = "DIR", conflicts_with = "page")]
+        out: Option<PathBuf>,
+    },
     /// Print shell completions on standard output.
+    ///
+    /// Examples:
+    ///   embargo completions bash > /etc/bash_completion.d/embargo
+    ///   embargo completions zsh > ~/.zfunc/_embargo
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -124,12 +170,21 @@ pub enum Command {
         #[command(subcommand)]
         command: AdvisoryCommand,
     },
+    /// The configuration: what is in effect, every key with its value or default.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// OAuth 2.0 logins for IMAP and SMTP ([oauth2]).
     Oauth {
         #[command(subcommand)]
         command: OauthCommand,
     },
     /// Inbound mail that did not become a report: automatic, failed, duplicate.
+    ///
+    /// Examples:
+    ///   embargo messages --limit 20
+    ///   embargo messages --json | jq '.[] | select(.kind == "failed")'
     Messages {
         /// Print JSON.
         #[arg(long)]
@@ -145,22 +200,50 @@ pub enum AdvisoryCommand {
     /// Edit the report's advisory in $VISUAL or $EDITOR (created on first use
     /// from the report). Checked on save; when invalid it reopens with the
     /// problems on top. Save it unchanged or empty to give up.
-    Edit { id: String },
-    /// Print the advisory (TOML; --json: with the CVSS scores and ratings).
-    Show {
+    ///
+    /// Examples:
+    ///   embargo advisory edit SEC-2026-0001
+    ///   EDITOR=nano embargo advisory edit SEC-2026-0001
+    Edit {
+        /// The report's tracking id, e.g. SEC-2026-0001.
         id: String,
+    },
+    /// Print the advisory (TOML; --json: with the CVSS scores and ratings).
+    ///
+    /// Examples:
+    ///   embargo advisory show SEC-2026-0001
+    ///   embargo advisory show SEC-2026-0001 --json | jq .scores
+    Show {
+        /// The report's tracking id.
+        id: String,
+        /// Print JSON, with the CVSS scores and ratings.
         #[arg(long)]
         json: bool,
     },
     /// Replace the advisory with a TOML file ("-": standard input), checked first.
-    Import { id: String, file: PathBuf },
+    ///
+    /// Examples:
+    ///   embargo advisory import SEC-2026-0001 advisory.toml
+    ///   generate-advisory | embargo advisory import SEC-2026-0001 -
+    Import {
+        /// The report's tracking id.
+        id: String,
+        /// The TOML file, or "-" for standard input.
+        file: PathBuf,
+    },
     /// Export the advisory: osv, cve (CVE JSON 5 CNA container), csaf (CSAF
     /// 2.0), ghsa (GitHub's repository advisory payload), md or html. Before
     /// disclosure only with --draft.
+    ///
+    /// Examples:
+    ///   embargo advisory export SEC-2026-0001 --format osv > osv.json
+    ///   embargo advisory export SEC-2026-0001 --format md --draft
+    ///   embargo advisory export --all --format csaf --out csaf/
     Export {
         /// The report; or --all for every disclosed report.
         #[arg(required_unless_present = "all")]
         id: Option<String>,
+        /// osv, cve, csaf, ghsa, md or html.
         #[arg(long)]
         format: String,
         /// Export an advisory that is not disclosed yet, marked DRAFT.
@@ -175,11 +258,21 @@ pub enum AdvisoryCommand {
     },
     /// Send every [[downstream]] recipient the embargoed notice: signed with
     /// the team key, encrypted to the recipient's key (config/downstream-notice.txt).
+    ///
+    /// Examples:
+    ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --attach fix.patch
+    ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --only "Debian Security"
     NotifyDownstream(NotifyDownstreamArgs),
     /// Print the clearsigned public advisory (once disclosed), or with --pre
     /// the pre-disclosure notice: products, severity, release time, no details.
+    ///
+    /// Examples:
+    ///   embargo advisory announce SEC-2026-0001 --pre
+    ///   embargo advisory announce SEC-2026-0001 > announcement.asc
     Announce {
+        /// The report's tracking id.
         id: String,
+        /// The pre-disclosure notice instead of the advisory.
         #[arg(long)]
         pre: bool,
         /// With --pre: the release time (default: the one the downstream
@@ -192,6 +285,7 @@ pub enum AdvisoryCommand {
 /// `advisory notify-downstream`.
 #[derive(clap::Args, Debug)]
 pub struct NotifyDownstreamArgs {
+    /// The report's tracking id.
     pub id: String,
     /// The public release, in UTC: "2027-01-12 15:00 UTC".
     #[arg(long)]
@@ -216,14 +310,24 @@ pub enum OauthCommand {
     /// Log in with the device authorization grant (RFC 8628): prints a URL
     /// and a code to enter there, waits for the approval, stores the
     /// refresh token (oauth2.refresh_token_file, mode 0600).
+    ///
+    /// Examples:
+    ///   embargo oauth login
     Login,
     /// Store a refresh token obtained elsewhere, read from standard input
     /// (for providers whose device flow does not grant the mail scopes, such
     /// as Google's), and prove it with one refresh.
+    ///
+    /// Examples:
+    ///   embargo oauth import < refresh-token.txt
     Import,
     /// Refreshes the access token once and shows its expiry and scopes
     /// (never the token). Exit 1 when the provider refuses the refresh token.
+    ///
+    /// Examples:
+    ///   embargo oauth status
     Status {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -233,13 +337,21 @@ pub enum OauthCommand {
 pub enum KeysCommand {
     /// Team keys (fingerprint, algorithm, expiry) and learned reporter keys
     /// (address, fingerprint, source, first seen).
+    ///
+    /// Examples:
+    ///   embargo keys list
+    ///   embargo keys list --json | jq '.reporters[] | select(.status == "candidate")'
     List {
         /// Print JSON: {"team": [...], "reporters": [...]}.
         #[arg(long)]
         json: bool,
     },
     /// Pin a reporter's candidate key (a key other than the pinned one came
-    /// in their mail): from now on replies are encrypted to it.
+    /// in their mail), or vouch for one pinned on first sight: from now on
+    /// replies are encrypted to it and its signature speaks for the address.
+    ///
+    /// Examples:
+    ///   embargo keys accept researcher@example.org 0123456789ABCDEF0123456789ABCDEF01234567
     Accept {
         /// The reporter's address.
         address: String,
@@ -259,10 +371,19 @@ pub enum ReportsCommand {
     ///   embargo reports list --state new --state triaged --since 2026-12-01
     ///   embargo reports list --json | jq '.[] | select(.next_due.overdue)'
     List(ListArgs),
-    /// Set a report's state: new, triaged, fixing, fixed, disclosed, excluded,
-    /// duplicate, invalid, withdrawn. Any state past new stops the response clock.
+    /// Set a report's state: new, triaged, fixing, fixed, disclosed,
+    /// accepted-risk, excluded, duplicate, invalid, withdrawn. Any state past
+    /// new stops the response clock; back to new from an excluded topic sends
+    /// the acknowledgement.
+    ///
+    /// Examples:
+    ///   embargo reports state SEC-2026-0001 triaged
+    ///   embargo reports state SEC-2026-0001 accepted-risk --note "only with local root" --notify
     State {
+        /// The report's tracking id, e.g. SEC-2026-0001.
         id: String,
+        /// new, triaged, fixing, fixed, disclosed, accepted-risk, excluded,
+        /// duplicate, invalid or withdrawn.
         state: String,
         /// Why (goes into the event; accepted-risk needs it).
         #[arg(long, default_value = "")]
@@ -272,11 +393,23 @@ pub enum ReportsCommand {
         notify: bool,
     },
     /// Mark a report as especially complex: the fix clock runs to policy.complex_fix_days.
-    Complex { id: String },
-    /// The fix is released (today, or --date YYYY-MM-DD): the details clock starts.
-    Fixed {
+    ///
+    /// Examples:
+    ///   embargo reports complex SEC-2026-0001
+    Complex {
+        /// The report's tracking id.
         id: String,
-        #[arg(long)]
+    },
+    /// The fix is released (today, or --date YYYY-MM-DD): the details clock starts.
+    ///
+    /// Examples:
+    ///   embargo reports fixed SEC-2026-0001 --notify
+    ///   embargo reports fixed SEC-2026-0001 --date 2026-12-06
+    Fixed {
+        /// The report's tracking id.
+        id: String,
+        /// The day of the release (YYYY-MM-DD, a day in policy.timezone); default today.
+        #[arg(long, value_name = "DATE")]
         date: Option<String>,
         /// Send the reporter the "fixed" notice (config/fixed.txt).
         #[arg(long)]
@@ -284,16 +417,26 @@ pub enum ReportsCommand {
     },
     /// Send the reporter a message from the team (text from --file or stdin):
     /// threaded, signed, encrypted when their key is known.
+    ///
+    /// Examples:
+    ///   embargo reports reply SEC-2026-0001 --file answer.txt
+    ///   echo "Thanks, we can reproduce it." | embargo reports reply SEC-2026-0001
     Reply {
+        /// The report's tracking id.
         id: String,
-        #[arg(long)]
+        /// The text to send (default: standard input).
+        #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
     /// Record the agreed disclosure date (refused beyond the policy's limits
     /// unless --force, with the reason recorded).
+    ///
+    /// Examples:
+    ///   embargo reports disclose-on SEC-2026-0001 2027-03-01 --notify
     DiscloseOn {
+        /// The report's tracking id.
         id: String,
-        /// YYYY-MM-DD.
+        /// YYYY-MM-DD, a day in policy.timezone.
         date: String,
         /// Send the reporter the notice (config/disclose-on.txt).
         #[arg(long)]
@@ -303,7 +446,11 @@ pub enum ReportsCommand {
         force: Option<String>,
     },
     /// The details are public: close the report.
+    ///
+    /// Examples:
+    ///   embargo reports disclosed SEC-2026-0001 --notify
     Disclosed {
+        /// The report's tracking id.
         id: String,
         /// Tell the reporter it is public, with the advisory and CVE links,
         /// and that they may publish (config/disclosed.txt).
@@ -311,16 +458,37 @@ pub enum ReportsCommand {
         notify: bool,
     },
     /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
-    Merge { id: String, into: String },
-    /// Record how the reporter wants to be credited in the hall of fame.
-    Credit {
+    ///
+    /// Examples:
+    ///   embargo reports merge SEC-2026-0007 --into SEC-2026-0003
+    Merge {
+        /// The later report, which becomes a duplicate.
         id: String,
+        /// The report it duplicates.
+        #[arg(long, value_name = "OTHER", required_unless_present = "into_positional")]
+        into: Option<String>,
+        /// The same as a second argument (older scripts).
+        #[arg(hide = true, conflicts_with = "into")]
+        into_positional: Option<String>,
+    },
+    /// Record how the reporter wants to be credited in the hall of fame:
+    /// one of --name, --no-credit or --accept is needed.
+    ///
+    /// Examples:
+    ///   embargo reports credit SEC-2026-0001 --name "Rita Researcher" --url https://rita.example
+    ///   embargo reports credit SEC-2026-0001 --no-credit
+    ///   embargo reports credit SEC-2026-0001 --accept
+    Credit {
+        /// The report's tracking id.
+        id: String,
+        /// The name to credit.
         #[arg(
             long,
             required_unless_present_any = ["no_credit", "accept"],
             conflicts_with_all = ["no_credit", "accept"]
         )]
         name: Option<String>,
+        /// A link for the name (https:, http: or mailto:).
         #[arg(long, requires = "name")]
         url: Option<String>,
         /// The reporter does not want to be credited.
@@ -331,7 +499,11 @@ pub enum ReportsCommand {
         #[arg(long)]
         accept: bool,
     },
-    /// One report with its whole thread and every event.
+    /// One report with its whole thread and every event, times in policy.timezone.
+    ///
+    /// Examples:
+    ///   embargo reports show SEC-2026-0001
+    ///   embargo reports show SEC-2026-0001 --json | jq .thread
     Show {
         /// The tracking id, e.g. SEC-2026-0001.
         id: String,
@@ -375,4 +547,60 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration: every key with its value or its
+    /// default, paths resolved, where each secret would be read from; never
+    /// a secret (as `postconf` and `doveconf` do).
+    ///
+    /// Examples:
+    ///   embargo config show
+    ///   embargo config show --json | jq '.[] | select(.default | not)'
+    Show {
+        /// Print JSON: [{"key", "value", "default"}].
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every verb says what it does and shows an example; every flag and
+    /// argument has help text. (A newcomer reads `--help` first.)
+    #[test]
+    fn every_verb_and_flag_is_documented() {
+        let mut problems = Vec::new();
+        fn walk(c: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if !a.is_hide_set() && a.get_help().is_none() && a.get_long_help().is_none() {
+                    problems.push(format!("{path}: argument {id} has no help"));
+                }
+            }
+            let subs: Vec<&clap::Command> = c.get_subcommands().filter(|s| s.get_name() != "help").collect();
+            for s in &subs {
+                let p = format!("{path} {}", s.get_name());
+                if s.get_about().is_none() {
+                    problems.push(format!("{p}: no about"));
+                }
+                walk(s, &p, problems);
+            }
+            if subs.is_empty() && !path.is_empty() {
+                let long = c.get_long_about().map(|s| s.to_string()).unwrap_or_default()
+                    + &c.get_after_long_help().map(|s| s.to_string()).unwrap_or_default();
+                if !long.contains("Example") {
+                    problems.push(format!("{path}: no example in --help"));
+                }
+            }
+        }
+        walk(&super::Cli::command(), "embargo", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

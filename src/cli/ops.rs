@@ -93,13 +93,6 @@ pub fn restore(cfg: &Config, from: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn man() -> anyhow::Result<ExitCode> {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-    std::io::stdout().write_all(&out)?;
-    Ok(ExitCode::SUCCESS)
-}
-
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "embargo", &mut out);

@@ -344,3 +344,15 @@ fn oauth_presets_and_errors_name_the_key() {
         .unwrap_err();
     assert_eq!(e.key, "smtp.user", "{e}");
 }
+
+/// The production example the Debian package installs as
+/// /etc/embargo/embargo.toml parses, with nothing under /tmp.
+#[test]
+fn the_packaged_example_config_parses() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/embargo.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("/tmp"), "no demo paths");
+    let cfg = crate::config::parse_for(&path, &text, crate::config::Needs::NOTHING)
+        .unwrap_or_else(|e| panic!("{}", e.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")));
+    assert_eq!(cfg.store.path, std::path::Path::new("/var/lib/embargo/embargo.sqlite3"));
+}

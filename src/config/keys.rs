@@ -1,0 +1,605 @@
+//! Every key of the configuration file, with its default and meaning: the
+//! one list `embargo config show`, the `embargo.toml(5)` man page and
+//! docs/configuration.md are made from. A test checks it against the keys
+//! the parser accepts ([`accepted`]), so no key goes undocumented.
+
+use std::cell::RefCell;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer as _, MapAccess, SeqAccess, Visitor};
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// `section.key`; `exclude[].topic` for arrays of tables.
+    pub name: &'static str,
+    /// The default, as a person reads it ("" when the key is required).
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// Names a file holding a secret: never printed, only where it is read.
+    pub secret: bool,
+}
+
+const fn key(name: &'static str, default: &'static str, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        meaning,
+        secret: false,
+    }
+}
+
+const fn secret(name: &'static str, default: &'static str, meaning: &'static str) -> Key {
+    Key {
+        name,
+        default,
+        meaning,
+        secret: true,
+    }
+}
+
+/// Every key, in the order of the example config.
+pub const KEYS: &[Key] = &[
+    key("imap.host", "", "the IMAP server's name (the name on its certificate)"),
+    key("imap.port", "993 with tls, 143 otherwise", "the IMAP port"),
+    key(
+        "imap.security",
+        "\"tls\"",
+        "\"tls\" (TLS from the first byte), \"starttls\", or \"none\" (only to a loopback address)",
+    ),
+    key(
+        "imap.ca_file",
+        "none",
+        "an extra trust anchor (PEM) beside the public web PKI, for a private CA",
+    ),
+    key("imap.user", "", "the login"),
+    secret(
+        "imap.password_file",
+        "",
+        "the file holding the password (a warning if group or others can read it); under systemd LoadCredential=; not with OAuth",
+    ),
+    key(
+        "imap.auth",
+        "\"password\"",
+        "\"password\", \"xoauth2\" or \"oauthbearer\" (OAuth 2.0 with [oauth2])",
+    ),
+    key("imap.mailbox", "\"INBOX\"", "the watched mailbox"),
+    key(
+        "imap.max_message_size",
+        "\"50MiB\"",
+        "bytes, or \"25MiB\"/\"10MB\"; larger mail is recorded from its header and flagged; at most \"256MiB\"",
+    ),
+    key(
+        "imap.timeout_secs",
+        "60",
+        "the timeout of every IMAP command outside IDLE",
+    ),
+    key(
+        "imap.idle_restart_secs",
+        "1200",
+        "IDLE is re-issued this often (1 to 1680; RFC 2177)",
+    ),
+    key(
+        "imap.poll_interval_secs",
+        "60",
+        "how often to poll when the server has no IDLE",
+    ),
+    key("imap.reconnect_max_secs", "300", "the cap of the reconnect backoff"),
+    key(
+        "imap.first_start_ack_hours",
+        "24",
+        "on the very first start, mail older than this is imported without acknowledgement",
+    ),
+    key(
+        "imap.sent_mailbox",
+        "none",
+        "the security address's Sent folder (e.g. \"Sent\"): replies to a reporter filed there count as the team's response",
+    ),
+    key(
+        "imap.sent_poll_secs",
+        "60",
+        "how often the Sent folder is read (its own IMAP connection)",
+    ),
+    key("smtp.host", "", "the SMTP server for everything embargo sends"),
+    key("smtp.port", "465 with tls, 587 with starttls, 25", "the SMTP port"),
+    key("smtp.security", "\"tls\"", "as imap.security"),
+    key("smtp.ca_file", "none", "as imap.ca_file"),
+    key(
+        "smtp.user",
+        "none",
+        "the AUTH login (with password_file, or with OAuth the mailbox address)",
+    ),
+    secret(
+        "smtp.password_file",
+        "none",
+        "the AUTH password's file; with smtp.user; not with OAuth",
+    ),
+    key("smtp.auth", "\"password\"", "as imap.auth"),
+    key(
+        "smtp.from",
+        "",
+        "\"Example Security Team <security@example.org>\": the From of everything embargo sends, and its own address for loop detection",
+    ),
+    key("smtp.timeout_secs", "60", "the timeout of every SMTP step"),
+    key(
+        "smtp.retry_max_secs",
+        "900",
+        "the cap of the retry backoff after a temporary failure",
+    ),
+    key(
+        "smtp.copy_to_self",
+        "true",
+        "send every automatic mail to smtp.from too, to confirm a send a crash left in doubt",
+    ),
+    key(
+        "smtp.in_doubt_grace_secs",
+        "600",
+        "how long to wait for that copy before sending an in-doubt mail again",
+    ),
+    key(
+        "smtp.connections",
+        "8",
+        "SMTP connections the outbox sends over at once (1 to 16)",
+    ),
+    key(
+        "store.path",
+        "",
+        "the SQLite database (created 0600 by the daemon: it holds confidential reports)",
+    ),
+    key(
+        "store.max_text_per_message",
+        "\"1MiB\"",
+        "the most decrypted text kept of one message (its first bytes; also at most 8 times the message's size, or 64 KiB); the rest is cut with a note",
+    ),
+    key(
+        "store.unauthenticated_per_hour",
+        "\"256MiB\"",
+        "what mail from unauthenticated senders may add to the database per clock hour; past it such mail keeps 4 KiB of text and no raw copy",
+    ),
+    key(
+        "policy.tracking_prefix",
+        "\"SEC\"",
+        "tracking ids look like PREFIX-2026-0001",
+    ),
+    key(
+        "policy.response_business_days",
+        "5",
+        "the promised first response, in business days",
+    ),
+    key("policy.fix_days", "90", "the promised fix, in days"),
+    key(
+        "policy.complex_fix_days",
+        "120",
+        "the fix for an especially complex issue, in days",
+    ),
+    key(
+        "policy.details_delay_days",
+        "30",
+        "how long after the fix technical details may be held back",
+    ),
+    key(
+        "policy.timezone",
+        "\"UTC\"",
+        "the IANA time zone of the business-day calendar and of every time people read",
+    ),
+    key(
+        "policy.weekend",
+        "[\"saturday\", \"sunday\"]",
+        "days that are not business days",
+    ),
+    key(
+        "policy.holidays",
+        "[]",
+        "dates (\"2026-12-25\") that are not business days",
+    ),
+    key("reply.ack_template", "\"ack.txt\"", "the acknowledgement's template"),
+    key(
+        "reply.cannot_decrypt_template",
+        "\"cannot-decrypt.txt\"",
+        "the reply to mail that cannot be decrypted",
+    ),
+    key(
+        "reply.combined_ack_template",
+        "\"ack-combined.txt\" if present, else built in",
+        "the combined acknowledgement's template",
+    ),
+    key(
+        "reply.max_per_sender_per_day",
+        "5",
+        "automatic replies to one address per 24 hours (user+tag@domain counts as user@domain); past it acknowledgements are combined",
+    ),
+    key(
+        "reply.max_per_authenticated_sender_per_day",
+        "50 (or max_per_sender_per_day if higher)",
+        "the same for a sender whose address is proven",
+    ),
+    key(
+        "reply.combine_after_secs",
+        "3600",
+        "past the limit, held acknowledgements go out as one combined mail per address this long after the first",
+    ),
+    key(
+        "reply.max_automatic_per_hour",
+        "1000",
+        "automatic mail leaving per hour, all addresses together; the rest waits in the outbox (0: no cap)",
+    ),
+    key(
+        "openpgp.keys",
+        "[]",
+        "the team's secret key files (mode 0600); all decrypt, the first signs; under systemd LoadCredential=",
+    ),
+    secret(
+        "openpgp.passphrase_file",
+        "none",
+        "the passphrase of protected team keys",
+    ),
+    key(
+        "openpgp.max_decrypted_size",
+        "\"32MiB\"",
+        "decrypted and decompressed content of one message above this is refused and flagged (at most \"256MiB\")",
+    ),
+    key(
+        "team.members",
+        "[]",
+        "addresses whose authenticated mail in a thread is the team's response, and whose signed mail the relay carries",
+    ),
+    key(
+        "team.notify",
+        "[]",
+        "where alerts and digests go (empty: none are sent)",
+    ),
+    key(
+        "team.keys",
+        "[]",
+        "the members' public key files: alerts and digests are encrypted to them, relayed mail is verified with them",
+    ),
+    key(
+        "trust.authserv_id",
+        "none",
+        "the authserv-id your MTA writes in Authentication-Results: its dmarc=pass proves the sender",
+    ),
+    key("digest.at", "\"08:00\"", "the local time of the daily digest"),
+    key("digest.send_empty", "false", "send a digest even with nothing to say"),
+    key("digest.text_template", "\"digest.txt\"", "the digest's text template"),
+    key("digest.html_template", "\"digest.html\"", "the digest's HTML template"),
+    key(
+        "digest.alert_template",
+        "\"alert.txt\"",
+        "the new-report alert's template",
+    ),
+    key("security_txt.policy", "none", "security.txt Policy (RFC 9116)"),
+    key("security_txt.encryption", "none", "security.txt Encryption"),
+    key(
+        "security_txt.acknowledgments",
+        "none",
+        "security.txt Acknowledgments (the hall of fame's page)",
+    ),
+    key(
+        "security_txt.preferred_languages",
+        "none",
+        "security.txt Preferred-Languages",
+    ),
+    key("security_txt.canonical", "none", "security.txt Canonical"),
+    key(
+        "metrics.listen",
+        "none (off)",
+        "the Prometheus endpoint, e.g. \"127.0.0.1:9466\" (loopback only)",
+    ),
+    key(
+        "exclude[].topic",
+        "the built-in spf-dmarc",
+        "the name of an excluded topic ([[exclude]])",
+    ),
+    key("exclude[].reply_template", "", "its out-of-scope reply's template"),
+    key(
+        "exclude[].anchors",
+        "built in for spf-dmarc",
+        "words one of which the mail must contain",
+    ),
+    key(
+        "exclude[].phrases",
+        "built in for spf-dmarc",
+        "phrases that make the topic",
+    ),
+    key(
+        "exclude[].min_phrases",
+        "1 (2 for spf-dmarc)",
+        "distinct phrases needed",
+    ),
+    key(
+        "exclude[].records",
+        "built in for spf-dmarc",
+        "words that say the mail is about DNS records",
+    ),
+    key(
+        "exclude[].unless",
+        "built in for spf-dmarc",
+        "phrases that say it is a real report after all",
+    ),
+    key(
+        "advisory.publisher",
+        "the name in smtp.from",
+        "the publishing team (CSAF publisher)",
+    ),
+    key(
+        "advisory.namespace",
+        "the origin of security_txt.policy, else https:// and smtp.from's domain",
+        "a URL the publisher controls (CSAF)",
+    ),
+    key(
+        "advisory.vendor",
+        "the publisher",
+        "the vendor of the affected products (CVE)",
+    ),
+    key(
+        "advisory.cna_org_id",
+        "none",
+        "the CNA's orgId (a UUID) for CVE records",
+    ),
+    key(
+        "advisory.url",
+        "none",
+        "where an advisory is published, with {id} (the tracking id) or {cve}",
+    ),
+    key(
+        "advisory.github_repo",
+        "none",
+        "owner/name for the gh api command printed with the GitHub payload",
+    ),
+    key("advisory.md_template", "built in", "the Markdown advisory's template"),
+    key("advisory.html_template", "built in", "the HTML advisory's template"),
+    key(
+        "disclosure.max_embargo_days",
+        "14",
+        "a downstream notice's release may be at most this far ahead",
+    ),
+    key(
+        "downstream[].name",
+        "",
+        "a packager or distribution warned ahead of a release ([[downstream]])",
+    ),
+    key("downstream[].address", "", "where its notice goes"),
+    key(
+        "downstream[].key",
+        "none",
+        "its public key file; without one, notices need --allow-cleartext",
+    ),
+    key(
+        "oauth2.provider",
+        "none",
+        "\"microsoft\" (with tenant) or \"google\": fills in the URLs and scopes",
+    ),
+    key("oauth2.tenant", "\"organizations\"", "the Microsoft tenant"),
+    key(
+        "oauth2.token_url",
+        "from the provider",
+        "the token endpoint (https; http only to loopback)",
+    ),
+    key(
+        "oauth2.device_authorization_url",
+        "from the provider",
+        "the device endpoint for `embargo oauth login` (RFC 8628)",
+    ),
+    key("oauth2.client_id", "", "the app registration's client id"),
+    secret("oauth2.client_secret_file", "none", "a confidential client's secret"),
+    key("oauth2.scope", "from the provider", "the scopes asked for"),
+    key(
+        "oauth2.refresh_token_file",
+        "oauth2-refresh-token beside store.path",
+        "where the refresh token lives (0600)",
+    ),
+    key("oauth2.ca_file", "none", "an extra trust anchor for the provider's TLS"),
+];
+
+/// The keys the parser accepts, as `section.key` (`section[].key` inside
+/// arrays of tables), found by walking the raw config's serde definition.
+pub fn accepted() -> Vec<String> {
+    let out = RefCell::new(Vec::new());
+    let _ = <super::raw::RawConfig as serde::Deserialize>::deserialize(Recorder {
+        path: String::new(),
+        out: &out,
+    });
+    let mut keys = out.into_inner();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// A deserializer that answers every value with an empty one and notes the
+/// path of each field it is asked for.
+struct Recorder<'a> {
+    path: String,
+    out: &'a RefCell<Vec<String>>,
+}
+
+impl Recorder<'_> {
+    fn leaf(&self) {
+        self.out.borrow_mut().push(self.path.clone());
+    }
+}
+
+macro_rules! leaf {
+    ($($name:ident => $visit:ident($($v:expr)?)),* $(,)?) => {
+        $(fn $name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.leaf();
+            visitor.$visit($($v)?)
+        })*
+    };
+}
+
+impl<'de> Deserializer<'de> for Recorder<'_> {
+    type Error = de::value::Error;
+
+    leaf! {
+        deserialize_any => visit_str(""),
+        deserialize_bool => visit_bool(false),
+        deserialize_i8 => visit_i64(0),
+        deserialize_i16 => visit_i64(0),
+        deserialize_i32 => visit_i64(0),
+        deserialize_i64 => visit_i64(0),
+        deserialize_u8 => visit_u64(0),
+        deserialize_u16 => visit_u64(0),
+        deserialize_u32 => visit_u64(0),
+        deserialize_u64 => visit_u64(0),
+        deserialize_f32 => visit_f64(0.0),
+        deserialize_f64 => visit_f64(0.0),
+        deserialize_char => visit_char('x'),
+        deserialize_str => visit_str(""),
+        deserialize_string => visit_str(""),
+        deserialize_bytes => visit_bytes(&[]),
+        deserialize_byte_buf => visit_bytes(&[]),
+        deserialize_unit => visit_unit(),
+        deserialize_identifier => visit_str(""),
+        deserialize_ignored_any => visit_unit(),
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        self.leaf();
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        // One element, so a table in an array of tables shows its fields;
+        // a list of values is a key of its own.
+        let path = if self.path.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}[]", self.path)
+        };
+        let before = self.out.borrow().len();
+        let r = visitor.visit_seq(One {
+            first: Some(Recorder { path, out: self.out }),
+        });
+        // A list of plain values recorded `name[]`: it is the key `name`.
+        let mut out = self.out.borrow_mut();
+        if out.len() == before + 1 && out.last().is_some_and(|k| k == &format!("{}[]", self.path)) {
+            out.pop();
+            out.push(self.path.clone());
+        }
+        r
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.leaf();
+        visitor.visit_map(Fields {
+            fields: &[],
+            at: 0,
+            path: String::new(),
+            out: self.out,
+        })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(Fields {
+            fields,
+            at: 0,
+            path: self.path,
+            out: self.out,
+        })
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.leaf();
+        visitor.visit_str("")
+    }
+}
+
+struct One<'a> {
+    first: Option<Recorder<'a>>,
+}
+
+impl<'de> SeqAccess<'de> for One<'_> {
+    type Error = de::value::Error;
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error> {
+        match self.first.take() {
+            Some(r) => seed.deserialize(r).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+struct Fields<'a> {
+    fields: &'static [&'static str],
+    at: usize,
+    path: String,
+    out: &'a RefCell<Vec<String>>,
+}
+
+impl<'de> MapAccess<'de> for Fields<'_> {
+    type Error = de::value::Error;
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Self::Error> {
+        match self.fields.get(self.at) {
+            Some(f) => seed.deserialize((*f).into_deserializer()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Self::Error> {
+        let f = self.fields.get(self.at).copied().unwrap_or_default();
+        self.at += 1;
+        let path = if self.path.is_empty() {
+            f.to_owned()
+        } else {
+            format!("{}.{f}", self.path)
+        };
+        seed.deserialize(Recorder { path, out: self.out })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No key goes undocumented, and none is documented that the parser
+    /// does not take.
+    #[test]
+    fn every_key_the_parser_takes_is_documented_once() {
+        let accepted = accepted();
+        assert!(accepted.len() > 80, "{accepted:?}");
+        let documented: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        for a in &accepted {
+            assert!(
+                documented.contains(&a.as_str()),
+                "config key {a} is not in config::keys::KEYS"
+            );
+        }
+        for d in &documented {
+            assert!(
+                accepted.iter().any(|a| a == d),
+                "KEYS documents {d}, which the parser does not take"
+            );
+            assert_eq!(documented.iter().filter(|x| x == &d).count(), 1, "{d} twice");
+        }
+        assert!(KEYS.iter().all(|k| !k.meaning.is_empty()));
+    }
+}
