@@ -948,7 +948,7 @@ fn answering_config(stack: &Stack, dir: &Path) -> PathBuf {
     cfg
 }
 
-/// Issue 14 §3: a backlog of `n` new reports from distinct senders, waiting
+/// A backlog of `n` new reports from distinct senders, waiting
 /// in the mailbox when `embargo run` starts, answered end to end (every
 /// acknowledgement accepted by Exim), next to a minimal SMTP client sending
 /// the same acknowledgements to the same Exim.

@@ -36,8 +36,9 @@ mod ops;
 mod show;
 mod talk;
 mod team;
+mod timeline;
 
-use crate::store::{ReportDetail, ReportSummary, Store};
+use crate::store::{ReportSummary, Store};
 pub use args::{
     AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, KeysCommand, ListArgs, OauthCommand, ReportsCommand,
 };
@@ -151,7 +152,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             command: KeysCommand::Accept { address, fingerprint },
         } => {
-            if crate::triage::Identity::from_config(&cfg).proof_configured(&address) {
+            if crate::pipeline::identity(&cfg).proof_configured(&address) {
                 anyhow::bail!(
                     "{address} is embargo's own, a team member's or a downstream recipient's address: its key \
                      comes from the configuration ([team] keys, [[downstream]] key), never from mail"
@@ -271,124 +272,6 @@ pub fn terminal_safe(text: &str) -> String {
     crate::text::printable(text)
 }
 
-fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let Some(mut d) = store.show_report(id)? else {
-        eprintln!("embargo: no report {id}");
-        return Ok(ExitCode::FAILURE);
-    };
-    crate::policy::annotate(
-        &mut d.summary,
-        &cfg.policy.calendar,
-        &cfg.policy.promises,
-        jiff::Timestamp::now(),
-    );
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
-    } else {
-        write!(out, "{}", terminal_safe(&render_timeline(&d, &cfg.policy.calendar)))?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Who was sent an embargoed notice, and who acknowledged it.
-fn downstream_lines(notices: &[crate::store::DownstreamNotice]) -> String {
-    if notices.is_empty() {
-        return String::new();
-    }
-    let mut text = "\nDownstream\n".to_owned();
-    for n in notices {
-        let ack = match (&n.acknowledged_at, &n.ack_auth) {
-            (Some(at), Some(how)) => format!("acknowledged {at} ({how})"),
-            _ => "NOT acknowledged".to_owned(),
-        };
-        text.push_str(&format!(
-            "  {} <{}>: notified {}{}, release {}; {ack}\n",
-            crate::text::bounded(&n.name),
-            n.address,
-            n.notified_at,
-            if n.encrypted { "" } else { " (cleartext)" },
-            n.release_at
-        ));
-    }
-    text
-}
-
-/// The report as a person reads it: a header, then messages and events
-/// merged in time order.
-/// `reports show`: every time in policy.timezone (`Mon 14 Dec 2026 09:12 CET`).
-pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> String {
-    let s = &d.summary;
-    let mut text = format!(
-        "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
-        s.id,
-        s.state,
-        crate::text::bounded(&s.subject),
-        if s.reporter_name.is_empty() {
-            String::new()
-        } else {
-            format!("{} ", crate::text::bounded(&s.reporter_name))
-        },
-        if s.reporter_name.is_empty() {
-            s.reporter.clone()
-        } else {
-            format!("<{}>", s.reporter)
-        },
-        cal.human_str(&s.received_at),
-        s.acknowledged_at
-            .as_deref()
-            .map(|a| cal.human_str(a))
-            .unwrap_or_else(|| "not yet".to_owned()),
-        s.messages,
-        s.messages_out,
-    );
-    text.truncate(text.len() - "\nTimeline\n".len());
-    text.push_str(&clocks(s, cal));
-    text.push_str(&downstream_lines(&d.downstream));
-    text.push_str("\nTimeline\n");
-    let mut lines: Vec<(String, String)> = Vec::new();
-    for m in &d.thread {
-        let arrow = if m.direction == "in" { "<-" } else { "->" };
-        let who = crate::text::bounded(if m.direction == "in" { &m.from } else { &m.to });
-        let mut body = String::new();
-        for l in m.body.lines().take(40) {
-            let l: String = l.chars().take(500).collect();
-            body.push_str(&format!("\n                            | {l}"));
-        }
-        lines.push((
-            m.received_at.clone(),
-            format!(
-                "{arrow} {:<9} {who}  \"{}\"  {}{}{body}",
-                m.kind,
-                crate::text::bounded(&m.subject),
-                crate::text::bounded(&m.message_id),
-                protection(m)
-            ),
-        ));
-    }
-    for e in &d.events {
-        let change = match (&e.old, &e.new) {
-            (Some(o), Some(n)) => format!(" {o} -> {n}"),
-            (None, Some(n)) => format!(" -> {n}"),
-            _ => String::new(),
-        };
-        lines.push((
-            e.at.clone(),
-            format!(
-                "   {}{change} by {}: {}",
-                e.kind,
-                e.actor,
-                crate::text::bounded_to(&e.detail, 1000)
-            ),
-        ));
-    }
-    lines.sort_by(|a, b| a.0.cmp(&b.0));
-    for (at, line) in lines {
-        text.push_str(&format!("  {}  {line}\n", cal.human_str(&at)));
-    }
-    text
-}
-
 fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
     let team = crate::openpgp::TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
     let store = open_store(cfg, crate::store::Access::ReadOnly)?;
@@ -446,30 +329,6 @@ fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn protection(m: &crate::store::MessageRow) -> String {
-    let mut flags = Vec::new();
-    if m.encrypted {
-        flags.push("encrypted".to_owned());
-    }
-    if m.signature != "none" && !m.signature.is_empty() {
-        flags.push(format!("signature {}", m.signature));
-    }
-    if !m.decryption.is_empty() {
-        flags.push(m.decryption.clone());
-    }
-    if m.direction == "in" {
-        flags.push(match m.auth.as_str() {
-            "none" | "" => "sender not authenticated".to_owned(),
-            a => format!("sender authenticated by {a}"),
-        });
-    }
-    if flags.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", flags.join("; "))
-    }
-}
-
 /// Who runs the CLI, for the event rows.
 /// `--as NAME`, when given.
 static ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -509,7 +368,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
     let who = actor();
     match command {
         ReportsCommand::List(args) => return list::list(&store, cfg, &args),
-        ReportsCommand::Show { id, json } => return show(&store, cfg, &id, json),
+        ReportsCommand::Show { id, json } => return timeline::show(&store, cfg, &id, json),
         ReportsCommand::State {
             id,
             state,
@@ -580,51 +439,6 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The clock lines of `reports show`.
-fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
-    let or = |v: &Option<String>, d: &str| v.as_deref().map(|t| cal.human_str(t)).unwrap_or_else(|| d.to_owned());
-    let mut t = String::new();
-    let now = jiff::Timestamp::now();
-    let response = match (&s.response_met_at, &s.response_due) {
-        (Some(met), _) => format!("met {}", cal.human_str(met)),
-        (None, Some(due)) if s.response_business_days_left.is_some() => match due.parse() {
-            Ok(due) => cal.due_in(now, due),
-            Err(_) => String::new(),
-        },
-        _ => "not running".to_owned(),
-    };
-    t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
-    t.push_str(&format!(
-        "  Fix due:      {}{}\n",
-        or(&s.fix_due, "-"),
-        if s.complex { " (complex)" } else { "" }
-    ));
-    t.push_str(&format!("  Details due:  {}\n", or(&s.details_due, "after the fix")));
-    if let Some(topic) = &s.excluded_topic {
-        t.push_str(&format!("  Excluded:     {topic}\n"));
-    }
-    if let Some(into) = &s.merged_into {
-        t.push_str(&format!("  Merged into:  {into}\n"));
-    }
-    let credit = match s.credit.as_str() {
-        "yes" => format!("as {} {}", s.credit_name, s.credit_url),
-        "no" => "declined".to_owned(),
-        _ => "not known yet".to_owned(),
-    };
-    t.push_str(&format!("  Credit:       {credit}\n"));
-    if let Some(p) = &s.credit_proposal {
-        let what = p.describe();
-        t.push_str(&format!(
-            "  Credit proposed (unauthenticated mail; `reports credit {} --accept`): {what}\n",
-            s.id
-        ));
-    }
-    if s.reporter_waiting {
-        t.push_str("  Reporter waiting: the reporter wrote after the team's last response\n");
-    }
-    t
 }
 
 /// Sends what the outbox holds now, from the CLI (rather than waiting for the

@@ -1,4 +1,4 @@
-//! Acknowledgements merged, never dropped (issue 14). Past the per-sender
+//! Acknowledgements merged, never dropped. Past the per-sender
 //! limit a new report's acknowledgement is held (`store::held`); once its
 //! period is up, one combined acknowledgement per address lists every
 //! report held since, each with its subject where that is allowed (never

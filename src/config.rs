@@ -13,7 +13,7 @@ pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
 pub use oauth::{AuthMethod, OAuthConfig};
 
-use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawStore, RawTrust};
+use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
 use validate::Validator;
 
 /// What a command needs beyond the config file's own values: which
@@ -506,6 +506,8 @@ pub mod keys;
 mod oauth;
 mod policy;
 mod raw;
+mod recorder;
+mod store;
 #[cfg(test)]
 mod tests;
 mod validate;

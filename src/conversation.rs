@@ -226,7 +226,7 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &
         .find(|r| r.id == t.tracking_id)
         .ok_or_else(|| anyhow::anyhow!("no report {}", t.tracking_id))?;
     crate::policy::annotate(r, &cfg.policy.calendar, &cfg.policy.promises, Timestamp::now());
-    let cert = reporter_cert(store, &Identity::from_config(cfg), &t.reporter)?;
+    let cert = reporter_cert(store, &crate::pipeline::identity(cfg), &t.reporter)?;
     if t.encrypted && !may_echo_to(cert.as_ref(), &t.opener_signer) {
         // No decrypted subject but to the key that signed the report.
         r.subject = "your encrypted report".to_owned();

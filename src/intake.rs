@@ -4,10 +4,13 @@
 //! IMAP position in one transaction). The stages never call each other.
 
 mod budget;
+mod failed;
 mod keys;
+
+pub use failed::{intake_oversize, record_failure};
 mod replier;
 
-use keys::{pin_keys, pinned_cert};
+use keys::{SenderKeys, sender_keys, trusted_keys};
 use replier::{Replier, ReplyKind};
 use std::time::Instant;
 
@@ -47,30 +50,11 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     };
     let started = Instant::now();
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
-    // An address whose proof is configured (ours, a member's, a downstream
-    // recipient's) has no pinned key: only the configured one counts.
-    let configured = parsed.from_addr.as_deref().is_some_and(|f| p.me.proof_configured(f));
-    let pinned = match configured {
-        true => None,
-        false => pinned_cert(store, &p.certs, parsed.from_addr.as_deref())?,
-    };
-    let mut known: Vec<Cert> = pinned.iter().map(|k| k.cert.clone()).collect();
+    let (pinned, known, configured) = trusted_keys(store, p, parsed.from_addr.as_deref())?;
     let from_member = parsed
         .from_addr
         .as_deref()
         .is_some_and(|f| p.me.team.iter().any(|t| t.eq_ignore_ascii_case(f)));
-    if from_member {
-        // A member's mail is verified against the members' keys (relay).
-        known.extend(p.members.iter().cloned());
-    }
-    // A downstream recipient's against the key configured for them.
-    let sender = parsed.from_addr.as_deref().unwrap_or_default();
-    known.extend(
-        p.downstream
-            .iter()
-            .filter(|(a, _)| a.eq_ignore_ascii_case(sender))
-            .map(|(_, c)| c.clone()),
-    );
     // What embargo trusted for this address before this message: a key the
     // message brings along proves nothing about its sender.
     let trusted = known.clone();
@@ -113,42 +97,8 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     }
     row.decryption = protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default();
     let from = msg.from_addr.as_deref().unwrap_or_default();
-    // A key pinned on first sight proves only that its holder wrote first:
-    // its signature speaks for the report it came with (and the one it
-    // opens), not for every report from the address. Checked once triage
-    // has found the report.
-    let first_sight = match (&pinned, &protection.signature) {
-        (Some(k), SigState::Good { signer, .. })
-            if row.auth == crate::trust::Auth::Signature && !k.vouched && signed_by(&k.cert, signer) =>
-        {
-            Some(FirstSight {
-                signer: signer.clone(),
-                report_id: k.report_id,
-            })
-        }
-        _ => None,
-    };
-    // Keys are pinned on first use; the reply goes to the key pinned after
-    // this message, and only if it can encrypt.
-    let dmarc = row.auth == crate::trust::Auth::Dmarc;
-    let (keys, effective) = match pinned {
-        _ if configured => (Vec::new(), None),
-        Some(k) => pin_keys(
-            store,
-            &opened.learned,
-            Some(k.cert),
-            k.vouched,
-            &protection,
-            from,
-            dmarc,
-        )?,
-        None => pin_keys(store, &opened.learned, None, false, &protection, from, dmarc)?,
-    };
-    row.keys = keys;
-    let keys = SenderKeys {
-        reporter_cert: effective.filter(openpgp::pin::can_encrypt),
-        first_sight,
-    };
+    let (new_keys, keys) = sender_keys(store, &opened.learned, pinned, configured, &protection, row.auth, from)?;
+    row.keys = new_keys;
     tracing::debug!(message_id = %msg.message_id, subject = %msg.subject, body = %msg.body_text, "opened");
     // A member's mail may be relayed: then triage through record is one
     // transaction, so the relay's commands and mail, the inbound message and
@@ -163,25 +113,6 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
         signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
     Ok(recorded)
-}
-
-/// A signature by a reporter's key that was pinned on first sight.
-struct FirstSight {
-    signer: String,
-    /// The report whose mail brought the key.
-    report_id: Option<i64>,
-}
-
-/// The sender's keys as intake found them.
-struct SenderKeys {
-    /// The reporter's pinned key, when replies can be encrypted to it.
-    reporter_cert: Option<Cert>,
-    first_sight: Option<FirstSight>,
-}
-
-/// Is `signer` (a fingerprint) a key of `cert`?
-fn signed_by(cert: &Cert, signer: &str) -> bool {
-    cert.keys().any(|k| k.key().fingerprint().to_hex() == signer)
 }
 
 /// What one message walking from triage to the store sees.
@@ -490,79 +421,6 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
     let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");
     Ok(Some(recorded))
-}
-
-/// A message too large to download: recorded from its header alone.
-pub fn intake_oversize(
-    store: &mut Store,
-    p: &Pipeline,
-    a: &Arrival<'_>,
-    size: u64,
-    limit: u64,
-) -> crate::fault::Result<Recorded> {
-    let parsed = message::parse(a.raw).ok();
-    let reason =
-        format!("oversize: {size} bytes, above imap.max_message_size ({limit}); left on the server and flagged");
-    record_failure(store, p, a, parsed.as_ref(), &reason)
-}
-
-/// Records a tombstone for a message that could not be handled.
-pub fn record_failure(
-    store: &mut Store,
-    p: &Pipeline,
-    a: &Arrival<'_>,
-    msg: Option<&Inbound>,
-    reason: &str,
-) -> crate::fault::Result<Recorded> {
-    let cut_text: String;
-    let mut row = match msg {
-        Some(m) => inbound_row(m, a),
-        None => InboundRow {
-            message_id: format!("<failed-{}@embargo.invalid>", failure_id(a)),
-            size: a.raw.len() as u64,
-            received_at: a.internal_date,
-            raw: Some(a.raw),
-            ..InboundRow::default()
-        },
-    };
-    row.size = row.size.max(a.raw.len() as u64);
-    // Whoever sent it is unknown: it counts against the hourly budget.
-    let kept = budget::bound(store, &p.config.store, a.raw.len() as u64, row.body, false)?;
-    if let Some(text) = kept.text {
-        cut_text = text;
-        row.body = &cut_text;
-    }
-    if !kept.raw {
-        row.raw = None;
-    }
-    (row.cut, row.charged) = (kept.note, kept.charged);
-    tracing::warn!(
-        reason,
-        uid = a.source.as_ref().map(|s| s.uid),
-        "message recorded as failed"
-    );
-    Ok(store.record(
-        a.source.as_ref(),
-        &row,
-        Disposition::Failed {
-            reason: reason.to_owned(),
-        },
-        &p.me.prefix,
-    )?)
-}
-
-fn failure_id(a: &Arrival<'_>) -> String {
-    match &a.source {
-        Some(s) => {
-            format!(
-                "{}-{}-{}",
-                s.mailbox.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
-                s.uidvalidity,
-                s.uid
-            )
-        }
-        None => format!("{}", Timestamp::now().as_nanosecond()),
-    }
 }
 
 fn inbound_row<'a>(msg: &'a Inbound, a: &Arrival<'a>) -> InboundRow<'a> {

@@ -26,22 +26,23 @@
 //! payload, Markdown, HTML) and [`disclose`] (the embargoed notice to
 //! downstream packagers, the clearsigned announcements).
 //!
-//! Below them all: [`report`] (the domain: report states and what each
-//! transition sets off, references, credit, timestamps), [`fault`] (whose
-//! fault a failure is: the database's or the message's), [`pipeline`] (what every stage needs, built from the
-//! config), [`policy`] (business days and the promised deadlines), [`text`]
-//! (bounded quoting, templates). Beside them: [`config`], [`cli`] (and its
-//! `talk`, `team`, `ops` verbs), [`digest`] (alerts, the daily digest, the
-//! hall of fame), [`status`] (the figures of `embargo status`) and
-//! [`metrics`] (the same for Prometheus), [`heartbeat`] (the loops' beats for
-//! the watchdog), [`systemd`] (sd_notify), [`timing`] (time per stage),
-//! [`tls`], [`secrets`], [`logging`].
+//! Below them: [`report`] (the domain: report states and what each
+//! transition sets off, references, credit, timestamps), [`policy`]
+//! (business days, the promised deadlines, times as people read them),
+//! [`text`] (bounded quoting, `printable`, templates). Beside them:
+//! [`pipeline`] (what every stage needs, built from the config), [`fault`]
+//! (whose fault a failure is: the database's or the message's), [`config`],
+//! [`cli`], [`digest`] (alerts, the daily digest, the hall of fame),
+//! [`status`] and [`metrics`], [`heartbeat`], [`systemd`], [`timing`],
+//! [`tls`], [`probe`] (connection failures in plain words), [`secrets`],
+//! [`files`] (writing where another user may write), [`logging`].
 //!
 //! Errors are typed per layer (`store::Error`, `openpgp::Error`,
-//! `reply::Error`, `outbox::Error`, `config::ConfigError`); `anyhow` is left
-//! at the edges: the CLI, the daemon's task loops, IMAP sessions and the
-//! digest. `tests/modules.rs` keeps the module graph free of cycles and its
-//! files and functions short.
+//! `reply::Error`, `outbox::Error`, `config::ConfigError`,
+//! `probe::Failure`); `anyhow` is left at the edges: the CLI, the daemon's
+//! task loops, IMAP sessions and the digest. `tests/modules.rs` keeps the
+//! module graph free of cycles and its files and functions short.
+//! ARCHITECTURE.md is the map and its rules.
 #![forbid(unsafe_code)]
 
 pub mod advisory;

@@ -44,7 +44,7 @@ impl Pipeline {
         let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
         crate::reply::combined::check_template(cfg)?;
         Ok(Pipeline {
-            me: Identity::from_config(cfg),
+            me: identity(cfg),
             from: cfg.smtp.from.clone(),
             templates: Templates::load(
                 &cfg.reply.ack_template,
@@ -68,6 +68,17 @@ impl Pipeline {
             certs: CertCache::default(),
             config: Arc::new(cfg.clone()),
         })
+    }
+}
+
+/// Who we are, from the config: our address, the tracking prefix, the
+/// team's and the downstream recipients' addresses.
+pub fn identity(cfg: &Config) -> Identity {
+    Identity {
+        address: cfg.smtp.from.email.to_string(),
+        prefix: cfg.policy.tracking_prefix.clone(),
+        team: cfg.team.members.clone(),
+        downstream: cfg.downstream.iter().map(|d| d.address.clone()).collect(),
     }
 }
 

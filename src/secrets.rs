@@ -8,13 +8,26 @@ use std::path::Path;
 /// puts it into `$CREDENTIALS_DIRECTORY/NAME`; a configured path whose file
 /// name is such a credential is read from there.
 pub fn resolve(path: &Path) -> std::path::PathBuf {
+    candidates(path)
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// Where a secret file is looked for, in order: `$CREDENTIALS_DIRECTORY`
+/// (the service, under systemd), the configured path, and `credentials/`
+/// beside it (where the unit's `LoadCredential=` lines take them from, so
+/// the team's CLI run as root finds them too).
+pub fn candidates(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
     if let (Some(dir), Some(name)) = (std::env::var_os("CREDENTIALS_DIRECTORY"), path.file_name()) {
-        let candidate = Path::new(&dir).join(name);
-        if candidate.exists() {
-            return candidate;
-        }
+        out.push(Path::new(&dir).join(name));
     }
-    path.to_owned()
+    out.push(path.to_owned());
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+        out.push(dir.join("credentials").join(name));
+    }
+    out
 }
 
 /// Reads a secret file named in the config (`configured`, resolved against
@@ -33,17 +46,16 @@ pub fn read(configured: &Path) -> Result<String, String> {
         Ok(text) if text.is_empty() => Err(format!("{} is empty", path.display())),
         Ok(text) => Ok(text),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let looked = match &creds {
-                Some(dir) => format!(
-                    "looked in {} and {}",
-                    Path::new(dir).join(&name).display(),
-                    configured.display()
-                ),
-                None => format!(
-                    "looked in {} ($CREDENTIALS_DIRECTORY is not set: not started by systemd)",
-                    configured.display()
-                ),
-            };
+            let places: Vec<String> = candidates(configured).iter().map(|p| p.display().to_string()).collect();
+            let looked = format!(
+                "looked in {}{}",
+                places.join(", "),
+                if creds.is_none() {
+                    " ($CREDENTIALS_DIRECTORY is not set: not started by systemd)"
+                } else {
+                    ""
+                }
+            );
             Err(format!(
                 "{name} not found: {looked}. The service gets it through LoadCredential={name}:...; run the \
                  team's commands that need it as the service does (see DEPLOY.md, \"The team's CLI\")"

@@ -46,15 +46,6 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn from_config(cfg: &crate::config::Config) -> Identity {
-        Identity {
-            address: cfg.smtp.from.email.to_string(),
-            prefix: cfg.policy.tracking_prefix.clone(),
-            team: cfg.team.members.clone(),
-            downstream: cfg.downstream.iter().map(|d| d.address.clone()).collect(),
-        }
-    }
-
     /// Is the proof of who sends from `addr` configured: our own address, a
     /// team member's (their `[team] keys`), a downstream recipient's (their
     /// `key`)? Such an address never gets a key learned from mail, and a key

@@ -57,7 +57,7 @@ fn dates(r: &ReportSummary) -> Vec<String> {
 }
 
 const FIELDS: &str = "\
-# Fields (the TOML is a contract; see README \"Advisories\"):
+# Fields (the TOML is a contract; see docs/cli.md \"Advisories\"):
 #   title, summary (one line each), details (Markdown, held back from public
 #   exports until details may be published), cve = \"CVE-2027-0001\",
 #   cwe = [\"CWE-79\"], cvss_v3 = \"CVSS:3.1/...\", cvss_v4 = \"CVSS:4.0/...\"

@@ -169,7 +169,6 @@ fn notice_templates(cfg: &Config) -> Vec<ConfigError> {
 /// `--connect`: logs in to IMAP and SMTP as the daemon would; each result
 /// in plain words. Whether all worked.
 fn connections(cfg: &Config) -> anyhow::Result<bool> {
-    use crate::probe::{Endpoint, Login, probe};
     let timeout = std::time::Duration::from_secs(cfg.imap.timeout_secs.min(30));
     // One access token for both, when either logs in with OAuth: getting it
     // is the token endpoint's check.
@@ -190,14 +189,25 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
         },
         None => None,
     };
-    let mut ok = true;
+    let imap = probe_imap(cfg, token.as_ref(), timeout)?;
+    let smtp = probe_smtp(cfg, token.as_ref(), timeout)?;
+    Ok(imap && smtp)
+}
+
+/// Logs in to IMAP as the daemon would; whether it worked (said either way).
+fn probe_imap(
+    cfg: &Config,
+    token: Option<&crate::oauth::Secret>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<bool> {
+    use crate::probe::{Endpoint, Login, probe};
     let imap = Endpoint {
         section: "imap",
         host: cfg.imap.host.clone(),
         port: cfg.imap.port,
         security: cfg.imap.security,
     };
-    let login = match (&token, cfg.imap.auth.is_oauth()) {
+    let login = match (token, cfg.imap.auth.is_oauth()) {
         (Some(t), true) => Login::OAuth {
             mechanism: cfg.imap.auth,
             user: &cfg.imap.user,
@@ -208,18 +218,32 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
             password: &cfg.imap.password,
         },
     };
-    match probe(
-        &imap,
-        crate::tls::client_config(cfg.imap.ca_file.as_deref())?,
-        login,
-        timeout,
-    ) {
-        Ok(()) => outln!("imap {}:{}: OK (logged in as {})", imap.host, imap.port, cfg.imap.user),
-        Err(f) => {
-            eprintln!("embargo: imap: {}", f.explain(&imap));
-            ok = false;
-        }
-    }
+    Ok(
+        match probe(
+            &imap,
+            crate::tls::client_config(cfg.imap.ca_file.as_deref())?,
+            login,
+            timeout,
+        ) {
+            Ok(()) => {
+                outln!("imap {}:{}: OK (logged in as {})", imap.host, imap.port, cfg.imap.user);
+                true
+            }
+            Err(f) => {
+                eprintln!("embargo: imap: {}", f.explain(&imap));
+                false
+            }
+        },
+    )
+}
+
+/// Connects (and logs in, with a user) to SMTP as the outbox would.
+fn probe_smtp(
+    cfg: &Config,
+    token: Option<&crate::oauth::Secret>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<bool> {
+    use crate::probe::{Endpoint, Login, probe};
     let smtp = Endpoint {
         section: "smtp",
         host: cfg.smtp.host.clone(),
@@ -227,7 +251,7 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
         security: cfg.smtp.security,
     };
     let user = cfg.smtp.user.as_deref().unwrap_or_default();
-    let login = match (&token, cfg.smtp.auth.is_oauth(), &cfg.smtp.password) {
+    let login = match (token, cfg.smtp.auth.is_oauth(), &cfg.smtp.password) {
         (Some(t), true, _) => Login::OAuth {
             mechanism: cfg.smtp.auth,
             user,
@@ -236,17 +260,21 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
         (_, _, Some(p)) => Login::Password { user, password: p },
         _ => Login::None,
     };
-    match probe(
-        &smtp,
-        crate::tls::client_config(cfg.smtp.ca_file.as_deref())?,
-        login,
-        timeout,
-    ) {
-        Ok(()) => outln!("smtp {}:{}: OK", smtp.host, smtp.port),
-        Err(f) => {
-            eprintln!("embargo: smtp: {}", f.explain(&smtp));
-            ok = false;
-        }
-    }
-    Ok(ok)
+    Ok(
+        match probe(
+            &smtp,
+            crate::tls::client_config(cfg.smtp.ca_file.as_deref())?,
+            login,
+            timeout,
+        ) {
+            Ok(()) => {
+                outln!("smtp {}:{}: OK", smtp.host, smtp.port);
+                true
+            }
+            Err(f) => {
+                eprintln!("embargo: smtp: {}", f.explain(&smtp));
+                false
+            }
+        },
+    )
 }

@@ -57,7 +57,19 @@ pub(super) fn list(store: &Store, cfg: &Config, args: &ListArgs) -> anyhow::Resu
             (None, None) => b.received_at.cmp(&a.received_at),
         }
     });
-    let colour = colour(args.color);
+    table(&mut out, &reports, cal, now, colour(args.color))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The aligned table: widths from the contents, the subject fitted to the
+/// terminal (whole in a pipe), the deadline coloured when asked.
+fn table(
+    out: &mut impl std::io::Write,
+    reports: &[ReportSummary],
+    cal: &crate::policy::Calendar,
+    now: Timestamp,
+    colour: bool,
+) -> std::io::Result<()> {
     let rows: Vec<Row> = reports.iter().map(|r| Row::of(r, cal, now)).collect();
     let width = |f: fn(&Row) -> &str, title: &str| {
         rows.iter()
@@ -115,7 +127,7 @@ pub(super) fn list(store: &Store, cfg: &Config, args: &ListArgs) -> anyhow::Resu
         );
         writeln!(out, "{line}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// New, triaged, fixing, or fixed and waiting to be disclosed.

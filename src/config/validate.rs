@@ -132,31 +132,16 @@ impl Validator<'_> {
         let imap = self.keep(self.imap(raw.imap));
         let smtp = self.keep(self.smtp(raw.smtp));
         let store = self.keep(self.store(&raw.store));
-        let prefix = self.keep(self.prefix(&raw.policy));
+        let policy = self.policy_section(&raw.policy);
         let reply = self.keep(self.reply(raw.reply));
         let oauth = match (&imap, &smtp, &store) {
-            (Some(imap), Some(smtp), Some(store)) => {
-                let used_by = [("imap", imap.auth), ("smtp", smtp.auth)]
-                    .into_iter()
-                    .find(|(_, a)| a.is_oauth())
-                    .map(|(s, _)| s);
-                let store_dir = store.path.parent().unwrap_or(self.base).to_owned();
-                self.keep(self.oauth(raw.oauth2, used_by, &store_dir))
-            }
+            (Some(imap), Some(smtp), Some(store)) => self.oauth_section(raw.oauth2, imap, smtp, store),
             _ => None,
         };
         let security_txt = policy::security_txt(raw.security_txt);
         let advisory = smtp
             .as_ref()
             .and_then(|smtp| self.keep(self.advisory(raw.advisory, smtp, &security_txt)));
-        // The policy's problems are recorded; the defaults stand in so the
-        // checks that need a whole configuration (templates) still run.
-        let promises = self
-            .keep(self.promises(&raw.policy))
-            .or(Some(crate::policy::Promises::default()));
-        let calendar = self
-            .keep(self.calendar(&raw.policy))
-            .or_else(|| self.calendar(&RawPolicy::default()).ok());
         let openpgp = self.keep(self.openpgp(raw.openpgp));
         let team = self.keep(self.team(raw.team));
         let digest = self.keep(self.digest(raw.digest));
@@ -167,80 +152,58 @@ impl Validator<'_> {
         let downstream = self.keep(self.downstream(raw.downstream));
         let mut problems = self.problems.take();
         problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-        let (
-            Some(imap),
-            Some(smtp),
-            Some(store),
-            Some(tracking_prefix),
-            Some(reply),
-            Some(oauth),
-            Some(advisory),
-            Some(promises),
-            Some(calendar),
-            Some(openpgp),
-            Some(team),
-            Some(digest),
-            Some(metrics),
-            Some(trust),
-            Some(exclude),
-            Some(disclosure),
-            Some(downstream),
-        ) = (
-            imap, smtp, store, prefix, reply, oauth, advisory, promises, calendar, openpgp, team, digest, metrics,
-            trust, exclude, disclosure, downstream,
-        )
-        else {
-            return (None, problems);
-        };
-        let config = Config {
-            file: self.file.to_owned(),
-            imap,
-            smtp,
-            store,
-            policy: PolicyConfig {
-                tracking_prefix,
-                promises,
-                calendar,
-            },
-            reply,
-            openpgp,
-            team,
-            digest,
-            security_txt,
-            metrics,
-            trust,
-            exclude,
-            advisory,
-            disclosure,
-            downstream,
-            oauth,
-        };
-        (Some(config), problems)
+        // The whole configuration when every section could be built.
+        let config = (|| {
+            Some(Config {
+                file: self.file.to_owned(),
+                imap: imap?,
+                smtp: smtp?,
+                store: store?,
+                policy: policy?,
+                reply: reply?,
+                openpgp: openpgp?,
+                team: team?,
+                digest: digest?,
+                security_txt,
+                metrics: metrics?,
+                trust: trust?,
+                exclude: exclude?,
+                advisory: advisory?,
+                disclosure: disclosure?,
+                downstream: downstream?,
+                oauth: oauth?,
+            })
+        })();
+        (config, problems)
     }
 
-    fn store(&self, r: &RawStore) -> Result<StoreConfig, ConfigError> {
-        if r.path.trim().is_empty() {
-            return Err(self.err("store", "path", "must not be empty"));
-        }
-        let size = |key: &str, v: &Option<toml::Value>, default: u64| match v {
-            None => Ok(default),
-            Some(v) => crate::config::parse_size(v).map_err(|p| self.err("store", key, p)),
-        };
-        let path = self.path(&r.path);
-        if self.needs.check
-            && let Err(problem) = writable_location(&path)
-        {
-            self.problem(self.err("store", "path", problem));
-        }
-        Ok(StoreConfig {
-            path,
-            max_text_per_message: size("max_text_per_message", &r.max_text_per_message, 1024 * 1024)?,
-            unauthenticated_per_hour: size(
-                "unauthenticated_per_hour",
-                &r.unauthenticated_per_hour,
-                256 * 1024 * 1024,
-            )?,
+    /// `[policy]`: the promises' and the calendar's problems are recorded,
+    /// and their defaults stand in, so the checks that need a whole
+    /// configuration (templates) still run.
+    fn policy_section(&self, r: &RawPolicy) -> Option<PolicyConfig> {
+        Some(PolicyConfig {
+            tracking_prefix: self.keep(self.prefix(r))?,
+            promises: self.keep(self.promises(r)).unwrap_or_default(),
+            calendar: self
+                .keep(self.calendar(r))
+                .or_else(|| self.calendar(&RawPolicy::default()).ok())?,
         })
+    }
+
+    /// `[oauth2]`, with what uses it and where the token file defaults to.
+    fn oauth_section(
+        &self,
+        r: Option<super::oauth::RawOAuth>,
+        imap: &ImapConfig,
+        smtp: &SmtpConfig,
+        store: &StoreConfig,
+    ) -> Option<Option<OAuthConfig>> {
+        let used_by = [("imap", imap.auth), ("smtp", smtp.auth)]
+            .into_iter()
+            .find(|(_, a)| a.is_oauth())
+            .map(|(s, _)| s);
+        let store_dir = store.path.parent().unwrap_or(self.base).to_owned();
+        self.keep(self.oauth(r, used_by, &store_dir))
     }
 
     fn prefix(&self, r: &RawPolicy) -> Result<String, ConfigError> {
@@ -400,6 +363,35 @@ impl Validator<'_> {
         Ok(promises)
     }
 
+    /// A password file beside OAuth is a mistake `check-config` names.
+    fn no_password_with_oauth(&self, section: &str, auth: AuthMethod, written: Option<&str>, password_file: bool) {
+        if auth.is_oauth() && password_file {
+            self.problem(self.err(
+                section,
+                "password_file",
+                format!(
+                    "is not used with auth = {:?} (the login is the OAuth token): remove it, or set auth = \"password\"",
+                    written.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+
+    /// `imap.sent_mailbox`: a folder other than the watched one.
+    fn sent_mailbox(&self, sent: Option<String>, mailbox: &str) -> Result<Option<String>, ConfigError> {
+        Ok(match sent {
+            Some(s) if s.trim().is_empty() => return Err(self.err("imap", "sent_mailbox", "must not be empty")),
+            Some(s) if s == mailbox => {
+                return Err(self.err(
+                    "imap",
+                    "sent_mailbox",
+                    "must differ from imap.mailbox (the Sent folder holds the team's replies)",
+                ));
+            }
+            other => other,
+        })
+    }
+
     pub(super) fn imap(&self, r: RawImap) -> Result<ImapConfig, ConfigError> {
         let security = self.security("imap", r.security.as_deref(), &r.host)?;
         let port = r.port.unwrap_or(match security {
@@ -414,21 +406,23 @@ impl Validator<'_> {
             None => 50 * 1024 * 1024,
             Some(v) => parse_size(v).map_err(|p| self.err("imap", "max_message_size", p))?,
         };
-        if max_message_size > MAX_MESSAGE_SIZE_LIMIT {
-            // Above this the IMAP client's buffer (512 MiB) or SQLite's
-            // length limit would fail on every attempt at such a message,
-            // blocking the mailbox behind it.
-            return Err(self.err(
-                "imap",
+        // Above this the IMAP client's buffer (512 MiB) or SQLite's length
+        // limit would fail on every attempt at such a message, blocking the
+        // mailbox behind it.
+        let problem = if max_message_size > MAX_MESSAGE_SIZE_LIMIT {
+            Some((
                 "max_message_size",
                 "must be at most 256MiB (larger mail is recorded from its header and flagged)",
-            ));
-        }
-        if r.user.is_empty() {
-            return Err(self.err("imap", "user", "must not be empty"));
-        }
-        if r.mailbox.is_empty() {
-            return Err(self.err("imap", "mailbox", "must not be empty"));
+            ))
+        } else if r.user.is_empty() {
+            Some(("user", "must not be empty"))
+        } else if r.mailbox.is_empty() {
+            Some(("mailbox", "must not be empty"))
+        } else {
+            None
+        };
+        if let Some((key, what)) = problem {
+            return Err(self.err("imap", key, what));
         }
         let idle_restart_secs = r.idle_restart_secs.unwrap_or(20 * 60);
         if !(1..=28 * 60).contains(&idle_restart_secs) {
@@ -438,28 +432,9 @@ impl Validator<'_> {
                 "must be between 1 and 1680 (RFC 2177: servers may drop IDLE after 30 minutes)",
             ));
         }
-        let sent_mailbox = match r.sent_mailbox {
-            Some(s) if s.trim().is_empty() => return Err(self.err("imap", "sent_mailbox", "must not be empty")),
-            Some(s) if s == r.mailbox => {
-                return Err(self.err(
-                    "imap",
-                    "sent_mailbox",
-                    "must differ from imap.mailbox (the Sent folder holds the team's replies)",
-                ));
-            }
-            other => other,
-        };
+        let sent_mailbox = self.sent_mailbox(r.sent_mailbox.clone(), &r.mailbox)?;
         let auth = AuthMethod::parse(self, "imap", r.auth.as_deref())?;
-        if auth.is_oauth() && r.password_file.is_some() {
-            self.problem(self.err(
-                "imap",
-                "password_file",
-                format!(
-                    "is not used with auth = {:?} (the login is the OAuth token): remove it, or set auth = \"password\"",
-                    r.auth.clone().unwrap_or_default()
-                ),
-            ));
-        }
+        self.no_password_with_oauth("imap", auth, r.auth.as_deref(), r.password_file.is_some());
         let password = match (auth, &r.password_file) {
             (AuthMethod::Password, Some(p)) => self.secret("imap", "password_file", p)?,
             (AuthMethod::Password, None) => {
@@ -514,16 +489,7 @@ impl Validator<'_> {
                 format!("is required with auth = {:?}", r.auth.unwrap_or_default()),
             ));
         }
-        if auth.is_oauth() && r.password_file.is_some() {
-            self.problem(self.err(
-                "smtp",
-                "password_file",
-                format!(
-                    "is not used with auth = {:?} (the login is the OAuth token): remove it, or set auth = \"password\"",
-                    r.auth.clone().unwrap_or_default()
-                ),
-            ));
-        }
+        self.no_password_with_oauth("smtp", auth, r.auth.as_deref(), r.password_file.is_some());
         let password = match (&r.user, &r.password_file) {
             _ if auth.is_oauth() => None,
             (Some(_), Some(p)) => Some(self.secret("smtp", "password_file", p)?),
@@ -578,51 +544,3 @@ pub(super) fn is_loopback(host: &str) -> bool {
 
 /// The largest `imap.max_message_size` accepted.
 pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 256 * 1024 * 1024;
-
-/// Can the daemon create or open the database at `path`? A file that exists
-/// must be a regular, writable file; otherwise the nearest folder that
-/// exists must be a writable folder (the daemon creates the rest).
-fn writable_location(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let writable = |p: &Path| {
-        let Ok(m) = std::fs::metadata(p) else { return false };
-        let me = crate::files::effective_uid();
-        me == 0 || (m.uid() == me && m.mode() & 0o200 != 0) || m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0)
-    };
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => {
-            return Err(format!(
-                "{} is a folder; name a file in it, e.g. {}/embargo.sqlite3",
-                path.display(),
-                path.display()
-            ));
-        }
-        Ok(m) if !m.is_file() => return Err(format!("{} is not a regular file", path.display())),
-        Ok(_) if !writable(path) => return Err(format!("{} is not writable by this user", path.display())),
-        Ok(_) => return Ok(()),
-        Err(_) => {}
-    }
-    let mut dir = path.parent();
-    while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
-        match std::fs::metadata(d) {
-            Ok(m) if m.is_dir() => {
-                return if writable(d) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the folder {} cannot be written, so the database cannot be created there",
-                        d.display()
-                    ))
-                };
-            }
-            Ok(_) => {
-                return Err(format!(
-                    "{} is not a folder, so the database cannot be created under it",
-                    d.display()
-                ));
-            }
-            Err(_) => dir = d.parent(),
-        }
-    }
-    Ok(())
-}

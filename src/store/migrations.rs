@@ -162,7 +162,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 7: the raw message in a table of its own, as the only column, so a
     // large one is written in chunks through incremental blob I/O instead
-    // of being copied whole into a record (issue 7: 25 MB peak RSS).
+    // of being copied whole into a record (25 MB peak RSS).
     r#"
     CREATE TABLE message_raw (
         message_id INTEGER PRIMARY KEY REFERENCES messages(id),
@@ -181,7 +181,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_by_recipient ON outbox (recipient COLLATE NOCASE, created_at);
     CREATE INDEX reports_by_tracking_id ON reports (tracking_id COLLATE NOCASE);
     "#,
-    // 9: issue 13. How each inbound sender was authenticated (signature,
+    // 9: How each inbound sender was authenticated (signature,
     // dmarc, none), and credit wishes from unauthenticated mail kept as
     // proposals for the team to confirm.
     r#"
@@ -208,7 +208,7 @@ const MIGRATIONS: &[&str] = &[
     -- The hourly cap on automatic mail counts what was sent in the last hour.
     CREATE INDEX outbox_by_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
     "#,
-    // 10: issue 14. Acknowledgements past the per-sender limit are held and
+    // 10: Acknowledgements past the per-sender limit are held and
     // go out combined, one per address per period, never dropped.
     r#"
     CREATE TABLE held_acks (
@@ -227,7 +227,7 @@ const MIGRATIONS: &[&str] = &[
     -- The day's excluded reports, listed in every alert and digest.
     CREATE INDEX reports_by_state ON reports (state, created_at);
     "#,
-    // 11: issue 16. The advisory kept with a report: its TOML document as
+    // 11: The advisory kept with a report: its TOML document as
     // the team (or a tool) last saved it; every save is also an event.
     r#"
     CREATE TABLE advisories (
@@ -237,7 +237,7 @@ const MIGRATIONS: &[&str] = &[
         updated_by TEXT NOT NULL
     ) STRICT;
     "#,
-    // 12: issue 16. Embargoed notices to downstream recipients: what was
+    // 12: Embargoed notices to downstream recipients: what was
     // sent to whom, the release it announced, and their acknowledgement.
     r#"
     CREATE TABLE downstream_notices (

@@ -23,6 +23,7 @@ mod downstream;
 mod error;
 mod event;
 mod held;
+mod keys;
 mod lifecycle;
 mod migrations;
 mod open;
@@ -32,6 +33,7 @@ mod reports;
 mod state;
 mod status;
 mod team;
+mod wishes;
 
 use std::path::Path;
 
@@ -46,6 +48,7 @@ pub use error::{Error, Result};
 pub(crate) use event::Event;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use migrations::LATEST as SCHEMA_VERSION;
+pub use open::{Access, OpenError};
 #[cfg(test)]
 use open::{BUSY_TIMEOUT, busy_wait};
 use open::{busy_handler, enable_wal, restrict_permissions};
@@ -266,49 +269,6 @@ pub struct Store {
     conn: Connection,
 }
 
-/// How the CLI opens the database ([`Store::open_existing`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Reads only: no file is created or changed.
-    ReadOnly,
-    ReadWrite,
-}
-
-/// Why the CLI could not open the database.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("no database at {}", path.display())]
-    Missing { path: std::path::PathBuf },
-    #[error("{} is not a file", path.display())]
-    NotAFile { path: std::path::PathBuf },
-    #[error("{} is not an embargo database (it holds no schema version)", path.display())]
-    NotEmbargo { path: std::path::PathBuf },
-    #[error(
-        "the database at {} has schema version {found} and this embargo uses {wanted}: {}",
-        path.display(),
-        if found < wanted {
-            "restart the daemon (`systemctl restart embargo`) with this version; it migrates the database on start"
-        } else {
-            "it was written by a newer embargo; run that version's command, or restore a backup"
-        }
-    )]
-    Version {
-        path: std::path::PathBuf,
-        found: i64,
-        wanted: i64,
-    },
-    #[error("cannot open the database {}: {error}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        error: std::io::Error,
-    },
-    #[error("cannot open the database {}: {error}", path.display())]
-    Sqlite {
-        path: std::path::PathBuf,
-        error: rusqlite::Error,
-    },
-}
-
 /// The store behind a task-shared mutex; a poisoned lock is an error.
 pub fn lock(store: &std::sync::Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
     store.lock().map_err(|_| Error::Poisoned)
@@ -326,71 +286,6 @@ impl Store {
         Self::setup(&mut conn).with_context(|| format!("database {}", path.display()))?;
         restrict_permissions(path);
         Ok(Store { conn })
-    }
-
-    /// Opens a database that must already exist, at this binary's schema
-    /// version, for the CLI: it never creates or migrates one (a mistyped
-    /// `store.path` must not leave an empty database behind), and
-    /// [`Access::ReadOnly`] changes nothing on disk.
-    pub fn open_existing(path: &Path, access: Access) -> std::result::Result<Store, OpenError> {
-        let sqlite = |error: rusqlite::Error| OpenError::Sqlite {
-            path: path.to_owned(),
-            error,
-        };
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => {}
-            Ok(_) => return Err(OpenError::NotAFile { path: path.to_owned() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(OpenError::Missing { path: path.to_owned() });
-            }
-            Err(e) => {
-                return Err(OpenError::Io {
-                    path: path.to_owned(),
-                    error: e,
-                });
-            }
-        }
-        let connect = || -> std::result::Result<Connection, OpenError> {
-            match access {
-                Access::ReadOnly => open::read_only(path).map_err(sqlite),
-                Access::ReadWrite => {
-                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                    let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
-                    conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
-                    conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
-                    conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
-                    Ok(conn)
-                }
-            }
-        };
-        // The daemon may be creating it right now: it migrates within
-        // milliseconds of creating the file (a new connection each try: a
-        // read-only one may have opened the file as immutable).
-        let (mut conn, mut found) = (connect()?, 0i64);
-        for attempt in 0..50 {
-            found = conn
-                .pragma_query_value(None, "user_version", |r| r.get(0))
-                .map_err(sqlite)?;
-            if found != 0 || attempt == 49 {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            conn = connect()?;
-        }
-        let wanted = migrations::LATEST as i64;
-        if found == 0 {
-            return Err(OpenError::NotEmbargo { path: path.to_owned() });
-        }
-        if found != wanted {
-            return Err(OpenError::Version {
-                path: path.to_owned(),
-                found,
-                wanted,
-            });
-        }
-        let store = Store { conn };
-        store.conn.set_prepared_statement_cache_capacity(64);
-        Ok(store)
     }
 
     /// An in-memory database, for unit tests.
@@ -489,118 +384,6 @@ impl Store {
             }
         }
         Ok(None)
-    }
-
-    /// The pinned certificate of a reporter address (at most one), the only
-    /// one used to encrypt and to authenticate its signatures.
-    pub fn reporter_certs(&self, address: &str) -> Result<Vec<Vec<u8>>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT cert FROM reporter_keys WHERE address = ?1 AND status = 'pinned'
-             ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
-        )?;
-        let rows = stmt.query_map([address.to_ascii_lowercase()], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// The pinned key of a reporter address, with what it may speak for.
-    pub fn reporter_pinned(&self, address: &str) -> Result<Option<PinnedKey>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT cert, vouched, report_id FROM reporter_keys WHERE address = ?1 AND status = 'pinned'
-                 ORDER BY last_seen DESC, first_seen DESC LIMIT 1",
-            )?
-            .query_row([address.to_ascii_lowercase()], |r| {
-                Ok(PinnedKey {
-                    cert: r.get(0)?,
-                    vouched: r.get::<_, i64>(1)? != 0,
-                    report_id: r.get(2)?,
-                })
-            })
-            .optional()?)
-    }
-
-    /// The signer of a report's first message ("" when unsigned).
-    pub fn report_opened_by(&self, report_id: i64) -> Result<String> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT signer FROM messages WHERE report_id = ?1 AND direction = 'in' ORDER BY id LIMIT 1",
-            )?
-            .query_row([report_id], |r| r.get(0))
-            .optional()?
-            .unwrap_or_default())
-    }
-
-    /// How many candidate keys wait for an address.
-    pub fn reporter_candidates(&self, address: &str) -> Result<usize> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT count(*) FROM reporter_keys WHERE address = ?1 AND status = 'candidate'")?
-            .query_row([address.to_ascii_lowercase()], |r| r.get::<_, i64>(0))? as usize)
-    }
-
-    /// `embargo keys accept ADDRESS FINGERPRINT`: the team pins a candidate;
-    /// the key pinned before is retired.
-    pub fn accept_key(&mut self, address: &str, fingerprint: &str, actor: &str) -> Result<()> {
-        let address = address.trim().to_ascii_lowercase();
-        let fingerprint = fingerprint.trim().replace(' ', "").to_ascii_uppercase();
-        let tx = self.write()?;
-        let status: Option<(String, bool)> = tx
-            .query_row(
-                "SELECT status, vouched FROM reporter_keys WHERE address = ?1 AND upper(fingerprint) = ?2",
-                params![address, fingerprint],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
-            )
-            .optional()?;
-        match status {
-            None => {
-                return Err(Error::invalid(format!(
-                    "no key {fingerprint} is known for {address} (see `embargo keys list`)"
-                )));
-            }
-            Some((s, true)) if s == "pinned" => {
-                return Err(Error::invalid(format!(
-                    "{fingerprint} is already the pinned key of {address}, vouched for"
-                )));
-            }
-            Some(_) => {}
-        }
-        tx.execute(
-            "UPDATE reporter_keys SET status = 'replaced' WHERE address = ?1 AND status = 'pinned'",
-            [&address],
-        )?;
-        tx.execute(
-            "UPDATE reporter_keys SET status = 'pinned', vouched = 1, last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
-            params![address, fingerprint, ts(Timestamp::now())],
-        )?;
-        Event::new("key-accepted", Timestamp::now())
-            .by(actor)
-            .change(None, Some(&fingerprint))
-            .detail(&format!("pinned for {address}"))
-            .insert(&tx)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Every remembered reporter key.
-    pub fn reporter_keys(&self) -> Result<Vec<ReporterKey>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT address, fingerprint, source, first_seen, last_seen, status, vouched FROM reporter_keys
-             ORDER BY address, first_seen",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ReporterKey {
-                address: r.get(0)?,
-                fingerprint: r.get(1)?,
-                source: r.get(2)?,
-                first_seen: r.get(3)?,
-                last_seen: r.get(4)?,
-                status: r.get(5)?,
-                vouched: r.get::<_, i64>(6)? != 0,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Automatic mail (acknowledgements, out-of-scope and cannot-decrypt

@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use rusqlite::Connection;
 
+use super::{Store, migrations};
+
 /// How long a statement waits for another process's lock.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -19,7 +21,7 @@ pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// lock for a fraction of a millisecond, so with SQLite's steps a waiting
 /// writer mostly slept while the lock was free, and one that kept missing it
 /// waited tens of milliseconds (the outbox spent 1 ms per mail in its marks
-/// while intake ran, 0.15 ms after it; measured in the issue 14 benchmark).
+/// while intake ran, 0.15 ms after it; measured in the answered-backlog benchmark).
 pub(super) fn busy_wait(tries: i32) -> Option<std::time::Duration> {
     const FAST: i32 = 200;
     let slow = (BUSY_TIMEOUT.as_millis() as i32 - 20) / 5;
@@ -119,4 +121,142 @@ fn uri_path(path: &Path) -> String {
         }
     }
     out
+}
+
+/// Root running a team verb while the daemon is stopped: SQLite has just
+/// created the `-wal` and `-shm` files, owned by root, and the service's
+/// user could not open them next time. They get the database file's owner
+/// (by path without following links: `lchown`).
+pub(super) fn give_sidecars_to_owner(path: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(db) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if crate::files::effective_uid() != 0 || db.uid() == 0 {
+        return;
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if let Ok(m) = std::fs::symlink_metadata(&p)
+            && m.file_type().is_file()
+            && m.uid() == 0
+        {
+            let _ = std::os::unix::fs::lchown(&p, Some(db.uid()), Some(db.gid()));
+        }
+    }
+}
+
+/// How the CLI opens the database ([`Store::open_existing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only: no file is created or changed.
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Why the CLI could not open the database.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("no database at {}", path.display())]
+    Missing { path: std::path::PathBuf },
+    #[error("{} is not a file", path.display())]
+    NotAFile { path: std::path::PathBuf },
+    #[error("{} is not an embargo database (it holds no schema version)", path.display())]
+    NotEmbargo { path: std::path::PathBuf },
+    #[error(
+        "the database at {} has schema version {found} and this embargo uses {wanted}: {}",
+        path.display(),
+        if found < wanted {
+            "restart the daemon (`systemctl restart embargo`) with this version; it migrates the database on start"
+        } else {
+            "it was written by a newer embargo; run that version's command, or restore a backup"
+        }
+    )]
+    Version {
+        path: std::path::PathBuf,
+        found: i64,
+        wanted: i64,
+    },
+    #[error("cannot open the database {}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot open the database {}: {error}", path.display())]
+    Sqlite {
+        path: std::path::PathBuf,
+        error: rusqlite::Error,
+    },
+}
+
+impl Store {
+    /// Opens a database that must already exist, at this binary's schema
+    /// version, for the CLI: it never creates or migrates one (a mistyped
+    /// `store.path` must not leave an empty database behind), and
+    /// [`Access::ReadOnly`] changes nothing on disk.
+    pub fn open_existing(path: &Path, access: Access) -> std::result::Result<Store, OpenError> {
+        let sqlite = |error: rusqlite::Error| OpenError::Sqlite {
+            path: path.to_owned(),
+            error,
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Err(OpenError::NotAFile { path: path.to_owned() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OpenError::Missing { path: path.to_owned() });
+            }
+            Err(e) => {
+                return Err(OpenError::Io {
+                    path: path.to_owned(),
+                    error: e,
+                });
+            }
+        }
+        let connect = || -> std::result::Result<Connection, OpenError> {
+            match access {
+                Access::ReadOnly => read_only(path).map_err(sqlite),
+                Access::ReadWrite => {
+                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+                    conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
+                    conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
+                    conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+                    Ok(conn)
+                }
+            }
+        };
+        // The daemon may be creating it right now: it migrates within
+        // milliseconds of creating the file (a new connection each try: a
+        // read-only one may have opened the file as immutable).
+        let (mut conn, mut found) = (connect()?, 0i64);
+        for attempt in 0..50 {
+            found = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(sqlite)?;
+            if found != 0 || attempt == 49 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            conn = connect()?;
+        }
+        let wanted = migrations::LATEST as i64;
+        if found == 0 {
+            return Err(OpenError::NotEmbargo { path: path.to_owned() });
+        }
+        if found != wanted {
+            return Err(OpenError::Version {
+                path: path.to_owned(),
+                found,
+                wanted,
+            });
+        }
+        if access == Access::ReadWrite {
+            give_sidecars_to_owner(path);
+        }
+        let store = Store { conn };
+        store.conn.set_prepared_statement_cache_capacity(64);
+        Ok(store)
+    }
 }

@@ -358,7 +358,7 @@ mod tests {
         let topics = vec![spf_dmarc(PathBuf::from("out-of-scope.txt"))];
         let beg = load("beg");
         let genuine = load("genuine");
-        assert!(beg.len() >= 40 && genuine.len() >= 40, "issue 14: at least 40 of each");
+        assert!(beg.len() >= 40 && genuine.len() >= 40, "at least 40 of each");
         let excluded = |t: &str| {
             let (s, b) = split(t);
             classify(&topics, s, b).is_some()

@@ -1,4 +1,4 @@
-//! Every real report is answered (issue 14): past the per-sender limit,
+//! Every real report is answered: past the per-sender limit,
 //! acknowledgements are merged into one combined acknowledgement per
 //! address and period, never dropped; a proven sender gets one for each.
 

@@ -1,5 +1,5 @@
 //! Attacks on the security mailbox, each built with gpg and sent through
-//! Exim as the attacker would (issue 13). Every test here failed against
+//! Exim as the attacker would. Every test here failed against
 //! the code before its fix; the README's threat model names each one.
 
 use std::time::Duration;
@@ -759,7 +759,7 @@ fn forged_floods_cannot_turn_embargo_into_a_backscatter_source() {
     }
     assert_eq!(
         held, 2,
-        "user+tag@domain counts as user@domain: 5 acks at most, the rest combined later (issue 14)"
+        "user+tag@domain counts as user@domain: 5 acks at most, the rest combined later"
     );
 
     // Five distinct real senders in the same hour: none leaves (3 of the 5

@@ -336,7 +336,7 @@ fn an_imap_outage_is_retried_at_a_bounded_rate() {
     assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }
 
-/// Issue 14 §3: the outbox sends over several connections at once and reuses
+/// The outbox sends over several connections at once and reuses
 /// a connection without a NOOP while it is fresh, so a server that closes
 /// it (here Exim's limit of 3 mails per connection) must cost no retry
 /// backoff and no double: every report gets exactly one acknowledgement,

@@ -286,7 +286,7 @@ fn hall_of_fame_and_security_txt() {
     );
 }
 
-/// Issue 15: the configuration is one value swapped as a whole on SIGHUP,
+/// The configuration is one value swapped as a whole on SIGHUP,
 /// and the digest scheduler reads the swapped one: a reload that moves
 /// `digest.at` to a time already past today and changes `[team] notify`
 /// sends the digest at once, to the new address (the daemon read both once

@@ -1,0 +1,196 @@
+//! `embargo reports show`: one report, its clocks and its whole thread,
+//! every time in policy.timezone.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use super::terminal_safe;
+use crate::config;
+use crate::store::{ReportDetail, ReportSummary, Store};
+
+pub(super) fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(mut d) = store.show_report(id)? else {
+        eprintln!("embargo: no report {id}");
+        return Ok(ExitCode::FAILURE);
+    };
+    crate::policy::annotate(
+        &mut d.summary,
+        &cfg.policy.calendar,
+        &cfg.policy.promises,
+        jiff::Timestamp::now(),
+    );
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+    } else {
+        write!(out, "{}", terminal_safe(&render_timeline(&d, &cfg.policy.calendar)))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Who was sent an embargoed notice, and who acknowledged it.
+fn downstream_lines(notices: &[crate::store::DownstreamNotice]) -> String {
+    if notices.is_empty() {
+        return String::new();
+    }
+    let mut text = "\nDownstream\n".to_owned();
+    for n in notices {
+        let ack = match (&n.acknowledged_at, &n.ack_auth) {
+            (Some(at), Some(how)) => format!("acknowledged {at} ({how})"),
+            _ => "NOT acknowledged".to_owned(),
+        };
+        text.push_str(&format!(
+            "  {} <{}>: notified {}{}, release {}; {ack}\n",
+            crate::text::bounded(&n.name),
+            n.address,
+            n.notified_at,
+            if n.encrypted { "" } else { " (cleartext)" },
+            n.release_at
+        ));
+    }
+    text
+}
+
+/// The report as a person reads it: a header, then messages and events
+/// merged in time order.
+/// `reports show`: every time in policy.timezone (`Mon 14 Dec 2026 09:12 CET`).
+pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> String {
+    let s = &d.summary;
+    let mut text = format!(
+        "{}  [{}]\n  Subject:      {}\n  Reporter:     {}{}\n  Received:     {}\n  Acknowledged: {}\n  Messages:     {} in, {} out\n\nTimeline\n",
+        s.id,
+        s.state,
+        crate::text::bounded(&s.subject),
+        if s.reporter_name.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", crate::text::bounded(&s.reporter_name))
+        },
+        if s.reporter_name.is_empty() {
+            s.reporter.clone()
+        } else {
+            format!("<{}>", s.reporter)
+        },
+        cal.human_str(&s.received_at),
+        s.acknowledged_at
+            .as_deref()
+            .map(|a| cal.human_str(a))
+            .unwrap_or_else(|| "not yet".to_owned()),
+        s.messages,
+        s.messages_out,
+    );
+    text.truncate(text.len() - "\nTimeline\n".len());
+    text.push_str(&clocks(s, cal));
+    text.push_str(&downstream_lines(&d.downstream));
+    text.push_str("\nTimeline\n");
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for m in &d.thread {
+        let arrow = if m.direction == "in" { "<-" } else { "->" };
+        let who = crate::text::bounded(if m.direction == "in" { &m.from } else { &m.to });
+        let mut body = String::new();
+        for l in m.body.lines().take(40) {
+            let l: String = l.chars().take(500).collect();
+            body.push_str(&format!("\n                            | {l}"));
+        }
+        lines.push((
+            m.received_at.clone(),
+            format!(
+                "{arrow} {:<9} {who}  \"{}\"  {}{}{body}",
+                m.kind,
+                crate::text::bounded(&m.subject),
+                crate::text::bounded(&m.message_id),
+                protection(m)
+            ),
+        ));
+    }
+    for e in &d.events {
+        let change = match (&e.old, &e.new) {
+            (Some(o), Some(n)) => format!(" {o} -> {n}"),
+            (None, Some(n)) => format!(" -> {n}"),
+            _ => String::new(),
+        };
+        lines.push((
+            e.at.clone(),
+            format!(
+                "   {}{change} by {}: {}",
+                e.kind,
+                e.actor,
+                crate::text::bounded_to(&e.detail, 1000)
+            ),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (at, line) in lines {
+        text.push_str(&format!("  {}  {line}\n", cal.human_str(&at)));
+    }
+    text
+}
+
+fn protection(m: &crate::store::MessageRow) -> String {
+    let mut flags = Vec::new();
+    if m.encrypted {
+        flags.push("encrypted".to_owned());
+    }
+    if m.signature != "none" && !m.signature.is_empty() {
+        flags.push(format!("signature {}", m.signature));
+    }
+    if !m.decryption.is_empty() {
+        flags.push(m.decryption.clone());
+    }
+    if m.direction == "in" {
+        flags.push(match m.auth.as_str() {
+            "none" | "" => "sender not authenticated".to_owned(),
+            a => format!("sender authenticated by {a}"),
+        });
+    }
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", flags.join("; "))
+    }
+}
+
+/// The clock lines of `reports show`.
+fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
+    let or = |v: &Option<String>, d: &str| v.as_deref().map(|t| cal.human_str(t)).unwrap_or_else(|| d.to_owned());
+    let mut t = String::new();
+    let now = jiff::Timestamp::now();
+    let response = match (&s.response_met_at, &s.response_due) {
+        (Some(met), _) => format!("met {}", cal.human_str(met)),
+        (None, Some(due)) if s.response_business_days_left.is_some() => match due.parse() {
+            Ok(due) => cal.due_in(now, due),
+            Err(_) => String::new(),
+        },
+        _ => "not running".to_owned(),
+    };
+    t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
+    t.push_str(&format!(
+        "  Fix due:      {}{}\n",
+        or(&s.fix_due, "-"),
+        if s.complex { " (complex)" } else { "" }
+    ));
+    t.push_str(&format!("  Details due:  {}\n", or(&s.details_due, "after the fix")));
+    if let Some(topic) = &s.excluded_topic {
+        t.push_str(&format!("  Excluded:     {topic}\n"));
+    }
+    if let Some(into) = &s.merged_into {
+        t.push_str(&format!("  Merged into:  {into}\n"));
+    }
+    let credit = match s.credit.as_str() {
+        "yes" => format!("as {} {}", s.credit_name, s.credit_url),
+        "no" => "declined".to_owned(),
+        _ => "not known yet".to_owned(),
+    };
+    t.push_str(&format!("  Credit:       {credit}\n"));
+    if let Some(p) = &s.credit_proposal {
+        let what = p.describe();
+        t.push_str(&format!(
+            "  Credit proposed (unauthenticated mail; `reports credit {} --accept`): {what}\n",
+            s.id
+        ));
+    }
+    if s.reporter_waiting {
+        t.push_str("  Reporter waiting: the reporter wrote after the team's last response\n");
+    }
+    t
+}
