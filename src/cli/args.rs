@@ -148,11 +148,11 @@ pub enum Command {
     ///   embargo man | man -l -
     ///   embargo man reports | man -l -
     ///   embargo man embargo.toml | man -l -
-    ///   embargo man --out target/man     # every page, as the package installs them
+    ///   embargo man --out target/man     # every page, in man1/ and man5/ (a MANPATH entry)
     Man {
         /// A verb (`reports`, `advisory`, ...) or `embargo.toml`; none: embargo(1).
         page: Option<String>,
-        /// Write every page into this folder instead (embargo.1, embargo-reports.1, ..., embargo.toml.5).
+        /// Write every page under this folder instead: man1/embargo.1, man1/embargo-reports.1, ..., man5/embargo.toml.5.
         #[arg(long, value_name = "DIR", conflicts_with = "page")]
         out: Option<PathBuf>,
     },

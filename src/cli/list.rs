@@ -116,10 +116,11 @@ fn table(
             r.state,
             r.age,
             cut(&crate::text::printable(&r.reporter), w[4]),
-            match subject_room {
-                Some(room) => cut(&crate::text::printable(&r.subject), room),
-                None => crate::text::printable(&r.subject),
-            },
+            // Fitted to the terminal; in a pipe, bounded as every quote.
+            cut(
+                &crate::text::printable(&r.subject),
+                subject_room.unwrap_or(crate::text::QUOTE_CHARS)
+            ),
             a = w[0],
             b = w[1],
             c = w[2],
@@ -179,8 +180,8 @@ impl Row {
                 .unwrap_or_default(),
             next,
             urgency,
-            reporter: r.reporter.clone(),
-            subject: r.subject.clone(),
+            reporter: crate::text::bounded(&r.reporter),
+            subject: crate::text::bounded(&r.subject),
         }
     }
 }

@@ -22,12 +22,14 @@ fn verbs() -> Vec<clap::Command> {
 
 pub(super) fn man(page: Option<&str>, out: Option<&Path>) -> anyhow::Result<ExitCode> {
     if let Some(dir) = out {
-        std::fs::create_dir_all(dir)?;
-        let mut written = vec![write(dir, "embargo.1", &main_page()?)?];
+        let (man1, man5) = (dir.join("man1"), dir.join("man5"));
+        std::fs::create_dir_all(&man1)?;
+        std::fs::create_dir_all(&man5)?;
+        let mut written = vec![write(&man1, "embargo.1", &main_page()?)?];
         for v in verbs() {
-            written.push(write(dir, &format!("embargo-{}.1", v.get_name()), &verb_page(&v)?)?);
+            written.push(write(&man1, &format!("embargo-{}.1", v.get_name()), &verb_page(&v)?)?);
         }
-        written.push(write(dir, "embargo.toml.5", &config_page())?);
+        written.push(write(&man5, "embargo.toml.5", &config_page())?);
         outln!("{} pages in {}", written.len(), dir.display());
         return Ok(ExitCode::SUCCESS);
     }

@@ -128,10 +128,17 @@ fn cli_reply_and_notices_reach_the_reporter_encrypted_and_threaded() {
     let out = s.embargo(&["reports", "disclose-on", &id, &soon, "--notify"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mails = s.stack.wait_inbox(RESEARCHER, 4, WAIT);
+    // The date as people read it: a day in policy.timezone (Europe/London).
+    let soon_day = soon
+        .parse::<jiff::civil::Date>()
+        .unwrap()
+        .strftime("%a %-d %b %Y")
+        .to_string();
     assert!(
         mails.iter().any(
-            |m| String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(m).as_bytes()).stdout).contains(&soon)
-        )
+            |m| String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(m).as_bytes()).stdout).contains(&soon_day)
+        ),
+        "{soon_day}"
     );
     let digest = String::from_utf8(s.embargo(&["digest", "--dry-run"]).stdout).unwrap();
     assert!(

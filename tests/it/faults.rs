@@ -309,13 +309,19 @@ fn a_full_disk_pauses_intake_and_loses_nothing() {
 #[test]
 fn an_imap_outage_is_retried_at_a_bounded_rate() {
     let s = Setup::new();
-    let mut d = s.daemon();
+    // Each attempt is logged at debug (the same failure is said at warn once).
+    let mut d = s.daemon_with_env(&[("RUST_LOG", "info,embargo::daemon=debug")]);
     s.stack
         .deliver(RESEARCHER, SECURITY, &report("o1@example.test", "before", "x"));
     s.stack.wait_inbox(RESEARCHER, 1, WAIT);
     s.stack.stop_imap();
     std::thread::sleep(Duration::from_secs(10));
-    let attempts = s.daemon_log().matches("IMAP problem; reconnecting").count();
+    let log = s.daemon_log();
+    let attempts = log.matches("; reconnecting").count();
+    assert!(
+        log.contains("WARN") && log.contains("refused the connection"),
+        "said at warn, in plain words: {log}"
+    );
     // reconnect_max_secs = 2 in the tests: about one attempt per 2 s.
     assert!((2..=12).contains(&attempts), "{attempts} reconnect attempts in 10 s");
     s.stack.start_imap();

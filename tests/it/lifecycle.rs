@@ -211,7 +211,7 @@ fn every_cli_verb_works_and_leaves_an_event() {
         "fixed",
         "credit",
         "merged",
-        "Details due:  2026-12-31T00:00:00Z",
+        "Details due:  Thu 31 Dec 2026 00:00 GMT",
         "cli:",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");

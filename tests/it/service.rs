@@ -42,9 +42,15 @@ fn the_unit_verifies_and_scores_at_most_1_0() {
         .replace("/usr/bin/embargo", &BIN);
     let copy = dir.path().join("embargo.service");
     std::fs::write(&copy, body).unwrap();
+    // Documentation=man:embargo(1) man:embargo.toml(5): the pages as the
+    // package installs them, on a MANPATH of their own.
+    let man = dir.path().join("man");
+    let made = Command::new(&*BIN).arg("man").arg("--out").arg(&man).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&copy)
+        .env("MANPATH", &man)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -189,6 +195,12 @@ fn status_backup_while_writing_and_credentials() {
     }
     s.stack.wait_inbox(SECURITY, N, WAIT);
     let mut d = s.daemon_with_env(&[("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())]);
+    // Only the daemon creates the database.
+    wait_until(
+        Duration::from_secs(30),
+        || s.dir.path().join("embargo.sqlite3").exists(),
+        || s.daemon_log(),
+    );
     // Back up repeatedly while the daemon writes.
     let mut backups = Vec::new();
     let start = Instant::now();
@@ -349,6 +361,11 @@ fn the_debian_package_lists_files_that_exist() {
         let src = asset[0].as_str().unwrap();
         if src == "target/release/embargo" {
             assert!(script.contains("cargo build --release --locked"));
+        } else if src.starts_with("target/deb-assets/man/") {
+            assert!(
+                script.contains("man --out \"$assets/man\""),
+                "scripts/deb does not make {src}"
+            );
         } else if let Some(name) = src.strip_prefix("target/deb-assets/") {
             assert!(
                 script.contains(&format!("\"$assets/{name}\"")),
