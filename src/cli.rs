@@ -123,7 +123,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once } => run(cfg, once),
         Command::Reports { command } => {
             let access = match command {
-                ReportsCommand::List(_) | ReportsCommand::Show { .. } => crate::store::Access::ReadOnly,
+                ReportsCommand::List(_) | ReportsCommand::Show { .. } | ReportsCommand::Similar { .. } => {
+                    crate::store::Access::ReadOnly
+                }
                 _ => crate::store::Access::ReadWrite,
             };
             let store = open_store(&cfg, access)?;
@@ -181,6 +183,7 @@ fn needs(command: &Command) -> config::Needs {
                 | ReportsCommand::DiscloseOn { notify: true, .. }
                 | ReportsCommand::Disclosed { notify: true, .. }
                 | ReportsCommand::State { notify: true, .. }
+                | ReportsCommand::Merge { notify: true, .. }
         } | Command::Digest { send: true, .. }
             | Command::Advisory {
                 command: AdvisoryCommand::NotifyDownstream(_)
@@ -369,6 +372,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
     match command {
         ReportsCommand::List(args) => return list::list(&store, cfg, &args),
         ReportsCommand::Show { id, json } => return timeline::show(&store, cfg, &id, json),
+        ReportsCommand::Similar { id, json, limit } => return timeline::similar(&store, cfg, &id, json, limit),
         ReportsCommand::State {
             id,
             state,
@@ -400,18 +404,19 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             outln!("{id}: {step}");
             if notify {
                 talk::notice(store, cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
+                talk::notify_merged(cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
             }
         }
         ReportsCommand::Merge {
             id,
             into,
             into_positional,
+            notify,
         } => {
             let into = into
                 .or(into_positional)
                 .ok_or_else(|| anyhow::anyhow!("name the report it duplicates: --into OTHER"))?;
-            store.merge(&id, &into, &who)?;
-            outln!("{id}: merged into {into}");
+            talk::merge(store, cfg, &id, &into, notify, &who)?;
         }
         ReportsCommand::Credit { id, accept: true, .. } => {
             store.accept_credit_proposal(&id, &who)?;

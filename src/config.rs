@@ -13,7 +13,7 @@ pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
 pub use oauth::{AuthMethod, OAuthConfig};
 
-use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTrust};
+use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTriage, RawTrust};
 use validate::Validator;
 
 /// What a command needs beyond the config file's own values: which
@@ -272,7 +272,24 @@ pub struct ReplyConfig {
     /// `config/ack-combined.txt`; an install from before it existed keeps
     /// working without the file).
     pub combined_ack_template: Option<PathBuf>,
+    /// The acknowledgement lists what the report lacks (the checklist).
+    pub ask_for_missing: bool,
 }
+
+/// `[triage]`: suggestions for the team, never decisions.
+#[derive(Debug, Clone)]
+pub struct TriageConfig {
+    /// Similar reports at or above this score are suggested.
+    pub similar_threshold: f64,
+    /// Folders of OSV JSON files: published advisories a report may match.
+    pub known_advisories: Vec<PathBuf>,
+    /// Product names (lower-case) that count as naming what is affected.
+    pub products: Vec<String>,
+}
+
+/// The score from which a report is suggested as similar; chosen on the
+/// labelled set (tests/data/similar, docs/how-it-works.md).
+pub const SIMILAR_THRESHOLD: f64 = 0.3;
 
 #[derive(Debug, Clone)]
 pub struct OpenPgpConfig {
@@ -298,6 +315,7 @@ pub struct Config {
     pub security_txt: SecurityTxtConfig,
     pub metrics: MetricsConfig,
     pub trust: TrustConfig,
+    pub triage: TriageConfig,
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
     pub advisory: AdvisoryConfig,

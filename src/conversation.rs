@@ -195,6 +195,7 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         encrypted: encrypt,
         encrypted_report: t.encrypted,
         topic: String::new(),
+        missing: Vec::new(),
     };
     let body = p.templates.render_ack(&ctx)?;
     let report_message = t.references.first().cloned();
@@ -245,8 +246,16 @@ pub fn notice(cfg: &Config, store: &Store, t: &Thread, template: &str, reason: &
 }
 
 /// The team notices' templates (`fixed.txt`, `disclose-on.txt`,
-/// `disclosed.txt`, `accepted-risk.txt`, beside the config file).
-pub const NOTICE_TEMPLATES: [&str; 4] = ["fixed.txt", "disclose-on.txt", "disclosed.txt", "accepted-risk.txt"];
+/// `disclosed.txt`, `accepted-risk.txt`, `needs-info.txt`, `merged.txt`,
+/// beside the config file).
+pub const NOTICE_TEMPLATES: [&str; 6] = [
+    "fixed.txt",
+    "disclose-on.txt",
+    "disclosed.txt",
+    "accepted-risk.txt",
+    "needs-info.txt",
+    "merged.txt",
+];
 
 /// What a notice template sees.
 pub fn notice_context(
@@ -276,6 +285,9 @@ pub fn notice_context(
         "team": cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned()),
         "credit_known": credit_known,
         "reason": reason,
+        "close_days": cfg.policy.promises.needs_info_close_days,
+        // The report a merged one joined.
+        "into": r.merged_into,
         // Links only once the report is public.
         "cve": cve.filter(|_| public),
         "advisory_url": cfg.advisory.link(&r.id, cve).filter(|_| public),

@@ -90,6 +90,9 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
         row.raw = None;
     }
     (row.cut, row.charged) = (kept.note, kept.charged);
+    let started = Instant::now();
+    (row.terms, row.missing) = examine(&msg, &p.config.triage.products);
+    timing::add(Stage::Triage, started);
     row.encrypted = protection.encrypted;
     row.signature = protection.signature.as_str().to_owned();
     if let SigState::Good { signer, .. } = &protection.signature {
@@ -213,6 +216,7 @@ impl<'a> Walk<'a, '_> {
             credit: None,
             credit_proven: false,
             downstream: Some(auth.proven().then_some(auth.as_str())),
+            answered: None,
         })
     }
 
@@ -266,6 +270,21 @@ impl<'a> Walk<'a, '_> {
                 Relay::Refused => team_response = false,
             }
         }
+        // The reporter's authenticated answer to the team's question.
+        let answered = if !from_team && proven && store.report_state(report.id)?.on_reporter_answer().is_some() {
+            Some(crate::digest::alert::answered(
+                p.alerts.as_deref(),
+                &p.team,
+                &p.from,
+                crate::digest::alert::Answer {
+                    msg,
+                    protection,
+                    auth: self.row.auth,
+                },
+            ))
+        } else {
+            None
+        };
         Ok(Disposition::FollowUp(FollowUp {
             report_id: report.id,
             how,
@@ -276,6 +295,7 @@ impl<'a> Walk<'a, '_> {
             credit,
             credit_proven: proven,
             downstream: None,
+            answered,
         }))
     }
 
@@ -303,6 +323,7 @@ impl<'a> Walk<'a, '_> {
                 credit: None,
                 credit_proven: false,
                 downstream: None,
+                answered: None,
             }));
         }
         notes.extend(protection.notes.iter().cloned());
@@ -315,6 +336,9 @@ impl<'a> Walk<'a, '_> {
         let mut r = Replier::new(store, p, self.a, msg, protection, reporter_cert, self.row.auth.proven())?;
         if from_team {
             r.no_reply = Some("from a team member".to_owned());
+        }
+        if p.config.reply.ask_for_missing && excluded.is_none() {
+            r.ctx.missing = self.row.missing.iter().map(|m| triage::checklist::ask(m)).collect();
         }
         let kind = match (&excluded, &protection.failure) {
             (Some((topic, _)), _) => ReplyKind::OutOfScope(topic.clone()),
@@ -352,9 +376,18 @@ impl<'a> Walk<'a, '_> {
     /// The new-report alert to the team, with the day's excluded reports.
     fn alerts(&self, store: &Store) -> crate::fault::Result<crate::store::ComposeMany<'a>> {
         let p = self.p;
-        let excluded_today = match p.alerts {
-            Some(_) => store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?,
-            None => Vec::new(),
+        let (excluded_today, similar) = match p.alerts {
+            Some(_) => (
+                store.excluded_reports_since(Timestamp::now() - SignedDuration::from_hours(24), 20)?,
+                store.suggest(
+                    &self.row.terms,
+                    None,
+                    p.config.triage.similar_threshold,
+                    p.known.get(&p.config),
+                    5,
+                )?,
+            ),
+            None => (Vec::new(), Vec::new()),
         };
         Ok(crate::digest::alert::compose(
             p.alerts.as_deref(),
@@ -366,6 +399,8 @@ impl<'a> Walk<'a, '_> {
                 protection: self.protection,
                 received: self.a.internal_date.unwrap_or_else(Timestamp::now),
                 excluded_today,
+                missing: self.row.missing.clone(),
+                similar,
             },
         ))
     }
@@ -417,10 +452,24 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         credit: None,
         credit_proven: false,
         downstream: None,
+        answered: None,
     });
     let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");
     Ok(Some(recorded))
+}
+
+/// A message's similar-report terms and what of the checklist it lacks,
+/// from its (decrypted, bounded) subject, text and text attachments.
+fn examine(msg: &Inbound, products: &[String]) -> (Vec<crate::similar::Term>, Vec<&'static str>) {
+    let text = if msg.attachments.text.is_empty() {
+        std::borrow::Cow::Borrowed(msg.body_text.as_str())
+    } else {
+        std::borrow::Cow::Owned(format!("{}\n{}", msg.body_text, msg.attachments.text))
+    };
+    let terms = crate::similar::terms(&msg.subject, &text);
+    let missing = triage::checklist::missing(&msg.subject, &text, &terms, msg.attachments.count, products);
+    (terms, missing)
 }
 
 fn inbound_row<'a>(msg: &'a Inbound, a: &Arrival<'a>) -> InboundRow<'a> {

@@ -71,6 +71,7 @@ pub mod relay;
 pub mod reply;
 pub mod report;
 pub mod secrets;
+pub mod similar;
 pub mod status;
 pub mod store;
 pub mod systemd;

@@ -2,7 +2,7 @@
 //! needs. Never panics: input that is not a mail becomes a [`ParseError`].
 
 use jiff::Timestamp;
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders as _};
 
 /// The envelope sender as the delivering server recorded it (`Return-Path:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +38,98 @@ pub struct Inbound {
     /// The text of the message (text/plain parts, or HTML converted), for
     /// storage and, later, classification. Confidential: log at debug only.
     pub body_text: String,
+    /// The attachments beside the text (OpenPGP parts, keys and
+    /// signatures not counted): their names and, for text ones, their text.
+    /// Confidential as the body is.
+    pub attachments: Attachments,
     pub size: usize,
 }
+
+/// A message's attachments, as triage compares and checks reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachments {
+    /// How many (beyond [`Attachments::MAX_NAMED`], counted only).
+    pub count: usize,
+    /// Their file names (or content types), at most [`Attachments::MAX_NAMED`].
+    pub names: Vec<String>,
+    /// The text of `text/*` attachments, at most [`Attachments::MAX_TEXT`]
+    /// bytes in all.
+    pub text: String,
+}
+
+impl Attachments {
+    pub const MAX_NAMED: usize = 20;
+    pub const MAX_TEXT: usize = 64 * 1024;
+
+    /// The attachments of a parsed message.
+    pub fn of(msg: &mail_parser::Message<'_>) -> Attachments {
+        let mut out = Attachments::default();
+        for part in msg.attachments().take(crate::message::MAX_ATTACHMENTS_LOOKED_AT) {
+            let (ctype, subtype) = part
+                .content_type()
+                .map(|c| {
+                    (
+                        c.ctype().to_ascii_lowercase(),
+                        c.subtype().unwrap_or_default().to_ascii_lowercase(),
+                    )
+                })
+                .unwrap_or_else(|| ("text".to_owned(), "plain".to_owned()));
+            let name = part.attachment_name().map(single_line);
+            let openpgp = ctype == "application" && subtype.starts_with("pgp")
+                || name.as_deref().is_some_and(|n| {
+                    let n = n.to_ascii_lowercase();
+                    n.ends_with(".asc") || n.ends_with(".sig") || n.ends_with(".gpg") || n.ends_with(".pgp")
+                });
+            if openpgp || ctype == "multipart" {
+                continue;
+            }
+            out.count += 1;
+            if out.names.len() < Self::MAX_NAMED {
+                out.names.push(name.unwrap_or_else(|| format!("{ctype}/{subtype}")));
+            }
+            if ctype == "text"
+                && let Some(t) = part.text_contents()
+            {
+                let room = Self::MAX_TEXT.saturating_sub(out.text.len());
+                let mut end = t.len().min(room);
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                if end > 0 {
+                    if !out.text.is_empty() {
+                        out.text.push('\n');
+                    }
+                    out.text.push_str(&t[..end]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds another message's attachments (a decrypted part's) to these.
+    pub fn extend(&mut self, other: Attachments) {
+        self.count += other.count;
+        for n in other.names {
+            if self.names.len() < Self::MAX_NAMED {
+                self.names.push(n);
+            }
+        }
+        let room = Self::MAX_TEXT.saturating_sub(self.text.len());
+        let mut end = other.text.len().min(room);
+        while !other.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end > 0 {
+            if !self.text.is_empty() {
+                self.text.push('\n');
+            }
+            self.text.push_str(&other.text[..end]);
+        }
+    }
+}
+
+/// At most this many parts are looked at for attachments.
+pub const MAX_ATTACHMENTS_LOOKED_AT: usize = 200;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ParseError {
@@ -199,6 +289,7 @@ pub fn parse(raw: &[u8]) -> Result<Inbound, ParseError> {
         cc: addresses(msg.cc()),
         date: msg.date().and_then(|d| Timestamp::from_second(d.to_timestamp()).ok()),
         body_text: body_text(&msg),
+        attachments: Attachments::of(&msg),
         headers,
         size: raw.len(),
     })
@@ -257,6 +348,7 @@ impl Inbound {
             date: None,
             headers: Vec::new(),
             body_text: String::new(),
+            attachments: Attachments::default(),
             size: 0,
         }
     }

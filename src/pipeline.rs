@@ -35,6 +35,9 @@ pub struct Pipeline {
     pub downstream: Vec<(String, Cert)>,
     /// Parsed reporter certificates.
     pub certs: CertCache,
+    /// `[triage] known_advisories`, read when first needed (a new
+    /// pipeline, on SIGHUP, reads them again).
+    pub known: KnownAdvisories,
     pub config: Arc<Config>,
 }
 
@@ -66,6 +69,7 @@ impl Pipeline {
                 .map_err(|e| anyhow::anyhow!("team.keys: {e}"))?,
             downstream: downstream_certs(cfg)?,
             certs: CertCache::default(),
+            known: KnownAdvisories::default(),
             config: Arc::new(cfg.clone()),
         })
     }
@@ -93,6 +97,38 @@ pub fn downstream_certs(cfg: &Config) -> anyhow::Result<Vec<(String, Cert)>> {
             Ok((d.address.clone(), cert.strip_secret_key_material()))
         })
         .collect()
+}
+
+/// The published advisories of `[triage] known_advisories`, loaded once.
+#[derive(Clone, Default)]
+pub struct KnownAdvisories(Arc<std::sync::OnceLock<crate::similar::known::Known>>);
+
+impl std::fmt::Debug for KnownAdvisories {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KnownAdvisories")
+    }
+}
+
+impl KnownAdvisories {
+    /// The advisories; the first call reads the folders and logs what it
+    /// could not read (each file, named), once.
+    pub fn get(&self, cfg: &Config) -> &crate::similar::known::Known {
+        self.0.get_or_init(|| {
+            let dirs = &cfg.triage.known_advisories;
+            if dirs.is_empty() {
+                return Default::default();
+            }
+            let loaded = crate::similar::known::Known::load(dirs);
+            for p in loaded.problems.iter().take(20) {
+                tracing::warn!("triage.known_advisories: {p}");
+            }
+            if loaded.problems.len() > 20 {
+                tracing::warn!("triage.known_advisories: {} more problems", loaded.problems.len() - 20);
+            }
+            tracing::info!(advisories = loaded.known.len(), "known advisories read");
+            loaded.known
+        })
+    }
 }
 
 /// Parsed certificates by the hash of their bytes: the reporter's pinned

@@ -18,6 +18,9 @@ pub struct Promises {
     pub complex_fix_days: u32,
     /// Technical details may be held back this long after the fix.
     pub details_delay_days: u32,
+    /// A report waiting for its reporter (needs-info) this many days is
+    /// proposed for closing in the digest (never closed by itself).
+    pub needs_info_close_days: u32,
 }
 
 impl Default for Promises {
@@ -26,6 +29,7 @@ impl Default for Promises {
             response_business_days: 5,
             fix_days: 90,
             complex_fix_days: 120,
+            needs_info_close_days: 30,
             details_delay_days: 30,
         }
     }
@@ -144,12 +148,26 @@ impl Calendar {
         }
     }
 
+    /// How long ago `then` was, in whole days ("for 3 days", "since today").
+    pub fn ago(&self, now: Timestamp, then: Timestamp) -> String {
+        match waited_days(now, then) {
+            0 => "since today".to_owned(),
+            1 => "for 1 day".to_owned(),
+            d => format!("for {d} days"),
+        }
+    }
+
     /// A local date at the start of the day, for `--date` arguments.
     pub fn start_of(&self, d: Date) -> Timestamp {
         d.to_zoned(self.tz.clone())
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::MIN)
     }
+}
+
+/// Whole days from `then` to `now`.
+pub fn waited_days(now: Timestamp, then: Timestamp) -> i64 {
+    now.duration_since(then).as_secs().max(0) / 86_400
 }
 
 /// The three clocks of a report.
@@ -184,7 +202,11 @@ pub fn annotate(r: &mut crate::report::ReportSummary, cal: &Calendar, p: &Promis
     let Ok(received) = r.received_at.parse::<Timestamp>() else {
         return;
     };
-    let d = deadlines(cal, p, received, r.complex, parse(&r.fixed_at));
+    let mut d = deadlines(cal, p, received, r.complex, parse(&r.fixed_at));
+    // The fix clock does not run while the team waits for the reporter.
+    let waiting = parse(&r.waiting_since).map_or(0, |w| now.duration_since(w).as_secs().max(0));
+    let paused = jiff::SignedDuration::from_secs((r.waited_secs as i64).saturating_add(waiting));
+    d.fix_due = d.fix_due.checked_add(paused).unwrap_or(d.fix_due);
     let fmt = crate::report::ts;
     r.response_due = Some(fmt(d.response_due));
     r.fix_due = Some(fmt(d.fix_due));

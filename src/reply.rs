@@ -146,6 +146,9 @@ pub struct AckContext {
     pub encrypted_report: bool,
     /// The excluded topic ("" unless out of scope).
     pub topic: String,
+    /// What would help, one phrase per missing checklist item
+    /// (`[reply] ask_for_missing`; empty otherwise).
+    pub missing: Vec<&'static str>,
 }
 
 impl AckContext {
@@ -166,6 +169,7 @@ impl AckContext {
             encrypted: false,
             encrypted_report: false,
             topic: "spf-dmarc".into(),
+            missing: vec![crate::triage::checklist::ask("version")],
         }
     }
 }

@@ -26,6 +26,10 @@ pub fn utc(t: Timestamp) -> String {
 pub enum ReportState {
     New,
     Triaged,
+    /// The team asked the reporter for more: the response clock has
+    /// stopped and the fix clock is paused until the reporter answers.
+    #[serde(rename = "needs-info")]
+    NeedsInfo,
     Fixing,
     Fixed,
     Disclosed,
@@ -40,9 +44,10 @@ pub enum ReportState {
 }
 
 impl ReportState {
-    pub const ALL: [ReportState; 10] = [
+    pub const ALL: [ReportState; 11] = [
         ReportState::New,
         ReportState::Triaged,
+        ReportState::NeedsInfo,
         ReportState::Fixing,
         ReportState::Fixed,
         ReportState::Disclosed,
@@ -58,6 +63,7 @@ impl ReportState {
         match self {
             ReportState::New => "new",
             ReportState::Triaged => "triaged",
+            ReportState::NeedsInfo => "needs-info",
             ReportState::Fixing => "fixing",
             ReportState::Fixed => "fixed",
             ReportState::Disclosed => "disclosed",
@@ -71,7 +77,22 @@ impl ReportState {
 
     /// No longer running the response and fix clocks.
     pub fn is_closed(self) -> bool {
-        !matches!(self, ReportState::New | ReportState::Triaged | ReportState::Fixing)
+        !matches!(
+            self,
+            ReportState::New | ReportState::Triaged | ReportState::NeedsInfo | ReportState::Fixing
+        )
+    }
+
+    /// The fix clock runs (it is paused while the team waits for the
+    /// reporter, and stopped once the report is closed).
+    pub fn runs_fix_clock(self) -> bool {
+        matches!(self, ReportState::New | ReportState::Triaged | ReportState::Fixing)
+    }
+
+    /// The step embargo takes when the reporter's authenticated mail
+    /// answers the team's question: back to triaged.
+    pub fn on_reporter_answer(self) -> Option<ReportState> {
+        (self == ReportState::NeedsInfo).then_some(ReportState::Triaged)
     }
 
     /// Where a report starts: excluded when its topic is one the policy
@@ -123,6 +144,12 @@ impl Transition {
     /// correct a mistake) except into accepted-risk, which needs a report
     /// the team has looked at and not fixed: from triaged or fixing.
     pub fn check(self) -> Result<(), String> {
+        if self.to == ReportState::NeedsInfo && !matches!(self.from, ReportState::New | ReportState::Triaged) {
+            return Err(format!(
+                "needs-info is reachable from new or triaged; this report is {}",
+                self.from
+            ));
+        }
         if self.to == ReportState::AcceptedRisk && !matches!(self.from, ReportState::Triaged | ReportState::Fixing) {
             return Err(format!(
                 "accepted-risk is reachable from triaged or fixing; this report is {}",
@@ -135,6 +162,17 @@ impl Transition {
     /// The step is recorded only with the team's reason.
     pub fn needs_reason(self) -> bool {
         self.to == ReportState::AcceptedRisk
+    }
+
+    /// Into needs-info: the fix clock pauses (from now until the reporter
+    /// answers or the team moves the report on).
+    pub fn pauses_fix_clock(self) -> bool {
+        self.to == ReportState::NeedsInfo && self.from != ReportState::NeedsInfo
+    }
+
+    /// Out of needs-info: the time waited is added to the fix deadline.
+    pub fn resumes_fix_clock(self) -> bool {
+        self.from == ReportState::NeedsInfo && self.to != ReportState::NeedsInfo
     }
 
     /// Any step past new is the team's response: the response clock stops.
@@ -266,6 +304,14 @@ pub struct ReportSummary {
     /// The next clock that runs out, if any runs (added by
     /// `policy::annotate`).
     pub next_due: Option<NextDue>,
+    /// Since when the team waits for the reporter's answer (needs-info);
+    /// the fix clock is paused meanwhile.
+    pub waiting_since: Option<String>,
+    /// Seconds the report waited for the reporter before (added to the fix
+    /// deadline).
+    pub waited_secs: u64,
+    /// What the report lacks of the checklist (`triage::checklist::ITEMS`).
+    pub missing: Vec<String>,
     #[serde(skip)]
     pub last_reporter_at: Option<String>,
     #[serde(skip)]
@@ -303,13 +349,16 @@ impl ReportSummary {
             credit_name: "Rita Researcher".into(),
             credit_url: "https://example.org/rita".into(),
             credit_proposal: None,
-            merged_into: None,
+            merged_into: Some("SEC-2026-0002".into()),
             disclose_on: Some(at.clone()),
             next_due: Some(NextDue {
                 clock: "details",
                 due: at,
                 overdue: false,
             }),
+            waiting_since: None,
+            waited_secs: 0,
+            missing: vec!["version".into()],
             last_reporter_at: None,
             last_team_at: None,
         }
@@ -361,12 +410,43 @@ mod tests {
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
         }
         let open: Vec<_> = ReportState::ALL.into_iter().filter(|s| !s.is_closed()).collect();
-        assert_eq!(open, [ReportState::New, ReportState::Triaged, ReportState::Fixing]);
+        assert_eq!(
+            open,
+            [
+                ReportState::New,
+                ReportState::Triaged,
+                ReportState::NeedsInfo,
+                ReportState::Fixing
+            ]
+        );
+        assert!(!ReportState::NeedsInfo.runs_fix_clock(), "paused while waiting");
         let e = "resolved".parse::<ReportState>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown state \"resolved\"; one of new, triaged, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn, accepted-risk"
+            "unknown state \"resolved\"; one of new, triaged, needs-info, fixing, fixed, disclosed, excluded, duplicate, invalid, withdrawn, accepted-risk"
         );
+    }
+
+    #[test]
+    fn needs_info_comes_from_new_or_triaged_and_pauses_the_fix_clock() {
+        use ReportState::*;
+        for from in [New, Triaged] {
+            let t = Transition { from, to: NeedsInfo };
+            assert!(t.check().is_ok() && t.pauses_fix_clock() && t.stops_response_clock());
+        }
+        for from in [Fixing, Fixed, Disclosed, Excluded] {
+            let e = Transition { from, to: NeedsInfo }.check().unwrap_err();
+            assert!(e.contains("reachable from new or triaged"), "{e}");
+        }
+        assert!(
+            Transition {
+                from: NeedsInfo,
+                to: Fixing
+            }
+            .resumes_fix_clock()
+        );
+        assert_eq!(NeedsInfo.on_reporter_answer(), Some(Triaged));
+        assert_eq!(Triaged.on_reporter_answer(), None);
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Clocks {
             {
                 c.overdue_response += 1;
             }
-            if !r.state.is_closed() && past(&r.fix_due) {
+            if r.state.runs_fix_clock() && past(&r.fix_due) {
                 c.overdue_fix += 1;
             }
         }

@@ -15,9 +15,10 @@
 use crate::message::{Inbound, ReturnPath};
 use crate::report::ReportRef;
 
-/// Read access to what is already known, as triage needs it.
+pub mod checklist;
 pub mod exclude;
 
+/// Read access to what is already known, as triage needs it.
 pub trait ThreadIndex {
     /// What a lookup can fail with (the store's error, for the store: a
     /// database that cannot be read stays that, not a fault of the message).
@@ -29,6 +30,12 @@ pub trait ThreadIndex {
     fn is_our_outgoing(&self, message_id: &str) -> Result<bool, Self::Error>;
     /// Was this downstream address sent an embargoed notice about the report?
     fn downstream_notified(&self, report: &ReportRef, address: &str) -> Result<bool, Self::Error>;
+    /// The report of `reporter` merged into `into` (`reports merge`): their
+    /// replies to the thread they started, which joined `into`, stay theirs.
+    fn merged_report(&self, into: &ReportRef, reporter: &str) -> Result<Option<ReportRef>, Self::Error> {
+        let _ = (into, reporter);
+        Ok(None)
+    }
 }
 
 /// Who we are, for loop detection and team membership.
@@ -123,6 +130,14 @@ pub fn decide<I: ThreadIndex + ?Sized>(
                 how,
                 from_team,
                 from_downstream,
+            });
+        }
+        if let Some(own) = index.merged_report(&report, sender)? {
+            return Ok(Decision::FollowUp {
+                how: format!("In-Reply-To/References (a thread merged into {})", report.tracking_id),
+                report: own,
+                from_team,
+                from_downstream: false,
             });
         }
         notes.push(format!(

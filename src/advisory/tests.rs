@@ -153,6 +153,9 @@ pub(crate) fn summary(state: ReportState, details_due: Option<&str>) -> ReportSu
         merged_into: None,
         disclose_on: None,
         next_due: None,
+        waiting_since: None,
+        waited_secs: 0,
+        missing: Vec::new(),
         last_reporter_at: None,
         last_team_at: None,
     }

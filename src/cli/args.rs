@@ -371,24 +371,30 @@ pub enum ReportsCommand {
     ///   embargo reports list --state new --state triaged --since 2026-12-01
     ///   embargo reports list --json | jq '.[] | select(.next_due.overdue)'
     List(ListArgs),
-    /// Set a report's state: new, triaged, fixing, fixed, disclosed,
-    /// accepted-risk, excluded, duplicate, invalid, withdrawn. Any state past
-    /// new stops the response clock; back to new from an excluded topic sends
-    /// the acknowledgement.
+    /// Set a report's state: new, triaged, needs-info, fixing, fixed,
+    /// disclosed, accepted-risk, excluded, duplicate, invalid, withdrawn. Any
+    /// state past new stops the response clock; back to new from an excluded
+    /// topic sends the acknowledgement. needs-info (from new or triaged)
+    /// pauses the fix clock until the reporter's authenticated answer moves
+    /// the report back to triaged.
     ///
     /// Examples:
     ///   embargo reports state SEC-2026-0001 triaged
+    ///   embargo reports state SEC-2026-0001 needs-info --note "Which version did you test?" --notify
     ///   embargo reports state SEC-2026-0001 accepted-risk --note "only with local root" --notify
     State {
         /// The report's tracking id, e.g. SEC-2026-0001.
         id: String,
-        /// new, triaged, fixing, fixed, disclosed, accepted-risk, excluded,
-        /// duplicate, invalid or withdrawn.
+        /// new, triaged, needs-info, fixing, fixed, disclosed, accepted-risk,
+        /// excluded, duplicate, invalid or withdrawn.
         state: String,
-        /// Why (goes into the event; accepted-risk needs it).
+        /// Why (goes into the event; accepted-risk needs it); with
+        /// needs-info --notify, the question to the reporter.
         #[arg(long, default_value = "")]
         note: String,
-        /// With accepted-risk: tell the reporter, with the reason (config/accepted-risk.txt).
+        /// With accepted-risk: tell the reporter, with the reason
+        /// (config/accepted-risk.txt); with needs-info: send them the
+        /// question (config/needs-info.txt).
         #[arg(long)]
         notify: bool,
     },
@@ -457,10 +463,14 @@ pub enum ReportsCommand {
         #[arg(long)]
         notify: bool,
     },
-    /// Merge report ID into INTO (ID becomes a duplicate; its thread joins INTO).
+    /// Merge report ID into INTO (ID becomes a duplicate; its thread joins
+    /// INTO). With --notify its reporter hears that the issue is already
+    /// known and tracked, and hears again when it is fixed and disclosed;
+    /// their credit wish stays with them and counts in the hall of fame.
     ///
     /// Examples:
     ///   embargo reports merge SEC-2026-0007 --into SEC-2026-0003
+    ///   embargo reports merge SEC-2026-0007 --into SEC-2026-0003 --notify
     Merge {
         /// The later report, which becomes a duplicate.
         id: String,
@@ -470,6 +480,10 @@ pub enum ReportsCommand {
         /// The same as a second argument (older scripts).
         #[arg(hide = true, conflicts_with = "into")]
         into_positional: Option<String>,
+        /// Tell the later reporter that the issue is already known
+        /// (config/merged.txt), threaded and encrypted as every reply.
+        #[arg(long)]
+        notify: bool,
     },
     /// Record how the reporter wants to be credited in the hall of fame:
     /// one of --name, --no-credit or --accept is needed.
@@ -498,6 +512,24 @@ pub enum ReportsCommand {
         /// (shown as "Credit proposed" in `reports show` and the digest).
         #[arg(long)]
         accept: bool,
+    },
+    /// The earlier reports (in every state) and published advisories most
+    /// like this one, best first, with the evidence they share: only those
+    /// at or above [triage] similar_threshold. Suggestions only; merging is
+    /// the team's decision (reports merge).
+    ///
+    /// Examples:
+    ///   embargo reports similar SEC-2026-0012
+    ///   embargo reports similar SEC-2026-0012 --json --limit 3
+    Similar {
+        /// The tracking id, e.g. SEC-2026-0012.
+        id: String,
+        /// Print JSON: a list of {"id", "score", "evidence", "kind"}.
+        #[arg(long)]
+        json: bool,
+        /// At most this many suggestions.
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        limit: usize,
     },
     /// One report with its whole thread and every event, times in policy.timezone.
     ///

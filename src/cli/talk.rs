@@ -137,19 +137,73 @@ pub fn set_state(
     actor: &str,
 ) -> anyhow::Result<()> {
     let to: ReportState = state.parse()?;
-    if notify && to != ReportState::AcceptedRisk {
+    if notify && !matches!(to, ReportState::AcceptedRisk | ReportState::NeedsInfo) {
         anyhow::bail!(
-            "--notify goes with accepted-risk (reports fixed, disclose-on and disclosed take their own --notify)"
+            "--notify goes with accepted-risk and needs-info (reports fixed, disclose-on and disclosed take \
+             their own --notify)"
         );
+    }
+    if notify && to == ReportState::NeedsInfo && note.trim().is_empty() {
+        anyhow::bail!("needs-info --notify sends your question to the reporter: give it with --note \"...\"");
+    }
+    if notify {
+        // The mail is rendered before the state changes, so a broken
+        // template changes nothing.
+        let t = store.thread(id)?;
+        let template = notice_template(to);
+        conversation::notice(cfg, &store, &t, template, note)?;
     }
     let step = store.set_state(id, to, note, actor)?;
     outln!("{id}: {step}");
     if notify {
-        notice_with(store, cfg, id, "accepted-risk.txt", "accepted-risk-notice", actor, note)?;
+        let kind = if to == ReportState::NeedsInfo {
+            "needs-info-question"
+        } else {
+            "accepted-risk-notice"
+        };
+        notice_with(store, cfg, id, notice_template(to), kind, actor, note)?;
     } else if step.sends_acknowledgement() {
         // Taken back from an excluded topic (a false positive is cheap to
         // undo): the reporter gets the normal acknowledgement.
         acknowledge(store, cfg, id)?;
+    }
+    Ok(())
+}
+
+fn notice_template(to: ReportState) -> &'static str {
+    if to == ReportState::NeedsInfo {
+        "needs-info.txt"
+    } else {
+        "accepted-risk.txt"
+    }
+}
+
+/// `reports merge ID --into OTHER [--notify]`: ID becomes a duplicate of
+/// OTHER; with --notify its reporter hears that the issue is known (and
+/// will hear when it is fixed).
+pub fn merge(mut store: Store, cfg: &Config, id: &str, into: &str, notify: bool, actor: &str) -> anyhow::Result<()> {
+    if notify {
+        // Checked before anything changes.
+        let t = store.thread(id)?;
+        conversation::notice(cfg, &store, &t, "merged.txt", "")?;
+    }
+    store.merge(id, into, actor)?;
+    outln!("{id}: merged into {into}");
+    if notify {
+        notice(store, cfg, id, "merged.txt", "merged-notice", actor)?;
+    }
+    Ok(())
+}
+
+/// The reporters of the reports merged into `id` hear what its reporter
+/// heard (`fixed.txt`, `disclosed.txt`).
+pub fn notify_merged(cfg: &Config, id: &str, template: &str, kind: &str, actor: &str) -> anyhow::Result<()> {
+    let store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
+    let merged = store.merged_into(id)?;
+    drop(store);
+    for dup in merged {
+        let store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
+        notice(store, cfg, &dup, template, kind, actor)?;
     }
     Ok(())
 }
@@ -181,6 +235,7 @@ pub fn fixed(
     );
     if notify {
         notice(store, cfg, id, "fixed.txt", "fixed-notice", actor)?;
+        notify_merged(cfg, id, "fixed.txt", "fixed-notice", actor)?;
     }
     Ok(())
 }

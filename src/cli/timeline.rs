@@ -19,11 +19,38 @@ pub(super) fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) ->
         &cfg.policy.promises,
         jiff::Timestamp::now(),
     );
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    d.similar = store.suggest_for(id, cfg.triage.similar_threshold, &known, 5)?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
     } else {
         write!(out, "{}", terminal_safe(&render_timeline(&d, &cfg.policy.calendar)))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reports similar ID [--json] [--limit N]`.
+pub(super) fn similar(
+    store: &Store,
+    cfg: &config::Config,
+    id: &str,
+    json: bool,
+    limit: usize,
+) -> anyhow::Result<ExitCode> {
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    let found = store.suggest_for(id, cfg.triage.similar_threshold, &known, limit)?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        outln!(
+            "{id}: nothing similar at or above {:.2} ([triage] similar_threshold)",
+            cfg.triage.similar_threshold
+        );
+    } else {
+        for s in &found {
+            outln!("{}", terminal_safe(&s.line()));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -81,6 +108,7 @@ pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> Strin
     );
     text.truncate(text.len() - "\nTimeline\n".len());
     text.push_str(&clocks(s, cal));
+    text.push_str(&similar_lines(&d.similar));
     text.push_str(&downstream_lines(&d.downstream));
     text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -164,8 +192,16 @@ fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
         _ => "not running".to_owned(),
     };
     t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
+    let paused = match &s.waiting_since {
+        Some(since) => format!(
+            " (paused: waiting for the reporter since {}, {})",
+            cal.human_str(since),
+            since.parse().map(|t| cal.ago(now, t)).unwrap_or_default()
+        ),
+        None => String::new(),
+    };
     t.push_str(&format!(
-        "  Fix due:      {}{}\n",
+        "  Fix due:      {}{}{paused}\n",
         or(&s.fix_due, "-"),
         if s.complex { " (complex)" } else { "" }
     ));
@@ -191,6 +227,19 @@ fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
     }
     if s.reporter_waiting {
         t.push_str("  Reporter waiting: the reporter wrote after the team's last response\n");
+    }
+    if !s.missing.is_empty() {
+        t.push_str(&format!("  Missing:      {}\n", s.missing.join(", ")));
+    }
+    t
+}
+
+/// The similar reports and advisories of `reports show`.
+fn similar_lines(similar: &[crate::similar::Suggestion]) -> String {
+    let mut t = String::new();
+    for (i, s) in similar.iter().enumerate() {
+        let label = if i == 0 { "  Similar:      " } else { "                " };
+        t.push_str(&format!("{label}{}\n", s.line()));
     }
     t
 }

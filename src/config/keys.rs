@@ -187,6 +187,11 @@ pub const KEYS: &[Key] = &[
         "[]",
         "dates (\"2026-12-25\") that are not business days",
     ),
+    key(
+        "policy.needs_info_close_days",
+        "30",
+        "a report waiting this long for its reporter (needs-info) is proposed for closing in the digest",
+    ),
     key("reply.ack_template", "\"ack.txt\"", "the acknowledgement's template"),
     key(
         "reply.cannot_decrypt_template",
@@ -212,6 +217,11 @@ pub const KEYS: &[Key] = &[
         "reply.combine_after_secs",
         "3600",
         "past the limit, held acknowledgements go out as one combined mail per address this long after the first",
+    ),
+    key(
+        "reply.ask_for_missing",
+        "false",
+        "the acknowledgement lists what the report lacks (product, version, steps, impact, proof of concept)",
     ),
     key(
         "reply.max_automatic_per_hour",
@@ -247,6 +257,21 @@ pub const KEYS: &[Key] = &[
         "team.keys",
         "[]",
         "the members' public key files: alerts and digests are encrypted to them, relayed mail is verified with them",
+    ),
+    key(
+        "triage.similar_threshold",
+        "0.3",
+        "similar reports scoring at least this (above 0, at most 1) are suggested to the team",
+    ),
+    key(
+        "triage.known_advisories",
+        "[]",
+        "folders of OSV JSON files (published advisories) a report may match",
+    ),
+    key(
+        "triage.products",
+        "[]",
+        "product names that count as naming what is affected (the checklist)",
     ),
     key(
         "trust.authserv_id",

@@ -28,6 +28,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) trust: RawTrust,
     #[serde(default)]
+    pub(super) triage: RawTriage,
+    #[serde(default)]
     pub(super) advisory: super::advisory::RawAdvisory,
     #[serde(default)]
     pub(super) disclosure: super::disclosure::RawDisclosure,
@@ -110,6 +112,7 @@ pub(super) struct RawStore {
 pub(super) struct RawPolicy {
     pub(super) tracking_prefix: Option<String>,
     pub(super) response_business_days: Option<u32>,
+    pub(super) needs_info_close_days: Option<u32>,
     pub(super) fix_days: Option<u32>,
     pub(super) complex_fix_days: Option<u32>,
     pub(super) details_delay_days: Option<u32>,
@@ -128,6 +131,17 @@ pub(super) struct RawReply {
     pub(super) max_per_authenticated_sender_per_day: Option<u32>,
     pub(super) combine_after_secs: Option<u64>,
     pub(super) combined_ack_template: Option<String>,
+    pub(super) ask_for_missing: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTriage {
+    pub(super) similar_threshold: Option<f64>,
+    #[serde(default)]
+    pub(super) known_advisories: Vec<String>,
+    #[serde(default)]
+    pub(super) products: Vec<String>,
 }
 
 pub(super) fn default_mailbox() -> String {

@@ -147,6 +147,7 @@ impl Validator<'_> {
         let digest = self.keep(self.digest(raw.digest));
         let metrics = self.keep(self.metrics(raw.metrics));
         let trust = self.keep(self.trust(raw.trust));
+        let triage = self.keep(self.triage(raw.triage));
         let exclude = self.keep(self.exclude(raw.exclude));
         let disclosure = self.keep(self.disclosure(raw.disclosure));
         let downstream = self.keep(self.downstream(raw.downstream));
@@ -167,6 +168,7 @@ impl Validator<'_> {
                 security_txt,
                 metrics: metrics?,
                 trust: trust?,
+                triage: triage?,
                 exclude: exclude?,
                 advisory: advisory?,
                 disclosure: disclosure?,
@@ -258,6 +260,36 @@ impl Validator<'_> {
             max_per_authenticated_sender_per_day,
             combine_after_secs,
             combined_ack_template,
+            ask_for_missing: r.ask_for_missing.unwrap_or(false),
+        })
+    }
+
+    fn triage(&self, r: RawTriage) -> Result<TriageConfig, ConfigError> {
+        let similar_threshold = r.similar_threshold.unwrap_or(crate::config::SIMILAR_THRESHOLD);
+        if !(0.0..=1.0).contains(&similar_threshold) || similar_threshold == 0.0 {
+            return Err(self.err("triage", "similar_threshold", "must be above 0 and at most 1"));
+        }
+        let mut known_advisories = Vec::new();
+        for d in &r.known_advisories {
+            let path = self.path(d);
+            if self.needs.files && !path.is_dir() {
+                self.problem(self.err(
+                    "triage",
+                    "known_advisories",
+                    format!("{} is not a folder (of OSV JSON files)", path.display()),
+                ));
+            }
+            known_advisories.push(path);
+        }
+        Ok(TriageConfig {
+            similar_threshold,
+            known_advisories,
+            products: r
+                .products
+                .iter()
+                .map(|p| p.trim().to_lowercase())
+                .filter(|p| !p.is_empty())
+                .collect(),
         })
     }
 
@@ -356,6 +388,11 @@ impl Validator<'_> {
             fix_days: days("fix_days", p.fix_days, d.fix_days)?,
             complex_fix_days: days("complex_fix_days", p.complex_fix_days, d.complex_fix_days)?,
             details_delay_days: days("details_delay_days", p.details_delay_days, d.details_delay_days)?,
+            needs_info_close_days: days(
+                "needs_info_close_days",
+                p.needs_info_close_days,
+                d.needs_info_close_days,
+            )?,
         };
         if promises.complex_fix_days < promises.fix_days {
             return Err(self.err("policy", "complex_fix_days", "must not be shorter than policy.fix_days"));

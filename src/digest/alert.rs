@@ -91,6 +91,12 @@ struct AlertContext {
     /// Reports excluded in the last 24 hours: a false positive is cheap to
     /// spot here and undo (`reports state ID new`).
     excluded_today: Vec<crate::store::ExcludedReport>,
+    /// What the report lacks of the checklist (`triage::checklist`).
+    missing: Vec<&'static str>,
+    /// Similar reports and published advisories, one line each (ids and
+    /// scores only when the alert is not encrypted: the evidence quotes
+    /// the reports).
+    similar: Vec<String>,
 }
 
 /// The new report an alert is about.
@@ -101,6 +107,8 @@ pub struct NewReport<'a> {
     pub received: Timestamp,
     /// Reports excluded in the last 24 hours, listed for a second look.
     pub excluded_today: Vec<crate::store::ExcludedReport>,
+    pub missing: Vec<&'static str>,
+    pub similar: Vec<crate::similar::Suggestion>,
 }
 
 /// The alert closure for a new report (none when alerts are off).
@@ -161,6 +169,8 @@ impl NewReport<'_> {
             protection,
             received,
             excluded_today,
+            missing,
+            similar,
         } = self;
         let (signature, signer) = match &protection.signature {
             SigState::Good { signer, .. } => ("good".to_owned(), signer.clone()),
@@ -208,8 +218,75 @@ impl NewReport<'_> {
                     .map(crate::store::ExcludedReport::redacted)
                     .collect()
             },
+            missing,
+            similar: similar
+                .iter()
+                .map(|s| {
+                    if content {
+                        s.line()
+                    } else {
+                        format!("{} {:.2} ({})", s.id, s.score, s.kind)
+                    }
+                })
+                .collect(),
         }
     }
+}
+
+/// The reporter's answer to the team's question (needs-info).
+pub struct Answer<'a> {
+    pub msg: &'a Inbound,
+    pub protection: &'a Protection,
+    pub auth: crate::trust::Auth,
+}
+
+/// The alert closure for a reporter's answer: the report is back to
+/// triaged. Quotes the answer only when the alert is encrypted to the
+/// members, as the new-report alert does.
+pub fn answered<'a>(
+    setup: Option<&'a AlertSetup>,
+    team: &'a TeamKeys,
+    from: &'a lettre::message::Mailbox,
+    answer: Answer<'a>,
+) -> ComposeMany<'a> {
+    let Some(setup) = setup else {
+        return Box::new(|_| Ok(Vec::new()));
+    };
+    Box::new(move |tracking_id: &str| {
+        let content = !setup.members.is_empty() && team.signer().is_some();
+        let msg = answer.msg;
+        let mut text = format!(
+            "The reporter answered the team's question on {tracking_id}: it is triaged again and the fix \
+             clock runs again.\n\nFrom: {}\nAuthenticated by: {}\nEncrypted: {}\n",
+            msg.from_addr.as_deref().unwrap_or_default(),
+            answer.auth.as_str(),
+            if answer.protection.encrypted { "yes" } else { "no" },
+        );
+        if content {
+            text.push_str(&format!(
+                "Subject: {}\n\n{}\n",
+                crate::text::bounded(&msg.subject),
+                crate::text::printable(&head(&msg.body_text, ALERT_TEXT, tracking_id))
+            ));
+        } else {
+            text.push_str("\nThe answer is not quoted: alerts are not encrypted ([team] keys is not set).\n");
+        }
+        text.push_str(&format!("\nThe thread: embargo reports show {tracking_id}\n"));
+        let m = TeamMail {
+            kind: "alert",
+            subject: format!("[{tracking_id}] The reporter answered"),
+            outer_subject: format!("[{tracking_id}] The reporter answered"),
+            text,
+            html: None,
+            attachments: Vec::new(),
+            automatic: true,
+        };
+        setup
+            .notify
+            .iter()
+            .map(|to| mail::build(&m, from, to, team, &setup.members))
+            .collect()
+    })
 }
 
 /// Renders the alert template against a sample report (`check-config`).
@@ -238,6 +315,8 @@ pub fn check_template(path: &std::path::Path) -> Result<(), crate::text::Templat
             matched: "SPF record".into(),
             encrypted: false,
         }],
+        missing: vec!["version", "poc"],
+        similar: vec!["SEC-2026-0003 0.86 (triaged) — same endpoint `/api/login`, same payload `<img`".into()],
     };
     crate::text::render_file(path, &ctx).map(|_| ())
 }

@@ -27,6 +27,8 @@ pub struct Row {
     pub details_due: String,
     /// Why the row is where it is ("response overdue by 2 business days").
     pub note: String,
+    /// For a new report: similar reports and advisories (suggestions).
+    pub similar: Vec<crate::similar::Suggestion>,
     /// The report arrived encrypted: its subject stays out of a digest that
     /// is not encrypted.
     #[serde(skip)]
@@ -42,6 +44,11 @@ pub struct Digest {
     pub new_reports: Vec<Row>,
     pub awaiting: Vec<Row>,
     pub reporter_waiting: Vec<Row>,
+    /// needs-info: the team asked and waits for the reporter (how long).
+    pub waiting_for_reporter: Vec<Row>,
+    /// needs-info past `[policy] needs_info_close_days` without an answer:
+    /// proposed for closing (never closed by embargo).
+    pub close_proposals: Vec<Row>,
     pub fix_soon: Vec<Row>,
     pub details_soon: Vec<Row>,
     /// Agreed disclosure dates within 14 days.
@@ -72,14 +79,22 @@ impl Digest {
             &mut self.new_reports,
             &mut self.awaiting,
             &mut self.reporter_waiting,
+            &mut self.waiting_for_reporter,
+            &mut self.close_proposals,
             &mut self.fix_soon,
             &mut self.details_soon,
             &mut self.disclosures,
             &mut self.credit_proposals,
             &mut self.downstream,
         ] {
-            for r in rows.iter_mut().filter(|r| r.encrypted) {
-                r.subject = "(encrypted report)".to_owned();
+            for r in rows.iter_mut() {
+                if r.encrypted {
+                    r.subject = "(encrypted report)".to_owned();
+                }
+                // The evidence quotes the reports' text.
+                for s in &mut r.similar {
+                    s.evidence.clear();
+                }
             }
         }
         self.excluded = std::mem::take(&mut self.excluded)
@@ -97,6 +112,8 @@ impl Digest {
             &mut self.new_reports,
             &mut self.awaiting,
             &mut self.reporter_waiting,
+            &mut self.waiting_for_reporter,
+            &mut self.close_proposals,
             &mut self.fix_soon,
             &mut self.details_soon,
             &mut self.disclosures,
@@ -124,6 +141,8 @@ impl Digest {
             && self.new_reports.is_empty()
             && self.awaiting.is_empty()
             && self.reporter_waiting.is_empty()
+            && self.waiting_for_reporter.is_empty()
+            && self.close_proposals.is_empty()
             && self.fix_soon.is_empty()
             && self.details_soon.is_empty()
             && self.disclosures.is_empty()
@@ -147,6 +166,7 @@ fn row(r: &ReportSummary, note: String) -> Row {
         fix_due: r.fix_due.clone().unwrap_or_default(),
         details_due: r.details_due.clone().unwrap_or_default(),
         note,
+        similar: Vec::new(),
         encrypted: r.encrypted,
     }
 }
@@ -174,6 +194,8 @@ pub fn build(
         new_reports: Vec::new(),
         awaiting: Vec::new(),
         reporter_waiting: Vec::new(),
+        waiting_for_reporter: Vec::new(),
+        close_proposals: Vec::new(),
         fix_soon: Vec::new(),
         details_soon: Vec::new(),
         disclosures: Vec::new(),
@@ -201,12 +223,53 @@ pub fn build(
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
         d.file(&r, is_new, soon, now, cal);
+        if let Some(since) = parse(&r.waiting_since) {
+            d.waiting(&r, since, now, cal, promises.needs_info_close_days);
+        }
     }
     d.localize(cal);
     Ok(d)
 }
 
 impl Digest {
+    /// Adds the similar reports and matching advisories to each new report.
+    pub fn suggest(
+        &mut self,
+        store: &Store,
+        threshold: f64,
+        known: &crate::similar::known::Known,
+    ) -> anyhow::Result<()> {
+        for r in &mut self.new_reports {
+            r.similar = store.suggest_for(&r.id, threshold, known, 3)?;
+        }
+        Ok(())
+    }
+
+    /// A report the team asked more of: how long it has waited for the
+    /// reporter; past `close_days`, proposed for closing.
+    fn waiting(&mut self, r: &ReportSummary, since: Timestamp, now: Timestamp, cal: &Calendar, close_days: u32) {
+        let days = policy::waited_days(now, since);
+        let asked = cal.human_day(since);
+        if days >= i64::from(close_days) {
+            self.close_proposals.push(row(
+                r,
+                format!(
+                    "no answer for {days} days (asked {asked}): close it? \
+                     `embargo reports state {} invalid --note \"no answer\"`",
+                    r.id
+                ),
+            ));
+        } else {
+            self.waiting_for_reporter.push(row(
+                r,
+                format!(
+                    "waiting {} (asked {asked}); the fix clock is paused",
+                    cal.ago(now, since)
+                ),
+            ));
+        }
+    }
+
     /// Files one report under every list it belongs to; an overdue report
     /// only under overdue (and new, credit proposals, disclosures).
     fn file(&mut self, r: &ReportSummary, is_new: bool, soon: Timestamp, now: Timestamp, cal: &Calendar) {
@@ -246,7 +309,7 @@ impl Digest {
             self.reporter_waiting
                 .push(row(r, "the reporter wrote after the team's last response".to_owned()));
         }
-        if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f <= soon) {
+        if r.state.runs_fix_clock() && parse(&r.fix_due).is_some_and(|f| f <= soon) {
             self.fix_soon.push(row(r, format!("fix due {}", local(&r.fix_due))));
         }
         if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f <= soon) {
@@ -289,7 +352,7 @@ fn overdue(r: &ReportSummary, now: Timestamp, cal: &Calendar) -> Vec<String> {
     if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
         why.push(format!("first response overdue by {} business day(s)", -l));
     }
-    if !r.state.is_closed() && parse(&r.fix_due).is_some_and(|f| f < now) {
+    if r.state.runs_fix_clock() && parse(&r.fix_due).is_some_and(|f| f < now) {
         why.push(format!("fix overdue since {}", local(&r.fix_due)));
     }
     if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now) {
@@ -327,6 +390,8 @@ pub fn queue(
         since,
         now,
     )?;
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    d.suggest(store, cfg.triage.similar_threshold, &known)?;
     d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
     if !mail::encrypts(team, members) {
         d.redact_encrypted();

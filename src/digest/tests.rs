@@ -88,6 +88,21 @@ fn fixture() -> Store {
     s.set_state(&inv, "invalid".parse().unwrap(), "", "test").unwrap();
     let w = add(&mut s, 10, "Withdrawn", "2026-12-04T10:00:00Z", None);
     s.set_state(&w, "withdrawn".parse().unwrap(), "", "test").unwrap();
+    // needs-info: asked 7 days ago (waiting), and 51 days ago (close?)
+    for (uid, subject, received, asked) in [
+        (11, "Open redirect", "2026-11-30T10:00:00Z", "2026-12-03T10:00:00Z"),
+        (12, "Crash on login", "2026-10-01T10:00:00Z", "2026-10-20T10:00:00Z"),
+    ] {
+        let id = add(&mut s, uid, subject, received, None);
+        s.set_state(&id, "needs-info".parse().unwrap(), "which version?", "test")
+            .unwrap();
+        s.conn()
+            .execute(
+                "UPDATE reports SET waiting_since = ?2 WHERE tracking_id = ?1",
+                [&id, asked],
+            )
+            .unwrap();
+    }
     s
 }
 
@@ -131,6 +146,20 @@ fn digest_for_every_state_matches_the_golden_files() {
     assert_eq!(ids(&d.awaiting), ["SEC-2026-0001"]);
     assert_eq!(ids(&d.fix_soon), ["SEC-2026-0003"]);
     assert_eq!(ids(&d.details_soon), ["SEC-2026-0005"]);
+    assert_eq!(ids(&d.waiting_for_reporter), ["SEC-2026-0011"]);
+    assert_eq!(ids(&d.close_proposals), ["SEC-2026-0012"]);
+    assert!(
+        d.waiting_for_reporter[0]
+            .note
+            .starts_with("waiting for 6 days (asked Thu 3 Dec 2026)"),
+        "{}",
+        d.waiting_for_reporter[0].note
+    );
+    assert!(
+        d.close_proposals[0].note.starts_with("no answer for 50 days"),
+        "{}",
+        d.close_proposals[0].note
+    );
     assert_eq!(d.excluded_count, 1);
     assert!(!d.is_empty());
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
@@ -167,4 +196,21 @@ fn hall_of_fame_lists_only_credited_fixed_reports() {
     assert_eq!(people.len(), 1);
     assert_eq!(people[0].name, "Rita Researcher");
     assert_eq!(people[0].month, "2026-11");
+    // A later report of the same issue, merged into the fixed one: its
+    // reporter's credit wish counts with the report it joined.
+    let dup = add(&mut s, 13, "SSRF via webhooks again", "2026-10-05T10:00:00Z", None);
+    s.set_credit(&dup, Some(("Dana Duplicate", "")), "test").unwrap();
+    s.merge(&dup, "SEC-2026-0005", "test").unwrap();
+    let people = s.hall_of_fame().unwrap();
+    let names: Vec<(&str, &str)> = people
+        .iter()
+        .map(|p| (p.name.as_str(), p.tracking_id.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Rita Researcher", "SEC-2026-0005"),
+            ("Dana Duplicate", "SEC-2026-0005")
+        ]
+    );
 }

@@ -80,6 +80,7 @@ impl<'a> Replier<'a> {
             problem: protection.failure.as_ref().map(|f| f.to_string()).unwrap_or_default(),
             encrypted: encrypt,
             topic: String::new(),
+            missing: Vec::new(),
         };
         let no_reply = no_reply_reason(a, &return_path);
         let over_limit = match no_reply {

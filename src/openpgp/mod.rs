@@ -130,6 +130,7 @@ pub fn open(raw: &[u8], msg: Inbound, ctx: &Context<'_>) -> Opened {
         protection,
         learned,
         texts: Vec::new(),
+        attachments: Default::default(),
         subject: None,
         signed_beside: false,
     };
@@ -151,6 +152,8 @@ struct Decrypting<'a> {
     protection: Protection,
     learned: Vec<LearnedKey>,
     texts: Vec<String>,
+    /// The decrypted parts' attachments.
+    attachments: crate::message::Attachments,
     subject: Option<String>,
     signed_beside: bool,
 }
@@ -209,6 +212,7 @@ impl Decrypting<'_> {
         self.learned.extend(inner.learned);
         self.subject = self.subject.take().or(inner.subject);
         self.texts.push(inner.text);
+        self.attachments.extend(inner.attachments);
         std::ops::ControlFlow::Continue(())
     }
 
@@ -234,6 +238,7 @@ impl Decrypting<'_> {
         }
         // Nothing decrypted: the text stays empty, never the cleartext.
         msg.body_text = self.texts.join("\n");
+        msg.attachments = self.attachments;
         if let Some(s) = self.subject {
             msg.subject = s;
         }
@@ -422,6 +427,7 @@ pub(crate) fn crlf(data: &[u8]) -> Vec<u8> {
 /// The decrypted content.
 struct Inner {
     text: String,
+    attachments: crate::message::Attachments,
     subject: Option<String>,
     learned: Vec<LearnedKey>,
 }
@@ -447,6 +453,7 @@ impl Inner {
                 .filter(|_| protected || m.headers().iter().any(|h| h.name().eq_ignore_ascii_case("subject")));
             return Inner {
                 text,
+                attachments: crate::message::Attachments::of(&m),
                 subject: subject.map(single_line),
                 learned: learn::from_parts(&m, from, "attachment"),
             };
@@ -455,6 +462,7 @@ impl Inner {
         let learned = learn::from_armored_text(&text, from, "attachment");
         Inner {
             text,
+            attachments: Default::default(),
             subject: None,
             learned,
         }

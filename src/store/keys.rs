@@ -48,6 +48,14 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// A report's state.
+    pub fn report_state(&self, report_id: i64) -> Result<crate::report::ReportState> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT state FROM reports WHERE id = ?1")?
+            .query_row([report_id], |r| r.get(0))?)
+    }
+
     /// How many candidate keys wait for an address.
     pub fn reporter_candidates(&self, address: &str) -> Result<usize> {
         Ok(self

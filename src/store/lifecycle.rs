@@ -55,6 +55,15 @@ impl Store {
         if step.stops_response_clock() {
             stop_response_clock(&tx, cur.id, now, actor)?;
         }
+        if step.pauses_fix_clock() {
+            tx.execute(
+                "UPDATE reports SET waiting_since = ?2 WHERE id = ?1",
+                params![cur.id, ts(now)],
+            )?;
+        }
+        if step.resumes_fix_clock() {
+            resume_fix_clock(&tx, cur.id, now)?;
+        }
         if step.starts_details_clock() {
             let n = tx.execute(
                 "UPDATE reports SET fixed_at = ?2 WHERE id = ?1 AND fixed_at IS NULL",
@@ -162,6 +171,19 @@ impl Store {
         Ok(())
     }
 
+    /// The tracking ids of the reports merged into `tracking_id`.
+    pub fn merged_into(&self, tracking_id: &str) -> Result<Vec<String>> {
+        let cur = self.current(tracking_id)?;
+        let into: String = self
+            .conn
+            .query_row("SELECT tracking_id FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT tracking_id FROM reports WHERE merged_into = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([into], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// `reports credit ID --name NAME [--url URL]` or `--no-credit`.
     pub fn set_credit(&mut self, tracking_id: &str, credit: Option<(&str, &str)>, actor: &str) -> Result<()> {
         let cur = self.current(tracking_id)?;
@@ -217,6 +239,20 @@ impl Store {
             ))),
         }
     }
+}
+
+/// The reporter answered (or the team moved on): the time the report
+/// waited is added to the fix deadline.
+pub(super) fn resume_fix_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp) -> Result<()> {
+    let since: Option<String> = tx.query_row("SELECT waiting_since FROM reports WHERE id = ?1", [id], |r| r.get(0))?;
+    let waited = since
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .map_or(0, |s| now.duration_since(s).as_secs().max(0));
+    tx.execute(
+        "UPDATE reports SET waiting_since = NULL, waited_secs = waited_secs + ?2 WHERE id = ?1",
+        params![id, waited],
+    )?;
+    Ok(())
 }
 
 /// The team's first response (by any verb) stops the response clock, once,

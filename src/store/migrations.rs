@@ -286,6 +286,29 @@ const MIGRATIONS: &[&str] = &[
         bytes INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 14: triage at volume. Each report's terms (similar::terms of its
+    // decrypted text) and how many reports hold each term, written in the
+    // transaction that records the report or the follow-up; what the report
+    // is missing (a checklist); the time a report waited for its reporter
+    // (needs-info), which the fix clock does not count.
+    r#"
+    CREATE TABLE report_terms (
+        term      TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        report_id INTEGER NOT NULL REFERENCES reports(id),
+        PRIMARY KEY (term, kind, report_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX report_terms_by_report ON report_terms (report_id);
+    CREATE TABLE term_df (
+        term TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        df   INTEGER NOT NULL,
+        PRIMARY KEY (term, kind)
+    ) STRICT, WITHOUT ROWID;
+    ALTER TABLE reports ADD COLUMN missing TEXT NOT NULL DEFAULT '';
+    ALTER TABLE reports ADD COLUMN waiting_since TEXT;
+    ALTER TABLE reports ADD COLUMN waited_secs INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.

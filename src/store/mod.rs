@@ -30,6 +30,7 @@ mod open;
 mod outbox;
 mod record;
 mod reports;
+mod similar;
 mod state;
 mod status;
 mod team;
@@ -98,6 +99,12 @@ pub struct InboundRow<'a> {
     pub cut: Option<String>,
     /// Bytes charged to the unauthenticated senders' hourly budget.
     pub charged: u64,
+    /// The similar-report terms of its subject and text
+    /// (`similar::terms`): indexed when it opens a report or adds the
+    /// reporter's text to one.
+    pub terms: Vec<crate::similar::Term>,
+    /// What of the checklist its text lacks (`triage::checklist`).
+    pub missing: Vec<&'static str>,
 }
 
 /// A reporter key to remember.
@@ -182,6 +189,9 @@ pub struct FollowUp<'a> {
     /// From a downstream recipient: `Some(Some(auth))` when proven (it
     /// acknowledges their notice), `Some(None)` when not (recorded only).
     pub downstream: Option<Option<&'static str>>,
+    /// The team's alerts for the reporter's answer to a needs-info
+    /// question (built only when the report waits for one).
+    pub answered: Option<ComposeMany<'a>>,
 }
 
 /// What triage decided, as the store persists it.
@@ -254,6 +264,17 @@ impl crate::triage::ThreadIndex for Store {
     }
     fn downstream_notified(&self, report: &ReportRef, address: &str) -> Result<bool> {
         Store::downstream_notified(self, report.id, address)
+    }
+    fn merged_report(&self, into: &ReportRef, reporter: &str) -> Result<Option<ReportRef>> {
+        use rusqlite::OptionalExtension as _;
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, tracking_id, reporter FROM reports
+                 WHERE merged_into = ?1 AND reporter = ?2 COLLATE NOCASE ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![into.tracking_id, reporter], report_ref)
+            .optional()?)
     }
 }
 

@@ -90,6 +90,10 @@ impl Writer<'_> {
         } = d;
         let row = self.insert_inbound(Some(report_id), "report", "")?;
         self.keys(report_id, row)?;
+        super::similar::index(self.tx, report_id, &self.msg.terms)?;
+        self.tx
+            .prepare_cached("UPDATE reports SET missing = ?2 WHERE id = ?1")?
+            .execute(params![report_id, self.msg.missing.join(",")])?;
         self.event(
             Some(report_id),
             Some(row),
@@ -205,6 +209,7 @@ impl Writer<'_> {
             credit,
             credit_proven,
             downstream,
+            answered,
         } = d;
         let (tracking_id, state): (String, ReportState) = self
             .tx
@@ -240,6 +245,10 @@ impl Writer<'_> {
             self.tx
                 .prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
                 .execute(params![report_id, ts(self.now)])?;
+            self.more_text(report_id)?;
+            if let Some(to) = state.on_reporter_answer() {
+                self.answer(report_id, row, &tracking_id, state, to, credit_proven, answered)?;
+            }
             match credit {
                 Some(c) if credit_proven => self.credit(report_id, row, &c)?,
                 Some(c) => self.credit_proposal(report_id, row, &c)?,
@@ -265,6 +274,69 @@ impl Writer<'_> {
             }
         }
         Ok(Recorded::FollowUp { tracking_id })
+    }
+}
+
+impl Writer<'_> {
+    /// The reporter wrote while the team waited for their answer: when the
+    /// sender is proven the report goes back to triaged (the fix clock runs
+    /// again) and the team is alerted; otherwise it waits on, and says why.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        report_id: i64,
+        row: i64,
+        tracking_id: &str,
+        from: ReportState,
+        to: ReportState,
+        proven: bool,
+        alerts: Option<super::ComposeMany<'_>>,
+    ) -> Result<()> {
+        let Some(alerts) = alerts.filter(|_| proven) else {
+            return self.event(
+                Some(report_id),
+                Some(row),
+                "note",
+                None,
+                None,
+                "an answer from the reporter's address, not authenticated (no signature by their key, \
+                 no DMARC pass): the report still waits for the reporter; if it is theirs, \
+                 `embargo reports state ID triaged`",
+            );
+        };
+        self.tx
+            .prepare_cached("UPDATE reports SET state = ?2 WHERE id = ?1")?
+            .execute(params![report_id, to])?;
+        super::lifecycle::resume_fix_clock(self.tx, report_id, self.now)?;
+        self.event(
+            Some(report_id),
+            Some(row),
+            "state",
+            Some(from.as_str()),
+            Some(to.as_str()),
+            "the reporter answered the team's question; the fix clock runs again",
+        )?;
+        self.alerts(report_id, tracking_id, alerts)
+    }
+
+    /// The reporter's follow-up adds to what the report is compared on, and
+    /// what it supplies is no longer missing.
+    fn more_text(&self, report_id: i64) -> Result<()> {
+        super::similar::index(self.tx, report_id, &self.msg.terms)?;
+        let before: String = self
+            .tx
+            .prepare_cached("SELECT missing FROM reports WHERE id = ?1")?
+            .query_row([report_id], |r| r.get(0))?;
+        let still: Vec<&str> = before
+            .split(',')
+            .filter(|m| !m.is_empty() && self.msg.missing.contains(m))
+            .collect();
+        if still.len() != before.split(',').filter(|m| !m.is_empty()).count() {
+            self.tx
+                .prepare_cached("UPDATE reports SET missing = ?2 WHERE id = ?1")?
+                .execute(params![report_id, still.join(",")])?;
+        }
+        Ok(())
     }
 }
 

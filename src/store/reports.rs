@@ -47,6 +47,9 @@ pub struct ReportDetail {
     pub events: Vec<EventRow>,
     /// Embargoed notices to downstream recipients, and who acknowledged.
     pub downstream: Vec<super::DownstreamNotice>,
+    /// Similar reports and matching advisories, best first (filled in by
+    /// `reports show`; suggestions, never decisions).
+    pub similar: Vec<crate::similar::Suggestion>,
 }
 
 const MESSAGE_COLS: &str =
@@ -80,7 +83,8 @@ const SUMMARY_SQL: &str = "SELECT r.tracking_id, r.state, r.reporter, r.reporter
         (SELECT count(*) FROM messages m WHERE m.report_id = r.id AND m.direction = 'out'),
         r.id, r.signature, r.complex, r.first_response_at, r.fixed_at, r.disclosed_at, r.credit,
         r.credit_name, r.credit_url, r.merged_into, r.last_reporter_at, r.last_team_at, r.disclose_on,
-        r.credit_proposal, r.credit_proposal_name, r.credit_proposal_url
+        r.credit_proposal, r.credit_proposal_name, r.credit_proposal_url, r.waiting_since, r.waited_secs,
+        r.missing
     FROM reports r";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
@@ -110,6 +114,14 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             last_team_at: r.get(22)?,
             disclose_on: r.get(23)?,
             next_due: None,
+            waiting_since: r.get(27)?,
+            waited_secs: r.get::<_, i64>(28)?.max(0) as u64,
+            missing: r
+                .get::<_, String>(29)?
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect(),
             credit_proposal: {
                 let credit: String = r.get(24)?;
                 (!credit.is_empty())
@@ -180,6 +192,7 @@ impl Store {
             thread,
             events,
             downstream,
+            similar: Vec::new(),
         }))
     }
 

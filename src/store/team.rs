@@ -158,13 +158,17 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Credited reporters of fixed or disclosed reports, newest first.
+    /// Credited reporters of fixed or disclosed reports, newest first; the
+    /// reporters of a report merged into one (`reports merge`) are
+    /// credited with it, as its own reporter is.
     pub fn hall_of_fame(&self) -> Result<Vec<Credited>> {
         let mut stmt = self.conn.prepare(
-            "SELECT credit_name, credit_url, coalesce(fixed_at, disclosed_at, received_at) AS at, tracking_id, state
-             FROM reports
-             WHERE credit = 'yes' AND credit_name != '' AND state IN (?1, ?2)
-             ORDER BY at DESC, id DESC",
+            "SELECT c.credit_name, c.credit_url, coalesce(r.fixed_at, r.disclosed_at, r.received_at) AS at,
+                    r.tracking_id, r.state
+             FROM reports c
+             JOIN reports r ON r.id = c.id OR (c.state = 'duplicate' AND r.tracking_id = c.merged_into)
+             WHERE c.credit = 'yes' AND c.credit_name != '' AND r.state IN (?1, ?2)
+             ORDER BY at DESC, r.id DESC, c.id",
         )?;
         let rows = stmt.query_map([ReportState::Fixed, ReportState::Disclosed], |r| {
             let at: String = r.get(2)?;
