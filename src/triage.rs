@@ -121,29 +121,8 @@ pub fn decide<I: ThreadIndex + ?Sized>(
         Ok((downstream && index.downstream_notified(r, sender)?).then_some(true))
     };
     let mut notes = Vec::new();
-    let ids: Vec<String> = msg.in_reply_to.iter().chain(msg.references.iter()).cloned().collect();
-    if let Some(report) = index.by_message_ids(&ids)? {
-        if let Some(from_downstream) = may_join(&report)? {
-            let how = "In-Reply-To/References".to_owned();
-            return Ok(Decision::FollowUp {
-                report,
-                how,
-                from_team,
-                from_downstream,
-            });
-        }
-        if let Some(own) = index.merged_report(&report, sender)? {
-            return Ok(Decision::FollowUp {
-                how: format!("In-Reply-To/References (a thread merged into {})", report.tracking_id),
-                report: own,
-                from_team,
-                from_downstream: false,
-            });
-        }
-        notes.push(format!(
-            "replies to a message of {}, which belongs to another reporter: not joined",
-            report.tracking_id
-        ));
+    if let Some(d) = by_references(msg, index, sender, from_team, &may_join, &mut notes)? {
+        return Ok(d);
     }
     for tag in tracking_tags(&msg.subject, &me.prefix) {
         if let Some(report) = index.by_tracking_id(&tag)? {
@@ -175,6 +154,47 @@ pub fn decide<I: ThreadIndex + ?Sized>(
         excluded,
         from_team,
     })
+}
+
+/// Whether a sender may join a report (`Some(true)`: as a downstream
+/// recipient).
+type MayJoin<'a, E> = dyn Fn(&ReportRef) -> Result<Option<bool>, E> + 'a;
+
+/// Threading by In-Reply-To/References: the report a cited message belongs
+/// to, when the sender may join it (or their own report, merged into it).
+fn by_references<I: ThreadIndex + ?Sized>(
+    msg: &Inbound,
+    index: &I,
+    sender: &str,
+    from_team: bool,
+    may_join: &MayJoin<'_, I::Error>,
+    notes: &mut Vec<String>,
+) -> Result<Option<Decision>, I::Error> {
+    let ids: Vec<String> = msg.in_reply_to.iter().chain(msg.references.iter()).cloned().collect();
+    let Some(report) = index.by_message_ids(&ids)? else {
+        return Ok(None);
+    };
+    if let Some(from_downstream) = may_join(&report)? {
+        return Ok(Some(Decision::FollowUp {
+            report,
+            how: "In-Reply-To/References".to_owned(),
+            from_team,
+            from_downstream,
+        }));
+    }
+    if let Some(own) = index.merged_report(&report, sender)? {
+        return Ok(Some(Decision::FollowUp {
+            how: format!("In-Reply-To/References (a thread merged into {})", report.tracking_id),
+            report: own,
+            from_team,
+            from_downstream: false,
+        }));
+    }
+    notes.push(format!(
+        "replies to a message of {}, which belongs to another reporter: not joined",
+        report.tracking_id
+    ));
+    Ok(None)
 }
 
 /// The reporter's wish about credit, when their mail states it in a way we
