@@ -289,7 +289,7 @@ pub struct TriageConfig {
 
 /// The score from which a report is suggested as similar; chosen on the
 /// labelled set (tests/data/similar, docs/how-it-works.md).
-pub const SIMILAR_THRESHOLD: f64 = 0.3;
+pub const SIMILAR_THRESHOLD: f64 = 0.18;
 
 #[derive(Debug, Clone)]
 pub struct OpenPgpConfig {

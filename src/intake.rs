@@ -467,7 +467,7 @@ fn examine(msg: &Inbound, products: &[String]) -> (Vec<crate::similar::Term>, Ve
     } else {
         std::borrow::Cow::Owned(format!("{}\n{}", msg.body_text, msg.attachments.text))
     };
-    let terms = crate::similar::terms(&msg.subject, &text);
+    let terms = crate::similar::terms(&msg.subject, &text, products);
     let missing = triage::checklist::missing(&msg.subject, &text, &terms, msg.attachments.count, products);
     (terms, missing)
 }

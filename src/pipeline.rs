@@ -118,7 +118,7 @@ impl KnownAdvisories {
             if dirs.is_empty() {
                 return Default::default();
             }
-            let loaded = crate::similar::known::Known::load(dirs);
+            let loaded = crate::similar::known::Known::load(dirs, &cfg.triage.products);
             for p in loaded.problems.iter().take(20) {
                 tracing::warn!("triage.known_advisories: {p}");
             }

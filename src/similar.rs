@@ -13,7 +13,10 @@
 //! Pure functions; the index lives in the store (`store::similar`).
 
 mod fingerprint;
+mod glossary;
 pub mod known;
+#[cfg(test)]
+mod quality;
 
 pub use fingerprint::normalize_path;
 use fingerprint::{STOP, fingerprints, stem};
@@ -33,6 +36,8 @@ pub enum Kind {
     Error,
     Frame,
     Class,
+    /// A configured product (`[triage] products`) the report names.
+    Product,
     Word,
 }
 
@@ -49,6 +54,7 @@ impl Kind {
             Kind::Error => "error",
             Kind::Frame => "frame",
             Kind::Class => "class",
+            Kind::Product => "product",
             Kind::Word => "word",
         }
     }
@@ -65,6 +71,7 @@ impl Kind {
             "error" => Kind::Error,
             "frame" => Kind::Frame,
             "class" => Kind::Class,
+            "product" => Kind::Product,
             _ => Kind::Word,
         }
     }
@@ -72,8 +79,8 @@ impl Kind {
     /// How much a shared term of this kind counts, against a shared word.
     pub fn weight(self) -> f64 {
         match self {
-            Kind::Word => 1.0,
-            Kind::Class => 2.0,
+            Kind::Word | Kind::Class | Kind::Product => 1.0,
+            Kind::Payload => 1.5,
             Kind::Symbol | Kind::Path => 2.5,
             _ => 3.0,
         }
@@ -92,6 +99,7 @@ impl Kind {
             Kind::Error => "same error",
             Kind::Frame => "same stack frame",
             Kind::Class => "same class",
+            Kind::Product => "same product",
             Kind::Word => "similar wording",
         }
     }
@@ -111,19 +119,45 @@ pub const MAX_TERMS: usize = 160;
 /// How much of a report's text is read for terms.
 pub const READ_LIMIT: usize = 64 * 1024;
 
-/// The terms of a report's subject and text.
-pub fn terms(subject: &str, text: &str) -> Vec<Term> {
+/// The terms of a report's subject and text; `products` are the
+/// configured product names (lower-case) it may name.
+pub fn terms(subject: &str, text: &str, products: &[String]) -> Vec<Term> {
     let text = prefix(text, READ_LIMIT);
     let mut out: BTreeSet<Term> = BTreeSet::new();
     let all = format!("{subject}\n{text}");
     fingerprints(&all, &mut out);
+    let lower = all.to_lowercase();
+    for p in products.iter().filter(|p| !p.is_empty()) {
+        if fingerprint::contains_word(&lower, p) {
+            out.insert(Term {
+                kind: Kind::Product,
+                text: p.clone(),
+            });
+        }
+    }
     let mut words: HashMap<String, usize> = HashMap::new();
     for w in all
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
         .map(|w| w.trim_matches('-').to_lowercase())
-        .filter(|w| w.chars().count() >= 4 && w.chars().any(char::is_alphabetic) && !STOP.contains(&w.as_str()))
+        .filter(|w| {
+            w.chars().count() >= 4
+                && w.chars().any(char::is_alphabetic)
+                && !w.starts_with(|c: char| c.is_ascii_digit() || c == '_')
+                && !STOP.contains(&w.as_str())
+        })
     {
-        *words.entry(stem(&w)).or_default() += 1;
+        // A product or class already found is not a word as well.
+        if out
+            .iter()
+            .any(|t| matches!(t.kind, Kind::Product | Kind::Class) && t.text == w)
+        {
+            continue;
+        }
+        let term = match glossary::concept(&w) {
+            Some(c) => c.to_owned(),
+            None => stem(&w),
+        };
+        *words.entry(term).or_default() += 1;
     }
     // The longer words first (a rough stand-in for rarity), then by count.
     let mut words: Vec<(String, usize)> = words.into_iter().collect();
@@ -202,6 +236,12 @@ pub fn compare(a: &[Term], b: &[Term], idf: &dyn Fn(&Term) -> f64) -> (f64, Vec<
     let shared: Vec<&Term> = a.iter().filter(|t| bset.contains(t)).collect();
     let dot: f64 = shared.iter().map(|t| weight(t).powi(2)).sum();
     let mut score = dot / (na * nb);
+    // Wording alone is too little unless it is several words: two short
+    // mails of "a critical vulnerability, do you pay?" are not one report.
+    let words = shared.iter().filter(|t| t.kind == Kind::Word).count();
+    if shared.iter().all(|t| t.kind == Kind::Word) && words < 4 {
+        score = 0.0;
+    }
     let classes = |ts: &[Term]| -> BTreeSet<String> {
         ts.iter()
             .filter(|t| t.kind == Kind::Class)
@@ -213,6 +253,17 @@ pub fn compare(a: &[Term], b: &[Term], idf: &dyn Fn(&Term) -> f64) -> (f64, Vec<
         // Two different vulnerabilities in one component.
         score *= 0.25;
     }
+    let products = |ts: &[Term]| -> BTreeSet<String> {
+        ts.iter()
+            .filter(|t| t.kind == Kind::Product)
+            .map(|t| t.text.clone())
+            .collect()
+    };
+    let (pa, pb) = (products(a), products(b));
+    if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
+        // Two products.
+        score *= 0.5;
+    }
     let mut evidence: Vec<(f64, String)> = shared
         .iter()
         .filter(|t| t.kind != Kind::Word)
@@ -220,7 +271,6 @@ pub fn compare(a: &[Term], b: &[Term], idf: &dyn Fn(&Term) -> f64) -> (f64, Vec<
         .collect();
     evidence.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     let mut evidence: Vec<String> = evidence.into_iter().map(|(_, e)| e).take(5).collect();
-    let words = shared.iter().filter(|t| t.kind == Kind::Word).count();
     if words >= 3 {
         evidence.push(format!("similar wording ({words} shared words)"));
     }
@@ -244,6 +294,7 @@ mod tests {
              Affected matrix-synapse==1.98.0, fixed by a1b2c3d4e5f6. Related: CVE-2024-12345.\n\
              Traceback (most recent call last):\n  File \"synapse/rest/client/room.py\", line 120, in on_POST\n\
              TypeError: object of type NoneType has no len()",
+            &[],
         );
         assert!(has(&t, Kind::Endpoint, "/_matrix/client/v3/rooms/{id}/report"), "{t:?}");
         assert!(has(&t, Kind::Payload, "<img"), "{t:?}");
@@ -262,14 +313,17 @@ mod tests {
         let en = terms(
             "XSS in room topic",
             "Setting the topic to <img src=x onerror=alert(1)> via PUT /_matrix/client/v3/rooms/!r:x/state/m.room.topic runs script.",
+            &[],
         );
         let de = terms(
             "Cross-Site-Scripting im Raumthema",
             "Wenn man das Thema über PUT /_matrix/client/v3/rooms/!zz:y/state/m.room.topic auf <img src=x onerror=alert(1)> setzt, wird Skript ausgeführt.",
+            &[],
         );
         let other = terms(
             "SQL injection in user directory search",
             "POST /_matrix/client/v3/user_directory/search with ' OR 1=1 -- returns every user.",
+            &[],
         );
         let idf = |_: &Term| 1.0;
         let (same, evidence) = compare(&de, &en, &idf);

@@ -19,7 +19,7 @@ pub(super) fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) ->
         &cfg.policy.promises,
         jiff::Timestamp::now(),
     );
-    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
     d.similar = store.suggest_for(id, cfg.triage.similar_threshold, &known, 5)?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -38,7 +38,7 @@ pub(super) fn similar(
     json: bool,
     limit: usize,
 ) -> anyhow::Result<ExitCode> {
-    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
     let found = store.suggest_for(id, cfg.triage.similar_threshold, &known, limit)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&found)?);

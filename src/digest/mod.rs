@@ -390,7 +390,7 @@ pub fn queue(
         since,
         now,
     )?;
-    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories).known;
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
     d.suggest(store, cfg.triage.similar_threshold, &known)?;
     d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
     if !mail::encrypts(team, members) {

@@ -165,110 +165,42 @@ pub(super) const STOP: &[&str] = &[
 
 /// Vulnerability classes, in the languages reports arrive in: the class a
 /// report names is a term of its own (`class:xss`).
+#[rustfmt::skip]
 const CLASSES: &[(&str, &[&str])] = &[
-    (
-        "xss",
-        &[
-            "xss",
-            "cross-site scripting",
-            "cross site scripting",
-            "script injection",
-        ],
-    ),
-    (
-        "sqli",
-        &[
-            "sql injection",
-            "sqli",
-            "injection sql",
-            "inyección sql",
-            "injeção sql",
-            "sql-injection",
-            "sql-injektion",
-        ],
-    ),
-    (
-        "ssrf",
-        &["ssrf", "server-side request forgery", "server side request forgery"],
-    ),
-    ("csrf", &["csrf", "cross-site request forgery", "xsrf"]),
-    (
-        "rce",
-        &[
-            "remote code execution",
-            "rce",
-            "code execution",
-            "command injection",
-            "ausführung von code",
-        ],
-    ),
-    (
-        "traversal",
-        &["path traversal", "directory traversal", "../", "zip slip"],
-    ),
-    (
-        "redirect",
-        &[
-            "open redirect",
-            "redirección abierta",
-            "redirection ouverte",
-            "offene weiterleitung",
-        ],
-    ),
-    (
-        "idor",
-        &[
-            "idor",
-            "insecure direct object",
-            "authorization bypass",
-            "access control",
-            "missing authorization",
-        ],
-    ),
-    (
-        "dos",
-        &[
-            "denial of service",
-            "denial-of-service",
-            "dos",
-            "resource exhaustion",
-            "redos",
-            "déni de service",
-        ],
-    ),
-    ("xxe", &["xxe", "xml external entity"]),
-    (
-        "auth",
-        &[
-            "authentication bypass",
-            "account takeover",
-            "session fixation",
-            "password reset",
-        ],
-    ),
-    (
-        "disclosure",
-        &[
-            "information disclosure",
-            "information leak",
-            "data leak",
-            "fuite d'information",
-        ],
-    ),
-    (
-        "memory",
-        &[
-            "buffer overflow",
-            "use-after-free",
-            "heap overflow",
-            "out-of-bounds",
-            "memory corruption",
-        ],
-    ),
-    (
-        "deserialization",
-        &["deserialization", "deserialisation", "unsafe pickle", "yaml.load"],
-    ),
+    ("xss", &["xss", "cross-site scripting", "cross site scripting", "cross-site-scripting", "script injection", "javascript injection"]),
+    ("html", &["html injection", "injection html", "injection de html", "html-injektion", "inyección de html", "injeção de html"]),
+    ("sqli", &["sql injection", "sqli", "injection sql", "inyección sql", "injeção sql", "injeção de sql", "sql-injection", "sql-injektion"]),
+    ("ssrf", &["ssrf", "server-side request forgery", "server side request forgery"]),
+    ("csrf", &["csrf", "cross-site request forgery", "cross site request forgery", "xsrf", "falsification de requête"]),
+    ("rce", &["remote code execution", "rce", "code execution", "command injection", "codeausführung", "ausführung von code",
+              "exécution de code", "ejecución remota de código", "ejecución de código", "execução remota de código", "execução de código"]),
+    ("traversal", &["path traversal", "directory traversal", "../", "..%2f", "zip slip", "traversée de répertoire",
+                    "recorrido de directorios", "travessia de diretório", "verzeichnisdurchquerung"]),
+    ("redirect", &["open redirect", "offene weiterleitung", "redirection ouverte", "redirección abierta", "redirecionamento aberto"]),
+    ("idor", &["idor", "insecure direct object", "authorization bypass", "missing authorization", "lacks authorization",
+               "broken access control", "access control"]),
+    ("dos", &["denial of service", "denial-of-service", "dos", "resource exhaustion", "redos", "déni de service",
+              "denegación de servicio", "negação de serviço", "dienstverweigerung", "decompression bomb",
+              "dekompressionsbombe", "memory exhaustion", "exhaust memory", "exhausts memory", "out of memory",
+              "agotamiento de memoria", "catastrophic backtracking", "retroceso exponencial"]),
+    ("xxe", &["xxe", "xml external entity", "external entities", "<!entity"]),
+    ("auth", &["authentication bypass", "account takeover", "session fixation", "kontoübernahme",
+               "prise de contrôle du compte", "toma de control de la cuenta", "impersonation", "spoof"]),
+    ("disclosure", &["information disclosure", "information leak", "data leak", "fuite d'information",
+                     "fuga de información", "vazamento de informações", "informationsleck"]),
+    ("memory", &["buffer overflow", "use-after-free", "heap overflow", "out-of-bounds", "memory corruption"]),
+    ("deserialization", &["deserialization", "deserialisation", "unsafe pickle", "yaml.load"]),
+    ("enum", &["user enumeration", "account enumeration", "enumerate the accounts", "enumerate users", "enumerate"]),
+    ("bruteforce", &["brute force", "brute-force", "brute forcing", "no rate limit", "rate limit", "rate-limit",
+                     "força bruta", "fuerza bruta", "begrenzung der versuche", "keine begrenzung", "limitation de débit",
+                     "limita as tentativas", "guessed", "guess"]),
+    ("tls", &["certificate validation", "validate tls", "invalid certificates", "self-signed", "any server certificate",
+              "any tls certificate", "jedes tls-zertifikat", "prüft zertifikate", "certificats invalides"]),
+    ("clickjacking", &["clickjacking", "frame-ancestors", "x-frame-options", "framed by"]),
+    ("prototype", &["prototype pollution", "__proto__", "object.prototype"]),
+    ("race", &["race condition", "concurrent", "race in", "twice"]),
+    ("template", &["template injection", "ssti", "{{7*7}}", "${7*7}"]),
+    ("tokenleak", &["access token in", "access tokens in", "tokens in", "token leak", "logs access tokens", "access_token="]),
 ];
 
 /// The fingerprints in `text`, into `out`.
@@ -298,7 +230,7 @@ fn term(kind: Kind, text: &str) -> Term {
 }
 
 /// `w` where a word starts and ends in `text` (both lower-case).
-fn contains_word(text: &str, w: &str) -> bool {
+pub(super) fn contains_word(text: &str, w: &str) -> bool {
     let mut from = 0;
     while let Some(pos) = text.get(from..).and_then(|t| t.find(w)) {
         let at = from + pos;
@@ -344,8 +276,9 @@ fn token_terms(token: &str, out: &mut BTreeSet<Term>) {
         }
         return;
     }
-    if t.starts_with('/') && t[1..].contains('/') && !t.contains("//") {
-        out.insert(term(Kind::Endpoint, &normalize_path(t)));
+    let path = t.split(['?', '#']).next().unwrap_or(t);
+    if path.starts_with('/') && path[1..].contains('/') && !path.contains("//") {
+        out.insert(term(Kind::Endpoint, &normalize_path(path)));
         return;
     }
     if let Some(p) = package(t) {
@@ -357,6 +290,13 @@ fn token_terms(token: &str, out: &mut BTreeSet<Term>) {
         return;
     }
     if let Some(s) = symbol(t) {
+        // `im.vector.app.VectorWebViewActivity` and `Thumbnailer.__init__`:
+        // the whole name, and its last part, which other reports write alone.
+        if let Some((_, last)) = t.trim_end_matches("()").rsplit_once(['.', ':'])
+            && let Some(last) = symbol(last)
+        {
+            out.insert(term(Kind::Symbol, &last));
+        }
         out.insert(term(Kind::Symbol, &s));
     }
 }
@@ -372,9 +312,24 @@ fn url_path(t: &str) -> Option<String> {
 /// user ids, hashes become `{id}`, so two reports of one endpoint meet.
 pub fn normalize_path(p: &str) -> String {
     let p = p.split(['?', '#']).next().unwrap_or(p);
+    // After a server name (`/download/hs.example/abc/x.png`) every segment
+    // names one piece of media: the endpoint ends there.
+    let mut after_host = false;
     let parts: Vec<String> = p
         .split('/')
+        .filter_map(|seg| {
+            if after_host {
+                return None;
+            }
+            let plain = seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if plain && is_host(&seg.to_ascii_lowercase()) {
+                after_host = true;
+                return Some("{id}".to_owned());
+            }
+            Some(seg.to_owned())
+        })
         .map(|seg| {
+            let seg = seg.as_str();
             let variable = seg.starts_with('!')
                 || seg.starts_with('@')
                 || seg.starts_with('$')
@@ -431,6 +386,10 @@ fn is_file_path(t: &str) -> bool {
 /// identifiers, lower-cased.
 fn symbol(t: &str) -> Option<String> {
     let t = t.trim_end_matches("()");
+    let lower = t.to_ascii_lowercase();
+    if COMMON_SYMBOLS.contains(&lower.as_str()) || is_host(&lower) {
+        return None;
+    }
     if !t.chars().all(|c| c.is_ascii_alphanumeric() || "_:.".contains(c)) || t.len() < 6 {
         return None;
     }
@@ -445,6 +404,46 @@ fn symbol(t: &str) -> Option<String> {
         && t.chars().skip(1).any(|c| c.is_ascii_uppercase())
         && t.chars().any(|c| c.is_ascii_lowercase());
     (snake || path || camel).then(|| t.to_ascii_lowercase())
+}
+
+/// Identifiers every report of a kind uses (the proof of concept's
+/// `alert(document.domain)`, the product's own name in CamelCase).
+#[rustfmt::skip]
+const COMMON_SYMBOLS: &[&str] = &[
+    "javascript", "typescript", "github", "gitlab", "document.domain", "document.cookie", "window.location",
+    "localstorage", "xmlhttprequest", "iphone", "ipad", "macos", "youtube", "wordpress", "postgresql", "mysql",
+    "sqlite", "openssl", "powershell", "websocket", "oauth", "openid", "matrix.to", "matrix.org",
+];
+
+/// `evil.example`, `hs.example.org`: a host name, not a code identifier.
+fn is_host(t: &str) -> bool {
+    const TLDS: &[&str] = &[
+        "com",
+        "org",
+        "net",
+        "io",
+        "example",
+        "test",
+        "dev",
+        "im",
+        "to",
+        "me",
+        "de",
+        "fr",
+        "es",
+        "pt",
+        "uk",
+        "co",
+        "app",
+        "local",
+        "internal",
+        "invalid",
+        "localhost",
+        "info",
+        "eu",
+        "br",
+    ];
+    t.contains('.') && t.rsplit('.').next().is_some_and(|last| TLDS.contains(&last))
 }
 
 /// Strings that carry an attack: script tags, event handlers, SQL
@@ -466,7 +465,6 @@ fn payloads(line: &str, out: &mut BTreeSet<Term>) {
         "${7*7}",
         "../../",
         "..%2f",
-        "$(",
         "`id`",
         ";id;",
         "<!entity",
@@ -479,10 +477,10 @@ fn payloads(line: &str, out: &mut BTreeSet<Term>) {
     ];
     for m in MARKS {
         if let Some(i) = lower.find(m) {
-            // The payload's own text, a bounded window from the mark.
-            let window: String = lower[i..].chars().take(40).collect();
-            let canonical: String = window.split_whitespace().next().unwrap_or(m).chars().take(32).collect();
-            out.insert(term(Kind::Payload, &canonical));
+            // The mark itself: two reports of one payload rarely write it
+            // the same way (alert(1) or alert(document.domain)).
+            let _ = i;
+            out.insert(term(Kind::Payload, m.trim()));
         }
     }
 }

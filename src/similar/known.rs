@@ -46,7 +46,7 @@ impl Known {
     /// Reads every `*.json` file under `dirs` (recursively). A folder that
     /// cannot be read or a file that is not an OSV advisory is a problem
     /// named in the result; the rest is loaded.
-    pub fn load(dirs: &[PathBuf]) -> Loaded {
+    pub fn load(dirs: &[PathBuf], products: &[String]) -> Loaded {
         let mut out = Loaded::default();
         let mut files = Vec::new();
         for dir in dirs {
@@ -60,7 +60,7 @@ impl Known {
             files.truncate(MAX_FILES);
         }
         for f in files {
-            match read(&f) {
+            match read(&f, products) {
                 Ok(Some(a)) => out.known.add(a),
                 Ok(None) => {}
                 Err(e) => out.problems.push(format!("{}: {e}", f.display())),
@@ -155,7 +155,7 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<String>, dep
 }
 
 /// One OSV file; `None` for a file that is JSON but withdrawn.
-fn read(path: &Path) -> Result<Option<KnownAdvisory>, String> {
+fn read(path: &Path, products: &[String]) -> Result<Option<KnownAdvisory>, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE {
         return Err(format!(
@@ -164,12 +164,12 @@ fn read(path: &Path) -> Result<Option<KnownAdvisory>, String> {
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    parse(&text).map_err(|e| format!("not an OSV advisory: {e}"))
+    parse(&text, products).map_err(|e| format!("not an OSV advisory: {e}"))
 }
 
 /// An OSV document (schema 1.x): `id`, `summary`, `details`, `aliases`,
 /// `affected[].package.name`, `affected[].ranges[].events[].fixed`.
-pub fn parse(text: &str) -> Result<Option<KnownAdvisory>, String> {
+pub fn parse(text: &str, products: &[String]) -> Result<Option<KnownAdvisory>, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let id = v
         .get("id")
@@ -203,7 +203,7 @@ pub fn parse(text: &str) -> Result<Option<KnownAdvisory>, String> {
             }
         }
     }
-    let terms = super::terms(summary, &format!("{details}\n{id}{extra}"));
+    let terms = super::terms(summary, &format!("{details}\n{id}{extra}"), products);
     Ok(Some(KnownAdvisory {
         id,
         summary: crate::text::bounded(summary),
@@ -223,18 +223,19 @@ mod tests {
             "details":"Setting a room topic to an <img onerror=...> payload via PUT /_matrix/client/v3/rooms/{roomId}/state/m.room.topic runs script in clients.",
             "affected":[{"package":{"ecosystem":"PyPI","name":"matrix-synapse"},
               "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.99.0"}]}]}]}"#;
-        let a = parse(osv).unwrap().unwrap();
+        let a = parse(osv, &[]).unwrap().unwrap();
         assert_eq!(a.fixed.as_deref(), Some("1.99.0"));
         let mut known = Known::default();
         known.add(a);
         let report = super::super::terms(
             "XSS in room topic",
             "PUT /_matrix/client/v3/rooms/!abc:x/state/m.room.topic with <img src=x onerror=alert(1)> runs script",
+            &[],
         );
         let s = known.suggest(&report, &|_| 1.0, 0.2, 5);
         assert_eq!(s.first().map(|s| s.id.as_str()), Some("GHSA-aaaa-bbbb-cccc"), "{s:?}");
         assert_eq!(s[0].kind, "advisory");
         assert!(s[0].evidence.iter().any(|e| e.starts_with("same endpoint")), "{s:?}");
-        assert!(parse(r#"{"summary":"x"}"#).is_err());
+        assert!(parse(r#"{"summary":"x"}"#, &[]).is_err());
     }
 }

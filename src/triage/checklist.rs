@@ -1,23 +1,27 @@
 //! What a report is missing, of what a team needs to act on it. Each item
 //! is decided from the (decrypted) subject and text, in English, German,
-//! French, Spanish and Portuguese:
+//! French, Spanish and Portuguese; docs/how-it-works.md says the same:
 //!
 //! - `product`: it names what is affected: a product from
-//!   `[triage] products`, a package with a version, a URL or endpoint, a
+//!   `[triage] products`, a package with a version, a URL, an endpoint or a
 //!   file path, or a kind of software (server, client, app, API, library,
-//!   plugin, website, ...).
+//!   plugin, website, homeserver, Android, iOS, desktop, ...).
 //! - `version`: a version number (`1.2`, `v2.3.4`, `matrix-synapse==1.98.0`),
-//!   a commit hash, or "latest", "master", "main branch" and their
+//!   a commit hash, or "latest version", "main branch" and their
 //!   translations.
-//! - `steps`: steps to reproduce: the words ("steps to reproduce",
-//!   "reproduce", "Schritte", "étapes", "pasos", "passos"), or a numbered
-//!   list of at least two items.
-//! - `impact`: what an attacker gains: the words ("impact", "an attacker
-//!   can", "allows", "leads to", "Auswirkung", "Angreifer", "attaquant",
-//!   "atacante", ...).
-//! - `poc`: a proof of concept: an HTTP request line, a `curl` command, a
-//!   code block or script, an attack payload, the words "proof of concept"
-//!   or "PoC", or an attachment.
+//! - `steps`: how to reproduce it: the words ("steps to reproduce", "to
+//!   reproduce", "Steps:", "Schritte", "étapes", "pasos", "passos"), a
+//!   numbered list of at least two items, or a request or command line of
+//!   its own (the one request that shows it).
+//! - `impact`: what an attacker gains or what harm follows: the words
+//!   ("impact", "allows", "leads to", "Auswirkung", "impacto", ...), an
+//!   attacker named ("an attacker", "Angreifer", "attaquant", "atacante",
+//!   "malicious"), or the harm named (takeover, leak, disclosure, denial of
+//!   service, code execution, phishing, impersonation, bypass, ...).
+//! - `poc`: a proof of concept: an HTTP request (`GET /...`), a `curl`, `adb`
+//!   or shell command, a URL with a crafted query, an HTML or attack
+//!   payload, a code block or script, the words "proof of concept"/"PoC"/
+//!   "exploit code", or an attachment.
 
 use crate::similar::{Kind, Term};
 
@@ -45,29 +49,36 @@ pub fn missing(
     attachments: usize,
     products: &[String],
 ) -> Vec<&'static str> {
-    let lower = format!("{subject}\n{text}").to_lowercase();
+    // Phrases may break across lines ("To\nreproduce").
+    let lower = format!("{subject}\n{text}")
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let has_kind = |k: Kind| terms.iter().any(|t| t.kind == k);
     let any = |words: &[&str]| words.iter().any(|w| lower.contains(w));
-    let product = products.iter().any(|p| lower.contains(p.as_str()))
+    let word = |words: &[&str]| words.iter().any(|w| contains_word(&lower, w));
+    let product = products.iter().any(|p| contains_word(&lower, p))
+        || has_kind(Kind::Product)
         || has_kind(Kind::Package)
         || has_kind(Kind::Endpoint)
         || has_kind(Kind::Path)
-        || any(SOFTWARE);
+        || lower.contains("https://")
+        || lower.contains("http://")
+        || word(SOFTWARE);
     let version = has_kind(Kind::Package) || has_kind(Kind::Commit) || has_version(&lower) || any(VERSION_WORDS);
-    let steps = any(STEPS) || numbered_list(text);
-    let impact = any(IMPACT);
+    let lines: Vec<&str> = text.lines().map(unlisted).collect();
+    let command_line = lines.iter().any(|l| starts_command(l));
+    let steps = any(STEPS) || numbered_list(text) || command_line;
+    let impact = any(IMPACT) || word(ATTACKER) || any(HARM);
     let poc = attachments > 0
         || has_kind(Kind::Payload)
-        || any(POC)
+        || word(POC)
         || lower.contains("```")
-        || text.lines().any(|l| {
-            let l = l.trim_start();
-            [
-                "GET /", "POST /", "PUT /", "DELETE /", "PATCH /", "curl ", "$ ", "import ", "<?php", "#!/",
-            ]
-            .iter()
-            .any(|p| l.starts_with(p))
-        });
+        || command_line
+        || lines.iter().any(|l| request_in(l))
+        || crafted_url(&lower)
+        || any(CODE);
     ITEMS
         .iter()
         .zip([product, version, steps, impact, poc])
@@ -76,99 +87,113 @@ pub fn missing(
         .collect()
 }
 
+/// A line without its list marker (`1.`, `2)`, `-`, `*`).
+fn unlisted(line: &str) -> &str {
+    let l = line.trim_start();
+    let digits = l.chars().take_while(char::is_ascii_digit).count();
+    let l = if digits > 0 && l[digits..].starts_with(['.', ')']) {
+        &l[digits + 1..]
+    } else {
+        l.strip_prefix("- ").or_else(|| l.strip_prefix("* ")).unwrap_or(l)
+    };
+    l.trim_start()
+}
+
+/// A request or command on a line of its own.
+fn starts_command(l: &str) -> bool {
+    if (l.starts_with('/') || l.starts_with("http")) && !l.contains(' ') && l.len() > 8 {
+        // A URL or path alone on its line: the request to make.
+        return true;
+    }
+    const STARTS: &[&str] = &[
+        "GET /", "POST /", "PUT /", "DELETE /", "PATCH /", "curl ", "$ ", "adb ", "python3 ", "python ", "import ",
+        "<?php", "#!/", "<iframe", "<form", "<script", "wget ", "nc ",
+    ];
+    STARTS.iter().any(|p| l.starts_with(p)) || (l.starts_with("for ") && l.contains("; do "))
+}
+
+/// An HTTP request inside running text ("... with POST /_matrix/...").
+fn request_in(l: &str) -> bool {
+    ["GET /", "POST /", "PUT /", "DELETE /", "PATCH /", "curl ", "adb shell"]
+        .iter()
+        .any(|p| l.contains(p))
+}
+
+/// A URL with a query that carries something (`?next=https://evil`).
+fn crafted_url(lower: &str) -> bool {
+    lower
+        .split_whitespace()
+        .filter(|w| w.contains("://"))
+        .any(|w| w.split_once('?').is_some_and(|(_, q)| q.contains('=')))
+}
+
+/// `w` where a word starts and ends in `text`.
+fn contains_word(text: &str, w: &str) -> bool {
+    let mut from = 0;
+    while let Some(pos) = text.get(from..).and_then(|t| t.find(w)) {
+        let at = from + pos;
+        let before = text[..at].chars().next_back();
+        let after = text[at + w.len()..].chars().next();
+        if before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric()) {
+            return true;
+        }
+        from = at + w.len().max(1);
+    }
+    false
+}
+
+#[rustfmt::skip]
 const SOFTWARE: &[&str] = &[
-    "server",
-    "client",
-    " app ",
-    " app.",
-    "application",
-    " api",
-    "library",
-    "plugin",
-    "extension",
-    "website",
-    "web site",
-    "homeserver",
-    "android",
-    " ios",
-    "desktop",
-    "firmware",
-    "package",
-    "module",
-    "endpoint",
-    "anwendung",
-    "bibliothek",
-    "aplicación",
-    "aplicativo",
-    "biblioteca",
-    "logiciel",
-    "bibliothèque",
+    "server", "client", "app", "application", "api", "library", "plugin", "extension", "website", "web site",
+    "homeserver", "android", "ios", "desktop", "firmware", "package", "module", "endpoint", "identity server",
+    "bot", "proxy", "sdk", "anwendung", "bibliothek", "aplicación", "aplicativo", "biblioteca", "logiciel",
+    "bibliothèque", "serveur", "servidor", "servers", "servern", "clients", "apps", "libraries", "plugins",
+    "extensions", "websites", "homeservers", "endpoints", "packages", "modules", "bots", "serveurs", "servidores",
 ];
 
+#[rustfmt::skip]
 const VERSION_WORDS: &[&str] = &[
-    "latest version",
-    "latest release",
-    "master branch",
-    "main branch",
-    "current version",
-    "neueste version",
-    "aktuelle version",
-    "dernière version",
-    "última versión",
-    "versión actual",
-    "última versão",
+    "latest version", "latest release", "master branch", "main branch", "current version", "develop build",
+    "neueste version", "aktuelle version", "dernière version", "última versión", "versión actual", "última versão",
     "versão atual",
 ];
 
+#[rustfmt::skip]
 const STEPS: &[&str] = &[
-    "steps to reproduce",
-    "to reproduce",
-    "reproduction",
-    "reproduce:",
-    "step 1",
-    "schritte",
-    "reproduzieren",
-    "étapes",
-    "reproduire",
-    "pasos",
-    "reproducir",
-    "passos",
-    "reproduzir",
+    "steps to reproduce", "to reproduce", "reproduction", "reproduce:", "steps:", "step 1", "schritte",
+    "reproduzieren", "étapes", "reproduire", "pasos", "reproducir", "passos", "reproduzir",
 ];
 
+#[rustfmt::skip]
 const IMPACT: &[&str] = &[
-    "impact",
-    "an attacker can",
-    "attacker could",
-    "an attacker may",
-    "allows an attacker",
-    "allows attackers",
-    "allows a ",
-    "allows any",
-    "leads to",
-    "lead to",
-    "results in",
-    "could allow",
-    "can be used to",
-    "auswirkung",
-    "angreifer",
-    "ermöglicht",
-    "attaquant",
-    "permet",
-    "atacante",
-    "permite",
-    "impacto",
-    "impacte",
+    "impact", "allows", "allow ", "leads to", "lead to", "results in", "could be abused", "can be used to",
+    "auswirkung", "ermöglicht", "permet", "permite", "impacto", "impacte",
 ];
 
+#[rustfmt::skip]
+const ATTACKER: &[&str] = &[
+    "attacker", "attackers", "an attacker", "angreifer", "attaquant", "attaquants", "atacante", "atacantes",
+    "malicious", "adversary",
+];
+
+#[rustfmt::skip]
+const HARM: &[&str] = &[
+    "takeover", "take over", "leak", "disclosure", "denial of service", "code execution", "phishing",
+    "impersonat", "bypass", "steal", "exfiltrat", "escalat", "hijack", "fuga de", "fuite", "vazamento",
+    "kontoübernahme", "übernahme",
+];
+
+/// Code and markup that show the attack: JSON bodies, HTML, expressions.
+#[rustfmt::skip]
+const CODE: &[&str] = &[
+    "{\"", "<a href", "<b>", "<iframe", "<form", "<div", ".repeat(", "print(", "console.", "fetch(", "$(id)",
+    "$(whoami)", "$(curl",
+];
+
+#[rustfmt::skip]
 const POC: &[&str] = &[
-    "proof of concept",
-    "proof-of-concept",
-    "poc",
-    "exploit",
-    "preuve de concept",
-    "prueba de concepto",
-    "prova de conceito",
+    "proof of concept", "proof-of-concept", "poc", "exploit code", "exploit script", "preuve de concept",
+    "prueba de concepto", "prova de conceito",
 ];
 
 /// A version number: digits, a dot, digits, where a word starts.
@@ -198,7 +223,7 @@ mod tests {
     use super::*;
 
     fn check(subject: &str, text: &str) -> Vec<&'static str> {
-        missing(subject, text, &crate::similar::terms(subject, text), 0, &[])
+        missing(subject, text, &crate::similar::terms(subject, text, &[]), 0, &[])
     }
 
     #[test]
