@@ -287,9 +287,8 @@ pub struct TriageConfig {
     pub products: Vec<String>,
 }
 
-/// The score from which a report is suggested as similar; chosen on the
-/// labelled set (tests/data/similar, docs/how-it-works.md).
-pub const SIMILAR_THRESHOLD: f64 = 0.18;
+/// The score from which a report is suggested as similar.
+pub const SIMILAR_THRESHOLD: f64 = crate::similar::THRESHOLD;
 
 #[derive(Debug, Clone)]
 pub struct OpenPgpConfig {

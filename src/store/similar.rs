@@ -4,6 +4,9 @@
 //! Nothing in it that the database does not hold already (the terms come
 //! from the stored, decrypted text).
 
+#[cfg(test)]
+mod quality;
+
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};

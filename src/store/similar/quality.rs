@@ -11,8 +11,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::known::Known;
-use super::{Suggestion, terms};
+use crate::similar::known::Known;
+use crate::similar::{Suggestion, Term, terms};
 use crate::store::{Disposition, InboundRow, NewReport, Recorded, Store};
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +64,7 @@ fn data() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/similar")
 }
 
-fn record(store: &mut Store, n: u32, r: &Labelled, terms: Vec<super::Term>) -> String {
+fn record(store: &mut Store, n: u32, r: &Labelled, terms: Vec<Term>) -> String {
     let row = InboundRow {
         message_id: format!("<{}@labelled.test>", r.id),
         from_addr: format!("{}@labelled.test", r.id),
@@ -208,7 +208,7 @@ fn share(n: usize, of: usize) -> f64 {
 
 #[test]
 fn the_labelled_set_meets_the_stated_figures() {
-    let threshold = crate::config::SIMILAR_THRESHOLD;
+    let threshold = crate::similar::THRESHOLD;
     let (set, seen) = replay(0.05);
     assert!(set.len() >= 100, "the set has {} reports", set.len());
     for t in [0.15, 0.16, 0.17, 0.18, 0.19, 0.2, 0.21, 0.22, 0.23, 0.25, 0.3, 0.4] {
