@@ -17,4 +17,5 @@ mod openpgp;
 mod operator;
 mod resilience;
 mod service;
+mod similar_scale;
 mod team;
