@@ -19,3 +19,4 @@ mod resilience;
 mod service;
 mod similar_scale;
 mod team;
+mod triage;
