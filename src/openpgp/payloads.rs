@@ -117,15 +117,17 @@ fn inline(parts: &[mail_parser::MessagePart<'_>], found: &mut Distinct) -> bool 
         }
         match &p.body {
             PartType::Text(t) | PartType::Html(t) => {
+                // One pass: the blocks, and whether anything but blank
+                // space lies between them (a text of 100,000 blocks once
+                // took a minute, removing each block from a copy in turn).
                 let blocks = armored_blocks(t);
-                let mut rest = t.to_string();
-                for block in &blocks {
-                    rest = rest.replacen(block.as_str(), "", 1);
+                let mut at = 0;
+                for &(start, end) in &blocks {
+                    extra |= !t[at..start].trim().is_empty();
+                    found.push(t[start..end].as_bytes(), false);
+                    at = end;
                 }
-                extra |= !rest.trim().is_empty();
-                for block in blocks {
-                    found.push(block.as_bytes(), false);
-                }
+                extra |= !t[at..].trim().is_empty();
             }
             PartType::Binary(b) | PartType::InlineBinary(b) => {
                 let looks_armored = b.windows(BEGIN.len()).take(4096).any(|w| w == BEGIN.as_bytes());
@@ -146,23 +148,42 @@ fn inline(parts: &[mail_parser::MessagePart<'_>], found: &mut Distinct) -> bool 
 }
 
 /// Armored PGP MESSAGE blocks in a text.
-fn armored_blocks(text: &str) -> Vec<String> {
+fn armored_blocks(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start..];
-        match after.find(END) {
+    let mut at = 0;
+    while let Some(start) = text[at..].find(BEGIN).map(|s| s + at) {
+        match text[start..].find(END) {
             Some(end) => {
-                out.push(after[..end + END.len()].to_owned());
-                rest = &after[end + END.len()..];
+                let end = start + end + END.len();
+                out.push((start, end));
+                at = end;
             }
             None => {
                 // Truncated armor: hand it over anyway, it becomes a
                 // recorded "cannot decrypt".
-                out.push(after.to_owned());
+                out.push((start, text.len()));
                 break;
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_and_the_text_between_them_in_one_pass() {
+        let block = format!("{BEGIN}\nabc\n{END}");
+        let text = format!("{block}\n{block}\n  \n{block}");
+        let blocks = armored_blocks(&text);
+        assert_eq!(blocks.len(), 3);
+        assert!(blocks.iter().all(|&(s, e)| text[s..e] == block));
+        let truncated = format!("hello {BEGIN}\nabc");
+        assert_eq!(armored_blocks(&truncated), vec![(6, truncated.len())]);
+        // The fuzzer's text of many blocks (it took a minute before).
+        let many = block.repeat(20_000);
+        assert_eq!(armored_blocks(&many).len(), 20_000);
+    }
 }
