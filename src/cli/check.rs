@@ -96,6 +96,21 @@ fn deep(cfg: &Config) -> Vec<ConfigError> {
             }
         }
     }
+    // Every advisory file is read as the daemon will: one that is not an
+    // OSV advisory is named (the daemon skips it and says so in its log).
+    let folders: Vec<_> = cfg
+        .triage
+        .known_advisories
+        .iter()
+        .filter(|d| d.is_dir())
+        .cloned()
+        .collect();
+    if !folders.is_empty() {
+        let loaded = crate::similar::known::Known::load(&folders, &cfg.triage.products);
+        for p in loaded.problems.iter().take(20) {
+            out.push(problem("triage", "known_advisories", p.clone()));
+        }
+    }
     if let Some(o) = &cfg.oauth
         && !o.refresh_token_file.exists()
     {

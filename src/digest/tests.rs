@@ -214,3 +214,54 @@ fn hall_of_fame_lists_only_credited_fixed_reports() {
         ]
     );
 }
+
+#[test]
+fn new_reports_in_the_digest_carry_their_similar_reports_and_the_redacted_digest_no_evidence() {
+    let mut s = Store::open_in_memory().unwrap();
+    let text = "GET /_matrix/media/v3/preview_url?url=https://a.example redirects to 169.254.169.254: SSRF";
+    for uid in [1, 2] {
+        let row = InboundRow {
+            message_id: format!("<s{uid}@example.test>"),
+            from_addr: format!("r{uid}@example.test"),
+            subject: "SSRF in URL previews".into(),
+            received_at: Some(ts("2026-12-09T10:00:00Z")),
+            body: text,
+            terms: crate::similar::terms("SSRF in URL previews", text, &[]),
+            ..InboundRow::default()
+        };
+        let d = Disposition::NewReport(NewReport {
+            reporter: row.from_addr.clone(),
+            reporter_name: String::new(),
+            subject: row.subject.clone(),
+            compose: Box::new(|_| Ok(None)),
+            no_ack_reason: Some("test".into()),
+            notes: vec![],
+            excluded_topic: None,
+            alerts: Box::new(|_| Ok(vec![])),
+            held_ack: None,
+        });
+        s.record(None, &row, d, "SEC").unwrap();
+    }
+    let mut d = build(
+        &s,
+        &calendar(),
+        &Promises::default(),
+        "T",
+        None,
+        ts("2026-12-10T09:00:00Z"),
+    )
+    .unwrap();
+    d.suggest(&s, crate::similar::THRESHOLD, &Default::default()).unwrap();
+    let second = d.new_reports.iter().find(|r| r.id == "SEC-2026-0002").unwrap();
+    assert_eq!(second.similar[0].id, "SEC-2026-0001");
+    assert!(second.similar[0].evidence.iter().any(|e| e.contains("preview_url")));
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let text = crate::text::render_file(&config.join("digest.txt"), &d).unwrap();
+    assert!(text.contains("similar: SEC-2026-0001"), "{text}");
+    d.redact_encrypted();
+    assert!(
+        d.new_reports
+            .iter()
+            .all(|r| r.similar.iter().all(|s| s.evidence.is_empty()))
+    );
+}
