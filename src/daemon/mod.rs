@@ -51,6 +51,8 @@ impl Shared {
         let store = Store::open(&cfg.store.path)?;
         let outbox_store = Store::open(&cfg.store.path)?;
         let pipeline = Pipeline::from_config(&cfg)?;
+        // Read at start (and on SIGHUP), not by the first report's intake.
+        pipeline.known.get(&cfg);
         Ok(Shared {
             tokens: TokenSource::for_config(&cfg)?,
             cfg: Arc::new(cfg),
@@ -391,7 +393,9 @@ async fn reload_on_hup(shared: Shared, shutdown: CancellationToken) {
         let path = shared.cfg.file.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let cfg = crate::config::load(&path)?;
-            Ok((Pipeline::from_config(&cfg)?, cfg.metrics.listen))
+            let p = Pipeline::from_config(&cfg)?;
+            p.known.get(&cfg);
+            Ok((p, cfg.metrics.listen))
         })
         .await;
         match result {
