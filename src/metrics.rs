@@ -112,6 +112,17 @@ fn daemon_metrics(o: &mut Out, s: &crate::status::Status, now: Timestamp) {
         "1 if the daemon is connected to the mailbox.",
         u8::from(s.imap_state == "connected"),
     );
+    // The mailbox's last connection failure, in the plain words `status`
+    // and the log use (the label carries it; 1 while it stands).
+    o.family(
+        "embargo_imap_error_info",
+        "gauge",
+        "1 with the explanation of the daemon's last failure to reach the mailbox; absent when none stands.",
+    );
+    if !s.last_error.is_empty() {
+        let problem = crate::text::bounded(&s.last_error);
+        o.sample("embargo_imap_error_info", &[("problem", problem.as_str())], 1);
+    }
     if let Some(t) = s.last_fetch_at.as_deref().and_then(|t| t.parse::<Timestamp>().ok()) {
         o.one(
             "embargo_last_fetch_timestamp_seconds",
@@ -346,7 +357,7 @@ mod tests {
             heartbeat_at: Some("2026-11-27T11:59:50Z".into()),
             imap_state: "connected".into(),
             last_fetch_at: Some("2026-11-27T11:59:00Z".into()),
-            last_error: String::new(),
+            last_error: "the server's certificate has an issuer we do not trust: set imap.ca_file".into(),
             outbox_pending: 2,
             outbox_oldest_pending: Some("2026-11-27T11:58:00Z".into()),
             outbox_failed: 1,
@@ -375,6 +386,7 @@ mod tests {
             "embargo_daemon_running 1",
             "embargo_heartbeat_age_seconds 10",
             "embargo_imap_connected 1",
+            "embargo_imap_error_info{problem=\"the server's certificate has an issuer we do not trust: set imap.ca_file\"} 1",
             "embargo_last_fetch_timestamp_seconds 1795780740",
             "embargo_outbox_pending 2",
             "embargo_outbox_oldest_pending_age_seconds 120",
