@@ -48,17 +48,21 @@ pub enum Command {
     /// Examples:
     ///   embargo run
     ///   embargo --config ./embargo.toml run --once    # take in what waits, send, exit
+    #[command(verbatim_doc_comment)]
     Run {
         /// Process what is waiting, send what is due, then exit.
         #[arg(long)]
         once: bool,
     },
-    /// Check everything `run` would refuse, offline, and list every problem
-    /// with its file, line, key and fix (exit 0 only when `run` would start).
+    /// Check everything `run` would refuse, offline.
+    ///
+    /// Lists every problem with its file, line, key and fix; exit 0 only
+    /// when `run` would start. --connect also logs in to IMAP and SMTP.
     ///
     /// Examples:
     ///   embargo check-config
     ///   embargo --config /etc/embargo/embargo.toml check-config --connect
+    #[command(verbatim_doc_comment)]
     CheckConfig {
         /// Also log in to IMAP and SMTP (and the OAuth token endpoint) and
         /// explain each failure in plain words.
@@ -75,13 +79,16 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Is the daemon healthy? Exit 0 OK, 1 something needs attention (overdue
-    /// reports, failed or old outbox mail), 2 critical (daemon not running,
-    /// mailbox not connected). Works as a monitoring check.
+    /// Is the daemon healthy? A monitoring check.
+    ///
+    /// Exit 0 OK, 1 something needs attention (overdue reports, failed or
+    /// old outbox mail), 2 critical (daemon not running, mailbox not
+    /// connected).
     ///
     /// Examples:
     ///   embargo status
     ///   embargo status --json | jq .problems
+    #[command(verbatim_doc_comment)]
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -91,6 +98,7 @@ pub enum Command {
     ///
     /// Examples:
     ///   embargo backup /var/backups/embargo-$(date +%F).sqlite3
+    #[command(verbatim_doc_comment)]
     Backup {
         /// The new file to write (must not exist).
         path: PathBuf,
@@ -99,6 +107,7 @@ pub enum Command {
     ///
     /// Examples:
     ///   systemctl stop embargo && embargo restore /var/backups/embargo-2026-12-01.sqlite3
+    #[command(verbatim_doc_comment)]
     Restore {
         /// A file written by `embargo backup`.
         path: PathBuf,
@@ -109,6 +118,7 @@ pub enum Command {
     ///   embargo digest --dry-run
     ///   embargo digest --dry-run --html > digest.html
     ///   embargo digest --send
+    #[command(verbatim_doc_comment)]
     Digest {
         /// Print the digest (text; with --html the HTML part) instead of sending.
         #[arg(long, conflicts_with = "send")]
@@ -128,6 +138,7 @@ pub enum Command {
     /// Examples:
     ///   embargo hall-of-fame > hall-of-fame.md
     ///   embargo hall-of-fame --format html > /var/www/security/thanks.html
+    #[command(verbatim_doc_comment)]
     HallOfFame {
         /// md, html or json.
         #[arg(long, default_value = "md")]
@@ -137,6 +148,7 @@ pub enum Command {
     ///
     /// Examples:
     ///   embargo security-txt --sign > /var/www/.well-known/security.txt
+    #[command(verbatim_doc_comment)]
     SecurityTxt {
         /// Clearsign it with the team key.
         #[arg(long)]
@@ -149,6 +161,7 @@ pub enum Command {
     ///   embargo man reports | man -l -
     ///   embargo man embargo.toml | man -l -
     ///   embargo man --out target/man     # every page, in man1/ and man5/ (a MANPATH entry)
+    #[command(verbatim_doc_comment)]
     Man {
         /// A verb (`reports`, `advisory`, ...) or `embargo.toml`; none: embargo(1).
         page: Option<String>,
@@ -161,6 +174,7 @@ pub enum Command {
     /// Examples:
     ///   embargo completions bash > /etc/bash_completion.d/embargo
     ///   embargo completions zsh > ~/.zfunc/_embargo
+    #[command(verbatim_doc_comment)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -185,6 +199,7 @@ pub enum Command {
     /// Examples:
     ///   embargo messages --limit 20
     ///   embargo messages --json | jq '.[] | select(.kind == "failed")'
+    #[command(verbatim_doc_comment)]
     Messages {
         /// Print JSON.
         #[arg(long)]
@@ -204,6 +219,7 @@ pub enum AdvisoryCommand {
     /// Examples:
     ///   embargo advisory edit SEC-2026-0001
     ///   EDITOR=nano embargo advisory edit SEC-2026-0001
+    #[command(verbatim_doc_comment)]
     Edit {
         /// The report's tracking id, e.g. SEC-2026-0001.
         id: String,
@@ -213,6 +229,7 @@ pub enum AdvisoryCommand {
     /// Examples:
     ///   embargo advisory show SEC-2026-0001
     ///   embargo advisory show SEC-2026-0001 --json | jq .scores
+    #[command(verbatim_doc_comment)]
     Show {
         /// The report's tracking id.
         id: String,
@@ -225,6 +242,7 @@ pub enum AdvisoryCommand {
     /// Examples:
     ///   embargo advisory import SEC-2026-0001 advisory.toml
     ///   generate-advisory | embargo advisory import SEC-2026-0001 -
+    #[command(verbatim_doc_comment)]
     Import {
         /// The report's tracking id.
         id: String,
@@ -239,6 +257,7 @@ pub enum AdvisoryCommand {
     ///   embargo advisory export SEC-2026-0001 --format osv > osv.json
     ///   embargo advisory export SEC-2026-0001 --format md --draft
     ///   embargo advisory export --all --format csaf --out csaf/
+    #[command(verbatim_doc_comment)]
     Export {
         /// The report; or --all for every disclosed report.
         #[arg(required_unless_present = "all")]
@@ -262,6 +281,7 @@ pub enum AdvisoryCommand {
     /// Examples:
     ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --attach fix.patch
     ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --only "Debian Security"
+    #[command(verbatim_doc_comment)]
     NotifyDownstream(NotifyDownstreamArgs),
     /// Print the clearsigned public advisory (once disclosed), or with --pre
     /// the pre-disclosure notice: products, severity, release time, no details.
@@ -269,6 +289,7 @@ pub enum AdvisoryCommand {
     /// Examples:
     ///   embargo advisory announce SEC-2026-0001 --pre
     ///   embargo advisory announce SEC-2026-0001 > announcement.asc
+    #[command(verbatim_doc_comment)]
     Announce {
         /// The report's tracking id.
         id: String,
@@ -313,6 +334,7 @@ pub enum OauthCommand {
     ///
     /// Examples:
     ///   embargo oauth login
+    #[command(verbatim_doc_comment)]
     Login,
     /// Store a refresh token obtained elsewhere, read from standard input
     /// (for providers whose device flow does not grant the mail scopes, such
@@ -320,12 +342,14 @@ pub enum OauthCommand {
     ///
     /// Examples:
     ///   embargo oauth import < refresh-token.txt
+    #[command(verbatim_doc_comment)]
     Import,
     /// Refreshes the access token once and shows its expiry and scopes
     /// (never the token). Exit 1 when the provider refuses the refresh token.
     ///
     /// Examples:
     ///   embargo oauth status
+    #[command(verbatim_doc_comment)]
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -341,6 +365,7 @@ pub enum KeysCommand {
     /// Examples:
     ///   embargo keys list
     ///   embargo keys list --json | jq '.reporters[] | select(.status == "candidate")'
+    #[command(verbatim_doc_comment)]
     List {
         /// Print JSON: {"team": [...], "reporters": [...]}.
         #[arg(long)]
@@ -352,6 +377,7 @@ pub enum KeysCommand {
     ///
     /// Examples:
     ///   embargo keys accept researcher@example.org 0123456789ABCDEF0123456789ABCDEF01234567
+    #[command(verbatim_doc_comment)]
     Accept {
         /// The reporter's address.
         address: String,
@@ -362,17 +388,22 @@ pub enum KeysCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ReportsCommand {
-    /// The reports: soonest deadline first, with the next deadline in
-    /// local time (policy.timezone) or how overdue it is.
+    /// The reports, soonest deadline first.
+    ///
+    /// Each with its next deadline in local time (policy.timezone) or how
+    /// overdue it is.
     ///
     /// Examples:
     ///   embargo reports list --open
     ///   embargo reports list --overdue
     ///   embargo reports list --state new --state triaged --since 2026-12-01
     ///   embargo reports list --json | jq '.[] | select(.next_due.overdue)'
+    #[command(verbatim_doc_comment)]
     List(ListArgs),
-    /// Set a report's state: new, triaged, needs-info, fixing, fixed,
-    /// disclosed, accepted-risk, excluded, duplicate, invalid, withdrawn. Any
+    /// Set a report's state.
+    ///
+    /// new, triaged, needs-info, fixing, fixed, disclosed, accepted-risk,
+    /// excluded, duplicate, invalid or withdrawn. Any
     /// state past new stops the response clock; back to new from an excluded
     /// topic sends the acknowledgement. needs-info (from new or triaged)
     /// pauses the fix clock until the reporter's authenticated answer moves
@@ -382,6 +413,7 @@ pub enum ReportsCommand {
     ///   embargo reports state SEC-2026-0001 triaged
     ///   embargo reports state SEC-2026-0001 needs-info --note "Which version did you test?" --notify
     ///   embargo reports state SEC-2026-0001 accepted-risk --note "only with local root" --notify
+    #[command(verbatim_doc_comment)]
     State {
         /// The report's tracking id, e.g. SEC-2026-0001.
         id: String,
@@ -402,6 +434,7 @@ pub enum ReportsCommand {
     ///
     /// Examples:
     ///   embargo reports complex SEC-2026-0001
+    #[command(verbatim_doc_comment)]
     Complex {
         /// The report's tracking id.
         id: String,
@@ -411,6 +444,7 @@ pub enum ReportsCommand {
     /// Examples:
     ///   embargo reports fixed SEC-2026-0001 --notify
     ///   embargo reports fixed SEC-2026-0001 --date 2026-12-06
+    #[command(verbatim_doc_comment)]
     Fixed {
         /// The report's tracking id.
         id: String,
@@ -421,12 +455,15 @@ pub enum ReportsCommand {
         #[arg(long)]
         notify: bool,
     },
-    /// Send the reporter a message from the team (text from --file or stdin):
-    /// threaded, signed, encrypted when their key is known.
+    /// Send the reporter a message from the team.
+    ///
+    /// The text comes from --file or standard input; the mail is threaded,
+    /// signed, and encrypted when their key is known.
     ///
     /// Examples:
     ///   embargo reports reply SEC-2026-0001 --file answer.txt
     ///   echo "Thanks, we can reproduce it." | embargo reports reply SEC-2026-0001
+    #[command(verbatim_doc_comment)]
     Reply {
         /// The report's tracking id.
         id: String,
@@ -434,11 +471,14 @@ pub enum ReportsCommand {
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
-    /// Record the agreed disclosure date (refused beyond the policy's limits
-    /// unless --force, with the reason recorded).
+    /// Record the agreed disclosure date.
+    ///
+    /// Refused beyond the policy's limits unless --force, with the reason
+    /// recorded.
     ///
     /// Examples:
     ///   embargo reports disclose-on SEC-2026-0001 2027-03-01 --notify
+    #[command(verbatim_doc_comment)]
     DiscloseOn {
         /// The report's tracking id.
         id: String,
@@ -455,6 +495,7 @@ pub enum ReportsCommand {
     ///
     /// Examples:
     ///   embargo reports disclosed SEC-2026-0001 --notify
+    #[command(verbatim_doc_comment)]
     Disclosed {
         /// The report's tracking id.
         id: String,
@@ -463,14 +504,16 @@ pub enum ReportsCommand {
         #[arg(long)]
         notify: bool,
     },
-    /// Merge report ID into INTO (ID becomes a duplicate; its thread joins
-    /// INTO). With --notify its reporter hears that the issue is already
+    /// Merge report ID into OTHER: ID becomes a duplicate.
+    ///
+    /// Its thread joins OTHER. With --notify its reporter hears that the issue is already
     /// known and tracked, and hears again when it is fixed and disclosed;
     /// their credit wish stays with them and counts in the hall of fame.
     ///
     /// Examples:
     ///   embargo reports merge SEC-2026-0007 --into SEC-2026-0003
     ///   embargo reports merge SEC-2026-0007 --into SEC-2026-0003 --notify
+    #[command(verbatim_doc_comment)]
     Merge {
         /// The later report, which becomes a duplicate.
         id: String,
@@ -485,13 +528,15 @@ pub enum ReportsCommand {
         #[arg(long)]
         notify: bool,
     },
-    /// Record how the reporter wants to be credited in the hall of fame:
-    /// one of --name, --no-credit or --accept is needed.
+    /// Record how the reporter wants to be credited in the hall of fame.
+    ///
+    /// One of --name, --no-credit or --accept is needed.
     ///
     /// Examples:
     ///   embargo reports credit SEC-2026-0001 --name "Rita Researcher" --url https://rita.example
     ///   embargo reports credit SEC-2026-0001 --no-credit
     ///   embargo reports credit SEC-2026-0001 --accept
+    #[command(verbatim_doc_comment)]
     Credit {
         /// The report's tracking id.
         id: String,
@@ -513,14 +558,17 @@ pub enum ReportsCommand {
         #[arg(long)]
         accept: bool,
     },
-    /// The earlier reports (in every state) and published advisories most
-    /// like this one, best first, with the evidence they share: only those
-    /// at or above [triage] similar_threshold. Suggestions only; merging is
-    /// the team's decision (reports merge).
+    /// Earlier reports and published advisories like this one, with evidence.
+    ///
+    /// Reports in every state and [triage] known_advisories, best first,
+    /// with what they share; only those at or above [triage]
+    /// similar_threshold. Suggestions only; merging is the team's decision
+    /// (reports merge).
     ///
     /// Examples:
     ///   embargo reports similar SEC-2026-0012
     ///   embargo reports similar SEC-2026-0012 --json --limit 3
+    #[command(verbatim_doc_comment)]
     Similar {
         /// The tracking id, e.g. SEC-2026-0012.
         id: String,
@@ -536,6 +584,7 @@ pub enum ReportsCommand {
     /// Examples:
     ///   embargo reports show SEC-2026-0001
     ///   embargo reports show SEC-2026-0001 --json | jq .thread
+    #[command(verbatim_doc_comment)]
     Show {
         /// The tracking id, e.g. SEC-2026-0001.
         id: String,
@@ -590,6 +639,7 @@ pub enum ConfigCommand {
     /// Examples:
     ///   embargo config show
     ///   embargo config show --json | jq '.[] | select(.default | not)'
+    #[command(verbatim_doc_comment)]
     Show {
         /// Print JSON: [{"key", "value", "default"}].
         #[arg(long)]
