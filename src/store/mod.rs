@@ -56,7 +56,7 @@ use open::{busy_handler, enable_wal, restrict_permissions};
 pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
 use record::advance;
-pub use reports::{CreditProposal, EventRow, MessageRow, ReportDetail, ReportSummary};
+pub use reports::{CreditProposal, EventRow, MergedReport, MessageRow, ReportDetail, ReportSummary};
 pub use status::DaemonStatus;
 pub use team::{Credited, ExcludedReport, FailedMail};
 

@@ -50,6 +50,18 @@ pub struct ReportDetail {
     /// Similar reports and matching advisories, best first (filled in by
     /// `reports show`; suggestions, never decisions).
     pub similar: Vec<crate::similar::Suggestion>,
+    /// The reports merged into this one, with their reporters' credit.
+    pub merged: Vec<MergedReport>,
+}
+
+/// A report merged into another (`reports merge`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MergedReport {
+    pub id: String,
+    pub reporter: String,
+    /// "" (not known yet), "yes" or "no".
+    pub credit: String,
+    pub credit_name: String,
 }
 
 const MESSAGE_COLS: &str =
@@ -187,12 +199,27 @@ impl Store {
             })?
             .collect::<rusqlite::Result<_>>()?;
         let downstream = self.downstream_notices(&summary.id)?;
+        let merged = self
+            .conn()
+            .prepare(
+                "SELECT tracking_id, reporter, credit, credit_name FROM reports WHERE merged_into = ?1 ORDER BY id",
+            )?
+            .query_map([&summary.id], |r| {
+                Ok(MergedReport {
+                    id: r.get(0)?,
+                    reporter: r.get(1)?,
+                    credit: r.get(2)?,
+                    credit_name: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(Some(ReportDetail {
             summary,
             thread,
             events,
             downstream,
             similar: Vec::new(),
+            merged,
         }))
     }
 

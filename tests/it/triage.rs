@@ -314,6 +314,14 @@ fn similar_reports_advisories_needs_info_and_merge_end_to_end() {
     );
     assert!(readable(&reporter, told).contains(first), "names the report it joined");
     assert_eq!(show(&s, encrypted)["credit_name"], "Rita Researcher", "the wish stays");
+    assert_eq!(show(&s, first)["merged"][0]["credit_name"], "Rita Researcher");
+    let shown = String::from_utf8(s.embargo(&["reports", "show", first]).stdout).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "Merged here:  {encrypted} from {RESEARCHER}, credit as Rita Researcher"
+        )),
+        "{shown}"
+    );
     let fixed = s.embargo(&["reports", "fixed", first]);
     assert!(fixed.status.success(), "{}", String::from_utf8_lossy(&fixed.stderr));
     let fame = String::from_utf8(s.embargo(&["hall-of-fame"]).stdout).unwrap();
