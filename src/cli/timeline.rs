@@ -109,15 +109,7 @@ pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> Strin
     text.truncate(text.len() - "\nTimeline\n".len());
     text.push_str(&clocks(s, cal));
     text.push_str(&similar_lines(&d.similar));
-    for (i, m) in d.merged.iter().enumerate() {
-        let label = if i == 0 { "  Merged here:  " } else { "                " };
-        let credit = match m.credit.as_str() {
-            "yes" => format!(", credit as {}", crate::text::bounded(&m.credit_name)),
-            "no" => ", no credit".to_owned(),
-            _ => String::new(),
-        };
-        text.push_str(&format!("{label}{} from {}{credit}\n", m.id, m.reporter));
-    }
+    text.push_str(&merged_lines(&d.merged));
     text.push_str(&downstream_lines(&d.downstream));
     text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
@@ -239,6 +231,21 @@ fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
     }
     if !s.missing.is_empty() {
         t.push_str(&format!("  Missing:      {}\n", s.missing.join(", ")));
+    }
+    t
+}
+
+/// The reports merged into this one, with their reporters' credit.
+fn merged_lines(merged: &[crate::store::MergedReport]) -> String {
+    let mut t = String::new();
+    for (i, m) in merged.iter().enumerate() {
+        let label = if i == 0 { "  Merged here:  " } else { "                " };
+        let credit = match m.credit.as_str() {
+            "yes" => format!(", credit as {}", crate::text::bounded(&m.credit_name)),
+            "no" => ", no credit".to_owned(),
+            _ => String::new(),
+        };
+        t.push_str(&format!("{label}{} from {}{credit}\n", m.id, m.reporter));
     }
     t
 }
