@@ -34,6 +34,7 @@ mod list;
 mod man;
 mod ops;
 mod show;
+mod stored;
 mod talk;
 mod team;
 mod timeline;

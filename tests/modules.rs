@@ -1,7 +1,9 @@
 //! The module graph of `src/` stays acyclic: a top-level module (`src/x.rs`
 //! or `src/x/`) may use another only if that one does not, directly or
-//! through others, use it back. Read from the source text (`crate::name`
-//! paths, in `use` lines and inline), so it needs no build of its own.
+//! through others, use it back; and within a module, its files (`store/
+//! record.rs`, `store/outbox.rs`, ...) import each other without circles.
+//! Read from the source text (`crate::` and `super::` paths, in `use` lines
+//! and inline), so it needs no build of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -176,6 +178,141 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         graph.get_mut(&m).unwrap().extend(used);
     }
     graph
+}
+
+/// A file's module path under `src/` (`store/record.rs` → `store::record`,
+/// `cli/args/reports.rs` → `cli::args::reports`, `x/mod.rs` → `x`).
+fn path_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|l| l == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The files of one module that a file's code names: `super::x` (a
+/// sibling) and `crate::m::x::...` (the longest path that is a file).
+fn file_uses(code: &str, me: &[String], files: &BTreeSet<Vec<String>>) -> BTreeSet<Vec<String>> {
+    let mut out = BTreeSet::new();
+    let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect() };
+    let segments = |rest: &str| -> Vec<String> {
+        let mut segs = Vec::new();
+        let mut r = rest;
+        loop {
+            let w = ident(r);
+            if w.is_empty() {
+                break;
+            }
+            r = &r[w.len()..];
+            segs.push(w);
+            match r.strip_prefix("::") {
+                Some(next) => r = next,
+                None => break,
+            }
+        }
+        segs
+    };
+    let mut push = |path: Vec<String>| {
+        // The longest prefix that is a file of the same top-level module.
+        for k in (2..=path.len()).rev() {
+            let p = path[..k].to_vec();
+            if files.contains(&p) && p[0] == me[0] && p != me {
+                out.insert(p);
+                return;
+            }
+        }
+    };
+    for (i, _) in code.match_indices("super::") {
+        if code[..i].ends_with("super::") || code[..i].ends_with(char::is_alphanumeric) {
+            continue;
+        }
+        let mut parent = me[..me.len().saturating_sub(1)].to_vec();
+        let mut rest = &code[i + "super::".len()..];
+        while let Some(r) = rest.strip_prefix("super::") {
+            parent.pop();
+            rest = r;
+        }
+        let mut path = parent;
+        path.extend(segments(rest));
+        push(path);
+    }
+    for (i, _) in code.match_indices("crate::") {
+        if code[..i].ends_with(char::is_alphanumeric) {
+            continue;
+        }
+        push(segments(&code[i + "crate::".len()..]));
+    }
+    out
+}
+
+fn file_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let paths: BTreeSet<Vec<String>> = files.iter().map(|f| path_of(&src, f)).collect();
+    let mut graph = BTreeMap::new();
+    for f in &files {
+        let me = path_of(&src, f);
+        if me.len() < 2 || me.last().is_some_and(|l| l == "tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = match text.find("#[cfg(test)]\nmod tests {") {
+            Some(i) => &text[..i],
+            None => &text,
+        };
+        let used = file_uses(&code_only(text), &me, &paths);
+        graph.insert(me.join("::"), used.into_iter().map(|p| p.join("::")).collect());
+    }
+    graph
+}
+
+#[test]
+fn no_import_cycles_between_the_files_of_a_module() {
+    let g = file_graph();
+    assert!(g.contains_key("store::record"), "the file graph was read");
+    let found = cycles(&g);
+    let explain: Vec<String> = found
+        .iter()
+        .map(|scc| {
+            let edges: Vec<String> = scc
+                .iter()
+                .flat_map(|a| {
+                    g[a].iter()
+                        .filter(|b| scc.contains(b))
+                        .map(move |b| format!("{a} -> {b}"))
+                })
+                .collect();
+            format!("{{{}}}: {}", scc.join(", "), edges.join(", "))
+        })
+        .collect();
+    assert!(found.is_empty(), "import cycles between files:\n{}", explain.join("\n"));
+}
+
+#[test]
+fn the_file_parser_finds_what_it_should() {
+    let files: BTreeSet<Vec<String>> = [
+        vec!["store", "record"],
+        vec!["store", "outbox"],
+        vec!["store", "held"],
+        vec!["cli", "advisory"],
+    ]
+    .into_iter()
+    .map(|p| p.into_iter().map(str::to_owned).collect())
+    .collect();
+    let me: Vec<String> = vec!["store".into(), "record".into()];
+    let code = code_only(
+        "use super::outbox::enqueue;\nlet x = crate::store::held::f();\nuse crate::cli::advisory;\nsuper::Result",
+    );
+    let found: Vec<String> = file_uses(&code, &me, &files)
+        .into_iter()
+        .map(|p| p.join("::"))
+        .collect();
+    assert_eq!(found, ["store::held", "store::outbox"]);
 }
 
 #[test]

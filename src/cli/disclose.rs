@@ -14,8 +14,8 @@ use crate::store::{NewNotice, Store};
 
 /// The report and its advisory, checked against the reporter's wish.
 fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSummary, Advisory)> {
-    let r = super::advisory::report(store, id)?;
-    let (a, _) = super::advisory::checked(store, &r)?;
+    let r = super::stored::report(store, id)?;
+    let (a, _) = super::stored::checked(store, &r)?;
     Ok((r, a))
 }
 
@@ -123,7 +123,7 @@ pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&st
                 r.id
             );
         }
-        super::advisory::render(&store, cfg, &r, crate::advisory::export::Format::Md, false)?
+        super::stored::render(&store, cfg, &r, crate::advisory::export::Format::Md, false)?
     };
     out!("{}", crate::digest::publish::clearsign(&text, &team)?);
     Ok(ExitCode::SUCCESS)

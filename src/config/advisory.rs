@@ -1,23 +1,8 @@
 //! `[advisory]`: who publishes the advisories and where they live, for the
 //! exports (CSAF's publisher, CVE's vendor and CNA, links).
 
-use serde::Deserialize;
-
 use super::validate::Validator;
 use super::{ConfigError, SecurityTxtConfig, SmtpConfig};
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAdvisory {
-    publisher: Option<String>,
-    namespace: Option<String>,
-    vendor: Option<String>,
-    cna_org_id: Option<String>,
-    url: Option<String>,
-    github_repo: Option<String>,
-    md_template: Option<String>,
-    html_template: Option<String>,
-}
 
 /// The validated `[advisory]` table.
 #[derive(Debug, Clone)]
@@ -49,7 +34,7 @@ pub struct AdvisoryConfig {
 impl Validator<'_> {
     pub(super) fn advisory(
         &self,
-        r: RawAdvisory,
+        r: super::raw::RawAdvisory,
         smtp: &SmtpConfig,
         txt: &SecurityTxtConfig,
     ) -> Result<AdvisoryConfig, ConfigError> {

@@ -4,24 +4,8 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::ConfigError;
 use super::validate::Validator;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDisclosure {
-    max_embargo_days: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDownstream {
-    name: String,
-    address: String,
-    key: Option<String>,
-}
 
 /// `[disclosure]`.
 #[derive(Debug, Clone)]
@@ -50,7 +34,7 @@ pub struct Downstream {
 }
 
 impl Validator<'_> {
-    pub(super) fn disclosure(&self, r: RawDisclosure) -> Result<DisclosureConfig, ConfigError> {
+    pub(super) fn disclosure(&self, r: super::raw::RawDisclosure) -> Result<DisclosureConfig, ConfigError> {
         let days = r.max_embargo_days.unwrap_or(14);
         if !(1..=90).contains(&days) {
             return Err(self.err("disclosure", "max_embargo_days", "must be between 1 and 90"));
@@ -58,7 +42,7 @@ impl Validator<'_> {
         Ok(DisclosureConfig { max_embargo_days: days })
     }
 
-    pub(super) fn downstream(&self, list: Vec<RawDownstream>) -> Result<Vec<Downstream>, ConfigError> {
+    pub(super) fn downstream(&self, list: Vec<super::raw::RawDownstream>) -> Result<Vec<Downstream>, ConfigError> {
         let mut out: Vec<Downstream> = Vec::new();
         for (i, r) in list.into_iter().enumerate() {
             let key = |k: &str| format!("{k} (entry {})", i + 1);

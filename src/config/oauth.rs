@@ -4,8 +4,6 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::ConfigError;
 use super::validate::{Validator, is_loopback};
 
@@ -48,20 +46,6 @@ impl AuthMethod {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawOAuth {
-    provider: Option<String>,
-    tenant: Option<String>,
-    token_url: Option<String>,
-    device_authorization_url: Option<String>,
-    client_id: Option<String>,
-    client_secret_file: Option<String>,
-    scope: Option<String>,
-    refresh_token_file: Option<String>,
-    ca_file: Option<String>,
-}
-
 /// The validated `[oauth2]` table.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
@@ -93,7 +77,7 @@ const GOOGLE_SCOPE: &str = "https://mail.google.com/";
 impl Validator<'_> {
     pub(super) fn oauth(
         &self,
-        r: Option<RawOAuth>,
+        r: Option<super::raw::RawOAuth>,
         used_by: Option<&str>,
         store_dir: &std::path::Path,
     ) -> Result<Option<OAuthConfig>, ConfigError> {
@@ -159,7 +143,7 @@ impl Validator<'_> {
     }
 
     /// The URLs and scope a `provider` stands for.
-    fn preset(&self, r: &RawOAuth) -> Result<Preset, ConfigError> {
+    fn preset(&self, r: &super::raw::RawOAuth) -> Result<Preset, ConfigError> {
         Ok(match r.provider.as_deref() {
             None => (None, None, None),
             Some("microsoft") => {

@@ -30,12 +30,12 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) triage: RawTriage,
     #[serde(default)]
-    pub(super) advisory: super::advisory::RawAdvisory,
+    pub(super) advisory: RawAdvisory,
     #[serde(default)]
-    pub(super) disclosure: super::disclosure::RawDisclosure,
+    pub(super) disclosure: RawDisclosure,
     #[serde(default)]
-    pub(super) downstream: Vec<super::disclosure::RawDownstream>,
-    pub(super) oauth2: Option<super::oauth::RawOAuth>,
+    pub(super) downstream: Vec<RawDownstream>,
+    pub(super) oauth2: Option<RawOAuth>,
 }
 
 #[derive(Deserialize, Default)]
@@ -146,4 +146,49 @@ pub(super) struct RawTriage {
 
 pub(super) fn default_mailbox() -> String {
     "INBOX".to_owned()
+}
+
+/// `[oauth2]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOAuth {
+    pub(super) provider: Option<String>,
+    pub(super) tenant: Option<String>,
+    pub(super) token_url: Option<String>,
+    pub(super) device_authorization_url: Option<String>,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret_file: Option<String>,
+    pub(super) scope: Option<String>,
+    pub(super) refresh_token_file: Option<String>,
+    pub(super) ca_file: Option<String>,
+}
+
+/// `[advisory]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdvisory {
+    pub(super) publisher: Option<String>,
+    pub(super) namespace: Option<String>,
+    pub(super) vendor: Option<String>,
+    pub(super) cna_org_id: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) github_repo: Option<String>,
+    pub(super) md_template: Option<String>,
+    pub(super) html_template: Option<String>,
+}
+
+/// `[disclosure]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDisclosure {
+    pub(super) max_embargo_days: Option<u32>,
+}
+
+/// One `[[downstream]]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDownstream {
+    pub(super) name: String,
+    pub(super) address: String,
+    pub(super) key: Option<String>,
 }

@@ -195,7 +195,7 @@ impl Validator<'_> {
     /// `[oauth2]`, with what uses it and where the token file defaults to.
     fn oauth_section(
         &self,
-        r: Option<super::oauth::RawOAuth>,
+        r: Option<super::raw::RawOAuth>,
         imap: &ImapConfig,
         smtp: &SmtpConfig,
         store: &StoreConfig,
