@@ -10,8 +10,10 @@
 //! - [`message`]: parse raw mail with mail-parser.
 //! - [`openpgp`]: decrypt, verify, the team's and reporters' keys (sequoia).
 //! - [`trust`]: how the sender was proven (signature, the MTA's DMARC verdict).
-//! - [`triage`]: automatic mail, excluded topics, threading, credit wishes;
-//!   decides, never writes.
+//! - [`triage`]: automatic mail, excluded topics, threading, credit wishes,
+//!   what a report is missing; decides, never writes. [`similar`]: a
+//!   report's terms, how alike two reports are and why, published
+//!   advisories (the index lives in [`store`]).
 //! - [`relay`] and [`conversation`]: a team member's signed mail relayed to
 //!   the reporter; the team's replies and notices.
 //! - [`reply`]: templates and composing automatic replies (and
@@ -41,7 +43,8 @@
 //! `reply::Error`, `outbox::Error`, `config::ConfigError`,
 //! `probe::Failure`); `anyhow` is left at the edges: the CLI, the daemon's
 //! task loops, IMAP sessions and the digest. `tests/modules.rs` keeps the
-//! module graph free of cycles and its files and functions short.
+//! module graph (and the files within each module) free of cycles and its
+//! files and functions short.
 //! ARCHITECTURE.md is the map and its rules.
 #![forbid(unsafe_code)]
 
