@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::advisory::{Advisory, Score};
 use crate::config::Config;
-use crate::digest::mail::TeamMail;
 use crate::report::ReportSummary;
+use crate::teammail::TeamMail;
 
 /// `--release-at`: `2027-01-12 15:00 UTC`, `2027-01-12T15:00:00Z`, or any
 /// RFC 3339 time with an offset. Always read as UTC unless an offset says

@@ -35,6 +35,7 @@
 //! [`pipeline`] (what every stage needs, built from the config), [`fault`]
 //! (whose fault a failure is: the database's or the message's), [`config`],
 //! [`cli`], [`digest`] (alerts, the daily digest, the hall of fame),
+//! [`teammail`] (mail to the team and downstream, signed and encrypted),
 //! [`status`] and [`metrics`], [`heartbeat`], [`systemd`], [`timing`],
 //! [`tls`], [`probe`] (connection failures in plain words), [`secrets`],
 //! [`files`] (writing where another user may write), [`logging`].
@@ -78,6 +79,7 @@ pub mod similar;
 pub mod status;
 pub mod store;
 pub mod systemd;
+pub mod teammail;
 pub mod text;
 pub mod timing;
 pub mod tls;

@@ -12,11 +12,11 @@
 use sha2::Digest as _;
 
 use crate::conversation;
-use crate::digest::mail::{self, TeamMail};
 use crate::message::Inbound;
 use crate::openpgp::{Protection, SigState, bound_to};
 use crate::pipeline::Pipeline;
 use crate::store::{ReportRef, Store};
+use crate::teammail::{self as mail, TeamMail};
 use crate::triage::tracking_tags;
 use sequoia_openpgp::Cert;
 

@@ -125,7 +125,7 @@ pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&st
         }
         super::stored::render(&store, cfg, &r, crate::advisory::export::Format::Md, false)?
     };
-    out!("{}", crate::digest::publish::clearsign(&text, &team)?);
+    out!("{}", crate::openpgp::compose::clearsign(&text, &team)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -157,7 +157,7 @@ fn send_one(
     }
     let mail = disclose::notice_mail(cfg, notice, &d.name)?;
     let members: Vec<_> = cert.into_iter().collect();
-    let out = crate::digest::mail::build(&mail, &cfg.smtp.from, &d.address, team, &members)?;
+    let out = crate::teammail::build(&mail, &cfg.smtp.from, &d.address, team, &members)?;
     let encrypted = !members.is_empty();
     store.record_downstream_notice(
         notice.tracking_id,

@@ -75,7 +75,7 @@ pub fn security_txt(cfg: &Config, sign: bool) -> anyhow::Result<ExitCode> {
     out!(
         "{}",
         if sign {
-            digest::publish::clearsign(&text, &team)?
+            crate::openpgp::compose::clearsign(&text, &team)?
         } else {
             text
         }

@@ -11,12 +11,12 @@ use sequoia_openpgp::Cert;
 use sequoia_openpgp::parse::Parse as _;
 use serde::Serialize;
 
-use super::mail::{self, TeamMail};
 use crate::config::Config;
 use crate::message::Inbound;
 use crate::openpgp::{Protection, SigState, TeamKeys};
 use crate::policy::{self, Calendar, Promises};
 use crate::store::ComposeMany;
+use crate::teammail::{self as mail, TeamMail};
 
 /// How much of a report's text an alert quotes: what a person reads before
 /// deciding to open the report; the rest is one command away.

@@ -3,7 +3,6 @@
 //! under `config/`, and sent as team mail (`mail`).
 
 pub mod alert;
-pub mod mail;
 pub mod publish;
 
 use jiff::Timestamp;
@@ -393,7 +392,7 @@ pub fn queue(
     let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
     d.suggest(store, cfg.triage.similar_threshold, &known)?;
     d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
-    if !mail::encrypts(team, members) {
+    if !crate::teammail::encrypts(team, members) {
         d.redact_encrypted();
     }
     if d.is_empty() && !cfg.digest.send_empty && !force {
@@ -410,7 +409,7 @@ pub fn queue(
         d.new_reports.len(),
         d.awaiting.len()
     );
-    let m = mail::TeamMail {
+    let m = crate::teammail::TeamMail {
         kind: "digest",
         outer_subject: format!("[{}] Daily digest {date}", cfg.policy.tracking_prefix),
         subject,
@@ -423,7 +422,7 @@ pub fn queue(
         .team
         .notify
         .iter()
-        .map(|to| mail::build(&m, &cfg.smtp.from, to, team, members))
+        .map(|to| crate::teammail::build(&m, &cfg.smtp.from, to, team, members))
         .collect::<anyhow::Result<Vec<_>>>()?;
     store.enqueue_team_mail(None, &outs)?;
     store.digest_sent(now)?;

@@ -1,9 +1,6 @@
 //! What the policy promises publicly: the hall of fame and security.txt.
 
-use std::io::Write as _;
-
 use jiff::Timestamp;
-use sequoia_openpgp::serialize::stream::{Message, Signer};
 
 use crate::config::Config;
 use crate::openpgp::TeamKeys;
@@ -75,19 +72,4 @@ pub fn security_txt(cfg: &Config, team: &TeamKeys, now: Timestamp) -> String {
         }
     }
     out
-}
-
-/// The same, clearsigned with the team key (RFC 9116 §2.3).
-pub fn clearsign(text: &str, team: &TeamKeys) -> anyhow::Result<String> {
-    let signer = team
-        .signer()
-        .ok_or_else(|| anyhow::anyhow!("no team signing key is configured ([openpgp] keys)"))?;
-    let mut out = Vec::new();
-    {
-        let message = Message::new(&mut out);
-        let mut w = Signer::new(message, signer)?.cleartext().build()?;
-        w.write_all(text.as_bytes())?;
-        w.finalize()?;
-    }
-    Ok(String::from_utf8(out)?)
 }

@@ -142,3 +142,19 @@ fn crlf(data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// `text` clearsigned with the team key (security.txt, RFC 9116 §2.3;
+/// the advisory announcements).
+pub fn clearsign(text: &str, team: &super::TeamKeys) -> anyhow::Result<String> {
+    let signer = team
+        .signer()
+        .ok_or_else(|| anyhow::anyhow!("no team signing key is configured ([openpgp] keys)"))?;
+    let mut out = Vec::new();
+    {
+        let message = Message::new(&mut out);
+        let mut w = Signer::new(message, signer)?.cleartext().build()?;
+        w.write_all(text.as_bytes())?;
+        w.finalize()?;
+    }
+    Ok(String::from_utf8(out)?)
+}

@@ -1,5 +1,7 @@
-//! Mail to the team (alerts, digests): plain text or multipart/alternative,
-//! signed with the team key, encrypted to the members' keys when configured.
+//! Mail from embargo to people who are not reporters (the team's alerts
+//! and digests, relay explanations, downstream notices): plain text or
+//! multipart/alternative, signed with the team key, encrypted to the
+//! recipients' keys when configured.
 
 use std::time::SystemTime;
 
