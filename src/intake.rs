@@ -38,15 +38,15 @@ pub struct Arrival<'a> {
 /// Takes one message through the pipeline. An error means the store could
 /// not be written (the message stays unprocessed on the server); anything
 /// wrong with the message itself is recorded, never returned.
-pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault::Result<Recorded> {
+pub fn intake(store: &mut Store, p: &Pipeline, arrival: &Arrival<'_>) -> crate::fault::Result<Recorded> {
     #[cfg(debug_assertions)]
-    crate::fault::abort_if_injected(a.raw);
+    crate::fault::abort_if_injected(arrival.raw);
     let started = Instant::now();
-    let parsed = message::parse(a.raw);
+    let parsed = message::parse(arrival.raw);
     timing::add(Stage::Parse, started);
     let parsed = match parsed {
         Ok(m) => m,
-        Err(e) => return record_failure(store, p, a, None, &format!("unparseable: {e}")),
+        Err(e) => return record_failure(store, p, arrival, None, &format!("unparseable: {e}")),
     };
     let started = Instant::now();
     tracing::Span::current().record("message_id", parsed.message_id.as_str());
@@ -63,7 +63,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
         known: known.clone(),
         max_decrypted_size: p.max_decrypted_size,
     };
-    let opened = openpgp::open(a.raw, parsed, &ctx);
+    let opened = openpgp::open(arrival.raw, parsed, &ctx);
     timing::add(Stage::OpenPgp, started);
     let (mut msg, protection) = (opened.msg, opened.protection);
     let from = msg.from_addr.as_deref().unwrap_or_default();
@@ -77,14 +77,14 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     let kept = budget::bound(
         store,
         &p.config.store,
-        a.raw.len() as u64,
+        arrival.raw.len() as u64,
         &msg.body_text,
         auth.proven(),
     )?;
     if let Some(text) = kept.text {
         msg.body_text = text;
     }
-    let mut row = inbound_row(&msg, a);
+    let mut row = inbound_row(&msg, arrival);
     row.auth = auth;
     if !kept.raw {
         row.raw = None;
@@ -109,9 +109,9 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
     // before `Store::record`, whose own transaction is all it needs (and the
     // backlog path stays one BEGIN..COMMIT per message).
     let recorded = if from_member {
-        store.atomic(|store| decide_and_record(store, p, a, &msg, &protection, keys, &row))?
+        store.atomic(|store| decide_and_record(store, p, arrival, &msg, &protection, keys, &row))?
     } else {
-        decide_and_record(store, p, a, &msg, &protection, keys, &row)?
+        decide_and_record(store, p, arrival, &msg, &protection, keys, &row)?
     };
     tracing::info!(message_id = %msg.message_id, encrypted = protection.encrypted,
         signature = protection.signature.as_str(), outcome = ?recorded, "recorded");
@@ -121,7 +121,7 @@ pub fn intake(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault:
 /// What one message walking from triage to the store sees.
 struct Walk<'a, 'r> {
     p: &'a Pipeline,
-    a: &'a Arrival<'r>,
+    arrival: &'a Arrival<'r>,
     msg: &'a Inbound,
     protection: &'a Protection,
     row: &'a InboundRow<'r>,
@@ -130,7 +130,7 @@ struct Walk<'a, 'r> {
 fn decide_and_record(
     store: &mut Store,
     p: &Pipeline,
-    a: &Arrival<'_>,
+    arrival: &Arrival<'_>,
     msg: &Inbound,
     protection: &Protection,
     keys: SenderKeys,
@@ -164,7 +164,7 @@ fn decide_and_record(
     let reporter_cert = keys.reporter_cert;
     let w = Walk {
         p,
-        a,
+        arrival,
         msg,
         protection,
         row,
@@ -195,7 +195,7 @@ fn decide_and_record(
     };
     timing::add(Stage::Triage, started);
     let started = Instant::now();
-    let recorded = store.record(a.source.as_ref(), row, disposition, &p.me.prefix)?;
+    let recorded = store.record(arrival.source.as_ref(), row, disposition, &p.me.prefix)?;
     timing::add(Stage::Record, started);
     Ok(recorded)
 }
@@ -236,7 +236,7 @@ impl<'a> Walk<'a, '_> {
         let (reopen, reopen_held, credit) = if from_team {
             (None, None, None)
         } else {
-            let r = Replier::new(store, p, self.a, msg, protection, reporter_cert, proven)?;
+            let r = Replier::new(store, p, self.arrival, msg, protection, reporter_cert, proven)?;
             // Past the limit the acknowledgement of a reopened report is
             // held for the combined one, as a new report's is.
             let held = r.over_limit.is_some().then(|| {
@@ -333,7 +333,15 @@ impl<'a> Walk<'a, '_> {
         if let Some((topic, hits)) = &excluded {
             notes.push(format!("excluded topic {topic}: matched {}", hits.join(", ")));
         }
-        let mut r = Replier::new(store, p, self.a, msg, protection, reporter_cert, self.row.auth.proven())?;
+        let mut r = Replier::new(
+            store,
+            p,
+            self.arrival,
+            msg,
+            protection,
+            reporter_cert,
+            self.row.auth.proven(),
+        )?;
         if from_team {
             r.no_reply = Some("from a team member".to_owned());
         }
@@ -355,7 +363,7 @@ impl<'a> Walk<'a, '_> {
         };
         // No alerts for excluded mail, team mail, or history imported on the
         // first start.
-        let alerts = if excluded.is_some() || from_team || imported_old(self.a) {
+        let alerts = if excluded.is_some() || from_team || imported_old(self.arrival) {
             Box::new(|_: &str| Ok(Vec::new()))
         } else {
             self.alerts(store)?
@@ -395,9 +403,9 @@ impl<'a> Walk<'a, '_> {
             &p.from,
             crate::digest::alert::NewReport {
                 msg: self.msg,
-                raw: self.a.raw,
+                raw: self.arrival.raw,
                 protection: self.protection,
-                received: self.a.internal_date.unwrap_or_else(Timestamp::now),
+                received: self.arrival.internal_date.unwrap_or_else(Timestamp::now),
                 excluded_today,
                 missing: self.row.missing.clone(),
                 similar,
@@ -410,14 +418,14 @@ impl<'a> Walk<'a, '_> {
 /// reply to a report's reporter it joins the report's thread and counts as
 /// the team's response (the response clock stops, a new report becomes
 /// triaged); anything else only moves the folder position. Never answered.
-pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::fault::Result<Option<Recorded>> {
+pub fn intake_sent(store: &mut Store, p: &Pipeline, arrival: &Arrival<'_>) -> crate::fault::Result<Option<Recorded>> {
     let skip = |store: &mut Store| -> crate::fault::Result<Option<Recorded>> {
-        if let Some(s) = &a.source {
+        if let Some(s) = &arrival.source {
             store.advance(s)?;
         }
         Ok(None)
     };
-    let Ok(parsed) = message::parse(a.raw) else {
+    let Ok(parsed) = message::parse(arrival.raw) else {
         return skip(store);
     };
     // A reply encrypted to the reporter and to us (encrypt-to-self) is
@@ -427,12 +435,12 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         known: Vec::new(),
         max_decrypted_size: p.max_decrypted_size,
     };
-    let opened = openpgp::open(a.raw, parsed, &ctx);
+    let opened = openpgp::open(arrival.raw, parsed, &ctx);
     let msg = opened.msg;
     let Some((report, how)) = triage::sent_reply(&msg, &p.me, &*store)? else {
         return skip(store);
     };
-    let mut row = inbound_row(&msg, a);
+    let mut row = inbound_row(&msg, arrival);
     row.encrypted = opened.protection.encrypted;
     row.signature = opened.protection.signature.as_str().to_owned();
     row.decryption = opened
@@ -442,7 +450,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         .map(|f| f.to_string())
         .unwrap_or_default();
     row.auth = crate::trust::Auth::Login;
-    let d = Disposition::FollowUp(FollowUp {
+    let followup = Disposition::FollowUp(FollowUp {
         report_id: report.id,
         how,
         from_team: true,
@@ -454,7 +462,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, a: &Arrival<'_>) -> crate::f
         downstream: None,
         answered: None,
     });
-    let recorded = store.record(a.source.as_ref(), &row, d, &p.me.prefix)?;
+    let recorded = store.record(arrival.source.as_ref(), &row, followup, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");
     Ok(Some(recorded))
 }
@@ -472,23 +480,23 @@ fn examine(msg: &Inbound, products: &[String]) -> (Vec<crate::similar::Term>, Ve
     (terms, missing)
 }
 
-fn inbound_row<'a>(msg: &'a Inbound, a: &Arrival<'a>) -> InboundRow<'a> {
+fn inbound_row<'a>(msg: &'a Inbound, arrival: &Arrival<'a>) -> InboundRow<'a> {
     InboundRow {
         message_id: msg.message_id.clone(),
         from_addr: msg.from_addr.clone().unwrap_or_default(),
         subject: msg.subject.clone(),
         date: msg.date,
-        received_at: a.internal_date,
+        received_at: arrival.internal_date,
         size: msg.size as u64,
-        raw: Some(a.raw),
+        raw: Some(arrival.raw),
         body: &msg.body_text,
         ..InboundRow::default()
     }
 }
 
 /// Mail that arrived before embargo's first start on this mailbox.
-fn imported_old(a: &Arrival<'_>) -> bool {
-    matches!((a.ack_after, a.internal_date), (Some(cutoff), Some(at)) if at < cutoff)
+fn imported_old(arrival: &Arrival<'_>) -> bool {
+    matches!((arrival.ack_after, arrival.internal_date), (Some(cutoff), Some(at)) if at < cutoff)
 }
 
 /// What became of a team member's mail at the relay.

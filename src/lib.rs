@@ -17,7 +17,7 @@
 //! - [`relay`] and [`conversation`]: a team member's signed mail relayed to
 //!   the reporter; the team's replies and notices.
 //! - [`reply`]: templates and composing automatic replies (and
-//!   [`combine`]: acknowledgements held past the per-sender limit, merged).
+//!   [`held_acks`]: acknowledgements held past the per-sender limit, merged).
 //! - [`store`]: SQLite, migrations; the only module that speaks SQL. One
 //!   transaction per inbound message records its decision, its replies (in
 //!   the outbox) and the IMAP position.
@@ -51,7 +51,6 @@
 
 pub mod advisory;
 pub mod cli;
-pub mod combine;
 pub mod config;
 pub mod conversation;
 pub mod daemon;
@@ -60,6 +59,7 @@ pub mod disclose;
 pub mod fault;
 pub mod files;
 pub mod heartbeat;
+pub mod held_acks;
 pub mod intake;
 pub mod logging;
 pub mod mailbox;

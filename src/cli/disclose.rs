@@ -15,8 +15,8 @@ use crate::store::{NewNotice, Store};
 /// The report and its advisory, checked against the reporter's wish.
 fn advisory(store: &Store, id: &str) -> anyhow::Result<(crate::report::ReportSummary, Advisory)> {
     let r = super::stored::report(store, id)?;
-    let (a, _) = super::stored::checked(store, &r)?;
-    Ok((r, a))
+    let (advisory, _) = super::stored::checked(store, &r)?;
+    Ok((r, advisory))
 }
 
 pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &str) -> anyhow::Result<ExitCode> {
@@ -24,7 +24,7 @@ pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &
     if cfg.downstream.is_empty() {
         anyhow::bail!("no [[downstream]] recipients in {}", cfg.file.display());
     }
-    let (r, a) = advisory(&store, &q.id)?;
+    let (r, adv) = advisory(&store, &q.id)?;
     if r.state == ReportState::Disclosed {
         anyhow::bail!("{} is disclosed already: nothing is under embargo", r.id);
     }
@@ -46,7 +46,7 @@ pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &
         team: &team,
         notice: Notice {
             tracking_id: &r.id,
-            advisory: &a,
+            advisory: &adv,
             release_at,
             attachments: &attachments,
         },
@@ -94,7 +94,7 @@ pub(super) fn notify_downstream(cfg: &Config, q: &NotifyDownstreamArgs, actor: &
 
 pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = super::open_store(cfg, crate::store::Access::ReadOnly)?;
-    let (r, a) = advisory(&store, id)?;
+    let (r, adv) = advisory(&store, id)?;
     let team = TeamKeys::load(&cfg.openpgp.keys, cfg.openpgp.passphrase.as_deref())?;
     let text = if pre {
         if r.state == ReportState::Disclosed {
@@ -114,7 +114,7 @@ pub(super) fn announce(cfg: &Config, id: &str, pre: bool, release_at: Option<&st
                     anyhow::anyhow!("{}: no release time yet: --release-at \"2027-01-12 15:00 UTC\"", r.id)
                 })?,
         };
-        disclose::pre_announcement(cfg, &r, &a, at)?
+        disclose::pre_announcement(cfg, &r, &adv, at)?
     } else {
         if r.state != ReportState::Disclosed {
             anyhow::bail!(

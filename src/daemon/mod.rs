@@ -168,7 +168,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     {
         let p = shared.pipeline();
         let mut store = lock(&shared.store)?;
-        crate::combine::combine_due(&mut store, &p, Timestamp::now())?;
+        crate::held_acks::queue_due(&mut store, &p, Timestamp::now())?;
     }
     let transport = outbox::transport(&shared.cfg.smtp, shared.tokens.clone())?;
     let started = std::time::Instant::now();
@@ -285,14 +285,14 @@ async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
     }
 }
 
-/// Combined acknowledgements (`crate::combine`) when they are due: checked
+/// Combined acknowledgements (`crate::held_acks`) when they are due: checked
 /// every minute at most, or sooner when the next one is due.
 async fn combined_acks(shared: Shared, shutdown: CancellationToken) {
     loop {
         let result = (|| -> anyhow::Result<Option<Timestamp>> {
             let p = shared.pipeline();
             let mut store = lock(&shared.store)?;
-            if crate::combine::combine_due(&mut store, &p, Timestamp::now())? > 0 {
+            if crate::held_acks::queue_due(&mut store, &p, Timestamp::now())? > 0 {
                 shared.outbox_wake.notify_one();
             }
             Ok(store.held_next_due()?)

@@ -185,7 +185,7 @@ pub fn build(
 ) -> anyhow::Result<Digest> {
     let created: std::collections::HashMap<String, String> = store.created_at()?.into_iter().collect();
     let soon = cal.add_days(now, 14);
-    let mut d = Digest {
+    let mut digest = Digest {
         generated_at: crate::store::ts(now),
         since: since.map(crate::store::ts),
         team: team.to_owned(),
@@ -212,7 +212,7 @@ pub fn build(
         policy::annotate(&mut r, cal, promises, now);
         let mine: Vec<&DownstreamNotice> = notices.iter().filter(|(id, _)| *id == r.id).map(|(_, n)| n).collect();
         if let Some(note) = downstream_note(&mine, soon) {
-            d.downstream.push(row(&r, note));
+            digest.downstream.push(row(&r, note));
         }
         if r.excluded_topic.is_some() && r.state == ReportState::Excluded {
             continue;
@@ -221,13 +221,13 @@ pub fn build(
             .get(&r.id)
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
-        d.file(&r, is_new, soon, now, cal);
+        digest.file(&r, is_new, soon, now, cal);
         if let Some(since) = parse(&r.waiting_since) {
-            d.waiting(&r, since, now, cal, promises.needs_info_close_days);
+            digest.waiting(&r, since, now, cal, promises.needs_info_close_days);
         }
     }
-    d.localize(cal);
-    Ok(d)
+    digest.localize(cal);
+    Ok(digest)
 }
 
 impl Digest {
@@ -381,7 +381,7 @@ pub fn queue(
 ) -> anyhow::Result<bool> {
     let since = store.digest_last_sent()?;
     let team_name = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
-    let mut d = build(
+    let mut digest = build(
         store,
         &cfg.policy.calendar,
         &cfg.policy.promises,
@@ -390,24 +390,24 @@ pub fn queue(
         now,
     )?;
     let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
-    d.suggest(store, cfg.triage.similar_threshold, &known)?;
-    d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
+    digest.suggest(store, cfg.triage.similar_threshold, &known)?;
+    digest.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
     if !crate::teammail::encrypts(team, members) {
-        d.redact_encrypted();
+        digest.redact_encrypted();
     }
-    if d.is_empty() && !cfg.digest.send_empty && !force {
+    if digest.is_empty() && !cfg.digest.send_empty && !force {
         store.digest_sent(now)?;
         tracing::info!("digest skipped: nothing to say");
         return Ok(false);
     }
-    let (text, html) = render(cfg, &d)?;
+    let (text, html) = render(cfg, &digest)?;
     let date = now.to_zoned(cfg.policy.calendar.tz.clone()).date();
     let subject = format!(
         "[{}] Daily digest {date}: {} overdue, {} new, {} awaiting a response",
         cfg.policy.tracking_prefix,
-        d.overdue.len(),
-        d.new_reports.len(),
-        d.awaiting.len()
+        digest.overdue.len(),
+        digest.new_reports.len(),
+        digest.awaiting.len()
     );
     let m = crate::teammail::TeamMail {
         kind: "digest",

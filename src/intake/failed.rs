@@ -13,38 +13,38 @@ use crate::store::{Disposition, InboundRow, Recorded, Store};
 pub fn intake_oversize(
     store: &mut Store,
     p: &Pipeline,
-    a: &Arrival<'_>,
+    arrival: &Arrival<'_>,
     size: u64,
     limit: u64,
 ) -> crate::fault::Result<Recorded> {
-    let parsed = message::parse(a.raw).ok();
+    let parsed = message::parse(arrival.raw).ok();
     let reason =
         format!("oversize: {size} bytes, above imap.max_message_size ({limit}); left on the server and flagged");
-    record_failure(store, p, a, parsed.as_ref(), &reason)
+    record_failure(store, p, arrival, parsed.as_ref(), &reason)
 }
 
 /// Records a tombstone for a message that could not be handled.
 pub fn record_failure(
     store: &mut Store,
     p: &Pipeline,
-    a: &Arrival<'_>,
+    arrival: &Arrival<'_>,
     msg: Option<&Inbound>,
     reason: &str,
 ) -> crate::fault::Result<Recorded> {
     let cut_text: String;
     let mut row = match msg {
-        Some(m) => inbound_row(m, a),
+        Some(m) => inbound_row(m, arrival),
         None => InboundRow {
-            message_id: format!("<failed-{}@embargo.invalid>", failure_id(a)),
-            size: a.raw.len() as u64,
-            received_at: a.internal_date,
-            raw: Some(a.raw),
+            message_id: format!("<failed-{}@embargo.invalid>", failure_id(arrival)),
+            size: arrival.raw.len() as u64,
+            received_at: arrival.internal_date,
+            raw: Some(arrival.raw),
             ..InboundRow::default()
         },
     };
-    row.size = row.size.max(a.raw.len() as u64);
+    row.size = row.size.max(arrival.raw.len() as u64);
     // Whoever sent it is unknown: it counts against the hourly budget.
-    let kept = budget::bound(store, &p.config.store, a.raw.len() as u64, row.body, false)?;
+    let kept = budget::bound(store, &p.config.store, arrival.raw.len() as u64, row.body, false)?;
     if let Some(text) = kept.text {
         cut_text = text;
         row.body = &cut_text;
@@ -55,11 +55,11 @@ pub fn record_failure(
     (row.cut, row.charged) = (kept.note, kept.charged);
     tracing::warn!(
         reason,
-        uid = a.source.as_ref().map(|s| s.uid),
+        uid = arrival.source.as_ref().map(|s| s.uid),
         "message recorded as failed"
     );
     Ok(store.record(
-        a.source.as_ref(),
+        arrival.source.as_ref(),
         &row,
         Disposition::Failed {
             reason: reason.to_owned(),
@@ -68,8 +68,8 @@ pub fn record_failure(
     )?)
 }
 
-fn failure_id(a: &Arrival<'_>) -> String {
-    match &a.source {
+fn failure_id(arrival: &Arrival<'_>) -> String {
+    match &arrival.source {
         Some(s) => {
             format!(
                 "{}-{}-{}",

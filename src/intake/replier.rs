@@ -39,7 +39,7 @@ impl<'a> Replier<'a> {
     pub(super) fn new(
         store: &Store,
         p: &'a Pipeline,
-        a: &Arrival<'_>,
+        arrival: &Arrival<'_>,
         msg: &'a Inbound,
         protection: &Protection,
         cert: Option<Cert>,
@@ -50,7 +50,7 @@ impl<'a> Replier<'a> {
             // Triage already sorted these out as automatic mail.
             _ => String::new(),
         };
-        let received = a.internal_date.unwrap_or_else(Timestamp::now);
+        let received = arrival.internal_date.unwrap_or_else(Timestamp::now);
         let encrypt = cert.is_some() && p.team.signer().is_some();
         // Anyone can resend a captured ciphertext with their own From,
         // Return-Path and key: what arrived encrypted (even the protected
@@ -82,7 +82,7 @@ impl<'a> Replier<'a> {
             topic: String::new(),
             missing: Vec::new(),
         };
-        let no_reply = no_reply_reason(a, &return_path);
+        let no_reply = no_reply_reason(arrival, &return_path);
         let over_limit = match no_reply {
             Some(_) => None,
             None => over_limit(store, p, msg, &return_path, proven)?,
@@ -140,9 +140,9 @@ impl<'a> Replier<'a> {
 }
 
 /// Why this message gets no automatic reply, if it gets none.
-fn no_reply_reason(a: &Arrival<'_>, return_path: &str) -> Option<String> {
-    let received = a.internal_date.unwrap_or_else(Timestamp::now);
-    if let Some(cutoff) = a.ack_after
+fn no_reply_reason(arrival: &Arrival<'_>, return_path: &str) -> Option<String> {
+    let received = arrival.internal_date.unwrap_or_else(Timestamp::now);
+    if let Some(cutoff) = arrival.ack_after
         && received < cutoff
     {
         return Some(format!(

@@ -1,6 +1,6 @@
 //! The combined acknowledgement's text (`reply.combined_ack_template`, or
 //! `config/ack-combined.txt` built in): one mail listing every report of an
-//! address whose acknowledgements were held (`crate::combine` queues it).
+//! address whose acknowledgements were held (`crate::held_acks` queues it).
 
 use serde::Serialize;
 

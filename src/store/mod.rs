@@ -19,6 +19,7 @@ mod attempt;
 mod backup;
 mod budget;
 mod conversation;
+mod daemon_status;
 mod downstream;
 mod error;
 mod event;
@@ -32,7 +33,6 @@ mod record;
 mod reports;
 mod similar;
 mod state;
-mod status;
 mod team;
 mod wishes;
 
@@ -44,6 +44,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use advisory::StoredAdvisory;
 pub use conversation::Thread;
+pub use daemon_status::DaemonStatus;
 pub use downstream::{DownstreamNotice, NewNotice};
 pub use error::{Error, Result};
 pub(crate) use event::Event;
@@ -57,7 +58,6 @@ pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
 use record::advance;
 pub use reports::{CreditProposal, EventRow, MergedReport, MessageRow, ReportDetail, ReportSummary};
-pub use status::DaemonStatus;
 pub use team::{Credited, ExcludedReport, FailedMail};
 
 pub fn parse_ts(s: &str) -> Option<Timestamp> {

@@ -14,7 +14,7 @@ use crate::reply::{self, Crypto, ReplyTo};
 use crate::store::{HeldGroup, Store};
 
 /// Queues the combined acknowledgements that are due. Returns how many.
-pub fn combine_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::Result<usize> {
+pub fn queue_due(store: &mut Store, p: &Pipeline, now: Timestamp) -> anyhow::Result<usize> {
     let groups = store.held_acks_due(now)?;
     let after = SignedDuration::from_secs(p.config.reply.combine_after_secs as i64);
     for g in &groups {
