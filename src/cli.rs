@@ -30,6 +30,7 @@ mod advisory;
 mod args;
 mod check;
 mod disclose;
+mod json;
 mod list;
 mod man;
 mod ops;
@@ -283,7 +284,10 @@ fn keys_list(cfg: &config::Config, json: bool) -> anyhow::Result<ExitCode> {
     let team = team.info();
     let mut out = std::io::stdout().lock();
     if json {
-        let v = serde_json::json!({ "team": team, "reporters": reporters });
+        let v = json::Keys {
+            team: team.iter().map(json::TeamKey::from).collect(),
+            reporters: reporters.iter().map(json::LearnedKey::from).collect(),
+        };
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -38,7 +38,8 @@ pub(super) fn list(store: &Store, cfg: &Config, args: &ListArgs) -> anyhow::Resu
         .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&reports)?)?;
+        let view: Vec<super::json::Report<'_>> = reports.iter().map(super::json::Report::from).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if reports.is_empty() {

@@ -106,7 +106,8 @@ pub(super) fn messages(cfg: &Config, json: bool, limit: u32) -> anyhow::Result<E
     let rows = store.unreported_messages(limit)?;
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        let view: Vec<super::json::Message<'_>> = rows.iter().map(super::json::Message::from).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&view)?)?;
     } else {
         for m in rows {
             let line = format!(

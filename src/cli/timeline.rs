@@ -23,7 +23,7 @@ pub(super) fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) ->
     d.similar = store.suggest_for(id, cfg.triage.similar_threshold, &known, 5)?;
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&super::json::Detail::from(&d))?)?;
     } else {
         write!(out, "{}", terminal_safe(&render_timeline(&d, &cfg.policy.calendar)))?;
     }
@@ -41,7 +41,8 @@ pub(super) fn similar(
     let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
     let found = store.suggest_for(id, cfg.triage.similar_threshold, &known, limit)?;
     if json {
-        outln!("{}", serde_json::to_string_pretty(&found)?);
+        let view: Vec<super::json::Suggestion<'_>> = found.iter().map(super::json::Suggestion::from).collect();
+        outln!("{}", serde_json::to_string_pretty(&view)?);
     } else if found.is_empty() {
         outln!(
             "{id}: nothing similar at or above {:.2} ([triage] similar_threshold)",
