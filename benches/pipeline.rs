@@ -526,7 +526,7 @@ fn prefill_db(path: &Path, n: usize) {
             // scan them.
             compose: Box::new(move |tracking| {
                 Ok(Some(embargo::store::Outgoing {
-                    kind: "ack".into(),
+                    kind: embargo::store::MailKind::Ack,
                     recipient: format!("p{i}@example.test"),
                     envelope_from: String::new(),
                     message_id: format!("<ack-pre{i}@bench>"),

@@ -398,20 +398,8 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             date,
             notify,
             force,
-        } => {
-            talk::disclose_on(&mut store, cfg, &id, &date, force.as_deref(), &who)?;
-            if notify {
-                talk::notice(store, cfg, &id, "disclose-on.txt", "disclose-on-notice", &who)?;
-            }
-        }
-        ReportsCommand::Disclosed { id, notify } => {
-            let step = store.set_state(&id, ReportState::Disclosed, "", &who)?;
-            outln!("{id}: {step}");
-            if notify {
-                talk::notice(store, cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
-                talk::notify_merged(cfg, &id, "disclosed.txt", "disclosed-notice", &who)?;
-            }
-        }
+        } => talk::disclose_on(store, cfg, &id, &date, force.as_deref(), notify, &who)?,
+        ReportsCommand::Disclosed { id, notify } => talk::disclosed(store, cfg, &id, notify, &who)?,
         ReportsCommand::Merge {
             id,
             into,
@@ -433,20 +421,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
             url,
             no_credit,
             accept: false,
-        } => {
-            if let Some(u) = url.as_deref().filter(|u| crate::text::link(u).is_none()) {
-                anyhow::bail!(
-                    "--url {u:?} is not a link people can follow safely: use an https:, http: or mailto: address"
-                );
-            }
-            let credit = if no_credit {
-                None
-            } else {
-                name.as_deref().map(|n| (n, url.as_deref().unwrap_or("")))
-            };
-            store.set_credit(&id, credit, &who)?;
-            outln!("{id}: credit recorded");
-        }
+        } => talk::credit(&mut store, &id, name.as_deref(), url.as_deref(), no_credit, &who)?,
     }
     Ok(ExitCode::SUCCESS)
 }

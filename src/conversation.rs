@@ -135,7 +135,7 @@ pub fn to_reporter(
     p: &Pipeline,
     store: &Store,
     t: &Thread,
-    kind: &str,
+    kind: crate::store::MailKind,
     body: String,
 ) -> crate::fault::Result<Outgoing> {
     let references = t
@@ -216,7 +216,13 @@ pub fn acknowledgement(p: &Pipeline, store: &Store, t: &Thread) -> anyhow::Resul
         team: Some(&p.team),
         encrypt_to: cert,
     };
-    Ok(reply::compose("ack", &to, &subject, body, &crypto)?)
+    Ok(reply::compose(
+        crate::store::MailKind::Ack,
+        &to,
+        &subject,
+        body,
+        &crypto,
+    )?)
 }
 
 /// A notice from a template (`fixed.txt`, `disclose-on.txt`).

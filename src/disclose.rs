@@ -139,7 +139,7 @@ pub struct Notice<'a> {
 
 /// The embargoed notice for `recipient` (template
 /// `config/downstream-notice.txt`).
-pub fn notice_mail(cfg: &Config, n: &Notice<'_>, recipient: &str) -> anyhow::Result<TeamMail<'static>> {
+pub fn notice_mail(cfg: &Config, n: &Notice<'_>, recipient: &str) -> anyhow::Result<TeamMail> {
     let a = n.advisory;
     let ctx = NoticeContext {
         tracking_id: n.tracking_id,
@@ -158,7 +158,7 @@ pub fn notice_mail(cfg: &Config, n: &Notice<'_>, recipient: &str) -> anyhow::Res
     let dir = cfg.file.parent().unwrap_or(std::path::Path::new("."));
     let text = crate::text::render_file(&dir.join("downstream-notice.txt"), &ctx)?;
     Ok(TeamMail {
-        kind: "downstream-notice",
+        kind: crate::store::MailKind::DownstreamNotice,
         subject: format!(
             "[{}] Embargoed security notice: {}",
             n.tracking_id,

@@ -91,5 +91,11 @@ fn compose(p: &Pipeline, g: &HeldGroup, cert: Option<Cert>) -> anyhow::Result<cr
         team: Some(&p.team),
         encrypt_to: cert,
     };
-    Ok(reply::compose("ack-combined", &to, &subject, body, &crypto)?)
+    Ok(reply::compose(
+        crate::store::MailKind::AckCombined,
+        &to,
+        &subject,
+        body,
+        &crypto,
+    )?)
 }

@@ -171,7 +171,7 @@ pub fn handle(
     };
     let thread = store.thread(&report.tracking_id)?;
     if !rest.is_empty() {
-        let out = conversation::to_reporter(p, store, &thread, "team-reply", rest.clone())?;
+        let out = conversation::to_reporter(p, store, &thread, crate::store::MailKind::TeamReply, rest.clone())?;
         store.record_team_message(&thread, &out, &actor)?;
     }
     store.mark_relayed(&hash, &msg.message_id, report.id)?;
@@ -258,7 +258,7 @@ pub fn explain(
         "(the reason quotes your encrypted mail; add your key to [team] keys to receive it encrypted)".to_owned()
     };
     let m = TeamMail {
-        kind: "relay-refused",
+        kind: crate::store::MailKind::RelayRefused,
         subject: if quote {
             format!("{tag}Not relayed: {}", crate::text::bounded(&msg.subject))
         } else {

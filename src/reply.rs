@@ -235,7 +235,13 @@ pub fn tagged_subject(tracking_id: &str, original: &str) -> String {
 /// PGP/MIME when team keys are loaded, encrypted too when the reporter's key
 /// is known; then the outer subject carries only the tracking tag and the
 /// real subject travels inside, as a protected header.
-pub fn compose(kind: &str, to: &ReplyTo<'_>, subject: &str, body: String, crypto: &Crypto<'_>) -> Result<Outgoing> {
+pub fn compose(
+    kind: crate::store::MailKind,
+    to: &ReplyTo<'_>,
+    subject: &str,
+    body: String,
+    crypto: &Crypto<'_>,
+) -> Result<Outgoing> {
     let message_id = new_message_id(to.from);
     let address = to.recipient.parse().map_err(|error| Error::Recipient {
         address: to.recipient.to_owned(),
@@ -277,7 +283,7 @@ pub fn compose(kind: &str, to: &ReplyTo<'_>, subject: &str, body: String, crypto
         }
     };
     Ok(Outgoing {
-        kind: kind.to_owned(),
+        kind,
         recipient: to.recipient.to_owned(),
         envelope_from: if to.human {
             to.from.email.to_string()
@@ -452,7 +458,7 @@ mod tests {
             all_references: false,
         };
         let out = compose(
-            "ack",
+            crate::store::MailKind::Ack,
             &to,
             &tagged_subject("SEC-2026-0001", &msg.subject),
             "Thanks".into(),
@@ -485,7 +491,7 @@ mod tests {
             all_references: false,
         };
         let out = compose(
-            "ack",
+            crate::store::MailKind::Ack,
             &to,
             &tagged_subject("SEC-2026-0002", &msg.subject),
             "b".into(),

@@ -14,8 +14,8 @@ use crate::store::Outgoing;
 use crate::triage::LOOP_HEADER;
 
 /// One piece of team mail before addressing.
-pub struct TeamMail<'a> {
-    pub kind: &'a str,
+pub struct TeamMail {
+    pub kind: crate::store::MailKind,
     /// The real subject; goes inside (protected) when encrypted.
     pub subject: String,
     /// The outer subject when encrypted (no content).
@@ -58,7 +58,7 @@ fn multipart(kind: &str, extra_head: &str, parts: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// The MIME entity of the mail's content (what gets signed/encrypted).
-fn entity(m: &TeamMail<'_>, protected_subject: Option<&str>) -> Vec<u8> {
+fn entity(m: &TeamMail, protected_subject: Option<&str>) -> Vec<u8> {
     let text = part("text/plain; charset=utf-8", &m.text);
     let body = match &m.html {
         Some(html) => multipart("alternative", "", &[text, part("text/html; charset=utf-8", html)]),
@@ -92,13 +92,7 @@ pub fn encrypts(team: &TeamKeys, members: &[Cert]) -> bool {
     !members.is_empty() && team.signer().is_some()
 }
 
-pub fn build(
-    m: &TeamMail<'_>,
-    from: &Mailbox,
-    to: &str,
-    team: &TeamKeys,
-    members: &[Cert],
-) -> anyhow::Result<Outgoing> {
+pub fn build(m: &TeamMail, from: &Mailbox, to: &str, team: &TeamKeys, members: &[Cert]) -> anyhow::Result<Outgoing> {
     use rand::Rng as _;
     let message_id = format!(
         "<embargo.{:032x}@{}>",
@@ -149,7 +143,7 @@ pub fn build(
         }
     };
     Ok(Outgoing {
-        kind: m.kind.to_owned(),
+        kind: m.kind,
         recipient: to.to_owned(),
         envelope_from: String::new(),
         message_id,

@@ -7,10 +7,10 @@ use crate::config::Config;
 use crate::conversation;
 use crate::pipeline::Pipeline;
 use crate::report::ReportState;
-use crate::store::Store;
+use crate::store::{MailKind, Store};
 
 /// Queues `body` to the reporter of `id` and sends it now.
-fn send(store: Store, cfg: &Config, id: &str, kind: &str, body: String, actor: &str) -> anyhow::Result<()> {
+fn send(store: Store, cfg: &Config, id: &str, kind: MailKind, body: String, actor: &str) -> anyhow::Result<()> {
     let p = Pipeline::from_config(cfg)?;
     let mut store = store;
     let t = store.thread(id)?;
@@ -65,10 +65,10 @@ pub fn reply(store: Store, cfg: &Config, id: &str, file: Option<&Path>, actor: &
     if body.trim().is_empty() {
         anyhow::bail!("the reply is empty");
     }
-    send(store, cfg, id, "team-reply", body, actor)
+    send(store, cfg, id, MailKind::TeamReply, body, actor)
 }
 
-pub fn notice(store: Store, cfg: &Config, id: &str, template: &str, kind: &str, actor: &str) -> anyhow::Result<()> {
+pub fn notice(store: Store, cfg: &Config, id: &str, template: &str, kind: MailKind, actor: &str) -> anyhow::Result<()> {
     notice_with(store, cfg, id, template, kind, actor, "")
 }
 
@@ -78,7 +78,7 @@ pub fn notice_with(
     cfg: &Config,
     id: &str,
     template: &str,
-    kind: &str,
+    kind: MailKind,
     actor: &str,
     reason: &str,
 ) -> anyhow::Result<()> {
@@ -87,7 +87,59 @@ pub fn notice_with(
     send(store, cfg, id, kind, body, actor)
 }
 
+/// `reports disclose-on ID DATE [--force] [--notify]`.
+#[allow(clippy::too_many_arguments)]
 pub fn disclose_on(
+    mut store: Store,
+    cfg: &Config,
+    id: &str,
+    date: &str,
+    force: Option<&str>,
+    notify: bool,
+    actor: &str,
+) -> anyhow::Result<()> {
+    record_disclose_on(&mut store, cfg, id, date, force, actor)?;
+    if notify {
+        notice(store, cfg, id, "disclose-on.txt", MailKind::DiscloseOnNotice, actor)?;
+    }
+    Ok(())
+}
+
+/// `reports disclosed ID [--notify]`: the reporter, and those of the
+/// reports merged into it, hear that it is public.
+pub fn disclosed(mut store: Store, cfg: &Config, id: &str, notify: bool, actor: &str) -> anyhow::Result<()> {
+    let step = store.set_state(id, ReportState::Disclosed, "", actor)?;
+    outln!("{id}: {step}");
+    if notify {
+        notice(store, cfg, id, "disclosed.txt", MailKind::DisclosedNotice, actor)?;
+        notify_merged(cfg, id, "disclosed.txt", MailKind::DisclosedNotice, actor)?;
+    }
+    Ok(())
+}
+
+/// `reports credit ID --name NAME [--url URL] | --no-credit`.
+pub fn credit(
+    store: &mut Store,
+    id: &str,
+    name: Option<&str>,
+    url: Option<&str>,
+    no_credit: bool,
+    actor: &str,
+) -> anyhow::Result<()> {
+    if let Some(u) = url.filter(|u| crate::text::link(u).is_none()) {
+        anyhow::bail!("--url {u:?} is not a link people can follow safely: use an https:, http: or mailto: address");
+    }
+    let credit = if no_credit {
+        None
+    } else {
+        name.map(|n| (n, url.unwrap_or("")))
+    };
+    store.set_credit(id, credit, actor)?;
+    outln!("{id}: credit recorded");
+    Ok(())
+}
+
+fn record_disclose_on(
     store: &mut Store,
     cfg: &Config,
     id: &str,
@@ -157,9 +209,9 @@ pub fn set_state(
     outln!("{id}: {step}");
     if notify {
         let kind = if to == ReportState::NeedsInfo {
-            "needs-info-question"
+            MailKind::NeedsInfoQuestion
         } else {
-            "accepted-risk-notice"
+            MailKind::AcceptedRiskNotice
         };
         notice_with(store, cfg, id, notice_template(to), kind, actor, note)?;
     } else if step.sends_acknowledgement() {
@@ -190,14 +242,14 @@ pub fn merge(mut store: Store, cfg: &Config, id: &str, into: &str, notify: bool,
     store.merge(id, into, actor)?;
     outln!("{id}: merged into {into}");
     if notify {
-        notice(store, cfg, id, "merged.txt", "merged-notice", actor)?;
+        notice(store, cfg, id, "merged.txt", MailKind::MergedNotice, actor)?;
     }
     Ok(())
 }
 
 /// The reporters of the reports merged into `id` hear what its reporter
 /// heard (`fixed.txt`, `disclosed.txt`).
-pub fn notify_merged(cfg: &Config, id: &str, template: &str, kind: &str, actor: &str) -> anyhow::Result<()> {
+pub fn notify_merged(cfg: &Config, id: &str, template: &str, kind: MailKind, actor: &str) -> anyhow::Result<()> {
     let store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
     let merged = store.merged_into(id)?;
     drop(store);
@@ -234,8 +286,8 @@ pub fn fixed(
         cal.human(cal.add_days(at, cfg.policy.promises.details_delay_days))
     );
     if notify {
-        notice(store, cfg, id, "fixed.txt", "fixed-notice", actor)?;
-        notify_merged(cfg, id, "fixed.txt", "fixed-notice", actor)?;
+        notice(store, cfg, id, "fixed.txt", MailKind::FixedNotice, actor)?;
+        notify_merged(cfg, id, "fixed.txt", MailKind::FixedNotice, actor)?;
     }
     Ok(())
 }

@@ -138,7 +138,7 @@ pub fn compose<'a>(
             attachments.push(part);
         }
         let m = TeamMail {
-            kind: "alert",
+            kind: crate::store::MailKind::Alert,
             subject: if subject_ok {
                 format!("[{tracking_id}] New report: {}", crate::text::bounded(&msg.subject))
             } else {
@@ -273,7 +273,7 @@ pub fn answered<'a>(
         }
         text.push_str(&format!("\nThe thread: embargo reports show {tracking_id}\n"));
         let m = TeamMail {
-            kind: "alert",
+            kind: crate::store::MailKind::Alert,
             subject: format!("[{tracking_id}] The reporter answered"),
             outer_subject: format!("[{tracking_id}] The reporter answered"),
             text,

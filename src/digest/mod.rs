@@ -410,7 +410,7 @@ pub fn queue(
         digest.awaiting.len()
     );
     let m = crate::teammail::TeamMail {
-        kind: "digest",
+        kind: crate::store::MailKind::Digest,
         outer_subject: format!("[{}] Daily digest {date}", cfg.policy.tracking_prefix),
         subject,
         text,

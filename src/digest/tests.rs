@@ -22,7 +22,7 @@ fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Opt
         ..InboundRow::default()
     };
     let out = Outgoing {
-        kind: "ack".into(),
+        kind: crate::store::MailKind::Ack,
         recipient: format!("r{uid}@example.test"),
         envelope_from: String::new(),
         message_id: format!("<ack{uid}@example.test>"),

@@ -111,11 +111,17 @@ impl<'a> Replier<'a> {
                 ..self.ctx
             };
             let (name, body) = match &kind {
-                ReplyKind::Ack => ("ack", p.templates.render_ack(&ctx)?),
-                ReplyKind::CannotDecrypt => ("cannot-decrypt", p.templates.render_cannot_decrypt(&ctx)?),
+                ReplyKind::Ack => (crate::store::MailKind::Ack, p.templates.render_ack(&ctx)?),
+                ReplyKind::CannotDecrypt => (
+                    crate::store::MailKind::CannotDecrypt,
+                    p.templates.render_cannot_decrypt(&ctx)?,
+                ),
                 ReplyKind::OutOfScope(topic) => {
                     ctx.topic = topic.clone();
-                    ("out-of-scope", p.templates.render_topic(topic, &ctx)?)
+                    (
+                        crate::store::MailKind::OutOfScope,
+                        p.templates.render_topic(topic, &ctx)?,
+                    )
                 }
             };
             let to = ReplyTo {

@@ -224,7 +224,7 @@ fn mails_to_one_address_stay_in_order_in_one_queue() {
     let item = |id: i64, to: &str| OutboxItem {
         id,
         report_id: None,
-        kind: "ack".into(),
+        kind: crate::store::MailKind::Ack,
         recipient: to.into(),
         envelope_from: String::new(),
         message_id: format!("<{id}@x>"),

@@ -78,7 +78,7 @@ impl Store {
         let tx = self.write()?;
         let now = Timestamp::now();
         outbox::enqueue(&tx, Some(t.report_id), out, now)?;
-        Event::new(&out.kind, now)
+        Event::new(out.kind.as_str(), now)
             .report(Some(t.report_id))
             .by(actor)
             .detail(&format!("to {}", out.recipient))

@@ -26,6 +26,7 @@ mod event;
 mod held;
 mod keys;
 mod lifecycle;
+mod mail_kind;
 mod migrations;
 mod open;
 mod outbox;
@@ -49,12 +50,13 @@ pub use downstream::{DownstreamNotice, NewNotice};
 pub use error::{Error, Result};
 pub(crate) use event::Event;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
+pub use mail_kind::{MailKind, UnknownMailKind};
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use open::{Access, OpenError};
 #[cfg(test)]
 use open::{BUSY_TIMEOUT, busy_wait};
 use open::{busy_handler, enable_wal, restrict_permissions};
-pub use outbox::{AUTOMATIC_KINDS, HourlyCap, OutboxItem, OutboxStats};
+pub use outbox::{HourlyCap, OutboxItem, OutboxStats};
 pub use record::CreditWish;
 use record::advance;
 pub use reports::{CreditProposal, EventRow, MergedReport, MessageRow, ReportDetail, ReportSummary};
@@ -135,7 +137,7 @@ pub struct PinnedKey {
 /// A composed outgoing mail, ready for the outbox.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient: String,
     /// Empty for the null reverse path (RFC 3834 §3.3).
     pub envelope_from: String,
@@ -416,7 +418,7 @@ impl Store {
             .conn
             .prepare_cached(&format!(
                 "SELECT count(*) FROM outbox WHERE recipient_key = ?1 AND created_at >= ?2 AND {}",
-                outbox::AUTO_SQL
+                outbox::auto_sql()
             ))?
             .query_row(params![crate::message::address_key(recipient), ts(since)], |r| r.get(0))?)
     }

@@ -11,7 +11,7 @@ use super::{Event, Outgoing, Store, ts};
 pub struct OutboxItem {
     pub id: i64,
     pub report_id: Option<i64>,
-    pub kind: String,
+    pub kind: super::MailKind,
     pub recipient: String,
     pub envelope_from: String,
     pub message_id: String,
@@ -70,11 +70,12 @@ pub(super) fn enqueue(tx: &Connection, report_id: Option<i64>, out: &Outgoing, n
     Ok(())
 }
 
-/// The kinds of mail that leave without a person (to addresses anyone can
-/// forge): they count against the hourly cap on automatic mail.
-pub const AUTOMATIC_KINDS: &[&str] = &["ack", "ack-combined", "out-of-scope", "cannot-decrypt", "relay-refused"];
-
-pub(super) const AUTO_SQL: &str = "kind IN ('ack', 'ack-combined', 'out-of-scope', 'cannot-decrypt', 'relay-refused')";
+/// `kind IN (...)` for the kinds of mail that leave without a person (to
+/// addresses anyone can forge): they count against the hourly cap.
+pub(super) fn auto_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| super::MailKind::sql_in(super::MailKind::is_automatic))
+}
 
 /// The hourly cap on automatic mail, as the outbox applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,8 @@ impl Store {
         let (sent, oldest): (i64, Option<String>) = self
             .conn
             .prepare_cached(&format!(
-                "SELECT count(*), min(sent_at) FROM outbox WHERE sent_at >= ?1 AND state = 'sent' AND {AUTO_SQL}"
+                "SELECT count(*), min(sent_at) FROM outbox WHERE sent_at >= ?1 AND state = 'sent' AND {auto}",
+                auto = auto_sql()
             ))?
             .query_row([ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(HourlyCap {
@@ -118,7 +120,8 @@ impl Store {
         let due: i64 = self
             .conn
             .prepare_cached(&format!(
-                "SELECT count(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND {AUTO_SQL}"
+                "SELECT count(*) FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1 AND {auto}",
+                auto = auto_sql()
             ))?
             .query_row([ts(now)], |r| r.get(0))?;
         Ok((due as u64).saturating_sub(allowance as u64))
@@ -136,7 +139,7 @@ impl Store {
         let mut due = self.outbox_due(now, grace, limit)?;
         if let Some(mut allowance) = self.hourly_cap(now, cap)?.allowance {
             due.retain(|i| {
-                if !AUTOMATIC_KINDS.contains(&i.kind.as_str()) {
+                if !i.kind.is_automatic() {
                     return true;
                 }
                 let keep = allowance > 0;
@@ -161,8 +164,9 @@ impl Store {
             "SELECT id, report_id, kind, recipient, envelope_from, message_id, raw, attempts,
                     attempt_started_at IS NOT NULL FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1
-               AND (attempt_started_at IS NULL OR attempt_started_at <= ?2) AND NOT {AUTO_SQL}
-             ORDER BY id LIMIT ?3"
+               AND (attempt_started_at IS NULL OR attempt_started_at <= ?2) AND NOT {auto}
+             ORDER BY id LIMIT ?3",
+            auto = auto_sql()
         ))?;
         let rows = stmt.query_map(params![ts(now), ts(now - grace), limit], item)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -187,7 +191,8 @@ impl Store {
     /// `held_until`: automatic mail held by the hourly cap is not due before.
     pub fn outbox_next_due(&self, grace: SignedDuration, held_until: Option<Timestamp>) -> Result<Option<Timestamp>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT next_attempt_at, attempt_started_at, {AUTO_SQL} FROM outbox WHERE state = 'pending'"
+            "SELECT next_attempt_at, attempt_started_at, {auto} FROM outbox WHERE state = 'pending'",
+            auto = auto_sql()
         ))?;
         let mut rows = stmt.query([])?;
         let mut next: Option<Timestamp> = None;
@@ -229,7 +234,7 @@ impl Store {
                     attempt_started_at = NULL WHERE id = ?1",
         )?
         .execute(params![item.id, ts(now)])?;
-        mark_acknowledged(&tx, &item.kind, item.report_id, &item.message_id, now)?;
+        mark_acknowledged(&tx, item.kind, item.report_id, &item.message_id, now)?;
         Event::new(&format!("{}-sent", item.kind), now)
             .report(item.report_id)
             .detail(&format!("to {}: {}", item.recipient, response))
@@ -293,7 +298,7 @@ impl Store {
 /// Our own copy of an outgoing mail arrived: if its send was in doubt, it is
 /// now known to have gone out. Returns the report it belongs to.
 pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) -> Result<Option<i64>> {
-    let row: Option<(i64, Option<i64>, String, String, String)> = tx
+    let row: Option<(i64, Option<i64>, String, super::MailKind, String)> = tx
         .prepare_cached("SELECT id, report_id, state, kind, recipient FROM outbox WHERE message_id = ?1")?
         .query_row([message_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
@@ -307,7 +312,7 @@ pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) ->
             "UPDATE outbox SET state = 'sent', sent_at = ?2, attempt_started_at = NULL, last_error = '' WHERE id = ?1",
         )?
         .execute(params![id, ts(now)])?;
-        mark_acknowledged(tx, &kind, report_id, message_id, now)?;
+        mark_acknowledged(tx, kind, report_id, message_id, now)?;
         Event::new(&format!("{kind}-sent"), now)
             .report(report_id)
             .detail(&format!(
@@ -334,18 +339,18 @@ impl Store {
 /// reply, "cannot decrypt") that went out sets `acknowledged_at`.
 fn mark_acknowledged(
     tx: &Connection,
-    kind: &str,
+    kind: super::MailKind,
     report_id: Option<i64>,
     message_id: &str,
     now: Timestamp,
 ) -> Result<()> {
-    if matches!(kind, "ack" | "out-of-scope" | "cannot-decrypt")
+    if kind.acknowledges()
         && let Some(report_id) = report_id
     {
         tx.prepare_cached("UPDATE reports SET acknowledged_at = ?2 WHERE id = ?1 AND acknowledged_at IS NULL")?
             .execute(params![report_id, ts(now)])?;
     }
-    if kind == "ack-combined" {
+    if kind == super::MailKind::AckCombined {
         // Every report the combined acknowledgement carried.
         tx.prepare_cached(
             "UPDATE reports SET acknowledged_at = ?2 WHERE acknowledged_at IS NULL

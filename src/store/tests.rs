@@ -22,7 +22,7 @@ fn src(uid: u32) -> Source {
 
 fn out(id: &str) -> Outgoing {
     Outgoing {
-        kind: "ack".into(),
+        kind: crate::store::MailKind::Ack,
         recipient: "r@example.test".into(),
         envelope_from: String::new(),
         message_id: id.into(),
@@ -453,7 +453,7 @@ fn the_hourly_cap_holds_automatic_mail_but_not_team_mail() {
         s.record(Some(&src(i + 1)), &row(&id), new_report(ack), "SEC").unwrap();
     }
     let mut team = out("<alert@x>");
-    team.kind = "alert".into();
+    team.kind = crate::store::MailKind::Alert;
     s.enqueue_team_mail(None, &[team]).unwrap();
     let now = Timestamp::now();
     let due = s.outbox_due_capped(now, SignedDuration::ZERO, 20, 2).unwrap();
@@ -490,7 +490,11 @@ fn only_automatic_mail_counts_against_the_per_address_limit() {
     let mut team = Vec::new();
     for i in 0..6 {
         let mut m = out(&format!("<alert{i}@x>"));
-        m.kind = if i % 2 == 0 { "alert" } else { "digest" }.into();
+        m.kind = if i % 2 == 0 {
+            crate::store::MailKind::Alert
+        } else {
+            crate::store::MailKind::Digest
+        };
         m.recipient = "team+alerts@example.test".into();
         team.push(m);
     }
@@ -501,7 +505,7 @@ fn only_automatic_mail_counts_against_the_per_address_limit() {
         "alerts are not backscatter"
     );
     let mut refused = out("<refused@x>");
-    refused.kind = "relay-refused".into();
+    refused.kind = crate::store::MailKind::RelayRefused;
     refused.recipient = "Team+x@Example.test".into();
     s.enqueue_team_mail(None, &[refused]).unwrap();
     assert_eq!(
@@ -509,12 +513,16 @@ fn only_automatic_mail_counts_against_the_per_address_limit() {
         1,
         "a +tag is the same address"
     );
-    // The SQL form of the automatic kinds lists exactly AUTOMATIC_KINDS.
-    let sql = super::outbox::AUTO_SQL;
-    for k in crate::store::AUTOMATIC_KINDS {
+    // The SQL form of the automatic kinds lists exactly the automatic ones.
+    let sql = super::outbox::auto_sql();
+    let automatic: Vec<_> = crate::store::MailKind::ALL
+        .into_iter()
+        .filter(|k| k.is_automatic())
+        .collect();
+    for k in &automatic {
         assert!(sql.contains(&format!("'{k}'")), "{k}");
     }
-    assert_eq!(sql.matches('\'').count(), 2 * crate::store::AUTOMATIC_KINDS.len());
+    assert_eq!(sql.matches('\'').count(), 2 * automatic.len());
 }
 
 #[test]
@@ -538,13 +546,16 @@ fn held_acknowledgements_combine_once_per_address_and_period() {
     assert_eq!(groups.len(), 1, "one address (a +tag is the same address)");
     assert_eq!(groups[0].items.len(), 3);
     let mut combined = out("<combined@x>");
-    combined.kind = "ack-combined".into();
+    combined.kind = crate::store::MailKind::AckCombined;
     s.record_combined(&groups[0], &combined, after).unwrap();
     assert_eq!(s.acks_held().unwrap(), 0);
     assert!(s.held_acks_due(due + after).unwrap().is_empty(), "nothing twice");
     // Sent: every report it carried is acknowledged.
     let item = s.outbox_due(Timestamp::now(), SignedDuration::ZERO, 10).unwrap();
-    let item = item.iter().find(|i| i.kind == "ack-combined").unwrap();
+    let item = item
+        .iter()
+        .find(|i| i.kind == crate::store::MailKind::AckCombined)
+        .unwrap();
     s.outbox_begin(item).unwrap();
     s.outbox_sent(item, "250 OK").unwrap();
     assert!(s.list_reports().unwrap().iter().all(|r| r.acknowledged_at.is_some()));

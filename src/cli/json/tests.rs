@@ -30,7 +30,7 @@ fn new_report(s: &mut Store, uid: u32, subject: &str, body: &str) -> String {
         ..InboundRow::default()
     };
     let out = Outgoing {
-        kind: "ack".into(),
+        kind: crate::store::MailKind::Ack,
         recipient: row.from_addr.clone(),
         envelope_from: String::new(),
         message_id: format!("<ack{uid}@example.test>"),
@@ -90,7 +90,7 @@ fn outputs() -> Vec<(&'static str, serde_json::Value)> {
     .unwrap();
     s.set_state(&first, "triaged".parse().unwrap(), "", "test").unwrap();
     let notice = Outgoing {
-        kind: "downstream-notice".into(),
+        kind: crate::store::MailKind::DownstreamNotice,
         recipient: "security@distro.example".into(),
         envelope_from: String::new(),
         message_id: "<notice@example.test>".into(),
