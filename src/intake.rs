@@ -21,9 +21,9 @@ use crate::message::{self, Inbound};
 use crate::openpgp::{self, Protection, SigState};
 use crate::pipeline::Pipeline;
 use crate::report::ReportRef;
-use crate::store::{Disposition, FollowUp, InboundRow, NewReport, Recorded, Source, Store};
+use crate::store::{Author, Disposition, FollowUp, FromReporter, InboundRow, NewReport, Recorded, Source, Store};
 use crate::timing::{self, Stage};
-use crate::triage::{self, Decision};
+use crate::triage::{self, Decision, Sender};
 
 /// One message as it arrived.
 pub struct Arrival<'a> {
@@ -144,8 +144,7 @@ fn decide_and_record(
             Decision::FollowUp {
                 report,
                 how,
-                from_team: false,
-                from_downstream: false,
+                sender: Sender::Reporter,
             },
             Some(key),
         ) if key.report_id != Some(report.id) && store.report_opened_by(report.id)? != key.signer => {
@@ -178,15 +177,18 @@ fn decide_and_record(
         Decision::FollowUp {
             report,
             how,
-            from_downstream: true,
-            ..
+            sender: Sender::Downstream,
         } => w.downstream_reply(report, how),
         Decision::FollowUp {
             report,
             how,
-            from_team,
-            from_downstream: false,
-        } => w.follow_up(store, report, how, from_team, reporter_cert)?,
+            sender: Sender::Team,
+        } => w.team_mail(store, report, how)?,
+        Decision::FollowUp {
+            report,
+            how,
+            sender: Sender::Reporter,
+        } => w.reporter_mail(store, report, how, reporter_cert)?,
         Decision::NewReport {
             notes,
             excluded,
@@ -209,69 +211,67 @@ impl<'a> Walk<'a, '_> {
         Disposition::FollowUp(FollowUp {
             report_id: report.id,
             how,
-            from_team: false,
-            team_response: false,
-            reopen: None,
-            reopen_held: None,
-            credit: None,
-            credit_proven: false,
-            downstream: Some(auth.proven().then_some(auth.as_str())),
-            answered: None,
+            author: Author::Downstream {
+                proven_by: auth.proven().then_some(auth.as_str()),
+            },
         })
     }
 
-    /// Mail joining a report: the reporter's (an acknowledgement in case it
-    /// reopens an excluded report, a credit wish) or a team member's (its
-    /// relay, and whether it counts as the team's response).
-    fn follow_up(
+    /// A team member's mail in a thread: its relay, and whether it counts
+    /// as the team's response. Only a member whose address was proven
+    /// speaks for the team: a forged From moves no clock and no state.
+    fn team_mail(
         &self,
         store: &mut Store,
         mut report: ReportRef,
         mut how: String,
-        from_team: bool,
+    ) -> crate::fault::Result<Disposition<'a>> {
+        let (p, msg, protection) = (self.p, self.msg, self.protection);
+        let mut response = self.row.auth.proven();
+        match relay_step(store, p, msg, protection, Some(&report))? {
+            Relay::Untouched => {}
+            Relay::Relayed(r) => {
+                if r.id != report.id {
+                    how = format!(
+                        "signed relay for {} (outer headers named {})",
+                        r.tracking_id, report.tracking_id
+                    );
+                }
+                report = r;
+                response = false;
+            }
+            Relay::Refused => response = false,
+        }
+        Ok(Disposition::FollowUp(FollowUp {
+            report_id: report.id,
+            how,
+            author: Author::Team { response },
+        }))
+    }
+
+    /// The reporter's mail in their thread: an acknowledgement in case it
+    /// reopens an excluded report, a credit wish, an answer to the team's
+    /// question.
+    fn reporter_mail(
+        &self,
+        store: &mut Store,
+        report: ReportRef,
+        how: String,
         reporter_cert: Option<Cert>,
     ) -> crate::fault::Result<Disposition<'a>> {
         let (p, msg, protection) = (self.p, self.msg, self.protection);
         let proven = self.row.auth.proven();
-        let (reopen, reopen_held, credit) = if from_team {
-            (None, None, None)
-        } else {
-            let r = Replier::new(store, p, self.arrival, msg, protection, reporter_cert, proven)?;
-            // Past the limit the acknowledgement of a reopened report is
-            // held for the combined one, as a new report's is.
-            let held = r.over_limit.is_some().then(|| {
-                (
-                    r.return_path.clone(),
-                    SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
-                )
-            });
+        let r = Replier::new(store, p, self.arrival, msg, protection, reporter_cert, proven)?;
+        // Past the limit the acknowledgement of a reopened report is held
+        // for the combined one, as a new report's is.
+        let reopen_held = r.over_limit.is_some().then(|| {
             (
-                Some(r.compose(ReplyKind::Ack)),
-                held,
-                triage::credit_wish(&msg.body_text),
+                r.return_path.clone(),
+                SignedDuration::from_secs(p.config.reply.combine_after_secs as i64),
             )
-        };
-        // Only a member whose address was proven speaks for the team:
-        // a forged From moves no clock and no state.
-        let mut team_response = from_team && proven;
-        if from_team {
-            match relay_step(store, p, msg, protection, Some(&report))? {
-                Relay::Untouched => {}
-                Relay::Relayed(r) => {
-                    if r.id != report.id {
-                        how = format!(
-                            "signed relay for {} (outer headers named {})",
-                            r.tracking_id, report.tracking_id
-                        );
-                    }
-                    report = r;
-                    team_response = false;
-                }
-                Relay::Refused => team_response = false,
-            }
-        }
+        });
         // The reporter's authenticated answer to the team's question.
-        let answered = if !from_team && proven && store.report_state(report.id)?.on_reporter_answer().is_some() {
+        let answered = if proven && store.report_state(report.id)?.on_reporter_answer().is_some() {
             Some(crate::digest::alert::answered(
                 p.alerts.as_deref(),
                 &p.team,
@@ -288,14 +288,13 @@ impl<'a> Walk<'a, '_> {
         Ok(Disposition::FollowUp(FollowUp {
             report_id: report.id,
             how,
-            from_team,
-            team_response,
-            reopen,
-            reopen_held,
-            credit,
-            credit_proven: proven,
-            downstream: None,
-            answered,
+            author: Author::Reporter(FromReporter {
+                proven,
+                credit: triage::credit_wish(&msg.body_text),
+                reopen: Some(r.compose(ReplyKind::Ack)),
+                reopen_held,
+                answered,
+            }),
         }))
     }
 
@@ -316,14 +315,7 @@ impl<'a> Walk<'a, '_> {
             return Ok(Disposition::FollowUp(FollowUp {
                 report_id: r.id,
                 how: "signed relay".to_owned(),
-                from_team,
-                team_response: false,
-                reopen: None,
-                reopen_held: None,
-                credit: None,
-                credit_proven: false,
-                downstream: None,
-                answered: None,
+                author: Author::Team { response: false },
             }));
         }
         notes.extend(protection.notes.iter().cloned());
@@ -453,14 +445,7 @@ pub fn intake_sent(store: &mut Store, p: &Pipeline, arrival: &Arrival<'_>) -> cr
     let followup = Disposition::FollowUp(FollowUp {
         report_id: report.id,
         how,
-        from_team: true,
-        team_response: true,
-        reopen: None,
-        reopen_held: None,
-        credit: None,
-        credit_proven: false,
-        downstream: None,
-        answered: None,
+        author: Author::Team { response: true },
     });
     let recorded = store.record(arrival.source.as_ref(), &row, followup, &p.me.prefix)?;
     tracing::info!(message_id = %msg.message_id, report = %report.tracking_id, "the team's reply, from the Sent folder");

@@ -82,9 +82,7 @@ pub enum Decision {
     FollowUp {
         report: ReportRef,
         how: String,
-        from_team: bool,
-        /// A downstream recipient answering the notice they were sent.
-        from_downstream: bool,
+        sender: Sender,
     },
     NewReport {
         notes: Vec<String>,
@@ -92,6 +90,17 @@ pub enum Decision {
         excluded: Option<(String, Vec<String>)>,
         from_team: bool,
     },
+}
+
+/// Who wrote a follow-up, by the address it names (proof is `trust`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// The report's reporter (or someone writing as them).
+    Reporter,
+    /// A team member (`[team] members`).
+    Team,
+    /// A downstream recipient answering the notice they were sent.
+    Downstream,
 }
 
 pub fn decide<I: ThreadIndex + ?Sized>(
@@ -112,13 +121,16 @@ pub fn decide<I: ThreadIndex + ?Sized>(
     let sender = msg.from_addr.as_deref().unwrap_or_default();
     let from_team = me.team.iter().any(|t| t.eq_ignore_ascii_case(sender));
     let downstream = me.downstream.iter().any(|d| d.eq_ignore_ascii_case(sender));
-    // Who may join: the reporter, a member, or a downstream recipient told
-    // about this very report. Returns whether it is the last.
-    let may_join = |r: &ReportRef| -> Result<Option<bool>, I::Error> {
-        if r.reporter.eq_ignore_ascii_case(sender) || from_team {
-            return Ok(Some(false));
+    // Who may join: a member, the reporter, or a downstream recipient told
+    // about this very report.
+    let may_join = |r: &ReportRef| -> Result<Option<Sender>, I::Error> {
+        if from_team {
+            return Ok(Some(Sender::Team));
         }
-        Ok((downstream && index.downstream_notified(r, sender)?).then_some(true))
+        if r.reporter.eq_ignore_ascii_case(sender) {
+            return Ok(Some(Sender::Reporter));
+        }
+        Ok((downstream && index.downstream_notified(r, sender)?).then_some(Sender::Downstream))
     };
     let mut notes = Vec::new();
     if let Some(d) = by_references(msg, index, sender, from_team, &may_join, &mut notes)? {
@@ -126,14 +138,9 @@ pub fn decide<I: ThreadIndex + ?Sized>(
     }
     for tag in tracking_tags(&msg.subject, &me.prefix) {
         if let Some(report) = index.by_tracking_id(&tag)? {
-            if let Some(from_downstream) = may_join(&report)? {
+            if let Some(sender) = may_join(&report)? {
                 let how = "tracking tag".to_owned();
-                return Ok(Decision::FollowUp {
-                    report,
-                    how,
-                    from_team,
-                    from_downstream,
-                });
+                return Ok(Decision::FollowUp { report, how, sender });
             }
             notes.push(format!(
                 "subject cites {}, which belongs to another reporter: not joined",
@@ -156,9 +163,8 @@ pub fn decide<I: ThreadIndex + ?Sized>(
     })
 }
 
-/// Whether a sender may join a report (`Some(true)`: as a downstream
-/// recipient).
-type MayJoin<'a, E> = dyn Fn(&ReportRef) -> Result<Option<bool>, E> + 'a;
+/// Whether a sender may join a report, and as whom.
+type MayJoin<'a, E> = dyn Fn(&ReportRef) -> Result<Option<Sender>, E> + 'a;
 
 /// Threading by In-Reply-To/References: the report a cited message belongs
 /// to, when the sender may join it (or their own report, merged into it).
@@ -174,20 +180,18 @@ fn by_references<I: ThreadIndex + ?Sized>(
     let Some(report) = index.by_message_ids(&ids)? else {
         return Ok(None);
     };
-    if let Some(from_downstream) = may_join(&report)? {
+    if let Some(sender) = may_join(&report)? {
         return Ok(Some(Decision::FollowUp {
             report,
             how: "In-Reply-To/References".to_owned(),
-            from_team,
-            from_downstream,
+            sender,
         }));
     }
     if let Some(own) = index.merged_report(&report, sender)? {
         return Ok(Some(Decision::FollowUp {
             how: format!("In-Reply-To/References (a thread merged into {})", report.tracking_id),
             report: own,
-            from_team,
-            from_downstream: false,
+            sender: if from_team { Sender::Team } else { Sender::Reporter },
         }));
     }
     notes.push(format!(

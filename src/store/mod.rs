@@ -174,23 +174,33 @@ pub struct NewReport<'a> {
 pub struct FollowUp<'a> {
     pub report_id: i64,
     pub how: String,
-    /// From a team member.
-    pub from_team: bool,
-    /// It reached the reporter too (Cc): the team's response for the
-    /// clocks. Mail to be relayed counts once relayed, not before.
-    pub team_response: bool,
+    pub author: Author<'a>,
+}
+
+/// Who wrote a follow-up, and what their mail may set off.
+pub enum Author<'a> {
+    /// The reporter (or someone writing as them: `proven` says which).
+    Reporter(FromReporter<'a>),
+    /// A team member. `response`: it counts as the team's response for the
+    /// clocks (proven, and it reached the reporter; mail to be relayed
+    /// counts once relayed, not before).
+    Team { response: bool },
+    /// A downstream recipient: `proven_by` how their address was proven
+    /// (it acknowledges their notice); `None`: recorded only.
+    Downstream { proven_by: Option<&'static str> },
+}
+
+/// What the reporter's follow-up may set off.
+pub struct FromReporter<'a> {
+    /// The sender was authenticated (a signature by their key, DMARC): a
+    /// credit wish is theirs, an answer to the team's question counts.
+    pub proven: bool,
+    pub credit: Option<CreditWish>,
     /// For a reply to an excluded report: reopens it and acknowledges.
     pub reopen: Option<Compose<'a>>,
     /// Past the per-sender limit, that acknowledgement is held for the
     /// combined one: to whom, after how long.
     pub reopen_held: Option<(String, jiff::SignedDuration)>,
-    pub credit: Option<CreditWish>,
-    /// The sender was authenticated: the credit wish is the reporter's;
-    /// else it is kept as a proposal for the team to confirm.
-    pub credit_proven: bool,
-    /// From a downstream recipient: `Some(Some(auth))` when proven (it
-    /// acknowledges their notice), `Some(None)` when not (recorded only).
-    pub downstream: Option<Option<&'static str>>,
     /// The team's alerts for the reporter's answer to a needs-info
     /// question (built only when the report waits for one).
     pub answered: Option<ComposeMany<'a>>,

@@ -5,7 +5,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
-use super::{Compose, Disposition, Event, FollowUp, InboundRow, NewReport, Recorded, Source, Store, outbox, ts};
+use super::{
+    Author, Compose, Disposition, Event, FollowUp, InboundRow, NewReport, Recorded, Source, Store, outbox, ts,
+};
 use crate::report::ReportState;
 
 pub use crate::report::CreditWish;
@@ -199,26 +201,15 @@ impl Writer<'_> {
     /// Mail joining a report: the message, keys, the team's response or the
     /// reporter's (credit wish, reopening an excluded report).
     fn follow_up(&self, d: FollowUp<'_>) -> Result<Recorded> {
-        let FollowUp {
-            report_id,
-            how,
-            from_team,
-            team_response,
-            reopen,
-            reopen_held,
-            credit,
-            credit_proven,
-            downstream,
-            answered,
-        } = d;
+        let FollowUp { report_id, how, author } = d;
         let (tracking_id, state): (String, ReportState) = self
             .tx
             .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
             .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let kind = match (from_team, downstream) {
-            (true, _) => "team",
-            (false, Some(_)) => "downstream",
-            (false, None) => "follow-up",
+        let kind = match &author {
+            Author::Team { .. } => "team",
+            Author::Downstream { .. } => "downstream",
+            Author::Reporter(_) => "follow-up",
         };
         let row = self.insert_inbound(Some(report_id), kind, &how)?;
         self.keys(report_id, row)?;
@@ -235,49 +226,61 @@ impl Writer<'_> {
                 .prepare_cached("UPDATE reports SET encrypted = 1 WHERE id = ?1")?
                 .execute([report_id])?;
         }
-        if let Some(auth) = downstream {
-            self.downstream_reply(report_id, row, auth)?;
-        } else if from_team {
-            if team_response {
-                self.team_response(report_id, row, state)?;
-            }
-        } else {
-            self.tx
-                .prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
-                .execute(params![report_id, ts(self.now)])?;
-            self.more_text(report_id)?;
-            if let Some(to) = state.on_reporter_answer() {
-                self.answer(report_id, row, &tracking_id, state, to, credit_proven, answered)?;
-            }
-            match credit {
-                Some(c) if credit_proven => self.credit(report_id, row, &c)?,
-                Some(c) => self.credit_proposal(report_id, row, &c)?,
-                None => {}
-            }
-            if let Some(to) = state.on_reporter_reply()
-                && let Some(compose) = reopen
-            {
-                // The out-of-scope reply acknowledged no report: the
-                // acknowledgement that follows (now, or combined) does.
-                self.tx
-                    .prepare_cached("UPDATE reports SET state = ?2, acknowledged_at = NULL WHERE id = ?1")?
-                    .execute(params![report_id, to])?;
-                self.event(
-                    Some(report_id),
-                    Some(row),
-                    "state",
-                    Some(state.as_str()),
-                    Some(to.as_str()),
-                    "reopened by the reporter's reply",
-                )?;
-                self.ack_or_hold(report_id, row, &tracking_id, compose, None, reopen_held)?;
-            }
+        match author {
+            Author::Downstream { proven_by } => self.downstream_reply(report_id, row, proven_by)?,
+            Author::Team { response: true } => self.team_response(report_id, row, state)?,
+            Author::Team { response: false } => {}
+            Author::Reporter(r) => self.reporter_mail(report_id, row, &tracking_id, state, r)?,
         }
         Ok(Recorded::FollowUp { tracking_id })
     }
 }
 
 impl Writer<'_> {
+    /// The reporter's follow-up: their text adds to the report, their
+    /// answer to the team's question, their credit wish, their reply to an
+    /// out-of-scope answer (which reopens the report).
+    fn reporter_mail(
+        &self,
+        report_id: i64,
+        row: i64,
+        tracking_id: &str,
+        state: ReportState,
+        r: super::FromReporter<'_>,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE reports SET last_reporter_at = ?2 WHERE id = ?1")?
+            .execute(params![report_id, ts(self.now)])?;
+        self.more_text(report_id)?;
+        if let Some(to) = state.on_reporter_answer() {
+            self.answer(report_id, row, tracking_id, state, to, r.proven, r.answered)?;
+        }
+        match r.credit {
+            Some(c) if r.proven => self.credit(report_id, row, &c)?,
+            Some(c) => self.credit_proposal(report_id, row, &c)?,
+            None => {}
+        }
+        if let Some(to) = state.on_reporter_reply()
+            && let Some(compose) = r.reopen
+        {
+            // The out-of-scope reply acknowledged no report: the
+            // acknowledgement that follows (now, or combined) does.
+            self.tx
+                .prepare_cached("UPDATE reports SET state = ?2, acknowledged_at = NULL WHERE id = ?1")?
+                .execute(params![report_id, to])?;
+            self.event(
+                Some(report_id),
+                Some(row),
+                "state",
+                Some(state.as_str()),
+                Some(to.as_str()),
+                "reopened by the reporter's reply",
+            )?;
+            self.ack_or_hold(report_id, row, tracking_id, compose, None, r.reopen_held)?;
+        }
+        Ok(())
+    }
+
     /// The reporter wrote while the team waited for their answer: when the
     /// sender is proven the report goes back to triaged (the fix clock runs
     /// again) and the team is alerted; otherwise it waits on, and says why.

@@ -245,7 +245,10 @@ fn excluded_topics_apply_to_new_reports_from_outsiders_only() {
     let m = parse(format!("{beg}In-Reply-To: <ack@example.test>\r\nMessage-ID: <c@x>\r\n\r\nNo DMARC record, email spoofing is possible.\r\n").as_bytes()).unwrap();
     assert!(matches!(
         decide(&m, &me(), &fake, &topics).unwrap(),
-        Decision::FollowUp { from_team: false, .. }
+        Decision::FollowUp {
+            sender: crate::triage::Sender::Reporter,
+            ..
+        }
     ));
     // A team member's new mail is never excluded.
     let team = "Return-Path: <lead@example.test>\r\nFrom: lead@example.test\r\nSubject: fwd: Missing DMARC record\r\n";
@@ -347,8 +350,7 @@ fn a_downstream_recipient_joins_only_a_report_it_was_told_about() {
     assert!(matches!(
         decide(&msg(reply), &me(), &index, &[]).unwrap(),
         Decision::FollowUp {
-            from_downstream: true,
-            from_team: false,
+            sender: crate::triage::Sender::Downstream,
             ..
         }
     ));

@@ -76,14 +76,13 @@ fn outputs() -> Vec<(&'static str, serde_json::Value)> {
         Disposition::FollowUp(FollowUp {
             report_id,
             how: "tracking tag".into(),
-            from_team: false,
-            team_response: false,
-            reopen: None,
-            reopen_held: None,
-            credit: crate::triage::credit_wish("Credit: Rita Researcher"),
-            credit_proven: false,
-            downstream: None,
-            answered: None,
+            author: crate::store::Author::Reporter(crate::store::FromReporter {
+                proven: false,
+                credit: crate::triage::credit_wish("Credit: Rita Researcher"),
+                reopen: None,
+                reopen_held: None,
+                answered: None,
+            }),
         }),
         "SEC",
     )
