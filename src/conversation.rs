@@ -346,7 +346,7 @@ pub fn apply(
                 let at = cfg.policy.calendar.start_of(*d);
                 let r = store
                     .show_report(id)?
-                    .ok_or_else(|| crate::store::Error::invalid(format!("no report {id}")))?;
+                    .ok_or_else(|| crate::store::Error::NotFound(id.to_string()))?;
                 let received: Timestamp = r
                     .summary
                     .received_at

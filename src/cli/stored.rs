@@ -13,7 +13,7 @@ use crate::store::Store;
 pub(super) fn report(store: &Store, id: &str) -> anyhow::Result<ReportSummary> {
     let mut r = store
         .show_report(id)?
-        .ok_or_else(|| anyhow::anyhow!("no report {id}"))?
+        .ok_or_else(|| crate::store::Error::NotFound(id.to_owned()))?
         .summary;
     r.id = r.id.to_uppercase();
     Ok(r)

@@ -153,7 +153,7 @@ fn record_disclose_on(
     let at = cfg.policy.calendar.start_of(d);
     let r = store
         .show_report(id)?
-        .ok_or_else(|| anyhow::anyhow!("no report {id}"))?;
+        .ok_or_else(|| crate::store::Error::NotFound(id.to_owned()))?;
     let received: jiff::Timestamp = r.summary.received_at.parse()?;
     let limit = conversation::latest_disclosure(cfg, received, r.summary.complex);
     let note = match (at > limit, force) {

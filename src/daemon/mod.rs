@@ -92,8 +92,8 @@ impl Shared {
 #[derive(Debug)]
 pub(crate) enum Interrupted {
     /// The database cannot be written (or read) now: intake pauses and the
-    /// mail stays on the server.
-    Database(anyhow::Error),
+    /// mail stays on the server. With what that means for the mail.
+    Database(crate::store::Error, String),
     /// The OAuth provider refused the refresh token: a person must run
     /// `embargo oauth login`; intake pauses, the mail stays on the server.
     LoginNeeded(crate::oauth::OAuthError),
@@ -104,7 +104,9 @@ pub(crate) enum Interrupted {
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Interrupted::Database(e) | Interrupted::Other(e) => write!(f, "{e:#}"),
+            Interrupted::Database(e, what) if what.is_empty() => write!(f, "{e}"),
+            Interrupted::Database(e, what) => write!(f, "{what}: {e}"),
+            Interrupted::Other(e) => write!(f, "{e:#}"),
             Interrupted::LoginNeeded(e) => write!(f, "{e}"),
         }
     }
@@ -136,7 +138,7 @@ impl From<crate::store::Error> for Interrupted {
 impl From<crate::fault::Fault> for Interrupted {
     fn from(f: crate::fault::Fault) -> Interrupted {
         match f {
-            crate::fault::Fault::Database(e) => Interrupted::Database(e.into()),
+            crate::fault::Fault::Database(e) => Interrupted::Database(e, String::new()),
             crate::fault::Fault::Message(e) => Interrupted::Other(e),
         }
     }
@@ -455,7 +457,7 @@ async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<
                 failures = failures.saturating_add(1);
                 let wait = reconnect_delay(failures, Duration::from_secs(cfg.reconnect_max_secs));
                 let error = e.to_string();
-                if let Interrupted::Database(_) = e {
+                if let Interrupted::Database(..) = e {
                     // Disk full, database locked, I/O error: nothing was
                     // half-written (one transaction per message) and the
                     // mail stays on the server until the store takes it.

@@ -223,10 +223,10 @@ impl Batch {
                 // disk full): stop and leave the mail on the server; the
                 // loop retries with backoff. Never a tombstone for that.
                 Ok(Err(Fault::Database(e))) => {
-                    return Err(Interrupted::Database(anyhow::Error::new(e).context(format!(
-                        "the database is not writable; UID {} stays on the server",
-                        w.uid
-                    ))));
+                    return Err(Interrupted::Database(
+                        e,
+                        format!("the database is not writable; UID {} stays on the server", w.uid),
+                    ));
                 }
                 Ok(Err(Fault::Message(e))) => Some(format!("internal error: {e:#}")),
                 Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
@@ -259,7 +259,8 @@ fn sent_one(
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(Fault::Database(e))) => {
                 return Err(Interrupted::Database(
-                    anyhow::Error::new(e).context("the database is not writable; the Sent folder is read again later"),
+                    e,
+                    "the database is not writable; the Sent folder is read again later".to_owned(),
                 ));
             }
             Ok(Err(Fault::Message(e))) => format!("{e:#}"),

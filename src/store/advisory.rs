@@ -45,7 +45,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?
-            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))?;
+            .ok_or_else(|| super::Error::NotFound(tracking_id.to_owned()))?;
         let tx = self.write()?;
         let old: Option<String> = tx
             .query_row(

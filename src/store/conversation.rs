@@ -56,7 +56,7 @@ impl Store {
                 },
             )
             .optional()?
-            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))?;
+            .ok_or_else(|| super::Error::NotFound(tracking_id.to_owned()))?;
         let mut stmt = self.conn.prepare(
             "SELECT message_id FROM messages WHERE report_id = ?1 AND kind NOT IN ('alert', 'own-copy')
              AND message_id NOT LIKE '<failed-%' AND message_id NOT LIKE '<sha256-%' ORDER BY received_at, id",

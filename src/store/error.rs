@@ -21,8 +21,11 @@ pub enum Error {
     /// Anything else SQLite refused (a constraint, a value too big).
     #[error(transparent)]
     Sql(rusqlite::Error),
-    /// A request that does not fit the stored data (no such report, an
-    /// unknown state, a key that is not there).
+    /// No report with this tracking id.
+    #[error("no report {0}")]
+    NotFound(String),
+    /// A request that does not fit the stored data (an unknown state, a key
+    /// that is not there, a move the policy does not allow).
     #[error("{0}")]
     Invalid(String),
 }

@@ -28,7 +28,7 @@ impl Store {
                 },
             )
             .optional()?
-            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))
+            .ok_or_else(|| super::Error::NotFound(tracking_id.to_owned()))
     }
 
     /// `reports state ID STATE [--note]`: the move and what follows from it

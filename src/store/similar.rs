@@ -80,7 +80,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?
-            .ok_or_else(|| super::Error::invalid(format!("no report {tracking_id}")))?;
+            .ok_or_else(|| super::Error::NotFound(tracking_id.to_owned()))?;
         let terms = self.report_terms(id)?;
         self.suggest(&terms, Some(id), threshold, known, limit)
     }

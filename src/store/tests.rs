@@ -609,7 +609,8 @@ fn unavailable_is_decided_by_the_sqlite_code() {
         assert!(!err(code).is_unavailable(), "{code}");
     }
     assert!(Error::UnavailableIo(std::io::Error::other("disk")).is_unavailable());
-    assert!(!Error::invalid("no report SEC-1").is_unavailable());
+    assert!(!Error::NotFound("SEC-1".into()).is_unavailable());
+    assert_eq!(Error::NotFound("SEC-1".into()).to_string(), "no report SEC-1");
     // Into a message fault or a database fault, by type.
     assert!(matches!(
         crate::fault::Fault::from(err(ffi::SQLITE_FULL)),
