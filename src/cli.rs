@@ -30,7 +30,7 @@ mod advisory;
 mod args;
 mod check;
 mod disclose;
-mod json;
+pub mod json;
 mod list;
 mod man;
 mod ops;

@@ -24,13 +24,7 @@ pub fn digest(cfg: &Config, dry_run: bool, html: bool, now: Option<&str>) -> any
     };
     let mut store = super::open_store(cfg, access)?;
     if dry_run {
-        let since = store.digest_last_sent()?;
-        let team = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
-        let mut d = digest::build(&store, &cfg.policy.calendar, &cfg.policy.promises, &team, since, now)?;
-        let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
-        d.suggest(&store, cfg.triage.similar_threshold, &known)?;
-        d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
-        let (text, html_text) = digest::render(cfg, &d)?;
+        let (text, html_text) = digest::preview(&store, cfg, now)?;
         out!("{}", if html { html_text } else { text });
         return Ok(ExitCode::SUCCESS);
     }

@@ -360,6 +360,19 @@ fn overdue(r: &ReportSummary, now: Timestamp, cal: &Calendar) -> Vec<String> {
     why
 }
 
+/// The digest as `digest --dry-run` shows it, as of `now`: what happened
+/// since the last one sent, with similar reports and the held count; text
+/// and HTML.
+pub fn preview(store: &Store, cfg: &Config, now: Timestamp) -> anyhow::Result<(String, String)> {
+    let since = store.digest_last_sent()?;
+    let team = cfg.smtp.from.name.clone().unwrap_or_else(|| "Security Team".to_owned());
+    let mut d = build(store, &cfg.policy.calendar, &cfg.policy.promises, &team, since, now)?;
+    let known = crate::similar::known::Known::load(&cfg.triage.known_advisories, &cfg.triage.products).known;
+    d.suggest(store, cfg.triage.similar_threshold, &known)?;
+    d.held_count = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
+    render(cfg, &d)
+}
+
 /// The digest as text and HTML.
 pub fn render(cfg: &Config, d: &Digest) -> anyhow::Result<(String, String)> {
     Ok((

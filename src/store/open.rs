@@ -227,21 +227,23 @@ impl Store {
                 }
             }
         };
-        // The daemon may be creating it right now: it migrates within
-        // milliseconds of creating the file (a new connection each try: a
-        // read-only one may have opened the file as immutable).
+        // The daemon may be creating or upgrading it right now: it migrates
+        // within milliseconds of opening the file, one committed step per
+        // version, so a reader can see any version on the way (a new
+        // connection each try: a read-only one may have opened the file as
+        // immutable).
+        let wanted = migrations::LATEST as i64;
         let (mut conn, mut found) = (connect()?, 0i64);
         for attempt in 0..50 {
             found = conn
                 .pragma_query_value(None, "user_version", |r| r.get(0))
                 .map_err(sqlite)?;
-            if found != 0 || attempt == 49 {
+            if found >= wanted || attempt == 49 {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
             conn = connect()?;
         }
-        let wanted = migrations::LATEST as i64;
         if found == 0 {
             return Err(OpenError::NotEmbargo { path: path.to_owned() });
         }

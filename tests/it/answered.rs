@@ -1,6 +1,6 @@
-//! Every real report is answered: past the per-sender limit,
-//! acknowledgements are merged into one combined acknowledgement per
-//! address and period, never dropped; a proven sender gets one for each.
+//! Every real report is answered, through the real servers and the CLI
+//! (the decisions alone, a proven sender's acknowledgements and a forged
+//! flood's cost, are in `tests/intake/answered.rs`).
 
 use std::time::Duration;
 
@@ -83,53 +83,6 @@ fn seven_reports_from_an_unauthenticated_researcher_are_all_acknowledged() {
     std::thread::sleep(Duration::from_secs(3));
     s.once();
     assert_eq!(s.stack.inbox(RESEARCHER).len(), 6, "nothing twice");
-}
-
-#[test]
-fn an_authenticated_researcher_gets_an_acknowledgement_for_every_report() {
-    let s = setup("\n[trust]\nauthserv_id = \"mail.example.test\"\n");
-    send_reports(&s, 7, "dmarc-pass.example");
-    s.once();
-    s.stack.wait_inbox(RESEARCHER, 7, WAIT);
-    let status: serde_json::Value = serde_json::from_slice(&s.embargo(&["status", "--json"]).stdout).unwrap();
-    assert_eq!(status["acks_held"], 0);
-    assert!(s.reports().iter().all(|r| r["acknowledged_at"].is_string()));
-}
-
-/// 200 forged reports, all with the victim's address as Return-Path: the
-/// victim gets the limit plus one combined acknowledgement per period.
-#[test]
-fn a_forged_flood_costs_its_victim_the_limit_plus_one_mail_per_period() {
-    let s = setup("");
-    let victim = "other@example.test";
-    for i in 0..200 {
-        s.stack.deliver(
-            victim,
-            SECURITY,
-            &format!(
-                "From: stranger{i}@evil.example\r\nTo: {SECURITY}\r\nSubject: Finding {i}\r\nMessage-ID: <flood{i}@evil.example>\r\n\r\nx\r\n"
-            ),
-        );
-    }
-    s.stack.wait_inbox(SECURITY, 200, Duration::from_secs(60));
-    s.once();
-    s.stack.wait_inbox(victim, 5, WAIT);
-    let mut periods = 0;
-    for _ in 0..2 {
-        std::thread::sleep(Duration::from_secs(3));
-        s.once();
-        periods += 1;
-    }
-    s.stack.wait_delivered(WAIT);
-    std::thread::sleep(Duration::from_secs(1));
-    let got = s.stack.inbox(victim);
-    assert!(got.len() <= 5 + periods, "{} mails for {periods} periods", got.len());
-    // One combined acknowledgement carries every report held in the
-    // period (100 with their subjects, the rest by tracking id): every
-    // report is acknowledged after one period, the second sends nothing.
-    assert_eq!(got.len(), 6);
-    assert!(s.reports().iter().all(|r| r["acknowledged_at"].is_string()));
-    assert!(got.iter().all(|m| m.len() < 64 * 1024), "bounded");
 }
 
 fn labelled(kind: &str, n: &str) -> (String, String) {

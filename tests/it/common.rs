@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::mail::{header, report};
+
 /// The binary under test. `EMBARGO_TEST_BIN` points the suite at another
 /// build (to watch an attack test succeed against the code before its fix).
 pub static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -217,15 +219,6 @@ pub fn smtp_send_as(port: u16, helo: &str, mail_from: &str, rcpt: &str, raw: &st
     w.write_all(data.as_bytes()).unwrap();
     expect("250", &mut reader);
     let _ = write!(w, "QUIT\r\n");
-}
-
-/// A plain report from researcher@example.test.
-pub fn report(message_id: &str, subject: &str, body: &str) -> String {
-    format!(
-        "From: Rita Researcher <researcher@example.test>\r\nTo: security@example.test\r\n\
-         Subject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
 }
 
 /// An embargo config (in its own temp folder) for a stack.
@@ -457,29 +450,6 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool, why: impl F
     }
 }
 
-/// Header value of a raw message (first occurrence, unfolded).
-pub fn header(raw: &str, name: &str) -> Option<String> {
-    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
-    let head = head.split("\n\n").next().unwrap_or(head);
-    let mut found: Option<String> = None;
-    for line in head.lines() {
-        if let Some(v) = found.as_mut() {
-            if line.starts_with(' ') || line.starts_with('\t') {
-                v.push(' ');
-                v.push_str(line.trim());
-                continue;
-            }
-            break;
-        }
-        if let Some((n, v)) = line.split_once(':')
-            && n.eq_ignore_ascii_case(name)
-        {
-            found = Some(v.trim().to_owned());
-        }
-    }
-    found
-}
-
 /// Every template under config/ (not the example config itself).
 /// (`EMBARGO_TEST_TEMPLATES`: another folder, with `EMBARGO_TEST_BIN`.)
 pub fn copy_templates(to: &Path) {
@@ -540,4 +510,20 @@ m.logout()
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A setup whose team has one member, team@example.test (also the alert
+/// address), with `member_public` in `[team] keys`; the team's Cv25519 key
+/// decrypts and signs.
+pub fn setup_with_member(member_public: &[u8]) -> Setup {
+    let team = "team@example.test";
+    let s = Setup::with(Options {
+        extra: format!(
+            "\n[team]\nmembers = [\"{team}\"]\nnotify = [\"{team}\"]\nkeys = [\"member.asc\"]\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n"
+        ),
+        ..Default::default()
+    });
+    crate::gpg::write_key(s.dir.path(), "team.sec.asc", &crate::gpg::keys().team_cv_secret);
+    std::fs::write(s.dir.path().join("member.asc"), member_public).unwrap();
+    s
 }

@@ -156,22 +156,6 @@ pub fn reporter_gpg() -> Gpg {
     g
 }
 
-/// A setup whose team has one member, team@example.test (also the alert
-/// address), with `member_public` in `[team] keys`; the team's Cv25519 key
-/// decrypts and signs.
-pub fn setup_with_member(member_public: &[u8]) -> crate::common::Setup {
-    let team = "team@example.test";
-    let s = crate::common::Setup::with(crate::common::Options {
-        extra: format!(
-            "\n[team]\nmembers = [\"{team}\"]\nnotify = [\"{team}\"]\nkeys = [\"member.asc\"]\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n"
-        ),
-        ..Default::default()
-    });
-    write_key(s.dir.path(), "team.sec.asc", &keys().team_cv_secret);
-    std::fs::write(s.dir.path().join("member.asc"), member_public).unwrap();
-    s
-}
-
 /// Writes a team key file (mode 0600) for embargo's config.
 pub fn write_key(dir: &Path, name: &str, armored: &[u8]) -> PathBuf {
     let path = dir.join(name);

@@ -1,5 +1,6 @@
-//! The policy's rules and clocks through the real servers: excluded topics,
-//! reopening, the team's response, deadlines, and every CLI verb.
+//! The policy's clocks and every CLI verb through the real servers (the
+//! decisions intake takes alone, excluded topics, reopening, the team's
+//! response, are in `tests/intake/lifecycle.rs`).
 
 use std::time::Duration;
 
@@ -7,139 +8,7 @@ use crate::common::*;
 
 const RESEARCHER: &str = "researcher@example.test";
 const SECURITY: &str = "security@example.test";
-const TEAM: &str = "team@example.test";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn labelled(kind: &str, n: &str) -> (String, String) {
-    let text =
-        std::fs::read_to_string(repo().join("tests/data/exclusion").join(kind).join(format!("{n}.txt"))).unwrap();
-    let (head, body) = text.split_once("\n\n").unwrap();
-    (head.trim_start_matches("Subject:").trim().to_owned(), body.to_owned())
-}
-
-fn mail(id: &str, subject: &str, body: &str, extra: &str) -> String {
-    format!(
-        "From: Rita Researcher <researcher@example.test>\r\nTo: security@example.test\r\nSubject: {subject}\r\n\
-         Message-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n{extra}\r\n{}\r\n",
-        body.replace('\n', "\r\n")
-    )
-}
-
-#[test]
-fn beg_bounty_mail_is_excluded_and_a_reply_reopens_it() {
-    let s = Setup::new();
-    let (subject, body) = labelled("beg", "05");
-    s.stack
-        .deliver(RESEARCHER, SECURITY, &mail("beg@example.test", &subject, &body, ""));
-    let (g_subject, g_body) = labelled("genuine", "02");
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &mail("real@example.test", &g_subject, &g_body, ""),
-    );
-    s.stack.wait_inbox(SECURITY, 2, WAIT);
-    s.once();
-    let replies = s.stack.wait_inbox(RESEARCHER, 2, WAIT);
-    let oos = replies
-        .iter()
-        .find(|m| header(m, "In-Reply-To").as_deref() == Some("<beg@example.test>"))
-        .unwrap();
-    assert!(oos.contains("out of scope") && oos.contains("reply"), "{oos}");
-    let reports = s.reports();
-    let beg = reports.iter().find(|r| r["subject"] == subject.as_str()).unwrap();
-    assert_eq!(beg["state"], "excluded");
-    assert_eq!(beg["excluded_topic"], "spf-dmarc");
-    let real = reports.iter().find(|r| r["subject"] == g_subject.as_str()).unwrap();
-    assert_eq!(
-        real["state"], "new",
-        "a genuine report about a DMARC parser is not excluded"
-    );
-    assert_eq!(real["excluded_topic"], serde_json::Value::Null);
-
-    // "This is a mistake": a reply reopens it and acknowledges it.
-    let id = beg["id"].as_str().unwrap();
-    let oos_id = header(oos, "Message-ID").unwrap();
-    let reply = mail(
-        "beg-reply@example.test",
-        &format!("Re: [{id}] {subject}"),
-        "I think this is in scope, please look again.",
-        &format!("In-Reply-To: {oos_id}\r\n"),
-    );
-    s.stack.deliver(RESEARCHER, SECURITY, &reply);
-    s.stack.wait_inbox(SECURITY, 5, WAIT); // 2 reports, 2 own copies, the reply
-    s.once();
-    let all = s.stack.wait_inbox(RESEARCHER, 3, WAIT);
-    let ack = all
-        .iter()
-        .find(|m| header(m, "In-Reply-To").as_deref() == Some("<beg-reply@example.test>"))
-        .unwrap();
-    assert!(ack.contains("5 business days"), "{ack}");
-    let beg = s.reports().into_iter().find(|r| r["id"] == id).unwrap();
-    assert_eq!(beg["state"], "new");
-    assert_eq!(beg["messages"], 2);
-}
-
-#[test]
-fn team_reply_stops_the_response_clock_and_the_reporter_waits() {
-    // The operator's MTA vouches for the senders (DMARC pass): only
-    // authenticated mail moves clocks and credit (tests/it/attacks.rs has
-    // the forged variants).
-    let s = Setup::with(Options {
-        extra: format!("\n[team]\nmembers = [\"{TEAM}\"]\n\n[trust]\nauthserv_id = \"mail.example.test\"\n"),
-        ..Options::default()
-    });
-    s.stack.deliver(
-        RESEARCHER,
-        SECURITY,
-        &report("clock@example.test", "IDOR in invoices", "details"),
-    );
-    s.stack.wait_inbox(SECURITY, 1, WAIT);
-    s.once();
-    s.stack.wait_inbox(RESEARCHER, 1, WAIT);
-    let r = &s.reports()[0];
-    let id = r["id"].as_str().unwrap().to_owned();
-    assert!(r["response_due"].is_string() && r["fix_due"].is_string(), "{r}");
-    assert_eq!(r["details_due"], serde_json::Value::Null);
-    assert!(r["response_business_days_left"].as_i64().unwrap() >= 4, "{r}");
-
-    // The team answers the reporter with security@ in Cc.
-    let team = format!(
-        "From: Tess Team <{TEAM}>\r\nTo: researcher@example.test\r\nCc: security@example.test\r\n\
-         Subject: Re: [{id}] IDOR in invoices\r\nMessage-ID: <team1@example.test>\r\nIn-Reply-To: <clock@example.test>\r\n\r\n\
-         Thanks, we can reproduce it.\r\n"
-    );
-    s.stack.deliver_as("dmarc-pass.example", TEAM, SECURITY, &team);
-    s.stack.wait_inbox(SECURITY, 3, WAIT);
-    s.once();
-    let r = s.reports().remove(0);
-    assert_eq!(r["state"], "triaged", "{r}");
-    assert!(r["response_met_at"].is_string());
-    assert_eq!(r["response_business_days_left"], serde_json::Value::Null);
-    assert_eq!(r["reporter_waiting"], false);
-    std::thread::sleep(Duration::from_secs(1));
-
-    // The reporter answers, stating how to be credited.
-    let again = mail(
-        "clock2@example.test",
-        &format!("Re: [{id}] IDOR in invoices"),
-        "Great. Credit: Rita Researcher https://rita.example.test\n",
-        "In-Reply-To: <team1@example.test>\r\n",
-    );
-    s.stack.deliver_as("dmarc-pass.example", RESEARCHER, SECURITY, &again);
-    s.stack.wait_inbox(SECURITY, 4, WAIT);
-    s.once();
-    let r = s.reports().remove(0);
-    assert_eq!(r["reporter_waiting"], true, "{r}");
-    assert_eq!(r["credit"], "yes");
-    assert_eq!(r["credit_name"], "Rita Researcher");
-    assert_eq!(r["credit_url"], "https://rita.example.test");
-    assert_eq!(
-        s.stack.inbox(RESEARCHER).len(),
-        1,
-        "no ack to the team or to follow-ups"
-    );
-}
 
 #[test]
 fn every_cli_verb_works_and_leaves_an_event() {

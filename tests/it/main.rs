@@ -12,6 +12,8 @@ mod faults;
 mod gpg;
 mod hostile;
 mod lifecycle;
+#[path = "../shared/mail.rs"]
+mod mail;
 mod oauth;
 mod openpgp;
 mod operator;
