@@ -4,92 +4,17 @@
 //! growth (ingest rate with 0, 10k and 100k reports already stored), and a
 //! backlog answered end to end next to a minimal SMTP client (`answered`).
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "../tests/shared/stack.rs"]
+mod stack;
 use common::{base64, gpg};
+use stack::Stack;
 
 const BIN: &str = env!("CARGO_BIN_EXE_embargo");
-
-struct Stack {
-    dir: PathBuf,
-    env: HashMap<String, String>,
-}
-
-impl Stack {
-    fn start() -> Stack {
-        Stack::start_with(&[])
-    }
-    fn start_with(env: &[(&str, &str)]) -> Stack {
-        Stack::start_args(&[], env)
-    }
-    /// A stack in `dir` (removed again when the stack is dropped).
-    fn start_in(dir: PathBuf, env: &[(&str, &str)]) -> Stack {
-        Stack::start_args(&[dir.as_os_str()], env)
-    }
-    fn start_args(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Stack {
-        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack"))
-            .arg("start")
-            .args(args)
-            .envs(env.iter().copied())
-            .env("MAILSTACK_WATCH_PID", std::process::id().to_string())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect();
-        Stack {
-            dir: PathBuf::from(&env["MAILSTACK_DIR"]),
-            env,
-        }
-    }
-    fn port(&self, p: &str) -> u16 {
-        self.env[&format!("MAILSTACK_{p}_PORT")].parse().unwrap()
-    }
-    fn maildir(&self, user: &str) -> PathBuf {
-        self.dir.join("mail/example.test").join(user).join("Maildir")
-    }
-    /// Drops messages straight into the security mailbox (as LMTP would).
-    fn backlog(&self, msgs: &[Vec<u8>]) {
-        let new = self.maildir("security").join("new");
-        std::fs::create_dir_all(&new).unwrap();
-        for (i, m) in msgs.iter().enumerate() {
-            // Maildir files hold LF line endings (Dovecot adds the CRs).
-            let lf = String::from_utf8_lossy(m).replace("\r\n", "\n");
-            std::fs::write(new.join(format!("{}.M{i}P1.bench", 1_700_000_000 + i)), lf).unwrap();
-        }
-        let _ = Command::new("chown")
-            .args(["-R", "mail:mail"])
-            .arg(self.dir.join("mail"))
-            .status();
-    }
-    fn count(&self, user: &str) -> usize {
-        ["new", "cur"]
-            .iter()
-            .map(|d| {
-                std::fs::read_dir(self.maildir(user).join(d))
-                    .map(|r| r.count())
-                    .unwrap_or(0)
-            })
-            .sum()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack"))
-            .arg("destroy")
-            .arg(&self.dir)
-            .output();
-    }
-}
 
 fn config(stack: &Stack, dir: &Path, smtp_port: u16, team_keys: &[&str]) -> PathBuf {
     for e in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("config"))
@@ -313,15 +238,15 @@ fn schleuder(home: &Path, ct: &[u8], team_key: &[u8]) {
         sch_runs.push(measured(&mut w, Some(&f)));
     }
     let t = Instant::now();
-    while stack.count("researcher") < n {
+    while stack.count("researcher@example.test") < n {
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "schleuder delivered {} of {n}",
-            stack.count("researcher")
+            stack.count("researcher@example.test")
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let delivered_sch = stack.count("researcher");
+    let delivered_sch = stack.count("researcher@example.test");
 
     // embargo: the same messages, the same key, the member's key for alerts.
     let edir = tempfile::tempdir().unwrap();
@@ -331,7 +256,7 @@ fn schleuder(home: &Path, ct: &[u8], team_key: &[u8]) {
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str("\n[team]\nnotify = [\"researcher@example.test\"]\nkeys = [\"member.pub.asc\"]\n");
     std::fs::write(&cfg, text).unwrap();
-    let sec = stack.maildir("security").join("new");
+    let sec = stack.maildir("security@example.test").join("new");
     std::fs::create_dir_all(&sec).unwrap();
     let mut emb_one = Vec::new();
     for (i, m) in msgs.iter().enumerate().take(5) {
@@ -548,33 +473,6 @@ fn prefill_db(path: &Path, n: usize) {
     db.execute("UPDATE outbox SET state = 'sent'", []).unwrap();
 }
 
-fn smtp_send(port: u16, raw: &str) {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut r = BufReader::new(stream.try_clone().unwrap());
-    let mut w = stream;
-    let mut expect = |code: &str| loop {
-        let mut l = String::new();
-        r.read_line(&mut l).unwrap();
-        assert!(l.starts_with(code), "{l}");
-        if l.as_bytes().get(3) == Some(&b' ') {
-            break;
-        }
-    };
-    expect("220");
-    for (cmd, code) in [
-        ("EHLO bench", "250"),
-        ("MAIL FROM:<researcher@example.test>", "250"),
-        ("RCPT TO:<security@example.test>", "250"),
-        ("DATA", "354"),
-    ] {
-        write!(w, "{cmd}\r\n").unwrap();
-        expect(code);
-    }
-    write!(w, "{raw}\r\n.\r\n").unwrap();
-    expect("250");
-    let _ = write!(w, "QUIT\r\n");
-}
-
 fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -616,13 +514,19 @@ fn latency(n: usize, idle_secs: u64) {
     std::thread::sleep(Duration::from_secs(2));
     let mut samples = Vec::new();
     for i in 0..n {
-        let before = stack.count("researcher");
+        let before = stack.count("researcher@example.test");
         let raw = format!(
             "From: researcher@example.test\r\nTo: security@example.test\r\nSubject: latency {i}\r\nMessage-ID: <lat{i}@bench>\r\n\r\nreport {i}"
         );
         let t = Instant::now();
-        smtp_send(stack.port("SMTP"), &raw);
-        while stack.count("researcher") <= before {
+        stack::smtp_send_as(
+            stack.port("SMTP"),
+            "bench",
+            "researcher@example.test",
+            "security@example.test",
+            &raw,
+        );
+        while stack.count("researcher@example.test") <= before {
             std::thread::sleep(Duration::from_millis(2));
             assert!(t.elapsed() < Duration::from_secs(30), "no ack for {i}");
         }
@@ -648,13 +552,16 @@ fn latency(n: usize, idle_secs: u64) {
         rss.push((start.elapsed().as_secs(), rss_kb(child.id())));
     }
     // Still alive and answering after the idle stretch.
-    let before = stack.count("researcher");
-    smtp_send(
+    let before = stack.count("researcher@example.test");
+    stack::smtp_send_as(
         stack.port("SMTP"),
+        "bench",
+        "researcher@example.test",
+        "security@example.test",
         "From: researcher@example.test\r\nTo: security@example.test\r\nSubject: after idle\r\nMessage-ID: <after-idle@bench>\r\n\r\nreport",
     );
     let t = Instant::now();
-    while stack.count("researcher") <= before {
+    while stack.count("researcher@example.test") <= before {
         std::thread::sleep(Duration::from_millis(10));
         assert!(t.elapsed() < Duration::from_secs(30), "no ack after the idle stretch");
     }

@@ -1,15 +1,13 @@
-//! Test harness: a real mail stack (scripts/mailstack: Dovecot + Exim on
-//! loopback), an embargo config pointing at it, and helpers to send mail
-//! through Exim's SMTP port and read mailboxes.
+//! Test harness: an embargo config pointing at a real mail stack
+//! (`tests/shared/stack.rs`: Dovecot + Exim on loopback), the binary run
+//! against it, the daemon in the background.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use crate::mail::{header, report};
+pub use crate::stack::{Stack, wait_until};
 
 /// The binary under test. `EMBARGO_TEST_BIN` points the suite at another
 /// build (to watch an attack test succeed against the code before its fix).
@@ -19,206 +17,6 @@ pub static BIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A running mail stack; destroyed on drop (and by its watchdog if the test
-/// process dies).
-pub struct Stack {
-    pub dir: PathBuf,
-    pub env: HashMap<String, String>,
-}
-
-impl Stack {
-    pub fn start() -> Stack {
-        Stack::start_with(&[])
-    }
-
-    /// With extra `MAILSTACK_*` settings (see scripts/mailstack).
-    pub fn start_with(env: &[(&str, &str)]) -> Stack {
-        let out = Command::new(repo().join("scripts/mailstack"))
-            .arg("start")
-            .envs(env.iter().copied())
-            .env("MAILSTACK_WATCH_PID", std::process::id().to_string())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/mailstack");
-        assert!(
-            out.status.success(),
-            "mailstack start failed: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect();
-        Stack {
-            dir: PathBuf::from(&env["MAILSTACK_DIR"]),
-            env,
-        }
-    }
-
-    pub fn port(&self, which: &str) -> u16 {
-        self.env[&format!("MAILSTACK_{which}_PORT")].parse().unwrap()
-    }
-
-    pub fn ca(&self) -> PathBuf {
-        PathBuf::from(&self.env["MAILSTACK_CA"])
-    }
-
-    fn ctl(&self, verb: &str) {
-        let out = Command::new(repo().join("scripts/mailstack"))
-            .arg(verb)
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mailstack {verb}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    pub fn stop_imap(&self) {
-        self.ctl("stop-imap")
-    }
-    pub fn start_imap(&self) {
-        self.ctl("start-imap")
-    }
-    pub fn stop_smtp(&self) {
-        self.ctl("stop-smtp")
-    }
-    pub fn start_smtp(&self) {
-        self.ctl("start-smtp")
-    }
-
-    /// Sends a raw message through Exim's MX port, as a real MTA would.
-    /// `mail_from` "" sends the null reverse path.
-    pub fn deliver(&self, mail_from: &str, rcpt: &str, raw: &str) {
-        smtp_send_as(self.port("SMTP"), "test.example", mail_from, rcpt, raw);
-    }
-
-    /// The same from a client greeting with `helo`: the stack's Exim adds
-    /// `dmarc=pass` for `EHLO dmarc-pass.example` (as an operator's MX
-    /// would for a sender whose domain passes DMARC), `dmarc=none` else.
-    pub fn deliver_as(&self, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
-        smtp_send_as(self.port("SMTP"), helo, mail_from, rcpt, raw);
-    }
-
-    fn maildir(&self, user: &str) -> PathBuf {
-        let (local, domain) = user.split_once('@').unwrap();
-        self.dir.join("mail").join(domain).join(local).join("Maildir")
-    }
-
-    /// Every message in a user's INBOX (new and cur), as text.
-    pub fn inbox(&self, user: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for sub in ["new", "cur"] {
-            if let Ok(entries) = std::fs::read_dir(self.maildir(user).join(sub)) {
-                for e in entries.flatten() {
-                    if let Ok(bytes) = std::fs::read(e.path()) {
-                        out.push(String::from_utf8_lossy(&bytes).into_owned());
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Waits until a user's INBOX holds at least `n` messages.
-    pub fn wait_inbox(&self, user: &str, n: usize, timeout: Duration) -> Vec<String> {
-        let mut msgs = Vec::new();
-        wait_until(
-            timeout,
-            || {
-                msgs = self.inbox(user);
-                msgs.len() >= n
-            },
-            || {
-                let log = std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(8).collect();
-                format!(
-                    "{user}: expected {n} messages, have {}; exim log, newest first:\n{}",
-                    self.inbox(user).len(),
-                    tail.join("\n")
-                )
-            },
-        );
-        msgs
-    }
-
-    /// Waits until a message containing `needle` is in a user's INBOX.
-    pub fn wait_for(&self, user: &str, needle: &str, timeout: Duration) -> String {
-        let mut found = None;
-        wait_until(
-            timeout,
-            || {
-                found = self.inbox(user).into_iter().find(|m| m.contains(needle));
-                found.is_some()
-            },
-            || format!("{user}: no message with {needle:?}"),
-        );
-        found.unwrap()
-    }
-
-    /// Exim's queue is empty: everything accepted has been delivered.
-    pub fn wait_delivered(&self, timeout: Duration) {
-        let input = self.dir.join("exim/spool/input");
-        wait_until(
-            timeout,
-            || std::fs::read_dir(&input).map(|d| d.flatten().count()).unwrap_or(0) == 0,
-            || "the exim queue is not empty".to_owned(),
-        );
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/mailstack"))
-            .arg("destroy")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .output();
-    }
-}
-
-/// A minimal SMTP client: full control over the greeting, the envelope and
-/// the bytes.
-pub fn smtp_send_as(port: u16, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut w = stream;
-    let expect = |code: &str, reader: &mut BufReader<TcpStream>| loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(line.starts_with(code), "expected {code}, got {line:?}");
-        if line.as_bytes().get(3) == Some(&b' ') {
-            break;
-        }
-    };
-    expect("220", &mut reader);
-    write!(w, "EHLO {helo}\r\n").unwrap();
-    expect("250", &mut reader);
-    write!(w, "MAIL FROM:<{mail_from}>\r\n").unwrap();
-    expect("250", &mut reader);
-    write!(w, "RCPT TO:<{rcpt}>\r\n").unwrap();
-    expect("250", &mut reader);
-    write!(w, "DATA\r\n").unwrap();
-    expect("354", &mut reader);
-    let mut data = String::new();
-    for line in raw.replace("\r\n", "\n").split('\n') {
-        if line.starts_with('.') {
-            data.push('.');
-        }
-        data.push_str(line);
-        data.push_str("\r\n");
-    }
-    data.push_str(".\r\n");
-    w.write_all(data.as_bytes()).unwrap();
-    expect("250", &mut reader);
-    let _ = write!(w, "QUIT\r\n");
 }
 
 /// An embargo config (in its own temp folder) for a stack.
@@ -437,19 +235,6 @@ impl Drop for Daemon {
     }
 }
 
-/// Polls `done` every 50 ms until it holds; past `timeout`, panics with
-/// `why()` (which can read the daemon's log at that moment).
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool, why: impl FnOnce() -> String) {
-    let start = Instant::now();
-    loop {
-        if done() {
-            return;
-        }
-        assert!(start.elapsed() < timeout, "waited {timeout:?}: {}", why());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Every template under config/ (not the example config itself).
 /// (`EMBARGO_TEST_TEMPLATES`: another folder, with `EMBARGO_TEST_BIN`.)
 pub fn copy_templates(to: &Path) {
@@ -467,49 +252,6 @@ pub fn copy_templates(to: &Path) {
 /// The effective user id of the test process.
 pub fn uid() -> u32 {
     std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
-}
-
-impl Stack {
-    /// Puts a message into `user`'s INBOX over IMAP (APPEND) with an arrival
-    /// time `days_ago` days back, as mail that came in while nobody watched.
-    pub fn append_old(&self, user: &str, password: &str, raw: &str, days_ago: u32) {
-        let script = r#"
-import imaplib, ssl, sys, time
-port, ca, user, pw, days = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-ctx = ssl.create_default_context(cafile=ca)
-m = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
-m.login(user, pw)
-when = imaplib.Time2Internaldate(time.time() - days * 86400)
-typ, data = m.append("INBOX", None, when, sys.stdin.buffer.read())
-assert typ == "OK", data
-m.logout()
-"#;
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .arg(self.port("IMAPS").to_string())
-            .arg(self.ca())
-            .arg(user)
-            .arg(password)
-            .arg(days_ago.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(raw.replace("\r\n", "\n").replace('\n', "\r\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "IMAP APPEND: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
 }
 
 /// A setup whose team has one member, team@example.test (also the alert

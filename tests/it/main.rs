@@ -20,5 +20,7 @@ mod operator;
 mod resilience;
 mod service;
 mod similar_scale;
+#[path = "../shared/stack.rs"]
+mod stack;
 mod team;
 mod triage;
