@@ -1,8 +1,8 @@
 //! Decryption benchmark (`cargo bench --bench decrypt`): in one run, on the
 //! same gpg-made messages, embargo's own decrypt path for RSA-4096 and
 //! Cv25519 team keys, sequoia's stock RSA path, `gpg --decrypt` as a
-//! subprocess, and the machine's raw RSA-4096 private-key rate
-//! (`openssl speed rsa4096`).
+//! subprocess, and the machine's raw private-key rates (`openssl speed
+//! rsa4096` and `ecdhx25519`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -107,6 +107,21 @@ fn openssl_rsa4096() -> Option<f64> {
     fields.get(fields.len().checked_sub(2)?)?.parse().ok()
 }
 
+/// The machine's raw X25519 rate (`openssl speed ecdhx25519`): one shared
+/// secret per operation, the one private-key operation a Cv25519 message
+/// needs.
+fn openssl_x25519() -> Option<f64> {
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "ecdhx25519"])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // " 253 bits ecdh (X25519)   0.0000s  32153.6"
+    let line = text.lines().rev().find(|l| l.contains("(X25519)"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing
     // useful: only run when asked to bench.
@@ -140,6 +155,11 @@ fn main() {
             assert_eq!(d.plaintext.len(), plaintext.len());
         });
         println!("| {name} | embargo (decrypt::decrypt) | {ours:.0} |");
+        // `DECRYPT_PROFILE=Cv25519` (or RSA-4096): only embargo's path for
+        // that key, for `perf record`.
+        if std::env::var("DECRYPT_PROFILE").is_ok_and(|p| p == name) {
+            return;
+        }
         let mut stock = Stock(stock_keys(&secret));
         let stock_rate = rate(|i| {
             // Same buffer size as embargo's path, so only the key differs.
@@ -168,6 +188,11 @@ fn main() {
         Some(r) => println!("| RSA-4096 | raw private-key op (openssl speed rsa4096) | {r:.0} |"),
         None => println!("| RSA-4096 | raw private-key op (openssl speed rsa4096) | n/a |"),
     }
+    let raw_x = openssl_x25519();
+    match raw_x {
+        Some(r) => println!("| Cv25519 | raw X25519 op (openssl speed ecdhx25519) | {r:.0} |"),
+        None => println!("| Cv25519 | raw X25519 op (openssl speed ecdhx25519) | n/a |"),
+    }
     println!();
     for (name, ours, gpg) in &results {
         println!("{name}: embargo / gpg = {:.1}x", ours / gpg);
@@ -177,6 +202,9 @@ fn main() {
             "RSA-4096: embargo / raw private-key rate = {:.2}x (target >= 0.8)",
             ours / r
         );
+    }
+    if let (Some(r), Some((_, ours, _))) = (raw_x, results.get(1)) {
+        println!("Cv25519: embargo / raw X25519 rate = {:.2}x (target >= 0.5)", ours / r);
     }
     if let Some((_, ours, gpg)) = results.get(1) {
         println!(

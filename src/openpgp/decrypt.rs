@@ -5,14 +5,14 @@ use std::io::Read as _;
 
 use pgp::crypto::SessionKey;
 use pgp::packet::{PKESK, SKESK};
+use pgp::parse::Parse as _;
 use pgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError,
     VerificationHelper,
 };
-use pgp::parse::{PacketParser, PacketParserResult, Parse as _};
 use pgp::policy::StandardPolicy;
 use pgp::types::SymmetricAlgorithm;
-use pgp::{Cert, KeyHandle, Packet};
+use pgp::{Cert, KeyHandle};
 use sequoia_openpgp as pgp;
 
 use super::keys::TeamKeys;
@@ -90,6 +90,9 @@ struct Helper<'a> {
     cached: Option<Cached>,
     found: Option<Cached>,
     sig: SigState,
+    /// Set when the message names its recipients and none is ours (the
+    /// builder drops the helper when it fails, so this lives outside it).
+    not_ours: Option<&'a std::cell::RefCell<Option<Vec<String>>>>,
 }
 
 impl VerificationHelper for Helper<'_> {
@@ -147,6 +150,15 @@ impl DecryptionHelper for Helper<'_> {
             self.found = Some((*algo, sk.clone()));
             return Ok(None);
         }
+        let named: Vec<KeyHandle> = pkesks.iter().filter_map(|p| p.recipient()).collect();
+        if let Some(not_ours) = self.not_ours
+            && !pkesks.is_empty()
+            && named.len() == pkesks.len()
+            && !named.iter().any(|h| self.team.holds(h))
+        {
+            *not_ours.borrow_mut() = Some(named.iter().map(|h| h.to_hex()).collect());
+            return Err(anyhow::anyhow!("encrypted to none of our keys"));
+        }
         let mut decryptors = self.team.decryptors();
         // Named recipients first, then hidden ones (gpg --throw-keyids).
         for wildcard_pass in [false, true] {
@@ -174,25 +186,8 @@ impl DecryptionHelper for Helper<'_> {
     }
 }
 
-/// The recipients named by the PKESK packets in front of the encrypted data.
-pub fn recipients(ciphertext: &[u8]) -> Vec<Option<KeyHandle>> {
-    let mut out = Vec::new();
-    let Ok(mut ppr) = PacketParser::from_bytes(ciphertext) else {
-        return out;
-    };
-    while let PacketParserResult::Some(pp) = ppr {
-        match &pp.packet {
-            Packet::PKESK(p) => out.push(p.recipient()),
-            Packet::SKESK(_) | Packet::Marker(_) => {}
-            _ => break,
-        }
-        ppr = match pp.next() {
-            Ok((_, next)) => next,
-            Err(_) => break,
-        };
-    }
-    out
-}
+/// How much plaintext sequoia reads ahead before handing it out.
+const BUFFER: usize = 1024 * 1024;
 
 /// Decrypts one ciphertext (armored or binary).
 pub fn decrypt(
@@ -202,30 +197,35 @@ pub fn decrypt(
     cap: u64,
     cached: Option<Cached>,
 ) -> Result<Decrypted, Failure> {
-    if cached.is_none() {
-        let recips = recipients(ciphertext);
-        let any_ours = recips.iter().any(|r| r.as_ref().is_none_or(|h| team.holds(h)));
-        if !recips.is_empty() && !any_ours {
-            let recipients = recips.into_iter().flatten().map(|h| h.to_hex()).collect();
-            return Err(Failure::NoKey { recipients });
-        }
-        if team.is_empty() {
-            return Err(Failure::NoKey { recipients: Vec::new() });
-        }
+    if cached.is_none() && team.is_empty() {
+        return Err(Failure::NoKey { recipients: Vec::new() });
     }
     let policy = StandardPolicy::new();
+    let not_ours = std::cell::RefCell::new(None);
     let helper = Helper {
         team,
         certs,
         cached,
         found: None,
         sig: SigState::None,
+        not_ours: Some(&not_ours),
     };
-    let builder = DecryptorBuilder::from_bytes(ciphertext).map_err(broken)?;
-    let mut d = builder
-        .buffer_size(1 << 20)
-        .with_policy(&policy, None, helper)
-        .map_err(broken)?;
+    let dearmored = super::armor::dearmor(ciphertext);
+    let builder = DecryptorBuilder::from_bytes(dearmored.as_deref().unwrap_or(ciphertext)).map_err(broken)?;
+    // The plaintext is read whole below and the signatures are only
+    // recorded, never a reason to hold data back: a small read-ahead
+    // buffer (sequoia's default of 25 MiB, or 1 MiB, is allocated per
+    // message and per layer).
+    let built = builder.buffer_size(BUFFER).with_policy(&policy, None, helper);
+    let mut d = match built {
+        Ok(d) => d,
+        Err(e) => {
+            return Err(match not_ours.into_inner() {
+                Some(recipients) => Failure::NoKey { recipients },
+                None => broken(e),
+            });
+        }
+    };
     let mut plaintext = Vec::new();
     (&mut d)
         .take(cap.saturating_add(1))
@@ -252,6 +252,7 @@ pub fn verify_detached(signature: &[u8], data: &[u8], certs: &[Cert]) -> SigStat
         cached: None,
         found: None,
         sig: SigState::None,
+        not_ours: None,
     };
     let Ok(builder) = DetachedVerifierBuilder::from_bytes(signature) else {
         return SigState::Bad;

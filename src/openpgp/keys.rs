@@ -1,23 +1,18 @@
 //! The team's secret keys: loaded and unlocked once at start (S2K costs
 //! ~250 ms per unlock here), never per message.
 //!
-//! RSA decryption goes through [`RsaCrt`], a `sequoia_openpgp::crypto::Decryptor`
-//! holding an OpenSSL key prepared once with its CRT parameters. sequoia 2.4's
-//! own OpenSSL backend rebuilds the key from n, e, d on every decryption and
-//! so cannot use CRT: 0.2-0.4x of the raw private-key rate here. Other
-//! algorithms (Cv25519, NIST curves) use sequoia's `KeyPair`.
+//! Decryption keys are prepared once for OpenSSL (`super::prepared`): RSA
+//! with its CRT parameters, Cv25519 as a ready X25519 key; other algorithms
+//! use sequoia's `KeyPair`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail};
-use openssl::bn::{BigNum, BigNumContext};
-use openssl::rsa::{Padding, Rsa};
 use pgp::cert::prelude::*;
 use pgp::crypto::mpi;
-use pgp::crypto::{Decryptor, KeyPair, Password, SessionKey};
+use pgp::crypto::{KeyPair, Password};
 use pgp::packet::Key;
-use pgp::packet::key::{PublicParts, SecretParts, UnspecifiedRole};
+use pgp::packet::key::{SecretParts, UnspecifiedRole};
 use pgp::parse::Parse as _;
 use pgp::policy::StandardPolicy;
 use pgp::serialize::Serialize as _;
@@ -26,106 +21,8 @@ use pgp::{Cert, Fingerprint, KeyHandle};
 use sequoia_openpgp as pgp;
 use serde::Serialize;
 
+use super::prepared::{RsaCrt, TeamDecryptor, X25519Prepared};
 use super::{Error, Result};
-
-/// A key that can decrypt, cheap to clone per message.
-#[derive(Clone)]
-pub enum TeamDecryptor {
-    Rsa(RsaCrt),
-    Other(KeyPair),
-}
-
-impl TeamDecryptor {
-    pub fn public(&self) -> &Key<PublicParts, UnspecifiedRole> {
-        match self {
-            TeamDecryptor::Rsa(r) => &r.public,
-            TeamDecryptor::Other(k) => k.public(),
-        }
-    }
-
-    pub fn as_decryptor(&mut self) -> &mut dyn Decryptor {
-        match self {
-            TeamDecryptor::Rsa(r) => r,
-            TeamDecryptor::Other(k) => k,
-        }
-    }
-}
-
-/// An RSA decryption key prepared once, with CRT.
-#[derive(Clone)]
-pub struct RsaCrt {
-    public: Key<PublicParts, UnspecifiedRole>,
-    rsa: Rsa<openssl::pkey::Private>,
-}
-
-impl RsaCrt {
-    pub fn new(key: &Key<SecretParts, UnspecifiedRole>) -> anyhow::Result<RsaCrt> {
-        let (e, n) = match key.mpis() {
-            mpi::PublicKey::RSA { e, n } => (e, n),
-            _ => bail!("not an RSA key"),
-        };
-        let secret = match key.optional_secret() {
-            Some(pgp::packet::key::SecretKeyMaterial::Unencrypted(u)) => u,
-            _ => bail!("the RSA secret key is still locked"),
-        };
-        let rsa = secret.map(|s| -> anyhow::Result<Rsa<openssl::pkey::Private>> {
-            let mpi::SecretKeyMaterial::RSA { d, p, q, u } = s else {
-                bail!("not RSA secret material")
-            };
-            let bn = |v: &[u8]| BigNum::from_slice(v);
-            // OpenPGP stores u = p^-1 mod q; OpenSSL wants iqmp = q'^-1 mod p'.
-            // Swapping the primes makes u exactly OpenSSL's iqmp.
-            let (p1, q1) = (bn(q.value())?, bn(p.value())?);
-            let mut ctx = BigNumContext::new()?;
-            let one = BigNum::from_u32(1)?;
-            let mut pm1 = BigNum::new()?;
-            pm1.checked_sub(&p1, &one)?;
-            let mut qm1 = BigNum::new()?;
-            qm1.checked_sub(&q1, &one)?;
-            let d_bn = bn(d.value())?;
-            let mut dmp1 = BigNum::new()?;
-            dmp1.nnmod(&d_bn, &pm1, &mut ctx)?;
-            let mut dmq1 = BigNum::new()?;
-            dmq1.nnmod(&d_bn, &qm1, &mut ctx)?;
-            let rsa =
-                Rsa::from_private_components(bn(n.value())?, bn(e.value())?, d_bn, p1, q1, dmp1, dmq1, bn(u.value())?)?;
-            if !rsa.check_key()? {
-                bail!("the RSA key fails OpenSSL's consistency check");
-            }
-            Ok(rsa)
-        })?;
-        Ok(RsaCrt {
-            public: key.clone().parts_into_public(),
-            rsa,
-        })
-    }
-}
-
-impl Decryptor for RsaCrt {
-    fn public(&self) -> &Key<PublicParts, UnspecifiedRole> {
-        &self.public
-    }
-
-    fn decrypt(&mut self, ciphertext: &mpi::Ciphertext, _plaintext_len: Option<usize>) -> pgp::Result<SessionKey> {
-        let mpi::Ciphertext::RSA { c } = ciphertext else {
-            return Err(anyhow!("not an RSA ciphertext"));
-        };
-        let size = self.rsa.size() as usize;
-        let c = c.value();
-        if c.len() > size {
-            return Err(anyhow!("RSA ciphertext longer than the modulus"));
-        }
-        // MPIs drop leading zeros; RSA wants the full modulus width.
-        let mut input = vec![0u8; size];
-        input[size - c.len()..].copy_from_slice(c);
-        let mut out: pgp::crypto::mem::Protected = vec![0u8; size].into();
-        let n = self
-            .rsa
-            .private_decrypt(&input, &mut out, Padding::PKCS1)
-            .map_err(|_| anyhow!("RSA decryption failed"))?;
-        Ok(SessionKey::from(&out[..n.min(size)]))
-    }
-}
 
 /// One loaded team key, as `keys list` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -226,6 +123,9 @@ impl TeamKeys {
                     PublicKeyAlgorithm::RSAEncryptSign | PublicKeyAlgorithm::RSAEncrypt => {
                         TeamDecryptor::Rsa(RsaCrt::new(key).map_err(|e| Error::key(file, format!("key {fpr}: {e:#}")))?)
                     }
+                    PublicKeyAlgorithm::ECDH if X25519Prepared::fits(key) => TeamDecryptor::X25519(
+                        X25519Prepared::new(key).map_err(|e| Error::key(file, format!("key {fpr}: {e:#}")))?,
+                    ),
                     _ => TeamDecryptor::Other(
                         key.clone()
                             .into_keypair()

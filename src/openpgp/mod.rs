@@ -13,6 +13,7 @@
 //! they were dropped), and a signed part never vouches for unsigned parts
 //! around it: the signature state describes the signed part alone.
 
+mod armor;
 pub mod compose;
 pub mod decrypt;
 mod error;
@@ -20,6 +21,7 @@ pub mod keys;
 pub mod learn;
 mod payloads;
 pub mod pin;
+pub mod prepared;
 #[cfg(test)]
 mod tests;
 

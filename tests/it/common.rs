@@ -33,6 +33,9 @@ pub struct Options {
     pub extra: String,
     pub max_per_sender: u32,
     pub retry_max_secs: u64,
+    /// `[smtp] in_doubt_grace_secs`: how long a mail cut off mid-send waits
+    /// for its own copy before it is sent again.
+    pub in_doubt_grace_secs: u64,
     /// `[store] path`, relative to the config's directory.
     pub store_path: &'static str,
     /// Extra settings for scripts/mailstack.
@@ -53,6 +56,7 @@ impl Default for Options {
             extra: String::new(),
             max_per_sender: 10_000,
             retry_max_secs: 2,
+            in_doubt_grace_secs: 3,
             store_path: "embargo.sqlite3",
             stack_env: &[],
             stack_env_owned: Vec::new(),
@@ -101,13 +105,14 @@ impl Setup {
              user = \"security@example.test\"\n{imap_password}mailbox = \"INBOX\"\n\
              timeout_secs = 20\nreconnect_max_secs = 2\n{}\n\
              [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"{}\"\nca_file = \"{ca}\"\n{smtp_auth}\
-             from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = 3\n{}\n\
+             from = \"Example Security Team <security@example.test>\"\nretry_max_secs = {}\ntimeout_secs = 20\nin_doubt_grace_secs = {}\n{}\n\
              [store]\npath = \"{}\"\n\n[policy]\ntracking_prefix = \"SEC\"\ntimezone = \"Europe/London\"\nholidays = [\"2026-12-25\", \"2026-12-28\"]\n\n\
              [reply]\nack_template = \"ack.txt\"\nmax_per_sender_per_day = {}\n{}",
             opts.imap_security,
             opts.imap_extra,
             opts.smtp_security,
             opts.retry_max_secs,
+            opts.in_doubt_grace_secs,
             opts.smtp_extra,
             opts.store_path,
             opts.max_per_sender,
