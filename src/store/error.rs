@@ -24,6 +24,29 @@ pub enum Error {
     /// No report with this tracking id.
     #[error("no report {0}")]
     NotFound(String),
+    /// The database file cannot be opened or set up (its folder cannot be
+    /// made, it is not a database, WAL cannot be switched on).
+    #[error("cannot open the database {}: {why}", path.display())]
+    Open { path: std::path::PathBuf, why: String },
+    /// The database was written by a newer embargo.
+    #[error(
+        "the database {} has schema version {found}, newer than this embargo knows ({known}); \
+         run a newer embargo or restore a backup",
+        path.display()
+    )]
+    TooNew {
+        path: std::path::PathBuf,
+        found: usize,
+        known: usize,
+    },
+    /// Bringing the database to this version failed (nothing of that step
+    /// was written).
+    #[error("database {}: migration {version} failed: {error}", path.display())]
+    Migration {
+        path: std::path::PathBuf,
+        version: usize,
+        error: rusqlite::Error,
+    },
     /// A request that does not fit the stored data (an unknown state, a key
     /// that is not there, a move the policy does not allow).
     #[error("{0}")]

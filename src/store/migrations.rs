@@ -315,32 +315,45 @@ const MIGRATIONS: &[&str] = &[
 pub const LATEST: usize = MIGRATIONS.len();
 
 /// Brings the database to [`LATEST`]. Refuses a database from a newer embargo.
-pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<(), Failure> {
     migrate_to(conn, LATEST)
 }
 
+/// Why a database could not be brought up to date.
+#[derive(Debug)]
+pub enum Failure {
+    /// Written by a newer embargo.
+    TooNew { found: usize },
+    /// This step failed (and was rolled back).
+    Step { version: usize, error: rusqlite::Error },
+}
+
 /// Brings the database to `target` (tests build every earlier version).
-pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> anyhow::Result<()> {
-    let current: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+pub(crate) fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), Failure> {
+    let step = |version: usize| move |error: rusqlite::Error| Failure::Step { version, error };
+    let current: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+        .map_err(step(0))? as usize;
     if current > LATEST {
-        anyhow::bail!(
-            "the database has schema version {current}, newer than this embargo knows ({LATEST}); \
-             run a newer embargo or restore a backup"
-        );
+        return Err(Failure::TooNew { found: current });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
         let version = i + 1;
         // IMMEDIATE takes the write lock first; then look again, since a
         // second process (the CLI next to the daemon) may have migrated.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(step(version))?;
+        let now: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(step(version))?;
         if now as usize >= version {
             continue;
         }
-        tx.execute_batch(sql)
-            .map_err(|e| anyhow::anyhow!("migration {version} failed: {e}"))?;
-        tx.pragma_update(None, "user_version", version as i64)?;
-        tx.commit()?;
+        tx.execute_batch(sql).map_err(step(version))?;
+        tx.pragma_update(None, "user_version", version as i64)
+            .map_err(step(version))?;
+        tx.commit().map_err(step(version))?;
         tracing::info!(version, "database migrated");
     }
     Ok(())

@@ -39,7 +39,6 @@ mod wishes;
 
 use std::path::Path;
 
-use anyhow::Context as _;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -309,34 +308,58 @@ pub fn lock(store: &std::sync::Mutex<Store>) -> Result<std::sync::MutexGuard<'_,
 
 impl Store {
     /// Opens (creating if needed) and migrates the database.
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
+    pub fn open(path: &Path) -> Result<Store> {
+        let open = |why: String| Error::Open {
+            path: path.to_owned(),
+            why,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+                .map_err(|e| open(format!("cannot create the database folder {}: {e}", dir.display())))?;
         }
-        let mut conn =
-            Connection::open(path).with_context(|| format!("cannot open the database {}", path.display()))?;
-        Self::setup(&mut conn).with_context(|| format!("database {}", path.display()))?;
+        let mut conn = Connection::open(path).map_err(|e| open(e.to_string()))?;
+        Self::setup(&mut conn, path)?;
         restrict_permissions(path);
         Ok(Store { conn })
     }
 
-    /// An in-memory database, for unit tests.
-    pub fn open_in_memory() -> anyhow::Result<Store> {
-        let mut conn = Connection::open_in_memory()?;
-        Self::setup(&mut conn)?;
+    /// An in-memory database, for tests and for checking templates.
+    pub fn open_in_memory() -> Result<Store> {
+        let path = Path::new(":memory:");
+        let mut conn = Connection::open_in_memory().map_err(|e| Error::Open {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })?;
+        Self::setup(&mut conn, path)?;
         Ok(Store { conn })
     }
 
-    fn setup(conn: &mut Connection) -> anyhow::Result<()> {
-        conn.busy_handler(Some(busy_handler))?;
+    fn setup(conn: &mut Connection, path: &Path) -> Result<()> {
+        let open = |why: String| Error::Open {
+            path: path.to_owned(),
+            why,
+        };
+        conn.busy_handler(Some(busy_handler)).map_err(|e| open(e.to_string()))?;
         // Intake runs a few dozen distinct statements per message; parsing
         // them anew each time was a third of its CPU (callgrind).
         conn.set_prepared_statement_cache_capacity(64);
-        enable_wal(conn)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrations::migrate(conn)
+        enable_wal(conn).map_err(|e| open(format!("{e:#}")))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| open(e.to_string()))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| open(e.to_string()))?;
+        migrations::migrate(conn).map_err(|f| match f {
+            migrations::Failure::TooNew { found } => Error::TooNew {
+                path: path.to_owned(),
+                found,
+                known: migrations::LATEST,
+            },
+            migrations::Failure::Step { version, error } => Error::Migration {
+                path: path.to_owned(),
+                version,
+                error,
+            },
+        })
     }
 
     pub fn sync_state(&self, mailbox: &str) -> Result<Option<SyncState>> {

@@ -621,3 +621,23 @@ fn unavailable_is_decided_by_the_sqlite_code() {
         crate::fault::Fault::Message(_)
     ));
 }
+
+#[test]
+fn opening_names_what_is_wrong_in_a_variant_callers_can_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    match Store::open(&path) {
+        Err(Error::TooNew { found: 999, known, .. }) => assert_eq!(known, super::migrations::LATEST),
+        other => panic!("{:?}", other.err()),
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    match Store::open(&file.join("db.sqlite3")) {
+        Err(e @ Error::Open { .. }) => assert!(e.to_string().contains("cannot create the database folder"), "{e}"),
+        other => panic!("{:?}", other.err()),
+    }
+}
