@@ -434,7 +434,8 @@ fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
     let tokens = crate::oauth::TokenSource::for_config(cfg)?;
     Ok(rt.block_on(async {
         let transport = crate::outbox::transport(&cfg.smtp, tokens)?;
-        crate::outbox::drain(&outbox, &transport, &cfg.smtp, cfg.reply.max_automatic_per_hour).await
+        let never = tokio_util::sync::CancellationToken::new();
+        crate::outbox::drain(&outbox, &transport, &cfg.smtp, cfg.reply.max_automatic_per_hour, &never).await
     })?)
 }
 

@@ -94,11 +94,15 @@ pub fn backoff(attempts: u32, cap: Duration) -> Duration {
 /// Up to `smtp.connections` mails are on their way at once, each marked in
 /// the store before and after its own send; mails to one address go one
 /// after the other, in the order they were queued.
+///
+/// Once `stop` is cancelled no mail is begun: the ones on their way finish
+/// (the server's answer is awaited and recorded) and the drain returns.
 pub async fn drain(
     store: &Arc<Mutex<Store>>,
     transport: &Transport,
     cfg: &SmtpConfig,
     hourly_cap: u32,
+    stop: &CancellationToken,
 ) -> Result<usize> {
     use futures::StreamExt as _;
     let cap = Duration::from_secs(cfg.retry_max_secs);
@@ -109,6 +113,9 @@ pub async fn drain(
     // concurrency is read per batch and may have been lowered.)
     let mut retrying = 0;
     loop {
+        if stop.is_cancelled() {
+            return Ok(retrying);
+        }
         let due = lock(store)?.outbox_due_capped(Timestamp::now(), grace, batch, hourly_cap)?;
         if due.is_empty() {
             return Ok(retrying);
@@ -119,6 +126,9 @@ pub async fn drain(
                 async move {
                     let (mut done, mut retry) = (0, 0);
                     for item in &queue {
+                        if stop.is_cancelled() {
+                            break;
+                        }
                         let span =
                             tracing::info_span!("send", outbox = item.id, kind = %item.kind, to = %item.recipient);
                         match attempt(store, transport, item, copy_to, grace, cap)
@@ -244,7 +254,7 @@ pub async fn run(
     loop {
         health.beat_outbox();
         let hourly_cap = hourly_cap();
-        if let Err(e) = drain(&store, &transport, &cfg, hourly_cap).await {
+        if let Err(e) = drain(&store, &transport, &cfg, hourly_cap, &shutdown).await {
             tracing::error!(error = %format!("{e:#}"), "outbox");
         }
         health.beat_outbox();

@@ -9,6 +9,8 @@
 //! connection. Left on the async workers: the IMAP loop's one-row status
 //! update (`Shared::imap_state`) and the outbox's marks around each send
 //! (`outbox::attempt`), each a single short write.
+//!
+//! Shutdown drains: the tasks are awaited, not aborted (see `run`).
 
 mod imap;
 mod interrupted;
@@ -72,6 +74,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         &transport,
         &shared.cfg.smtp,
         shared.cfg.reply.max_automatic_per_hour,
+        &never,
     )
     .await?;
     crate::timing::add(crate::timing::Stage::Send, started);
@@ -135,19 +138,37 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
-    match tokio::time::timeout(Duration::from_secs(10), outbox_task).await {
+    // Shutdown drains: every task stops at its next wait on the token and
+    // finishes what it holds first. The outbox begins no new mail and
+    // awaits the server's answer to the ones on their way (bounded by the
+    // SMTP timeout); a transaction on a blocking thread commits or rolls
+    // back whole.
+    let outbox_bound = Duration::from_secs(shared.cfg.smtp.timeout_secs.saturating_add(10));
+    match tokio::time::timeout(outbox_bound, outbox_task).await {
         Ok(Ok(Err(e))) => tracing::error!(error = %format!("{e:#}"), "outbox task failed"),
         Ok(Err(e)) => tracing::error!(error = %e, "outbox task panicked"),
-        Err(_) => tracing::warn!("outbox task did not stop within 10 s"),
+        Err(_) => tracing::warn!(
+            "the outbox did not stop within {} s; a mail cut off now is in doubt and waits for its own copy",
+            outbox_bound.as_secs()
+        ),
         Ok(Ok(Ok(()))) => {}
     }
-    keeper.abort();
-    reloader.abort();
-    digester.abort();
-    combiner.abort();
-    sent.abort();
+    let mut tasks = vec![
+        ("keep-alive", keeper),
+        ("reload", reloader),
+        ("digest", digester),
+        ("combined acknowledgements", combiner),
+        ("sent folder", sent),
+    ];
     if let Some(m) = metrics {
-        m.abort();
+        tasks.push(("metrics", m));
+    }
+    for (name, task) in tasks {
+        match tokio::time::timeout(Duration::from_secs(30), task).await {
+            Ok(Err(e)) if e.is_panic() => tracing::error!(task = name, "task panicked"),
+            Err(_) => tracing::warn!(task = name, "task did not stop within 30 s"),
+            _ => {}
+        }
     }
     shared.imap_state("stopped", None);
     imap_result

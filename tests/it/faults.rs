@@ -421,3 +421,77 @@ fn a_backlog_to_many_researchers_goes_out_once_over_several_connections() {
         "the limit was never reached"
     );
 }
+
+/// SIGTERM while a mail is on its way (the server takes 3 s to answer its
+/// content): the daemon waits for that answer and marks the mail sent,
+/// starts no other, and exits; what it did not start stays queued, never
+/// begun, and goes out once on the next run. No mail is marked sent that
+/// the server did not take.
+#[test]
+fn sigterm_mid_send_finishes_that_mail_and_leaves_the_rest_queued() {
+    let s = Setup::new();
+    for i in 0..3 {
+        s.stack.deliver(
+            RESEARCHER,
+            SECURITY,
+            &report(&format!("term{i}@example.test"), &format!("bug {i}"), "x"),
+        );
+    }
+    s.stack.wait_inbox(SECURITY, 3, WAIT);
+    std::fs::write(s.stack.dir.join("etc/slow-data"), "3s").unwrap();
+    let db = s.dir.path().join("embargo.sqlite3");
+    let mut d = s.daemon();
+    // The first acknowledgement is on its way once its attempt is marked.
+    let begun = || -> i64 {
+        rusqlite::Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM outbox WHERE attempt_started_at IS NOT NULL OR state = 'sent'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0)
+    };
+    wait_until(WAIT, || begun() >= 1, || s.daemon_log());
+    std::thread::sleep(Duration::from_millis(500));
+    let term = Instant::now();
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", s.daemon_log());
+    let stopped = term.elapsed();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let rows: Vec<(String, String, bool)> = conn
+        .prepare("SELECT state, message_id, attempt_started_at IS NOT NULL FROM outbox WHERE kind = 'ack' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(conn);
+    let sent: Vec<&(String, String, bool)> = rows.iter().filter(|r| r.0 == "sent").collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the mail on its way is finished and marked, no other started: {rows:?}"
+    );
+    assert!(
+        rows.iter().filter(|r| r.0 != "sent").all(|r| r.0 == "pending" && !r.2),
+        "the rest is queued and was never begun: {rows:?}"
+    );
+    assert!(stopped < Duration::from_secs(8), "stopped {stopped:?} after SIGTERM");
+    // What is marked sent, the server took.
+    let delivered = s.stack.wait_inbox(RESEARCHER, 1, WAIT);
+    for (_, id, _) in &sent {
+        assert!(
+            delivered.iter().any(|m| m.contains(id.as_str())),
+            "{id} marked sent but not delivered"
+        );
+    }
+    // The next run sends the rest, once each.
+    std::fs::remove_file(s.stack.dir.join("etc/slow-data")).unwrap();
+    s.once();
+    s.stack.wait_delivered(WAIT);
+    let acks = s.stack.wait_inbox(RESEARCHER, 3, WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(s.stack.inbox(RESEARCHER).len(), 3, "{acks:?}");
+}
