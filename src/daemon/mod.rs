@@ -138,21 +138,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
-    // Shutdown drains: every task stops at its next wait on the token and
-    // finishes what it holds first. The outbox begins no new mail and
-    // awaits the server's answer to the ones on their way (bounded by the
-    // SMTP timeout); a transaction on a blocking thread commits or rolls
-    // back whole.
-    let outbox_bound = Duration::from_secs(shared.cfg.smtp.timeout_secs.saturating_add(10));
-    match tokio::time::timeout(outbox_bound, outbox_task).await {
-        Ok(Ok(Err(e))) => tracing::error!(error = %format!("{e:#}"), "outbox task failed"),
-        Ok(Err(e)) => tracing::error!(error = %e, "outbox task panicked"),
-        Err(_) => tracing::warn!(
-            "the outbox did not stop within {} s; a mail cut off now is in doubt and waits for its own copy",
-            outbox_bound.as_secs()
-        ),
-        Ok(Ok(Ok(()))) => {}
-    }
     let mut tasks = vec![
         ("keep-alive", keeper),
         ("reload", reloader),
@@ -163,6 +148,30 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     if let Some(m) = metrics {
         tasks.push(("metrics", m));
     }
+    let outbox_bound = Duration::from_secs(shared.cfg.smtp.timeout_secs.saturating_add(10));
+    wait_for_tasks(outbox_task, outbox_bound, tasks).await;
+    shared.imap_state("stopped", None);
+    imap_result
+}
+
+/// Shutdown drains: every task stops at its next wait on the token and
+/// finishes what it holds first. The outbox begins no new mail and awaits
+/// the server's answer to the ones on their way (`outbox_bound`); a
+/// transaction on a blocking thread commits or rolls back whole.
+async fn wait_for_tasks(
+    outbox_task: tokio::task::JoinHandle<Result<(), crate::outbox::Error>>,
+    outbox_bound: Duration,
+    tasks: Vec<(&str, tokio::task::JoinHandle<()>)>,
+) {
+    match tokio::time::timeout(outbox_bound, outbox_task).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = %format!("{e:#}"), "outbox task failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "outbox task panicked"),
+        Err(_) => tracing::warn!(
+            "the outbox did not stop within {} s; a mail cut off now is in doubt and waits for its own copy",
+            outbox_bound.as_secs()
+        ),
+        Ok(Ok(Ok(()))) => {}
+    }
     for (name, task) in tasks {
         match tokio::time::timeout(Duration::from_secs(30), task).await {
             Ok(Err(e)) if e.is_panic() => tracing::error!(task = name, "task panicked"),
@@ -170,8 +179,6 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             _ => {}
         }
     }
-    shared.imap_state("stopped", None);
-    imap_result
 }
 
 #[cfg(test)]
