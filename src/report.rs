@@ -291,8 +291,7 @@ pub struct ReportSummary {
     pub complex: bool,
     pub fixed_at: Option<String>,
     pub disclosed_at: Option<String>,
-    /// "" (not known yet), "yes" or "no".
-    pub credit: String,
+    pub credit: Credit,
     pub credit_name: String,
     pub credit_url: String,
     /// A credit wish from mail whose sender was not authenticated: the team
@@ -345,7 +344,7 @@ impl ReportSummary {
             complex: false,
             fixed_at: Some(at.clone()),
             disclosed_at: Some(at.clone()),
-            credit: "yes".into(),
+            credit: Credit::Wanted,
             credit_name: "Rita Researcher".into(),
             credit_url: "https://example.org/rita".into(),
             credit_proposal: None,
@@ -376,11 +375,56 @@ pub struct NextDue {
     pub overdue: bool,
 }
 
+/// What the reporter said about being credited (stored, and in `--json`,
+/// as "", "yes" or "no").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Credit {
+    /// Not said (yet).
+    #[default]
+    #[serde(rename = "")]
+    Unknown,
+    /// Credit, with the name and link given beside it.
+    #[serde(rename = "yes")]
+    Wanted,
+    /// No credit.
+    #[serde(rename = "no")]
+    Declined,
+}
+
+impl Credit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credit::Unknown => "",
+            Credit::Wanted => "yes",
+            Credit::Declined => "no",
+        }
+    }
+
+    /// As stored; anything else is "not said".
+    pub fn from_stored(s: &str) -> Credit {
+        match s {
+            "yes" => Credit::Wanted,
+            "no" => Credit::Declined,
+            _ => Credit::Unknown,
+        }
+    }
+
+    pub fn wanted(wanted: bool) -> Credit {
+        if wanted { Credit::Wanted } else { Credit::Declined }
+    }
+}
+
+impl std::fmt::Display for Credit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An unconfirmed credit wish.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CreditProposal {
-    /// The mail asked for credit ("yes") or declined it ("no").
-    pub credit: String,
+    /// The mail asked for credit or declined it.
+    pub credit: Credit,
     pub name: String,
     pub url: String,
 }
@@ -388,8 +432,8 @@ pub struct CreditProposal {
 impl CreditProposal {
     /// `credit as NAME URL` (quoted bounded) or `no credit`.
     pub fn describe(&self) -> String {
-        match self.credit.as_str() {
-            "yes" => format!(
+        match self.credit {
+            Credit::Wanted => format!(
                 "credit as {} {}",
                 crate::text::bounded(&self.name),
                 crate::text::bounded(&self.url)

@@ -9,7 +9,7 @@ use crate::report::ReportSummary;
 /// What the report says about its reporter's wish for credit.
 pub fn reporter_wish(r: &ReportSummary) -> ReporterWish {
     ReporterWish {
-        credit: r.credit.clone(),
+        credit: r.credit,
         address: r.reporter.clone(),
         name: r.reporter_name.clone(),
     }
@@ -19,7 +19,7 @@ pub fn reporter_wish(r: &ReportSummary) -> ReporterWish {
 /// FINDER only when they asked for credit, one affected entry to fill in.
 pub fn from_report(r: &ReportSummary) -> Advisory {
     let mut credits = Vec::new();
-    if r.credit == "yes" && !r.credit_name.trim().is_empty() {
+    if r.credit == crate::report::Credit::Wanted && !r.credit_name.trim().is_empty() {
         credits.push(Credit {
             // A file people open in an editor: no escape sequence from mail.
             name: crate::text::printable(&r.credit_name),

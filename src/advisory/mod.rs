@@ -175,8 +175,7 @@ impl std::error::Error for Invalid {}
 /// What the report allows the advisory to say about its reporter.
 #[derive(Debug, Clone, Default)]
 pub struct ReporterWish {
-    /// "yes", "no" or "" (not said).
-    pub credit: String,
+    pub credit: crate::report::Credit,
     pub address: String,
     pub name: String,
 }
@@ -337,8 +336,8 @@ impl Credit {
             }
         }
         // The reporter is named only as their credit wish allows.
-        if reporter.credit != "yes" && self.names(reporter) {
-            let why = if reporter.credit == "no" {
+        if reporter.credit != crate::report::Credit::Wanted && self.names(reporter) {
+            let why = if reporter.credit == crate::report::Credit::Declined {
                 "declined credit"
             } else {
                 "has not asked for credit"

@@ -28,7 +28,7 @@ contact = ["https://jane.example"]
 
 fn wish(credit: &str) -> ReporterWish {
     ReporterWish {
-        credit: credit.to_owned(),
+        credit: crate::report::Credit::from_stored(credit),
         address: "jane@example.test".to_owned(),
         name: "Jane Doe".to_owned(),
     }
@@ -146,7 +146,7 @@ pub(crate) fn summary(state: ReportState, details_due: Option<&str>) -> ReportSu
         complex: false,
         fixed_at: Some("2026-10-01T10:00:00Z".into()),
         disclosed_at: (state == ReportState::Disclosed).then(|| "2026-10-02T10:00:00Z".to_owned()),
-        credit: "yes".into(),
+        credit: crate::report::Credit::Wanted,
         credit_name: "Jane Doe".into(),
         credit_url: "https://jane.example".into(),
         credit_proposal: None,

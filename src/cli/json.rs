@@ -85,11 +85,11 @@ impl<'a> From<&'a ReportSummary> for Report<'a> {
             complex: r.complex,
             fixed_at: r.fixed_at.as_deref(),
             disclosed_at: r.disclosed_at.as_deref(),
-            credit: &r.credit,
+            credit: r.credit.as_str(),
             credit_name: &r.credit_name,
             credit_url: &r.credit_url,
             credit_proposal: r.credit_proposal.as_ref().map(|p| CreditProposal {
-                credit: &p.credit,
+                credit: p.credit.as_str(),
                 name: &p.name,
                 url: &p.url,
             }),
@@ -277,7 +277,7 @@ impl<'a> From<&'a MergedReport> for Merged<'a> {
         Merged {
             id: &m.id,
             reporter: &m.reporter,
-            credit: &m.credit,
+            credit: m.credit.as_str(),
             credit_name: &m.credit_name,
         }
     }

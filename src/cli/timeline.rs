@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use super::terminal_safe;
 use crate::config;
+use crate::report::Credit;
 use crate::store::{ReportDetail, ReportSummary, Store};
 
 pub(super) fn show(store: &Store, cfg: &config::Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -214,10 +215,10 @@ fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
     if let Some(into) = &s.merged_into {
         t.push_str(&format!("  Merged into:  {into}\n"));
     }
-    let credit = match s.credit.as_str() {
-        "yes" => format!("as {} {}", s.credit_name, s.credit_url),
-        "no" => "declined".to_owned(),
-        _ => "not known yet".to_owned(),
+    let credit = match s.credit {
+        Credit::Wanted => format!("as {} {}", s.credit_name, s.credit_url),
+        Credit::Declined => "declined".to_owned(),
+        Credit::Unknown => "not known yet".to_owned(),
     };
     t.push_str(&format!("  Credit:       {credit}\n"));
     if let Some(p) = &s.credit_proposal {
@@ -241,10 +242,10 @@ fn merged_lines(merged: &[crate::store::MergedReport]) -> String {
     let mut t = String::new();
     for (i, m) in merged.iter().enumerate() {
         let label = if i == 0 { "  Merged here:  " } else { "                " };
-        let credit = match m.credit.as_str() {
-            "yes" => format!(", credit as {}", crate::text::bounded(&m.credit_name)),
-            "no" => ", no credit".to_owned(),
-            _ => String::new(),
+        let credit = match m.credit {
+            Credit::Wanted => format!(", credit as {}", crate::text::bounded(&m.credit_name)),
+            Credit::Declined => ", no credit".to_owned(),
+            Credit::Unknown => String::new(),
         };
         t.push_str(&format!("{label}{} from {}{credit}\n", m.id, m.reporter));
     }

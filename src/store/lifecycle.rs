@@ -1,6 +1,7 @@
 //! The team's verbs on a report. Every change writes an event row (who,
 //! when, old → new); nothing is updated without one.
 
+use crate::report::Credit;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
@@ -198,14 +199,14 @@ impl Store {
             ));
         }
         let (new, name, url) = match credit {
-            Some((n, u)) => ("yes", n, u),
-            None => ("no", "", ""),
+            Some((n, u)) => (Credit::Wanted, n, u),
+            None => (Credit::Declined, "", ""),
         };
         tx.execute(
             "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4, credit_proposal = '' WHERE id = ?1",
-            params![cur.id, new, name, url],
+            params![cur.id, new.as_str(), name, url],
         )?;
-        let detail = if new == "yes" {
+        let detail = if new == Credit::Wanted {
             format!("credit as {name:?} {url}")
         } else {
             "no credit".to_owned()
@@ -213,7 +214,7 @@ impl Store {
         Event::new("credit", Timestamp::now())
             .report(Some(cur.id))
             .by(actor)
-            .change(Some(&old), Some(new))
+            .change(Some(&old), Some(new.as_str()))
             .detail(&detail)
             .insert(&tx)?;
         tx.commit()?;
@@ -231,10 +232,10 @@ impl Store {
             [cur.id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        match wanted.as_str() {
-            "yes" => self.set_credit(tracking_id, Some((&name, &url)), actor),
-            "no" => self.set_credit(tracking_id, None, actor),
-            _ => Err(super::Error::invalid(format!(
+        match Credit::from_stored(&wanted) {
+            Credit::Wanted => self.set_credit(tracking_id, Some((&name, &url)), actor),
+            Credit::Declined => self.set_credit(tracking_id, None, actor),
+            Credit::Unknown => Err(super::Error::invalid(format!(
                 "{tracking_id} has no credit proposal to accept"
             ))),
         }

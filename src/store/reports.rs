@@ -59,8 +59,7 @@ pub struct ReportDetail {
 pub struct MergedReport {
     pub id: String,
     pub reporter: String,
-    /// "" (not known yet), "yes" or "no".
-    pub credit: String,
+    pub credit: crate::report::Credit,
     pub credit_name: String,
 }
 
@@ -118,7 +117,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             response_met_at: r.get(14)?,
             fixed_at: r.get(15)?,
             disclosed_at: r.get(16)?,
-            credit: r.get(17)?,
+            credit: crate::report::Credit::from_stored(&r.get::<_, String>(17)?),
             credit_name: r.get(18)?,
             credit_url: r.get(19)?,
             merged_into: r.get(20)?,
@@ -139,7 +138,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
                 (!credit.is_empty())
                     .then(|| -> rusqlite::Result<CreditProposal> {
                         Ok(CreditProposal {
-                            credit,
+                            credit: crate::report::Credit::from_stored(&credit),
                             name: r.get(25)?,
                             url: r.get(26)?,
                         })
@@ -208,7 +207,7 @@ impl Store {
                 Ok(MergedReport {
                     id: r.get(0)?,
                     reporter: r.get(1)?,
-                    credit: r.get(2)?,
+                    credit: crate::report::Credit::from_stored(&r.get::<_, String>(2)?),
                     credit_name: r.get(3)?,
                 })
             })?

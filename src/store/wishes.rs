@@ -2,6 +2,7 @@
 //! wish for credit (the credit itself when the sender is proven, a proposal
 //! for the team to confirm otherwise).
 
+use crate::report::Credit;
 use rusqlite::params;
 
 use super::Result;
@@ -68,7 +69,7 @@ impl Writer<'_> {
     /// A credit wish from a sender who was not authenticated: kept for the
     /// team to confirm, never the credit itself.
     pub(super) fn credit_proposal(&self, report_id: i64, row: i64, c: &CreditWish) -> Result<()> {
-        let wanted = if c.wanted { "yes" } else { "no" };
+        let wanted = Credit::wanted(c.wanted).as_str();
         self.tx
             .prepare_cached(
                 "UPDATE reports SET credit_proposal = ?2, credit_proposal_name = ?3, credit_proposal_url = ?4 WHERE id = ?1",
@@ -93,7 +94,7 @@ impl Writer<'_> {
             .tx
             .prepare_cached("SELECT credit FROM reports WHERE id = ?1")?
             .query_row([report_id], |r| r.get(0))?;
-        let new = if c.wanted { "yes" } else { "no" };
+        let new = Credit::wanted(c.wanted).as_str();
         self.tx
             .prepare_cached(
                 "UPDATE reports SET credit = ?2, credit_name = ?3, credit_url = ?4, credit_proposal = '' WHERE id = ?1",
