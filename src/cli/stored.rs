@@ -50,9 +50,10 @@ pub(super) fn render(
 ) -> anyhow::Result<String> {
     let (a, updated_at) = checked(store, r)?;
     let accepted_risk = store.show_report(&r.id)?.is_some_and(|d| {
-        d.events
-            .iter()
-            .any(|e| e.kind == "state" && e.new.as_deref() == Some(crate::report::ReportState::AcceptedRisk.as_str()))
+        d.events.iter().any(|e| {
+            e.is(crate::store::EventKind::State)
+                && e.new.as_deref() == Some(crate::report::ReportState::AcceptedRisk.as_str())
+        })
     });
     let mut r = r.clone();
     crate::policy::annotate(

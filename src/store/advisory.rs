@@ -63,7 +63,7 @@ impl Store {
              ON CONFLICT (report_id) DO UPDATE SET document = ?2, updated_at = ?3, updated_by = ?4",
             params![report_id, document, ts(now), actor],
         )?;
-        Event::new("advisory", now)
+        Event::new(super::EventKind::Advisory, now)
             .report(Some(report_id))
             .by(actor)
             .change(None, Some(if old.is_some() { "edited" } else { "created" }))

@@ -78,7 +78,7 @@ impl Store {
         let tx = self.write()?;
         let now = Timestamp::now();
         outbox::enqueue(&tx, Some(t.report_id), out, now)?;
-        Event::new(out.kind.as_str(), now)
+        Event::new(super::EventKind::Mail(out.kind), now)
             .report(Some(t.report_id))
             .by(actor)
             .detail(&format!("to {}", out.recipient))
@@ -100,7 +100,7 @@ impl Store {
             "UPDATE reports SET disclose_on = ?2 WHERE id = ?1",
             params![t.report_id, ts(at)],
         )?;
-        Event::new("disclose-on", Timestamp::now())
+        Event::new(super::EventKind::DiscloseOn, Timestamp::now())
             .report(Some(t.report_id))
             .by(actor)
             .change(old.as_deref(), Some(&ts(at)))

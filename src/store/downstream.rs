@@ -67,7 +67,7 @@ impl Store {
         if !n.exceptions.is_empty() {
             detail.push_str(&format!("; {}", n.exceptions));
         }
-        Event::new("downstream-notice", now)
+        Event::new(super::EventKind::Mail(super::MailKind::DownstreamNotice), now)
             .report(Some(t.report_id))
             .by(actor)
             .detail(&detail)
@@ -144,7 +144,7 @@ pub(super) fn acknowledge(
         )?
         .execute(params![report_id, address, ts(now), message_id, auth])?;
     if n > 0 {
-        Event::new("downstream-ack", now)
+        Event::new(super::EventKind::DownstreamAck, now)
             .report(Some(report_id))
             .message(Some(row))
             .by(address)

@@ -127,7 +127,7 @@ impl Store {
         for item in &group.items {
             tx.prepare_cached("UPDATE held_acks SET combined_message_id = ?2 WHERE id = ?1")?
                 .execute(params![item.id, out.message_id])?;
-            Event::new("ack-combined-queued", now)
+            Event::new(super::EventKind::Queued(super::MailKind::AckCombined), now)
                 .report(Some(item.report_id))
                 .detail(&format!(
                     "to {}: acknowledged in a combined reply {} with {} report(s)",

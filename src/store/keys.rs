@@ -98,7 +98,7 @@ impl Store {
             "UPDATE reporter_keys SET status = 'pinned', vouched = 1, last_seen = ?3 WHERE address = ?1 AND upper(fingerprint) = ?2",
             params![address, fingerprint, ts(Timestamp::now())],
         )?;
-        Event::new("key-accepted", Timestamp::now())
+        Event::new(super::EventKind::KeyAccepted, Timestamp::now())
             .by(actor)
             .change(None, Some(&fingerprint))
             .detail(&format!("pinned for {address}"))

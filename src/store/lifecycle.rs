@@ -47,7 +47,7 @@ impl Store {
         let tx = self.write()?;
         let now = Timestamp::now();
         tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, to])?;
-        Event::new("state", now)
+        Event::new(super::EventKind::State, now)
             .report(Some(cur.id))
             .by(actor)
             .change(Some(cur.state.as_str()), Some(to.as_str()))
@@ -71,7 +71,7 @@ impl Store {
                 params![cur.id, ts(now)],
             )?;
             if n > 0 {
-                Event::new("fixed", now)
+                Event::new(super::EventKind::Fixed, now)
                     .report(Some(cur.id))
                     .by(actor)
                     .change(None, Some(&ts(now)))
@@ -96,7 +96,7 @@ impl Store {
         let old: i64 = tx.query_row("SELECT complex FROM reports WHERE id = ?1", [cur.id], |r| r.get(0))?;
         tx.execute("UPDATE reports SET complex = 1 WHERE id = ?1", [cur.id])?;
         let old = if old != 0 { "complex" } else { "normal" };
-        Event::new("complex", Timestamp::now())
+        Event::new(super::EventKind::Complex, Timestamp::now())
             .report(Some(cur.id))
             .by(actor)
             .change(Some(old), Some("complex"))
@@ -115,7 +115,7 @@ impl Store {
             "UPDATE reports SET fixed_at = ?2 WHERE id = ?1",
             params![cur.id, ts(at)],
         )?;
-        Event::new("fixed", now)
+        Event::new(super::EventKind::Fixed, now)
             .report(Some(cur.id))
             .by(actor)
             .change(old.as_deref(), Some(&ts(at)))
@@ -123,7 +123,7 @@ impl Store {
             .insert(&tx)?;
         if let Some(to) = cur.state.on_fix_released() {
             tx.execute("UPDATE reports SET state = ?2 WHERE id = ?1", params![cur.id, to])?;
-            Event::new("state", now)
+            Event::new(super::EventKind::State, now)
                 .report(Some(cur.id))
                 .by(actor)
                 .change(Some(cur.state.as_str()), Some(to.as_str()))
@@ -156,13 +156,13 @@ impl Store {
             "UPDATE reports SET state = ?3, merged_into = ?2 WHERE id = ?1",
             params![cur.id, into_tag, ReportState::Duplicate],
         )?;
-        Event::new("state", now)
+        Event::new(super::EventKind::State, now)
             .report(Some(cur.id))
             .by(actor)
             .change(Some(cur.state.as_str()), Some(ReportState::Duplicate.as_str()))
             .detail(&format!("merged into {into_tag}"))
             .insert(&tx)?;
-        Event::new("merged", now)
+        Event::new(super::EventKind::Merged, now)
             .report(Some(target.id))
             .by(actor)
             .change(None, Some(&from_tag))
@@ -211,7 +211,7 @@ impl Store {
         } else {
             "no credit".to_owned()
         };
-        Event::new("credit", Timestamp::now())
+        Event::new(super::EventKind::Credit, Timestamp::now())
             .report(Some(cur.id))
             .by(actor)
             .change(Some(&old), Some(new.as_str()))
@@ -264,7 +264,7 @@ fn stop_response_clock(tx: &rusqlite::Connection, id: i64, now: Timestamp, actor
         params![id, ts(now)],
     )?;
     if n > 0 {
-        Event::new("team-responded", now)
+        Event::new(super::EventKind::TeamResponded, now)
             .report(Some(id))
             .by(actor)
             .detail("the response clock stops")

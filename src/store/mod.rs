@@ -48,6 +48,7 @@ pub use daemon_status::DaemonStatus;
 pub use downstream::{DownstreamNotice, NewNotice};
 pub use error::{Error, Result};
 pub(crate) use event::Event;
+pub use event::EventKind;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use mail_kind::{MailKind, UnknownMailKind};
 pub use migrations::LATEST as SCHEMA_VERSION;

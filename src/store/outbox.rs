@@ -235,7 +235,7 @@ impl Store {
         )?
         .execute(params![item.id, ts(now)])?;
         mark_acknowledged(&tx, item.kind, item.report_id, &item.message_id, now)?;
-        Event::new(&format!("{}-sent", item.kind), now)
+        Event::new(super::EventKind::Sent(item.kind), now)
             .report(item.report_id)
             .detail(&format!("to {}: {}", item.recipient, response))
             .insert(&tx)?;
@@ -263,7 +263,7 @@ impl Store {
                     attempt_started_at = NULL WHERE id = ?1",
         )?
         .execute(params![item.id, error])?;
-        Event::new(&format!("{}-failed", item.kind), now)
+        Event::new(super::EventKind::SendFailed(item.kind), now)
             .report(item.report_id)
             .detail(&format!("to {}: {}", item.recipient, error))
             .insert(&tx)?;
@@ -313,7 +313,7 @@ pub(super) fn confirm_copy(tx: &Connection, message_id: &str, now: Timestamp) ->
         )?
         .execute(params![id, ts(now)])?;
         mark_acknowledged(tx, kind, report_id, message_id, now)?;
-        Event::new(&format!("{kind}-sent"), now)
+        Event::new(super::EventKind::Sent(kind), now)
             .report(report_id)
             .detail(&format!(
                 "to {recipient}: confirmed by our own copy after an interrupted attempt"

@@ -1,6 +1,7 @@
 //! The write path of intake: one inbound message, what triage decided, the
 //! outbox row it causes and the new IMAP position, in one transaction.
 
+use super::EventKind;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -50,7 +51,7 @@ impl Store {
             }
             Disposition::Failed { reason } => {
                 let row = w.insert_inbound(None, "failed", &reason)?;
-                w.event(None, Some(row), "failed", None, None, &reason)?;
+                w.event(None, Some(row), EventKind::Failed, None, None, &reason)?;
                 Recorded::Failed
             }
             Disposition::OwnCopy => {
@@ -99,7 +100,7 @@ impl Writer<'_> {
         self.event(
             Some(report_id),
             Some(row),
-            "report-created",
+            EventKind::ReportCreated,
             None,
             Some(state.as_str()),
             &format!("from {reporter}"),
@@ -108,14 +109,14 @@ impl Writer<'_> {
             self.event(
                 Some(report_id),
                 Some(row),
-                "excluded",
+                EventKind::Excluded,
                 None,
                 Some(topic),
                 "matched an excluded topic",
             )?;
         }
         for note in notes {
-            self.event(Some(report_id), Some(row), "note", None, None, &note)?;
+            self.event(Some(report_id), Some(row), EventKind::Note, None, None, &note)?;
         }
         let ack_queued = self.ack_or_hold(report_id, row, &tracking_id, compose, no_ack_reason, held_ack)?;
         self.alerts(report_id, &tracking_id, alerts)?;
@@ -166,11 +167,25 @@ impl Writer<'_> {
                 for out in outs {
                     outbox::enqueue(self.tx, Some(report_id), &out, self.now)?;
                     let detail = format!("to {}", out.recipient);
-                    self.event(Some(report_id), None, "alert-queued", None, None, &detail)?;
+                    self.event(
+                        Some(report_id),
+                        None,
+                        EventKind::Queued(super::MailKind::Alert),
+                        None,
+                        None,
+                        &detail,
+                    )?;
                 }
                 Ok(())
             }
-            Err(e) => self.event(Some(report_id), None, "alert-skipped", None, None, &format!("{e:#}")),
+            Err(e) => self.event(
+                Some(report_id),
+                None,
+                EventKind::AlertSkipped,
+                None,
+                None,
+                &format!("{e:#}"),
+            ),
         }
     }
 
@@ -190,7 +205,7 @@ impl Writer<'_> {
             None => self.event(
                 Some(report_id),
                 Some(row),
-                "note",
+                EventKind::Note,
                 None,
                 None,
                 "the sender is not authenticated: not counted as an acknowledgement of the notice",
@@ -206,17 +221,17 @@ impl Writer<'_> {
             .tx
             .prepare_cached("SELECT tracking_id, state FROM reports WHERE id = ?1")?
             .query_row([report_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let kind = match &author {
-            Author::Team { .. } => "team",
-            Author::Downstream { .. } => "downstream",
-            Author::Reporter(_) => "follow-up",
+        let (kind, event) = match &author {
+            Author::Team { .. } => ("team", EventKind::FromTeam),
+            Author::Downstream { .. } => ("downstream", EventKind::FromDownstream),
+            Author::Reporter(_) => ("follow-up", EventKind::FollowUp),
         };
         let row = self.insert_inbound(Some(report_id), kind, &how)?;
         self.keys(report_id, row)?;
         self.event(
             Some(report_id),
             Some(row),
-            kind,
+            event,
             None,
             None,
             &format!("from {} ({how})", self.msg.from_addr),
@@ -271,7 +286,7 @@ impl Writer<'_> {
             self.event(
                 Some(report_id),
                 Some(row),
-                "state",
+                EventKind::State,
                 Some(state.as_str()),
                 Some(to.as_str()),
                 "reopened by the reporter's reply",
@@ -299,7 +314,7 @@ impl Writer<'_> {
             return self.event(
                 Some(report_id),
                 Some(row),
-                "note",
+                EventKind::Note,
                 None,
                 None,
                 "an answer from the reporter's address, not authenticated (no signature by their key, \
@@ -314,7 +329,7 @@ impl Writer<'_> {
         self.event(
             Some(report_id),
             Some(row),
-            "state",
+            EventKind::State,
             Some(from.as_str()),
             Some(to.as_str()),
             "the reporter answered the team's question; the fix clock runs again",
@@ -393,7 +408,7 @@ impl Writer<'_> {
             write_raw(self.tx, row, raw)?;
         }
         if let Some(cut) = &m.cut {
-            self.event(report_id, Some(row), "not-kept", None, None, cut)?;
+            self.event(report_id, Some(row), EventKind::NotKept, None, None, cut)?;
         }
         if m.charged > 0 {
             super::budget::charge(self.tx, m.charged, self.now)?;
@@ -405,7 +420,7 @@ impl Writer<'_> {
         &self,
         report_id: Option<i64>,
         message_row: Option<i64>,
-        kind: &str,
+        kind: super::EventKind,
         old: Option<&str>,
         new: Option<&str>,
         detail: &str,
@@ -436,7 +451,7 @@ impl Writer<'_> {
         self.event(
             Some(report_id),
             Some(row),
-            "ack-held",
+            EventKind::AckHeld,
             None,
             None,
             &format!(
@@ -466,19 +481,12 @@ impl Writer<'_> {
         match reply {
             Ok(out) => {
                 outbox::enqueue(self.tx, Some(report_id), &out, self.now)?;
-                let kind = format!("{}-queued", out.kind);
-                self.event(
-                    Some(report_id),
-                    None,
-                    &kind,
-                    None,
-                    None,
-                    &format!("to {}", out.recipient),
-                )?;
+                let to = format!("to {}", out.recipient);
+                self.event(Some(report_id), None, EventKind::Queued(out.kind), None, None, &to)?;
                 Ok(true)
             }
             Err(why) => {
-                self.event(Some(report_id), Some(row), "ack-skipped", None, None, &why)?;
+                self.event(Some(report_id), Some(row), EventKind::AckSkipped, None, None, &why)?;
                 Ok(false)
             }
         }
@@ -530,7 +538,7 @@ pub(crate) fn team_responded(
     tx.prepare_cached("UPDATE reports SET last_team_at = ?2 WHERE id = ?1")?
         .execute(params![report_id, ts(now)])?;
     if first > 0 {
-        Event::new("team-responded", now)
+        Event::new(EventKind::TeamResponded, now)
             .report(Some(report_id))
             .message(row)
             .by(actor)
@@ -540,7 +548,7 @@ pub(crate) fn team_responded(
     if let Some(to) = state.on_team_response() {
         tx.prepare_cached("UPDATE reports SET state = ?2 WHERE id = ?1")?
             .execute(params![report_id, to])?;
-        Event::new("state", now)
+        Event::new(EventKind::State, now)
             .report(Some(report_id))
             .message(row)
             .by(actor)

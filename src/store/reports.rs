@@ -39,6 +39,14 @@ pub struct EventRow {
     pub detail: String,
 }
 
+impl EventRow {
+    /// Is this event of `kind`? (The stored name is kept as it is for the
+    /// JSON view; this reads it as the type.)
+    pub fn is(&self, kind: super::EventKind) -> bool {
+        super::EventKind::parse(&self.kind) == Some(kind)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportDetail {
     #[serde(flatten)]

@@ -65,7 +65,7 @@ impl Store {
         for out in outs {
             outbox::enqueue(&tx, report_id, out, now)?;
             if report_id.is_some() {
-                Event::new(&format!("{}-queued", out.kind), now)
+                Event::new(super::EventKind::Queued(out.kind), now)
                     .report(report_id)
                     .detail(&format!("to {}", out.recipient))
                     .insert(&tx)?;
@@ -121,11 +121,12 @@ impl Store {
     pub fn excluded_reports_since(&self, since: Timestamp, limit: u32) -> Result<Vec<ExcludedReport>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.tracking_id, r.reporter, r.excluded_topic,
-                    coalesce((SELECT e.detail FROM events e WHERE e.report_id = r.id AND e.kind = 'note'
+                    coalesce((SELECT e.detail FROM events e WHERE e.report_id = r.id AND e.kind = ?4
                               AND e.detail LIKE 'excluded topic %' ORDER BY e.id LIMIT 1), ''), r.encrypted
              FROM reports r WHERE r.state = ?3 AND r.created_at >= ?1 ORDER BY r.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![ts(since), limit, ReportState::Excluded], |r| {
+        let note = super::EventKind::Note.name();
+        let rows = stmt.query_map(params![ts(since), limit, ReportState::Excluded, note], |r| {
             let detail: String = r.get(3)?;
             Ok(ExcludedReport {
                 id: r.get(0)?,

@@ -25,7 +25,7 @@ impl Writer<'_> {
                 self.event(
                     Some(report_id),
                     Some(row),
-                    "key-replaced",
+                    super::EventKind::KeyReplaced,
                     None,
                     Some(&k.fingerprint),
                     &format!("{address}: a new key vouched for by the pinned one"),
@@ -53,7 +53,7 @@ impl Writer<'_> {
                 self.event(
                     Some(report_id),
                     Some(row),
-                    "key-candidate",
+                    super::EventKind::KeyCandidate,
                     None,
                     Some(&k.fingerprint),
                     &format!(
@@ -79,7 +79,7 @@ impl Writer<'_> {
         self.event(
             Some(report_id),
             Some(row),
-            "credit-proposed",
+            super::EventKind::CreditProposed,
             None,
             Some(wanted),
             &format!(
@@ -104,7 +104,7 @@ impl Writer<'_> {
         self.event(
             Some(report_id),
             Some(row),
-            "credit",
+            super::EventKind::Credit,
             Some(&old),
             Some(new),
             &format!("the reporter's mail: {detail}"),
