@@ -640,7 +640,12 @@ fn main() {
         }
     }
     if section("answered") {
-        answered(5000);
+        answered(
+            std::env::var("BENCH_ANSWERED")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(5000),
+        );
     }
     if section("big") {
         big(&keys);
@@ -916,6 +921,21 @@ fn answered(n: usize) {
     drop(db);
     let busy = machine_busy_secs() - busy_before;
     let own = process_cpu_secs(child.id());
+    // Idle after the backlog: what the daemon keeps while it waits in IDLE
+    // (5 s after, and 15 s after: tokio lets idle blocking threads go after
+    // 10 s).
+    std::thread::sleep(Duration::from_secs(5));
+    let idle_rss = rss_kb(child.id());
+    std::thread::sleep(Duration::from_secs(10));
+    let later_rss = rss_kb(child.id());
+    let later_anon = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", child.id()))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Anonymous:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
     if let Some(mut p) = perf {
         let _ = Command::new("kill").args(["-INT", &p.id().to_string()]).status();
         let _ = p.wait();
@@ -935,11 +955,14 @@ fn answered(n: usize) {
     let conns = std::env::var("BENCH_SMTP_CONNECTIONS").unwrap_or_else(|_| "default".into());
     println!(
         "| embargo | `embargo run`, smtp.connections = {conns} | {n} | {:.2} s ({sent_then} acks sent by then) | {answered_at:.2} s | {:.0} reports/s | \
-         {} acks sent in {attempts} attempts, Exim logged {accepted} accepted; peak RSS {} MB |",
+         {} acks sent in {attempts} attempts, Exim logged {accepted} accepted; peak RSS {} MB, idle RSS {:.1} MB 5 s after, {:.1} MB 15 s after ({:.1} MB of it anonymous, the rest the binary's and libraries' pages) |",
         ingested_at.unwrap_or(answered_at),
         n as f64 / answered_at,
         q("SELECT count(*) FROM outbox WHERE state = 'sent'"),
         peak_rss / 1024,
+        idle_rss as f64 / 1024.0,
+        later_rss as f64 / 1024.0,
+        later_anon as f64 / 1024.0,
     );
     // The same acknowledgements through a minimal client, on a fresh Exim
     // each time (an Exim queue of thousands of files is not the same Exim).

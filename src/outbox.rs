@@ -120,6 +120,7 @@ pub async fn drain(
         if due.is_empty() {
             return Ok(retrying);
         }
+        crate::memory::worked();
         let outcomes: Vec<Result<(usize, usize)>> = futures::stream::iter(by_recipient(due))
             .map(|queue| {
                 let copy_to = copy_to.as_ref();
@@ -276,6 +277,11 @@ pub async fn run(
             None => Duration::from_secs(10),
         }
         .clamp(Duration::from_millis(200), Duration::from_secs(10));
+        crate::memory::settle(|| {
+            if let Ok(s) = lock(&store) {
+                s.release_memory();
+            }
+        });
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = wake.notified() => {}

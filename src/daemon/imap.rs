@@ -147,7 +147,9 @@ pub(super) async fn session(
     let idle_for = idle_period(shared.notifier.watchdog, cfg.idle_restart_secs);
     loop {
         shared.health.beat_imap();
-        sync::sync(shared, &mut conn, shutdown, Folder::Inbox).await?;
+        if sync::sync(shared, &mut conn, shutdown, Folder::Inbox).await? > 0 {
+            crate::memory::worked();
+        }
         if let Ok(mut s) = lock(&shared.store) {
             let _ = s.status_fetched();
         }
@@ -155,6 +157,13 @@ pub(super) async fn session(
             return Ok(conn);
         }
         shared.health.beat_imap();
+        crate::memory::settle(|| {
+            for store in [&shared.store, &shared.outbox_store] {
+                if let Ok(s) = lock(store) {
+                    s.release_memory();
+                }
+            }
+        });
         if conn.has_idle {
             let (back, end) = conn.idle(idle_for, shutdown).await?;
             conn = back;
