@@ -155,3 +155,101 @@ fn a_key_pinned_on_first_sight_speaks_only_for_the_report_it_came_with() {
     );
     assert_eq!(w.show(&genuine)["credit_name"], "Vouched Holder");
 }
+
+/// A captured ciphertext (the researcher's encrypted report, not signed)
+/// resent by an attacker with their own From, Return-Path and key: before
+/// the fix the key was pinned at once and the acknowledgement, encrypted to
+/// it, quoted the decrypted subject. The same through the combined
+/// acknowledgement: the researcher's From forged, the attacker's
+/// Return-Path. What arrived encrypted goes back only to the key that
+/// signed it inside.
+#[test]
+fn a_resent_ciphertext_is_not_decrypted_for_the_attacker() {
+    use crate::attacks::readable;
+    use crate::gpg::{keys, pgp_mime, reporter_gpg};
+    let k = keys();
+    let attacker_addr = "other@example.test";
+    let mut w = World::build(
+        "combine_after_secs = 1\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n",
+        &[("team.sec.asc", &k.team_cv_secret)],
+        1,
+    );
+    let victim = reporter_gpg();
+    let inner = "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n\
+        Subject: ORACLE-SUBJECT-9c1e\r\n\r\nThe admin API leaks tokens. ORACLE-BODY-9c1e\r\n";
+    let captured = victim.ok(&["--armor", "--encrypt", "-r", &k.team_cv_fpr], inner.as_bytes());
+    let attacker = Gpg::new();
+    let attacker_fpr = attacker.generate(attacker_addr, "cv25519");
+    let resent = pgp_mime(
+        &format!(
+            "From: {attacker_addr}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <resent@evil.example>\r\n{}",
+            autocrypt(&attacker, &attacker_fpr, attacker_addr)
+        ),
+        &captured,
+    );
+    w.deliver(attacker_addr, &resent);
+    let ack = w.inbox(attacker_addr).remove(0);
+    let read = readable(&attacker, &ack);
+    assert!(
+        ack.contains("-----BEGIN PGP MESSAGE-----"),
+        "encrypted to the key it brought: {ack}"
+    );
+    assert!(
+        !read.contains("ORACLE-"),
+        "nothing decrypted goes back to the attacker:\n{read}"
+    );
+    // The researcher's From forged, the attacker's Return-Path, past the
+    // per-sender limit: held, then one combined acknowledgement.
+    for i in 0..2 {
+        let forged = pgp_mime(
+            &format!("From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <held{i}@evil.example>\r\n"),
+            &captured,
+        );
+        w.deliver(attacker_addr, &forged);
+    }
+    assert_eq!(
+        w.combine_at(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2)),
+        1
+    );
+    let mails = w.inbox(attacker_addr);
+    assert_eq!(mails.len(), 2, "the first acknowledgement and the combined one");
+    for m in &mails {
+        let read = readable(&attacker, m);
+        assert!(!read.contains("ORACLE-"), "nothing decrypted in any reply:\n{read}");
+    }
+    assert!(
+        mails.iter().any(|m| readable(&attacker, m).contains("2 reports")),
+        "the combined acknowledgement went out: {mails:?}"
+    );
+    // The researcher's own signed and encrypted report is quoted to them.
+    let signed = victim.ok(
+        &[
+            "--armor",
+            "--sign",
+            "--encrypt",
+            "-u",
+            &k.reporter_fpr,
+            "-r",
+            &k.team_cv_fpr,
+        ],
+        inner.replace("ORACLE-SUBJECT-9c1e", "OWN-SUBJECT-9c1e").as_bytes(),
+    );
+    let own = pgp_mime(
+        &format!(
+            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <own@example.test>\r\n{}",
+            autocrypt(&victim, &k.reporter_fpr, RESEARCHER)
+        ),
+        &signed,
+    );
+    w.deliver(RESEARCHER, &own);
+    let acks = w.inbox(RESEARCHER);
+    let ack = acks
+        .iter()
+        .find(|m| m.contains("<own@example.test>"))
+        .expect("an acknowledgement of the researcher's own report");
+    assert!(
+        readable(&victim, ack).contains("OWN-SUBJECT-9c1e"),
+        "{}",
+        readable(&victim, ack)
+    );
+}

@@ -1,6 +1,8 @@
 //! Attacks on the security mailbox, each built with gpg and sent through
 //! Exim as the attacker would. Every test here failed against
 //! the code before its fix; the README's threat model names each one.
+//! Those the pipeline decides alone (forged From, spliced, retargeted and
+//! old signatures, a Turkish reply) run in process: `tests/intake`.
 
 use std::time::Duration;
 

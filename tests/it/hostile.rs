@@ -3,7 +3,8 @@
 //! decrypted text back, or smuggle markup and terminal escapes into what
 //! people read. Each attack is built with real tools (Python's email
 //! package, gpg) and sent through Exim; each failed on the build before its
-//! fix.
+//! fix. The ones intake decides alone (keys brought by mail, the decryption
+//! oracle) moved to `tests/intake/keys.rs`.
 
 use std::process::Command;
 use std::time::Duration;
@@ -135,104 +136,6 @@ fn a_message_that_kills_the_daemon_is_given_up_after_two_deaths() {
     assert!(
         failed[0]["reason"].as_str().unwrap().contains("stopped 2 times"),
         "{failed:?}"
-    );
-}
-
-/// A captured ciphertext (the researcher's encrypted report, not signed)
-/// resent by an attacker with their own From, Return-Path and key: before
-/// the fix the key was pinned at once and the acknowledgement, encrypted to
-/// it, quoted the decrypted subject. The same through the combined
-/// acknowledgement: the researcher's From forged, the attacker's
-/// Return-Path. What arrived encrypted goes back only to the key that
-/// signed it inside.
-#[test]
-fn a_resent_ciphertext_is_not_decrypted_for_the_attacker() {
-    use crate::attacks::{autocrypt, readable};
-    use crate::gpg::{Gpg, keys, pgp_mime, reporter_gpg, write_key};
-    let k = keys();
-    let attacker_addr = "other@example.test";
-    let s = Setup::with(Options {
-        max_per_sender: 1,
-        extra: "combine_after_secs = 1\n\n[openpgp]\nkeys = [\"team.sec.asc\"]\n".to_owned(),
-        ..Options::default()
-    });
-    write_key(s.dir.path(), "team.sec.asc", &k.team_cv_secret);
-    let victim = reporter_gpg();
-    let inner = "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n\
-        Subject: ORACLE-SUBJECT-9c1e\r\n\r\nThe admin API leaks tokens. ORACLE-BODY-9c1e\r\n";
-    let captured = victim.ok(&["--armor", "--encrypt", "-r", &k.team_cv_fpr], inner.as_bytes());
-    let attacker = Gpg::new();
-    let attacker_fpr = attacker.generate(attacker_addr, "cv25519");
-    let resent = pgp_mime(
-        &format!(
-            "From: {attacker_addr}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <resent@evil.example>\r\n{}",
-            autocrypt(&attacker, &attacker_fpr, attacker_addr)
-        ),
-        &captured,
-    );
-    s.stack.deliver(attacker_addr, SECURITY, &resent);
-    s.stack.wait_for(SECURITY, "<resent@evil.example>", WAIT);
-    s.once();
-    let ack = s.stack.wait_inbox(attacker_addr, 1, WAIT).remove(0);
-    let read = readable(&attacker, &ack);
-    assert!(
-        ack.contains("-----BEGIN PGP MESSAGE-----"),
-        "encrypted to the key it brought: {ack}"
-    );
-    assert!(
-        !read.contains("ORACLE-"),
-        "nothing decrypted goes back to the attacker:\n{read}"
-    );
-    // The researcher's From forged, the attacker's Return-Path, past the
-    // per-sender limit: held, then one combined acknowledgement.
-    for i in 0..2 {
-        let forged = pgp_mime(
-            &format!("From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <held{i}@evil.example>\r\n"),
-            &captured,
-        );
-        s.stack.deliver(attacker_addr, SECURITY, &forged);
-        s.stack.wait_for(SECURITY, &format!("<held{i}@evil.example>"), WAIT);
-    }
-    s.once();
-    std::thread::sleep(Duration::from_secs(2));
-    s.once();
-    let mails = s.stack.wait_inbox(attacker_addr, 2, WAIT);
-    for m in &mails {
-        let read = readable(&attacker, m);
-        assert!(!read.contains("ORACLE-"), "nothing decrypted in any reply:\n{read}");
-    }
-    assert!(
-        mails.iter().any(|m| readable(&attacker, m).contains("2 reports")),
-        "the combined acknowledgement went out: {mails:?}"
-    );
-    // The researcher's own signed and encrypted report is quoted to them.
-    let signed = victim.ok(
-        &[
-            "--armor",
-            "--sign",
-            "--encrypt",
-            "-u",
-            &k.reporter_fpr,
-            "-r",
-            &k.team_cv_fpr,
-        ],
-        inner.replace("ORACLE-SUBJECT-9c1e", "OWN-SUBJECT-9c1e").as_bytes(),
-    );
-    let own = pgp_mime(
-        &format!(
-            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <own@example.test>\r\n{}",
-            autocrypt(&victim, &k.reporter_fpr, RESEARCHER)
-        ),
-        &signed,
-    );
-    s.stack.deliver(RESEARCHER, SECURITY, &own);
-    s.stack.wait_for(SECURITY, "<own@example.test>", WAIT);
-    s.once();
-    let ack = s.stack.wait_for(RESEARCHER, "<own@example.test>", WAIT);
-    assert!(
-        readable(&victim, &ack).contains("OWN-SUBJECT-9c1e"),
-        "{}",
-        readable(&victim, &ack)
     );
 }
 
