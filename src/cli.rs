@@ -429,7 +429,7 @@ fn reports(mut store: Store, cfg: &config::Config, command: ReportsCommand) -> a
 /// Sends what the outbox holds now, from the CLI (rather than waiting for the
 /// daemon). Returns how many are still waiting after temporary failures.
 fn send_now(cfg: &config::Config) -> anyhow::Result<usize> {
-    let outbox = std::sync::Arc::new(std::sync::Mutex::new(open_store(cfg, crate::store::Access::ReadWrite)?));
+    let outbox = crate::store::StoreHandle::new(open_store(cfg, crate::store::Access::ReadWrite)?);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let tokens = crate::oauth::TokenSource::for_config(cfg)?;
     Ok(rt.block_on(async {

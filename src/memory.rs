@@ -33,19 +33,17 @@ pub fn worked() {
     BUSY.store(true, Ordering::Relaxed);
 }
 
-/// If something worked and then nothing for [`QUIET`]: let `release` drop
-/// caches (SQLite's page cache), then return freed memory to the system.
-pub fn settle(release: impl FnOnce()) {
+/// Something worked and then nothing for [`QUIET`]: time to drop caches
+/// (SQLite's page cache) and then [`trim`]. True once per burst.
+pub fn due() -> bool {
     let quiet = now_ms().saturating_sub(LAST.load(Ordering::Relaxed)) >= QUIET.as_millis() as u64;
-    if quiet && BUSY.swap(false, Ordering::Relaxed) {
-        release();
-        trim();
-    }
+    quiet && BUSY.swap(false, Ordering::Relaxed)
 }
 
+/// Returns freed memory to the system.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn trim() {
+pub fn trim() {
     // SAFETY: malloc_trim only walks glibc's own free lists.
     unsafe {
         libc::malloc_trim(0);
@@ -53,4 +51,4 @@ fn trim() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
+pub fn trim() {}

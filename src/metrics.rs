@@ -5,7 +5,7 @@
 //! is no authentication, and nothing confidential is in it, only counts.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -215,7 +215,7 @@ fn report_metrics(o: &mut Out, snap: &Snapshot) {
 pub async fn serve(
     listener: TcpListener,
     config: crate::config::ConfigSource,
-    store: Arc<Mutex<Store>>,
+    store: crate::store::StoreHandle,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(CONCURRENT));
@@ -244,7 +244,7 @@ pub async fn serve(
     }
 }
 
-async fn answer(mut sock: TcpStream, cfg: Arc<Config>, store: Arc<Mutex<Store>>) {
+async fn answer(mut sock: TcpStream, cfg: Arc<Config>, store: crate::store::StoreHandle) {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -278,7 +278,7 @@ async fn answer(mut sock: TcpStream, cfg: Arc<Config>, store: Arc<Mutex<Store>>)
         return;
     }
     let body = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-        let store = crate::store::lock(&store)?;
+        let store = store.blocking()?;
         let now = Timestamp::now();
         Ok(render(&snapshot(&cfg, &store, now)?, now))
     })

@@ -13,7 +13,7 @@ mod smtp;
 
 pub use smtp::{SendError, Transport, transport};
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::config::SmtpConfig;
-use crate::store::{OutboxItem, Store, lock};
+use crate::store::{OutboxItem, Store, StoreHandle};
 
 /// Why the outbox could not go on. A refused or failed send is never one
 /// of these: it is recorded on its row (`SendResult`) and retried or not.
@@ -98,7 +98,7 @@ pub fn backoff(attempts: u32, cap: Duration) -> Duration {
 /// Once `stop` is cancelled no mail is begun: the ones on their way finish
 /// (the server's answer is awaited and recorded) and the drain returns.
 pub async fn drain(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     transport: &Transport,
     cfg: &SmtpConfig,
     hourly_cap: u32,
@@ -116,7 +116,9 @@ pub async fn drain(
         if stop.is_cancelled() {
             return Ok(retrying);
         }
-        let due = lock(store)?.outbox_due_capped(Timestamp::now(), grace, batch, hourly_cap)?;
+        let due = store
+            .call(move |s| s.outbox_due_capped(Timestamp::now(), grace, batch, hourly_cap))
+            .await?;
         if due.is_empty() {
             return Ok(retrying);
         }
@@ -183,7 +185,7 @@ enum Attempt {
 
 /// One attempt at one item, its outcome recorded.
 async fn attempt(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     transport: &Transport,
     item: &OutboxItem,
     copy_to: Option<&Address>,
@@ -196,22 +198,26 @@ async fn attempt(
             grace.as_secs()
         );
     }
-    lock(store)?.outbox_begin(item)?;
+    let marked = item.clone();
+    store.call(move |s| s.outbox_begin(&marked)).await?;
+    let marked = item.clone();
     match send_one(transport, item, copy_to).await {
         SendResult::Sent(resp) => {
-            lock(store)?.outbox_sent(item, &resp)?;
+            store.call(move |s| s.outbox_sent(&marked, &resp)).await?;
             tracing::info!(message_id = %item.message_id, "sent");
             Ok(Attempt::Done)
         }
         SendResult::Retry(err) => {
             let wait = backoff(item.attempts, cap);
             let next = Timestamp::now() + SignedDuration::try_from(wait).unwrap_or_default();
-            lock(store)?.outbox_retry(item, next, &err)?;
+            let e = err.clone();
+            store.call(move |s| s.outbox_retry(&marked, next, &e)).await?;
             tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "temporary SMTP failure");
             Ok(Attempt::Retrying)
         }
         SendResult::Permanent(err) => {
-            lock(store)?.outbox_failed(item, &err)?;
+            let e = err.clone();
+            store.call(move |s| s.outbox_failed(&marked, &e)).await?;
             tracing::error!(error = %err, "permanent SMTP failure; not retried");
             Ok(Attempt::Done)
         }
@@ -240,7 +246,7 @@ pub fn warn_if_capped(store: &Store, hourly_cap: u32) -> Result<bool> {
 
 /// The outbox task: drains whenever woken, and when the next retry is due.
 pub async fn run(
-    store: Arc<Mutex<Store>>,
+    store: StoreHandle,
     cfg: SmtpConfig,
     tokens: Option<Arc<crate::oauth::TokenSource>>,
     wake: Arc<Notify>,
@@ -259,29 +265,27 @@ pub async fn run(
             tracing::error!(error = %format!("{e:#}"), "outbox");
         }
         health.beat_outbox();
-        let next = {
-            let store = lock(&store)?;
-            let cap = store.hourly_cap(Timestamp::now(), hourly_cap)?;
-            // Held automatic mail is due when the hour's window frees up.
-            let held_until = cap.allowance.filter(|a| *a == 0).and(cap.frees_at);
-            match held_until {
-                Some(_) if !cap_reported => cap_reported = warn_if_capped(&store, hourly_cap)?,
-                None => cap_reported = false,
-                Some(_) => {}
-            }
-            store.outbox_next_due(grace, held_until)?
-        };
+        let reported = cap_reported;
+        let (next, reported) = store
+            .call(move |store| -> Result<_> {
+                let cap = store.hourly_cap(Timestamp::now(), hourly_cap)?;
+                // Held automatic mail is due when the hour's window frees up.
+                let held_until = cap.allowance.filter(|a| *a == 0).and(cap.frees_at);
+                let reported = match held_until {
+                    Some(_) if !reported => warn_if_capped(store, hourly_cap)?,
+                    None => false,
+                    Some(_) => reported,
+                };
+                Ok((store.outbox_next_due(grace, held_until)?, reported))
+            })
+            .await?;
+        cap_reported = reported;
         // Wake at least every 10 s so the watchdog sees this loop alive.
         let sleep = match next {
             Some(t) => Duration::try_from(t.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO),
             None => Duration::from_secs(10),
         }
         .clamp(Duration::from_millis(200), Duration::from_secs(10));
-        crate::memory::settle(|| {
-            if let Ok(s) = lock(&store) {
-                s.release_memory();
-            }
-        });
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             _ = wake.notified() => {}

@@ -9,7 +9,6 @@ use super::periodic::{idle_period, sleep_beating};
 use super::sync::{self, Folder};
 use super::{Interrupted, Shared};
 use crate::mailbox::{self, Connection, IdleEnd};
-use crate::store::lock;
 
 /// The IMAP loop: connect, catch up, IDLE (or poll), reconnect with backoff.
 pub(super) async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyhow::Result<()> {
@@ -31,7 +30,7 @@ pub(super) async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyh
             let conn = mailbox::connect(cfg, tls.clone(), shared.tokens.as_deref()).await?;
             tracing::info!(host = %cfg.host, mailbox = %cfg.mailbox, idle = conn.has_idle, "connected");
             failures = 0;
-            shared.imap_state("connected", None);
+            shared.imap_state("connected", None).await;
             if !ready {
                 shared
                     .notifier
@@ -57,11 +56,11 @@ pub(super) async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyh
                     // mail stays on the server until the store takes it.
                     tracing::error!(error = %error, retry_in_ms = wait.as_millis() as u64,
                         "intake paused: the database cannot be written; new mail stays on the server");
-                    shared.imap_state("paused (database not writable)", Some(&error));
+                    shared.imap_state("paused (database not writable)", Some(&error)).await;
                 } else if let Interrupted::LoginNeeded(_) = e {
                     tracing::error!(error = %error, retry_in_ms = wait.as_millis() as u64,
                         "intake paused: the OAuth login must be renewed (`embargo oauth login`); new mail stays on the server");
-                    shared.imap_state(crate::status::OAUTH_PAUSED, Some(&error));
+                    shared.imap_state(crate::status::OAUTH_PAUSED, Some(&error)).await;
                 } else {
                     let error = match &e {
                         Interrupted::Other(err) => crate::probe::explain(err, &endpoint),
@@ -73,7 +72,7 @@ pub(super) async fn watch(shared: &Shared, shutdown: &CancellationToken) -> anyh
                     } else {
                         tracing::debug!(retry_in_ms = wait.as_millis() as u64, "IMAP: {error}; reconnecting");
                     }
-                    shared.imap_state("reconnecting", Some(&error));
+                    shared.imap_state("reconnecting", Some(&error)).await;
                 }
                 sleep_beating(shared, wait, shutdown).await;
             }
@@ -150,20 +149,11 @@ pub(super) async fn session(
         if sync::sync(shared, &mut conn, shutdown, Folder::Inbox).await? > 0 {
             crate::memory::worked();
         }
-        if let Ok(mut s) = lock(&shared.store) {
-            let _ = s.status_fetched();
-        }
+        let _ = shared.store.call(|s| s.status_fetched()).await;
         if shutdown.is_cancelled() {
             return Ok(conn);
         }
         shared.health.beat_imap();
-        crate::memory::settle(|| {
-            for store in [&shared.store, &shared.outbox_store] {
-                if let Ok(s) = lock(store) {
-                    s.release_memory();
-                }
-            }
-        });
         if conn.has_idle {
             let (back, end) = conn.idle(idle_for, shutdown).await?;
             conn = back;

@@ -3,12 +3,12 @@
 //! over a folder), `periodic` the watchdog, combined acknowledgements, the
 //! digest and SIGHUP, `interrupted` why a session ended.
 //!
-//! Blocking work: SQLite, templates and OpenPGP run on blocking threads:
+//! Blocking work: SQLite, templates and OpenPGP never run on the async
+//! workers. Every store access from async code goes through
+//! `store::StoreHandle::call` (a blocking thread, the connection locked);
 //! intake's batches, the combined acknowledgements, the digest and the
-//! heartbeat in `spawn_blocking`; the outbox marks its mails on its own
-//! connection. Left on the async workers: the IMAP loop's one-row status
-//! update (`Shared::imap_state`) and the outbox's marks around each send
-//! (`outbox::attempt`), each a single short write.
+//! heartbeat run whole in `spawn_blocking` and take the lock there. The
+//! outbox marks its mails on its own connection.
 //!
 //! Shutdown drains: the tasks are awaited, not aborted (see `run`).
 
@@ -21,12 +21,12 @@ mod sync;
 pub use imap::reconnect_delay;
 use imap::{sent_config, watch, watch_sent};
 pub(crate) use interrupted::Interrupted;
-use periodic::{combined_acks, digests, keep_alive, reload_on_hup};
+use periodic::{combined_acks, digests, keep_alive, reload_on_hup, settle_memory};
 use shared::Shared;
 
 use sync::Folder;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -37,7 +37,6 @@ use crate::config::Config;
 use crate::mailbox;
 use crate::outbox;
 use crate::store::Store;
-use crate::store::lock;
 
 /// Summary of `run --once`.
 #[derive(Debug, Default)]
@@ -64,8 +63,10 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     }
     {
         let p = shared.pipeline();
-        let mut store = lock(&shared.store)?;
-        crate::held_acks::queue_due(&mut store, &p, Timestamp::now())?;
+        shared
+            .store
+            .call(move |store| crate::held_acks::queue_due(store, &p, Timestamp::now()))
+            .await?;
     }
     let transport = outbox::transport(&shared.cfg.smtp, shared.tokens.clone())?;
     let started = std::time::Instant::now();
@@ -78,7 +79,11 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
     )
     .await?;
     crate::timing::add(crate::timing::Stage::Send, started);
-    outbox::warn_if_capped(&*lock(&shared.outbox_store)?, shared.cfg.reply.max_automatic_per_hour)?;
+    let cap = shared.cfg.reply.max_automatic_per_hour;
+    shared
+        .outbox_store
+        .call(move |s| outbox::warn_if_capped(s, cap))
+        .await?;
     Ok(OnceSummary {
         processed,
         outbox_retrying,
@@ -94,7 +99,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("metrics.listen: cannot listen on {addr}"))?;
-            let store = Arc::new(Mutex::new(Store::open(&shared.cfg.store.path)?));
+            let store = crate::store::StoreHandle::new(Store::open(&shared.cfg.store.path)?);
             tracing::info!(%addr, "metrics endpoint at http://{addr}/metrics");
             let current = shared.clone();
             Some(tokio::spawn(crate::metrics::serve(
@@ -106,7 +111,10 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         }
         None => None,
     };
-    lock(&shared.store)?.status_started(std::process::id(), env!("CARGO_PKG_VERSION"))?;
+    shared
+        .store
+        .call(|s| s.status_started(std::process::id(), env!("CARGO_PKG_VERSION")))
+        .await?;
     shared.health.beat_imap();
     shared.health.beat_outbox();
     let outbox_task = {
@@ -135,6 +143,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let digester = tokio::spawn(digests(shared.clone(), shutdown.clone()));
     let combiner = tokio::spawn(combined_acks(shared.clone(), shutdown.clone()));
     let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
+    let settler = tokio::spawn(settle_memory(shared.clone(), shutdown.clone()));
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
@@ -144,13 +153,14 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         ("digest", digester),
         ("combined acknowledgements", combiner),
         ("sent folder", sent),
+        ("memory", settler),
     ];
     if let Some(m) = metrics {
         tasks.push(("metrics", m));
     }
     let outbox_bound = Duration::from_secs(shared.cfg.smtp.timeout_secs.saturating_add(10));
     wait_for_tasks(outbox_task, outbox_bound, tasks).await;
-    shared.imap_state("stopped", None);
+    shared.imap_state("stopped", None).await;
     imap_result
 }
 

@@ -9,7 +9,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::pipeline::Pipeline;
-use crate::store::lock;
+
+/// Memory back once a burst of intake and sending is over
+/// (`crate::memory`): looked at every second, done once per burst.
+pub(super) async fn settle_memory(shared: Shared, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if crate::memory::due() {
+            shared.release_memory().await;
+        }
+    }
+}
 
 /// Watchdog pings while both loops beat, and the status heartbeat.
 pub(super) async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
@@ -29,13 +42,7 @@ pub(super) async fn keep_alive(shared: Shared, shutdown: CancellationToken) {
             if shared.notifier.watchdog.is_some() {
                 shared.notifier.watchdog();
             }
-            let store = shared.store.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Ok(mut s) = lock(&store) {
-                    let _ = s.status_heartbeat();
-                }
-            })
-            .await;
+            let _ = shared.store.call(|s| s.status_heartbeat()).await;
         } else {
             tracing::error!("a loop stopped beating; not pinging the watchdog, so systemd restarts embargo");
         }
@@ -50,7 +57,7 @@ pub(super) async fn combined_acks(shared: Shared, shutdown: CancellationToken) {
         let s = shared.clone();
         let result = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Timestamp>> {
             let p = s.pipeline();
-            let mut store = lock(&s.store)?;
+            let mut store = s.store.blocking()?;
             if crate::held_acks::queue_due(&mut store, &p, Timestamp::now())? > 0 {
                 s.outbox_wake.notify_one();
             }
@@ -109,7 +116,7 @@ pub(super) async fn digests(shared: Shared, shutdown: CancellationToken) {
 /// Queues the digest when its slot has passed since the last one.
 pub(super) fn digest_if_due(shared: &Shared, p: &Pipeline, now: Timestamp) -> anyhow::Result<()> {
     let due = crate::digest::last_slot(&p.config, now);
-    let mut store = lock(&shared.store)?;
+    let mut store = shared.store.blocking()?;
     match store.digest_last_sent()? {
         // A fresh install starts counting from now.
         None => store.digest_sent(now)?,

@@ -2,7 +2,7 @@
 //! connections, the current pipeline, the outbox's wake-up, systemd's
 //! notifier, the heartbeat and the OAuth tokens.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
@@ -10,8 +10,7 @@ use crate::config::Config;
 use crate::heartbeat::Heartbeat;
 use crate::oauth::TokenSource;
 use crate::pipeline::Pipeline;
-use crate::store::Store;
-use crate::store::lock;
+use crate::store::{Store, StoreHandle};
 use crate::systemd::Notifier;
 
 /// Shared by the tasks.
@@ -22,11 +21,11 @@ pub(super) struct Shared {
     /// Everything else reads [`Shared::config`].
     pub(super) cfg: Arc<Config>,
     /// The intake's connection (held for a whole fetched batch).
-    pub(super) store: Arc<Mutex<Store>>,
+    pub(super) store: StoreHandle,
     /// The outbox's own connection, so marking a mail sent never waits for
     /// an intake batch: that wait would widen the window in which a crash
     /// after the server's `250` leads to a second copy.
-    pub(super) outbox_store: Arc<Mutex<Store>>,
+    pub(super) outbox_store: StoreHandle,
     /// The pipeline and, in it, the one current `Arc<Config>`: replaced as
     /// a whole on SIGHUP; tasks that schedule by it wait on its changes.
     pub(super) pipeline: Arc<watch::Sender<Arc<Pipeline>>>,
@@ -47,8 +46,8 @@ impl Shared {
         Ok(Shared {
             tokens: TokenSource::for_config(&cfg)?,
             cfg: Arc::new(cfg),
-            store: Arc::new(Mutex::new(store)),
-            outbox_store: Arc::new(Mutex::new(outbox_store)),
+            store: StoreHandle::new(store),
+            outbox_store: StoreHandle::new(outbox_store),
             pipeline: Arc::new(watch::channel(Arc::new(pipeline)).0),
             outbox_wake: Arc::new(Notify::new()),
             notifier: Notifier::from_env(),
@@ -66,15 +65,29 @@ impl Shared {
     }
 
     /// Records the IMAP state for `embargo status` and systemd.
-    pub(super) fn imap_state(&self, state: &str, error: Option<&str>) {
+    pub(super) async fn imap_state(&self, state: &str, error: Option<&str>) {
         self.notifier.status(&match error {
             Some(e) => format!("{state}: {e}"),
             None => state.to_owned(),
         });
-        if let Ok(mut s) = lock(&self.store)
-            && let Err(e) = s.status_imap(state, error)
-        {
+        let (state, error) = (state.to_owned(), error.map(str::to_owned));
+        let recorded = self.store.call(move |s| s.status_imap(&state, error.as_deref())).await;
+        if let Err(e) = recorded {
             tracing::warn!(error = %format!("{e:#}"), "cannot record the daemon status");
         }
+    }
+
+    /// After a burst (`crate::memory`): both connections drop their page
+    /// caches, then freed memory goes back to the system.
+    pub(super) async fn release_memory(&self) {
+        for store in [&self.store, &self.outbox_store] {
+            let _ = store
+                .call(|s| -> crate::store::Result<()> {
+                    s.release_memory();
+                    Ok(())
+                })
+                .await;
+        }
+        crate::memory::trim();
     }
 }

@@ -10,7 +10,7 @@ use super::{Interrupted, Shared};
 use crate::fault::Fault;
 use crate::intake::{self, Arrival};
 use crate::mailbox::{Connection, Fetched, Waiting};
-use crate::store::lock;
+use crate::store::Store;
 use crate::store::{Source, SyncState};
 use crate::timing::{self, Stage};
 
@@ -34,7 +34,12 @@ pub(super) async fn sync(
     shutdown: &CancellationToken,
     folder: Folder,
 ) -> Result<usize, Interrupted> {
-    let (last_uid, ack_after) = position(shared, conn)?;
+    let (mailbox, uidvalidity) = (conn.mailbox.clone(), conn.uidvalidity);
+    let hours = shared.cfg.imap.first_start_ack_hours;
+    let (last_uid, ack_after) = shared
+        .store
+        .call(move |store| position(store, &mailbox, uidvalidity, hours))
+        .await?;
     let waiting = conn.waiting(last_uid).await?;
     if waiting.is_empty() {
         return Ok(0);
@@ -79,41 +84,41 @@ pub(super) async fn sync(
 
 /// The stored position, initialising it on first start or after a
 /// UIDVALIDITY change.
-fn position(shared: &Shared, conn: &Connection) -> Result<(u32, Option<Timestamp>), Interrupted> {
-    let mut store = lock(&shared.store)?;
-    match store.sync_state(&conn.mailbox)? {
-        Some(s) if s.uidvalidity == conn.uidvalidity => Ok((s.last_uid, s.ack_after)),
+fn position(
+    store: &mut Store,
+    mailbox: &str,
+    uidvalidity: u32,
+    first_start_ack_hours: u64,
+) -> Result<(u32, Option<Timestamp>), Interrupted> {
+    match store.sync_state(mailbox)? {
+        Some(s) if s.uidvalidity == uidvalidity => Ok((s.last_uid, s.ack_after)),
         Some(s) => {
             tracing::warn!(
                 old = s.uidvalidity,
-                new = conn.uidvalidity,
+                new = uidvalidity,
                 "UIDVALIDITY changed: re-scanning, de-duplicating on Message-ID"
             );
             let state = SyncState {
-                uidvalidity: conn.uidvalidity,
+                uidvalidity,
                 last_uid: 0,
                 ack_after: s.ack_after,
             };
-            store.set_sync_state(
-                &conn.mailbox,
-                state,
-                &format!("UIDVALIDITY changed from {}", s.uidvalidity),
-            )?;
+            store.set_sync_state(mailbox, state, &format!("UIDVALIDITY changed from {}", s.uidvalidity))?;
             Ok((0, s.ack_after))
         }
         None => {
-            let hours = shared.cfg.imap.first_start_ack_hours;
+            let hours = first_start_ack_hours;
             let cutoff = Timestamp::now() - SignedDuration::from_hours(hours as i64);
             tracing::info!(
                 ack_window_hours = hours,
                 "first start on this mailbox: older mail is imported without acknowledgement"
             );
             let state = SyncState {
-                uidvalidity: conn.uidvalidity,
+                uidvalidity,
                 last_uid: 0,
                 ack_after: Some(cutoff),
             };
-            store.set_sync_state(&conn.mailbox, state, "first start")?;
+            store.set_sync_state(mailbox, state, "first start")?;
             Ok((0, Some(cutoff)))
         }
     }
@@ -165,7 +170,7 @@ static RUN_ID: std::sync::LazyLock<String> =
 
 impl Batch {
     fn process(self, shared: &Shared) -> Result<usize, Interrupted> {
-        let mut store = lock(&shared.store)?;
+        let mut store = shared.store.blocking()?;
         let pipeline = shared.pipeline();
         let p = pipeline.as_ref();
         let mut done = 0;
