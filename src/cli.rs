@@ -219,11 +219,14 @@ fn needs(command: &Command) -> config::Needs {
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
     // Two workers and a small blocking pool (intake, outbox and metrics each
     // block on SQLite one call at a time): the unit's TasksMax=64 holds with
-    // room to spare.
+    // room to spare. Idle blocking threads go after a second, before the
+    // memory is settled after a burst (`crate::memory`), so their stacks and
+    // caches do not stay behind.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)
         .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .build()?;
     rt.block_on(async move {
         if once {
