@@ -347,11 +347,7 @@ pub fn apply(
                 let r = store
                     .show_report(id)?
                     .ok_or_else(|| crate::store::Error::NotFound(id.to_string()))?;
-                let received: Timestamp = r
-                    .summary
-                    .received_at
-                    .parse()
-                    .map_err(|e| crate::store::Error::invalid(format!("report {id}: received_at: {e}")))?;
+                let received = r.summary.received_at;
                 let limit = latest_disclosure(cfg, received, r.summary.complex);
                 if at > limit {
                     return Err(crate::store::Error::invalid(format!(

@@ -198,22 +198,19 @@ pub fn deadlines(
 /// Fills in a report's clocks: the three deadlines, business days left on
 /// the response clock, and whether the reporter is waiting for the team.
 pub fn annotate(r: &mut crate::report::ReportSummary, cal: &Calendar, p: &Promises, now: Timestamp) {
-    let parse = |s: &Option<String>| s.as_deref().and_then(|v| v.parse::<Timestamp>().ok());
-    let Ok(received) = r.received_at.parse::<Timestamp>() else {
-        return;
-    };
-    let mut d = deadlines(cal, p, received, r.complex, parse(&r.fixed_at));
+    let received = r.received_at;
+    let mut d = deadlines(cal, p, received, r.complex, r.fixed_at);
     // The fix clock does not run while the team waits for the reporter.
-    let waiting = parse(&r.waiting_since).map_or(0, |w| now.duration_since(w).as_secs().max(0));
+    let waiting = r.waiting_since.map_or(0, |w| now.duration_since(w).as_secs().max(0));
     let paused = jiff::SignedDuration::from_secs((r.waited_secs as i64).saturating_add(waiting));
     d.fix_due = d.fix_due.checked_add(paused).unwrap_or(d.fix_due);
     let fmt = crate::report::ts;
-    r.response_due = Some(fmt(d.response_due));
-    r.fix_due = Some(fmt(d.fix_due));
-    r.details_due = d.details_due.map(fmt);
+    r.response_due = Some(d.response_due);
+    r.fix_due = Some(d.fix_due);
+    r.details_due = d.details_due;
     r.response_business_days_left = (r.response_met_at.is_none() && r.state == crate::report::ReportState::New)
         .then(|| cal.business_days_left(now, d.response_due));
-    r.reporter_waiting = match (parse(&r.last_team_at), parse(&r.last_reporter_at)) {
+    r.reporter_waiting = match (r.last_team_at, r.last_reporter_at) {
         (Some(team), Some(reporter)) => reporter > team && !r.state.is_closed(),
         _ => false,
     };

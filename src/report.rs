@@ -257,7 +257,19 @@ impl CreditWish {
     }
 }
 
-/// One report as `reports list --json` prints it.
+fn ser_ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&ts(*t))
+}
+
+fn ser_opt_ts<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&ts(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// One report as `reports list --json` prints it; times as
+/// [`Timestamp`], printed as RFC 3339 UTC ([`ts`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportSummary {
     /// The tracking id, e.g. `SEC-2026-0001`.
@@ -266,8 +278,10 @@ pub struct ReportSummary {
     pub reporter: String,
     pub reporter_name: String,
     pub subject: String,
-    pub received_at: String,
-    pub acknowledged_at: Option<String>,
+    #[serde(serialize_with = "ser_ts")]
+    pub received_at: Timestamp,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub acknowledged_at: Option<Timestamp>,
     /// Inbound messages in the thread (the report and its follow-ups).
     pub messages: u64,
     /// Mail embargo sent in the thread (acknowledgements, later replies).
@@ -277,20 +291,26 @@ pub struct ReportSummary {
     /// Signature state of the first message: none, good, bad, unknown-key.
     pub signature: String,
     /// received + N business days (RFC 3339); met when the team responds.
-    pub response_due: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub response_due: Option<Timestamp>,
     /// When the team first responded (stops the response clock).
-    pub response_met_at: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub response_met_at: Option<Timestamp>,
     /// received + 90 days, or 120 once complex.
-    pub fix_due: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub fix_due: Option<Timestamp>,
     /// fix released + 30 days; null until fixed.
-    pub details_due: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub details_due: Option<Timestamp>,
     /// Business days left on the response clock (negative: overdue); null once met.
     pub response_business_days_left: Option<i64>,
     /// The reporter wrote after the team's last response.
     pub reporter_waiting: bool,
     pub complex: bool,
-    pub fixed_at: Option<String>,
-    pub disclosed_at: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub fixed_at: Option<Timestamp>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub disclosed_at: Option<Timestamp>,
     pub credit: Credit,
     pub credit_name: String,
     pub credit_url: String,
@@ -305,54 +325,55 @@ pub struct ReportSummary {
     pub next_due: Option<NextDue>,
     /// Since when the team waits for the reporter's answer (needs-info);
     /// the fix clock is paused meanwhile.
-    pub waiting_since: Option<String>,
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub waiting_since: Option<Timestamp>,
     /// Seconds the report waited for the reporter before (added to the fix
     /// deadline).
     pub waited_secs: u64,
     /// What the report lacks of the checklist (`triage::checklist::ITEMS`).
     pub missing: Vec<String>,
     #[serde(skip)]
-    pub last_reporter_at: Option<String>,
+    pub last_reporter_at: Option<Timestamp>,
     #[serde(skip)]
-    pub last_team_at: Option<String>,
+    pub last_team_at: Option<Timestamp>,
 }
 
 impl ReportSummary {
     /// A report with every field set, to render templates against when
     /// checking them (`check-config`).
     pub fn sample() -> ReportSummary {
-        let at = "2026-12-07T09:00:00Z".to_owned();
+        let at: Timestamp = "2026-12-07T09:00:00Z".parse().expect("a valid time");
         ReportSummary {
             id: "SEC-2026-0001".into(),
             state: ReportState::Fixed,
             reporter: "researcher@example.org".into(),
             reporter_name: "Rita Researcher".into(),
             subject: "XSS in the login form".into(),
-            received_at: at.clone(),
-            acknowledged_at: Some(at.clone()),
+            received_at: at,
+            acknowledged_at: Some(at),
             messages: 2,
             messages_out: 1,
             excluded_topic: None,
             encrypted: true,
             signature: "good".into(),
-            response_due: Some(at.clone()),
-            response_met_at: Some(at.clone()),
-            fix_due: Some(at.clone()),
-            details_due: Some(at.clone()),
+            response_due: Some(at),
+            response_met_at: Some(at),
+            fix_due: Some(at),
+            details_due: Some(at),
             response_business_days_left: Some(3),
             reporter_waiting: false,
             complex: false,
-            fixed_at: Some(at.clone()),
-            disclosed_at: Some(at.clone()),
+            fixed_at: Some(at),
+            disclosed_at: Some(at),
             credit: Credit::Wanted,
             credit_name: "Rita Researcher".into(),
             credit_url: "https://example.org/rita".into(),
             credit_proposal: None,
             merged_into: Some("SEC-2026-0002".into()),
-            disclose_on: Some(at.clone()),
+            disclose_on: Some(ts(at)),
             next_due: Some(NextDue {
                 clock: "details",
-                due: at,
+                due: ts(at),
                 overdue: false,
             }),
             waiting_since: None,

@@ -124,7 +124,7 @@ impl Clocks {
             if r.state == ReportState::New {
                 c.awaiting += 1;
             }
-            let past = |due: &Option<String>| due.as_deref().and_then(|d| age_secs(d, now)).is_some_and(|a| a > 0);
+            let past = |due: &Option<jiff::Timestamp>| due.is_some_and(|d| d < now);
             if r.response_business_days_left.is_some_and(|d| d < 0)
                 || (r.response_met_at.is_none() && r.state == ReportState::New && past(&r.response_due))
             {

@@ -34,7 +34,7 @@ pub(super) fn list(store: &Store, cfg: &Config, args: &ListArgs) -> anyhow::Resu
         .filter(|r| states.is_empty() || states.contains(&r.state))
         .filter(|r| !args.open || is_open(r.state))
         .filter(|r| !args.overdue || r.next_due.as_ref().is_some_and(|d| d.overdue))
-        .filter(|r| since.is_none_or(|s| r.received_at.parse::<Timestamp>().is_ok_and(|t| t >= s)))
+        .filter(|r| since.is_none_or(|s| r.received_at >= s))
         .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -174,11 +174,7 @@ impl Row {
         Row {
             id: r.id.clone(),
             state: r.state.as_str().to_owned(),
-            age: r
-                .received_at
-                .parse::<Timestamp>()
-                .map(|t| age(now, t))
-                .unwrap_or_default(),
+            age: age(now, r.received_at),
             next,
             urgency,
             reporter: crate::text::bounded(&r.reporter),

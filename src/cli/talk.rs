@@ -154,7 +154,7 @@ fn record_disclose_on(
     let r = store
         .show_report(id)?
         .ok_or_else(|| crate::store::Error::NotFound(id.to_owned()))?;
-    let received: jiff::Timestamp = r.summary.received_at.parse()?;
+    let received = r.summary.received_at;
     let limit = conversation::latest_disclosure(cfg, received, r.summary.complex);
     let note = match (at > limit, force) {
         (true, None) => anyhow::bail!(

@@ -100,10 +100,9 @@ pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> Strin
         } else {
             format!("<{}>", s.reporter)
         },
-        cal.human_str(&s.received_at),
+        cal.human(s.received_at),
         s.acknowledged_at
-            .as_deref()
-            .map(|a| cal.human_str(a))
+            .map(|a| cal.human(a))
             .unwrap_or_else(|| "not yet".to_owned()),
         s.messages,
         s.messages_out,
@@ -183,23 +182,20 @@ fn protection(m: &crate::store::MessageRow) -> String {
 
 /// The clock lines of `reports show`.
 fn clocks(s: &ReportSummary, cal: &crate::policy::Calendar) -> String {
-    let or = |v: &Option<String>, d: &str| v.as_deref().map(|t| cal.human_str(t)).unwrap_or_else(|| d.to_owned());
+    let or = |v: &Option<jiff::Timestamp>, d: &str| v.map(|t| cal.human(t)).unwrap_or_else(|| d.to_owned());
     let mut t = String::new();
     let now = jiff::Timestamp::now();
     let response = match (&s.response_met_at, &s.response_due) {
-        (Some(met), _) => format!("met {}", cal.human_str(met)),
-        (None, Some(due)) if s.response_business_days_left.is_some() => match due.parse() {
-            Ok(due) => cal.due_in(now, due),
-            Err(_) => String::new(),
-        },
+        (Some(met), _) => format!("met {}", cal.human(*met)),
+        (None, Some(due)) if s.response_business_days_left.is_some() => cal.due_in(now, *due),
         _ => "not running".to_owned(),
     };
     t.push_str(&format!("  Response due: {} ({response})\n", or(&s.response_due, "-")));
     let paused = match &s.waiting_since {
         Some(since) => format!(
             " (paused: waiting for the reporter since {}, {})",
-            cal.human_str(since),
-            since.parse().map(|t| cal.ago(now, t)).unwrap_or_default()
+            cal.human(*since),
+            cal.ago(now, *since)
         ),
         None => String::new(),
     };

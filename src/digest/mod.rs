@@ -160,18 +160,14 @@ fn row(r: &ReportSummary, note: String) -> Row {
         subject: crate::text::bounded(&r.subject),
         reporter: r.reporter.clone(),
         state: r.state.to_string(),
-        received_at: r.received_at.clone(),
-        response_due: r.response_due.clone().unwrap_or_default(),
-        fix_due: r.fix_due.clone().unwrap_or_default(),
-        details_due: r.details_due.clone().unwrap_or_default(),
+        received_at: crate::report::ts(r.received_at),
+        response_due: r.response_due.map(crate::report::ts).unwrap_or_default(),
+        fix_due: r.fix_due.map(crate::report::ts).unwrap_or_default(),
+        details_due: r.details_due.map(crate::report::ts).unwrap_or_default(),
         note,
         similar: Vec::new(),
         encrypted: r.encrypted,
     }
-}
-
-fn parse(s: &Option<String>) -> Option<Timestamp> {
-    s.as_deref().and_then(|v| v.parse().ok())
 }
 
 /// Gathers the digest as of `now`, covering what happened since `since`.
@@ -222,7 +218,7 @@ pub fn build(
             .and_then(|c| c.parse::<Timestamp>().ok())
             .is_some_and(|c| since.is_none_or(|s| c >= s));
         digest.file(&r, is_new, soon, now, cal);
-        if let Some(since) = parse(&r.waiting_since) {
+        if let Some(since) = r.waiting_since {
             digest.waiting(&r, since, now, cal, promises.needs_info_close_days);
         }
     }
@@ -272,7 +268,7 @@ impl Digest {
     /// Files one report under every list it belongs to; an overdue report
     /// only under overdue (and new, credit proposals, disclosures).
     fn file(&mut self, r: &ReportSummary, is_new: bool, soon: Timestamp, now: Timestamp, cal: &Calendar) {
-        let local = |t: &Option<String>| t.as_deref().map(|t| cal.human_str(t)).unwrap_or_default();
+        let local = |t: &Option<Timestamp>| t.map(|t| cal.human(t)).unwrap_or_default();
         if is_new && r.state != ReportState::Duplicate {
             self.new_reports.push(row(r, format!("from {}", r.reporter)));
         }
@@ -291,7 +287,12 @@ impl Digest {
         if r.state.is_closed() && !matches!(r.state, ReportState::Fixed | ReportState::AcceptedRisk) {
             return;
         }
-        if let Some(on) = parse(&r.disclose_on).filter(|on| *on <= soon) {
+        if let Some(on) = r
+            .disclose_on
+            .as_deref()
+            .and_then(|d| d.parse::<Timestamp>().ok())
+            .filter(|on| *on <= soon)
+        {
             self.disclosures
                 .push(row(r, format!("disclosure agreed for {}", cal.human_day(on))));
         }
@@ -308,10 +309,10 @@ impl Digest {
             self.reporter_waiting
                 .push(row(r, "the reporter wrote after the team's last response".to_owned()));
         }
-        if r.state.runs_fix_clock() && parse(&r.fix_due).is_some_and(|f| f <= soon) {
+        if r.state.runs_fix_clock() && r.fix_due.is_some_and(|f| f <= soon) {
             self.fix_soon.push(row(r, format!("fix due {}", local(&r.fix_due))));
         }
-        if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f <= soon) {
+        if r.state == ReportState::Fixed && r.details_due.is_some_and(|f| f <= soon) {
             self.details_soon.push(row(
                 r,
                 format!("details may be published from {}", local(&r.details_due)),
@@ -346,15 +347,15 @@ fn downstream_note(notices: &[&DownstreamNotice], soon: Timestamp) -> Option<Str
 /// Which of a report's clocks ran out: the first response (in business
 /// days), the fix (until fixed), the details (once fixed).
 fn overdue(r: &ReportSummary, now: Timestamp, cal: &Calendar) -> Vec<String> {
-    let local = |t: &Option<String>| t.as_deref().map(|t| cal.human_str(t)).unwrap_or_default();
+    let local = |t: &Option<Timestamp>| t.map(|t| cal.human(t)).unwrap_or_default();
     let mut why = Vec::new();
     if let Some(l) = r.response_business_days_left.filter(|l| *l < 0) {
         why.push(format!("first response overdue by {} business day(s)", -l));
     }
-    if r.state.runs_fix_clock() && parse(&r.fix_due).is_some_and(|f| f < now) {
+    if r.state.runs_fix_clock() && r.fix_due.is_some_and(|f| f < now) {
         why.push(format!("fix overdue since {}", local(&r.fix_due)));
     }
-    if r.state == ReportState::Fixed && parse(&r.details_due).is_some_and(|f| f < now) {
+    if r.state == ReportState::Fixed && r.details_due.is_some_and(|f| f < now) {
         why.push(format!("details were due {}", local(&r.details_due)));
     }
     why

@@ -106,6 +106,11 @@ const SUMMARY_SQL: &str = "SELECT r.tracking_id, r.state, r.reporter, r.reporter
         r.missing
     FROM reports r";
 
+/// A stored time (RFC 3339 text; NULL or unreadable: none).
+fn opt_ts(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<jiff::Timestamp>> {
+    Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(super::parse_ts))
+}
+
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
     Ok((
         ReportSummary {
@@ -114,26 +119,26 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ReportSummary, i64)> {
             reporter: r.get(2)?,
             reporter_name: r.get(3)?,
             subject: r.get(4)?,
-            received_at: r.get(5)?,
-            acknowledged_at: r.get(6)?,
+            received_at: opt_ts(r, 5)?.unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            acknowledged_at: opt_ts(r, 6)?,
             excluded_topic: r.get(7)?,
             encrypted: r.get::<_, i64>(8)? != 0,
             messages: r.get::<_, i64>(9)? as u64,
             messages_out: r.get::<_, i64>(10)? as u64,
             signature: r.get(12)?,
             complex: r.get::<_, i64>(13)? != 0,
-            response_met_at: r.get(14)?,
-            fixed_at: r.get(15)?,
-            disclosed_at: r.get(16)?,
+            response_met_at: opt_ts(r, 14)?,
+            fixed_at: opt_ts(r, 15)?,
+            disclosed_at: opt_ts(r, 16)?,
             credit: crate::report::Credit::from_stored(&r.get::<_, String>(17)?),
             credit_name: r.get(18)?,
             credit_url: r.get(19)?,
             merged_into: r.get(20)?,
-            last_reporter_at: r.get(21)?,
-            last_team_at: r.get(22)?,
+            last_reporter_at: opt_ts(r, 21)?,
+            last_team_at: opt_ts(r, 22)?,
             disclose_on: r.get(23)?,
             next_due: None,
-            waiting_since: r.get(27)?,
+            waiting_since: opt_ts(r, 27)?,
             waited_secs: r.get::<_, i64>(28)?.max(0) as u64,
             missing: r
                 .get::<_, String>(29)?

@@ -112,10 +112,13 @@ impl<'a> Facts<'a> {
         let details_from = input
             .report
             .details_due
-            .as_deref()
-            .filter(|d| d.parse::<Timestamp>().is_ok_and(|t| t > input.now))
-            .map(str::to_owned);
-        let published = input.report.disclosed_at.clone().unwrap_or_else(|| now.clone());
+            .filter(|t| *t > input.now)
+            .map(crate::report::ts);
+        let published = input
+            .report
+            .disclosed_at
+            .map(crate::report::ts)
+            .unwrap_or_else(|| now.clone());
         Ok(Facts {
             input,
             draft: !disclosed,
