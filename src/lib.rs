@@ -42,7 +42,8 @@
 //! (returning memory after a burst).
 //!
 //! Errors are typed per layer (`store::Error`, `openpgp::Error`,
-//! `reply::Error`, `outbox::Error`, `config::ConfigError`,
+//! `composing::Error` (what every composer returns and the store records;
+//! `reply::Error` is the same type), `outbox::Error`, `config::ConfigError`,
 //! `probe::Failure`); `anyhow` is left at the edges: the CLI, the daemon's
 //! task loops, IMAP sessions and the digest. `tests/modules.rs` keeps the
 //! module graph (and the files within each module) free of cycles and its
@@ -53,6 +54,7 @@
 
 pub mod advisory;
 pub mod cli;
+pub mod composing;
 pub mod config;
 pub mod conversation;
 pub mod daemon;

@@ -5,9 +5,8 @@
 //! they are encrypted too.
 
 pub mod combined;
-mod error;
 
-pub use error::{Error, Result};
+pub use crate::composing::{Error, Result};
 
 use std::path::Path;
 use std::time::SystemTime;

@@ -81,8 +81,9 @@ fn entity(m: &TeamMail, protected_subject: Option<&str>) -> Vec<u8> {
     multipart("mixed", &head, &parts)
 }
 
-fn header(name: &str, value: &str) -> anyhow::Result<HeaderValue> {
-    let name = HeaderName::new_from_ascii(name.to_owned()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+fn header(name: &str, value: &str) -> crate::composing::Result<HeaderValue> {
+    let name = HeaderName::new_from_ascii(name.to_owned())
+        .map_err(|_| crate::composing::Error::Mime(format!("{name:?} is not a header name")))?;
     Ok(HeaderValue::new(name, value.to_owned()))
 }
 
@@ -92,7 +93,14 @@ pub fn encrypts(team: &TeamKeys, members: &[Cert]) -> bool {
     !members.is_empty() && team.signer().is_some()
 }
 
-pub fn build(m: &TeamMail, from: &Mailbox, to: &str, team: &TeamKeys, members: &[Cert]) -> anyhow::Result<Outgoing> {
+pub fn build(
+    m: &TeamMail,
+    from: &Mailbox,
+    to: &str,
+    team: &TeamKeys,
+    members: &[Cert],
+) -> crate::composing::Result<Outgoing> {
+    use crate::composing::Error;
     use rand::Rng as _;
     let message_id = format!(
         "<embargo.{:032x}@{}>",
@@ -103,7 +111,10 @@ pub fn build(m: &TeamMail, from: &Mailbox, to: &str, team: &TeamKeys, members: &
     let encrypt = encrypts(team, members);
     let mut builder = Message::builder()
         .from(from.clone())
-        .to(to.parse()?)
+        .to(to.parse().map_err(|error| Error::Recipient {
+            address: to.to_owned(),
+            error,
+        })?)
         .subject(if encrypt {
             m.outer_subject.clone()
         } else {
@@ -128,7 +139,7 @@ pub fn build(m: &TeamMail, from: &Mailbox, to: &str, team: &TeamKeys, members: &
     };
     let msg = match wrapped {
         Some(w) => {
-            let ct = ContentType::parse(&w.content_type).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ct = ContentType::parse(&w.content_type).map_err(|e| Error::Mime(e.to_string()))?;
             builder
                 .header(ct)
                 .body(Body::dangerous_pre_encoded(w.body, ContentTransferEncoding::SevenBit))?
@@ -136,7 +147,7 @@ pub fn build(m: &TeamMail, from: &Mailbox, to: &str, team: &TeamKeys, members: &
         None => {
             let e = entity(m, None);
             let (head, body) = split_entity(&e);
-            let ct = ContentType::parse(&head).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ct = ContentType::parse(&head).map_err(|e| Error::Mime(e.to_string()))?;
             builder
                 .header(ct)
                 .body(Body::dangerous_pre_encoded(body, ContentTransferEncoding::SevenBit))?

@@ -437,7 +437,7 @@ pub fn queue(
         .notify
         .iter()
         .map(|to| crate::teammail::build(&m, &cfg.smtp.from, to, team, members))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::composing::Result<Vec<_>>>()?;
     store.enqueue_team_mail(None, &outs)?;
     store.digest_sent(now)?;
     tracing::info!(recipients = outs.len(), "digest queued");

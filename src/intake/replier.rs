@@ -104,7 +104,7 @@ impl<'a> Replier<'a> {
         if self.no_reply.is_some() || self.over_limit.is_some() {
             return Box::new(|_: &str| Ok(None));
         }
-        Box::new(move |tracking_id: &str| -> anyhow::Result<Option<Outgoing>> {
+        Box::new(move |tracking_id: &str| -> crate::composing::Result<Option<Outgoing>> {
             let p = self.p;
             let mut ctx = AckContext {
                 tracking_id: tracking_id.to_owned(),

@@ -150,10 +150,10 @@ pub struct Outgoing {
 }
 
 /// Builds the acknowledgement from the tracking id (None: no acknowledgement).
-pub type Compose<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Option<Outgoing>> + 'a>;
+pub type Compose<'a> = Box<dyn FnOnce(&str) -> crate::composing::Result<Option<Outgoing>> + 'a>;
 
 /// Builds team mail (alerts) from the tracking id.
-pub type ComposeMany<'a> = Box<dyn FnOnce(&str) -> anyhow::Result<Vec<Outgoing>> + 'a>;
+pub type ComposeMany<'a> = Box<dyn FnOnce(&str) -> crate::composing::Result<Vec<Outgoing>> + 'a>;
 
 /// A new report (see [`Disposition::NewReport`]).
 pub struct NewReport<'a> {

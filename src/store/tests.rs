@@ -99,7 +99,12 @@ fn a_compose_error_does_not_block_the_message() {
         reporter: "r@example.test".into(),
         reporter_name: String::new(),
         subject: "bug".into(),
-        compose: Box::new(|_| anyhow::bail!("hostile address")),
+        compose: Box::new(|_| {
+            Err(crate::composing::Error::Recipient {
+                address: "<>@".into(),
+                error: "<>@".parse::<lettre::Address>().unwrap_err(),
+            })
+        }),
         no_ack_reason: None,
         notes: vec![],
         excluded_topic: None,
@@ -114,7 +119,7 @@ fn a_compose_error_does_not_block_the_message() {
         detail
             .events
             .iter()
-            .any(|e| e.kind == "ack-skipped" && e.detail.contains("hostile address"))
+            .any(|e| e.kind == "ack-skipped" && e.detail.contains("bad recipient <>@"))
     );
 }
 

@@ -1,7 +1,9 @@
-//! Why a reply could not be composed. None of these is the inbound mail's
-//! fault alone: a template the operator broke, a recipient lettre will not
-//! take, a key that cannot encrypt. The caller records the reason where the
-//! acknowledgement would have been.
+//! Why a mail could not be composed: the error every composer returns
+//! (automatic replies, the team's alerts and notices) and the store records
+//! in the mail's place (`store::Compose`). None of these is the inbound
+//! mail's fault alone: a template the operator broke, a recipient lettre
+//! will not take, a key that cannot encrypt. It sits below both `reply`
+//! and `store`, so the store can name it.
 //!
 //! Each message carries its cause's text, and no variant links the cause as
 //! `source()`: `{:#}` through anyhow prints it once.
@@ -32,6 +34,15 @@ pub enum Error {
     /// Our own PGP/MIME part is malformed (a bug, not the mail's fault).
     #[error("PGP/MIME: {0}")]
     Mime(String),
+    /// A template file that cannot be read or rendered.
+    #[error("{0}")]
+    Template(TemplateError),
+}
+
+impl From<TemplateError> for Error {
+    fn from(e: TemplateError) -> Error {
+        Error::Template(e)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
