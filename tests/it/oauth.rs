@@ -220,13 +220,19 @@ fn expired_access_tokens_renew_on_imap_and_smtp_without_losing_or_doubling_mail(
 fn a_kill_right_after_a_rotation_leaves_the_new_refresh_token_on_disk() {
     let (s, p, rt) = setup("xoauth2");
     let d = s.daemon();
+    let before = std::fs::read_to_string(&rt).unwrap();
+    // The provider answered and the rotated token is on disk (the moment
+    // between its answer and the write cannot be covered by anyone: the
+    // answer may as well be lost on the way).
     wait_until(
         WAIT,
-        || p.state()["refreshes"].as_u64().unwrap() >= 1,
+        || {
+            p.state()["refreshes"].as_u64().unwrap() >= 1
+                && std::fs::read_to_string(&rt).is_ok_and(|now| now != before)
+        },
         || s.daemon_log(),
     );
-    // The provider answered: the rotated token is on disk before it is
-    // used, so a SIGKILL now loses nothing.
+    // It is written before it is used, so a SIGKILL now loses nothing.
     d.signal("KILL");
     drop(d);
     let on_disk = std::fs::read_to_string(&rt).unwrap();

@@ -20,9 +20,13 @@ fn acks_by_report(s: &Setup) -> HashMap<String, usize> {
 #[test]
 fn sigkill_in_a_backlog_loses_nothing_and_doubles_nothing() {
     // STARTTLS on both sides here, so that path is covered too.
+    // A send cut off by a kill waits for its own copy before it is sent
+    // again: 20 s, long enough for a loaded machine (3 s was not, with six
+    // mail stacks at once).
     let s = Setup::with(Options {
         imap_security: "starttls",
         smtp_security: "starttls",
+        in_doubt_grace_secs: 20,
         ..Options::default()
     });
     const N: usize = 60;
