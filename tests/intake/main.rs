@@ -17,3 +17,4 @@ mod decide;
 mod keys;
 mod lifecycle;
 mod relay;
+mod threading;

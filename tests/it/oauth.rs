@@ -226,10 +226,7 @@ fn a_kill_right_after_a_rotation_leaves_the_new_refresh_token_on_disk() {
     // answer may as well be lost on the way).
     wait_until(
         WAIT,
-        || {
-            p.state()["refreshes"].as_u64().unwrap() >= 1
-                && std::fs::read_to_string(&rt).is_ok_and(|now| now != before)
-        },
+        || p.state()["refreshes"].as_u64().unwrap() >= 1 && std::fs::read_to_string(&rt).is_ok_and(|now| now != before),
         || s.daemon_log(),
     );
     // It is written before it is used, so a SIGKILL now loses nothing.
