@@ -78,16 +78,23 @@ impl Shared {
     }
 
     /// After a burst (`crate::memory`): both connections drop their page
-    /// caches, then freed memory goes back to the system.
+    /// caches, then freed memory goes back to the system (on a blocking
+    /// thread: trimming a large heap takes milliseconds).
     pub(super) async fn release_memory(&self) {
-        for store in [&self.store, &self.outbox_store] {
-            let _ = store
-                .call(|s| -> crate::store::Result<()> {
-                    s.release_memory();
-                    Ok(())
-                })
-                .await;
-        }
-        crate::memory::trim();
+        let _ = self
+            .store
+            .call(|s| -> crate::store::Result<()> {
+                s.release_memory();
+                Ok(())
+            })
+            .await;
+        let _ = self
+            .outbox_store
+            .call(|s| -> crate::store::Result<()> {
+                s.release_memory();
+                crate::memory::trim();
+                Ok(())
+            })
+            .await;
     }
 }

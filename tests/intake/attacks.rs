@@ -76,14 +76,6 @@ impl Team {
     }
 }
 
-/// A mail as its recipient reads it: decrypted with their gpg when encrypted.
-pub fn readable(g: &Gpg, mail: &str) -> String {
-    if !mail.contains("-----BEGIN PGP MESSAGE-----") {
-        return mail.to_owned();
-    }
-    String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(mail).as_bytes()).stdout).into_owned()
-}
-
 /// A PGP/MIME signed entity, signed by `fpr` in `g`; the entity carries the
 /// protected Subject when one is given (as Thunderbird does).
 pub(crate) fn signed_mime(g: &Gpg, fpr: &str, protected_subject: Option<&str>, text: &str) -> (String, String) {
@@ -99,7 +91,7 @@ pub(crate) fn signed_mime(g: &Gpg, fpr: &str, protected_subject: Option<&str>, t
     (entity, String::from_utf8_lossy(&sig).replace('\n', "\r\n"))
 }
 
-fn multipart_signed(entity: &str, sig: &str) -> String {
+pub(crate) fn multipart_signed(entity: &str, sig: &str) -> String {
     format!(
         "Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
          --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{sig}\r\n--S--\r\n"

@@ -3,27 +3,11 @@
 //! before its fix (`tests/it` history); the decision is the pipeline's, so
 //! it is tested here.
 
-use crate::attacks::{outer, signed_mime, team};
+use crate::attacks::{multipart_signed, outer, signed_mime, team};
 use crate::gpg::Gpg;
+use crate::gpg::autocrypt;
 use crate::report;
 use crate::world::*;
-
-/// `Autocrypt:` carrying `fpr` of `g` for `addr`.
-pub(crate) fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
-    let binary = g.ok(&["--export", fpr], b"");
-    format!(
-        "Autocrypt: addr={addr}; keydata={}\r\n",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, binary)
-    )
-}
-
-/// The signed reply of a member, wrapped as the whole message.
-fn multipart_signed(head: &str, entity: &str, sig: &str) -> String {
-    format!(
-        "{head}Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"S\"\r\n\r\n\
-         --S\r\n{entity}\r\n--S\r\nContent-Type: application/pgp-signature\r\n\r\n{sig}\r\n--S--\r\n"
-    )
-}
 
 fn learned_for(w: &World, address: &str) -> Vec<embargo::store::ReporterKey> {
     w.store
@@ -74,7 +58,10 @@ fn a_key_brought_by_mail_never_speaks_for_a_team_member() {
         "From: {TEAM}\r\nTo: {RESEARCHER}\r\nCc: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <pin2@evil.example>\r\n\
          In-Reply-To: {alert_id}\r\nMIME-Version: 1.0\r\n"
     );
-    t.w.deliver("attacker@evil.example", &multipart_signed(&head, &entity, &sig));
+    t.w.deliver(
+        "attacker@evil.example",
+        &format!("{head}{}", multipart_signed(&entity, &sig)),
+    );
     let r = t.w.show(&id);
     assert_eq!(r["state"], "new", "the forged signed mail does not triage: {r}");
     assert!(r["response_met_at"].is_null(), "nor stop the response clock: {r}");
@@ -83,10 +70,10 @@ fn a_key_brought_by_mail_never_speaks_for_a_team_member() {
     assert!(no_signature_in_thread(&r), "{r}");
     // The member's own key still speaks for them.
     let (entity, sig) = signed_mime(&t.member, &t.member_fpr, Some(&subject), "Confirmed.\n");
-    let real = multipart_signed(
-        &head.replace("pin2@evil.example", "real-member@example.test"),
-        &entity,
-        &sig,
+    let real = format!(
+        "{}{}",
+        head.replace("pin2@evil.example", "real-member@example.test"),
+        multipart_signed(&entity, &sig)
     );
     t.w.deliver(TEAM, &real);
     let r = t.w.show(&id);
@@ -117,12 +104,9 @@ fn a_key_pinned_on_first_sight_speaks_only_for_the_report_it_came_with() {
     let signed_credit = |mid: &str, report: &str, text: &str| {
         let subject = format!("Re: [{report}] report");
         let (entity, sig) = signed_mime(&attacker, &attacker_fpr, None, text);
-        multipart_signed(
-            &format!(
-                "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\nMIME-Version: 1.0\r\n"
-            ),
-            &entity,
-            &sig,
+        format!(
+            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: {subject}\r\nMessage-ID: <{mid}>\r\nMIME-Version: 1.0\r\n{}",
+            multipart_signed(&entity, &sig)
         )
     };
     let mallory = "Credit: Mallory https://mallory.example\n";
@@ -165,7 +149,7 @@ fn a_key_pinned_on_first_sight_speaks_only_for_the_report_it_came_with() {
 /// signed it inside.
 #[test]
 fn a_resent_ciphertext_is_not_decrypted_for_the_attacker() {
-    use crate::attacks::readable;
+    use crate::gpg::readable;
     use crate::gpg::{keys, pgp_mime, reporter_gpg};
     let k = keys();
     let attacker_addr = "other@example.test";

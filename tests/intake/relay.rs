@@ -165,7 +165,7 @@ fn signed_relays_reach_the_reporter_and_everything_else_is_refused() {
     let team: String = w
         .inbox(TEAM)
         .iter()
-        .map(|m| crate::attacks::readable(&member, m))
+        .map(|m| crate::gpg::readable(&member, m))
         .collect::<Vec<_>>()
         .join("\n");
     for why in ["not signed", "does not verify", "replayed", "unknown command"] {

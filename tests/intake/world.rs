@@ -11,7 +11,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use embargo::config::{self, Config, Needs};
 use embargo::intake::{Arrival, intake};
@@ -101,7 +100,7 @@ impl World {
     /// The same with `[reply] max_per_sender_per_day`.
     pub fn build(extra: &str, files: &[(&str, &[u8])], max_per_sender: u32) -> World {
         let dir = tempfile::tempdir().unwrap();
-        copy_templates(dir.path());
+        crate::mail::copy_templates(dir.path());
         std::fs::write(dir.path().join("imap.pass"), "unused").unwrap();
         for (name, bytes) in files {
             let path = dir.path().join(name);
@@ -139,10 +138,6 @@ impl World {
 
     pub fn with(extra: &str) -> World {
         World::with_files(extra, &[])
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A message as the stack's MTA delivers it from a client that greeted
@@ -280,27 +275,6 @@ impl World {
             .unwrap();
         serde_json::to_value(embargo::cli::json::Detail::from(&d)).unwrap()
     }
-
-    /// The report's events' kinds, oldest first.
-    pub fn event_kinds(&self, id: &str) -> Vec<String> {
-        self.show(id)["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-}
-
-/// Every template under config/ (not the example config itself).
-pub fn copy_templates(to: &Path) {
-    let from = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let name = e.file_name();
-        if name != "embargo.toml" {
-            std::fs::copy(e.path(), to.join(name)).unwrap();
-        }
-    }
 }
 
 impl World {
@@ -311,8 +285,7 @@ impl World {
             .0
     }
 
-    /// A fresh Message-ID-less look at what `user` received whose Subject
-    /// contains `needle`.
+    /// What `user` received whose Subject contains `needle`.
     pub fn received_with_subject(&mut self, user: &str, needle: &str) -> Vec<String> {
         self.inbox(user)
             .into_iter()

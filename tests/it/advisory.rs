@@ -488,7 +488,7 @@ fn the_whole_disclosure_flow_with_an_embargoed_downstream_notice() {
         &format!(
             "From: {DISTRO_A}\r\nTo: {SECURITY}\r\nSubject: Re: {subject}\r\nMessage-ID: <ack-forged@distro-a.test>\r\n\
              In-Reply-To: {notice_id}\r\n{}\r\nack\r\n",
-            crate::attacks::autocrypt(&forger, &forger_fpr, DISTRO_A)
+            crate::gpg::autocrypt(&forger, &forger_fpr, DISTRO_A)
         ),
     );
     s.stack.wait_inbox(SECURITY, 2, WAIT);

@@ -14,16 +14,6 @@ const SECURITY: &str = "security@example.test";
 const TEAM: &str = "team@example.test";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A mail as its recipient reads it: decrypted with their gpg when encrypted.
-pub fn readable(g: &Gpg, mail: &str) -> String {
-    if !mail.contains("-----BEGIN PGP MESSAGE-----") {
-        return mail.to_owned();
-    }
-    // gpg exits non-zero when it cannot check the (team key's) signature;
-    // the plaintext is there all the same.
-    String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(mail).as_bytes()).stdout).into_owned()
-}
-
 /// One small mail whose many `application/pgp-encrypted` control parts all
 /// point at the same bzip2 block (4 MB of plaintext each time, 1.2 GB in all): the block
 /// is decrypted once, the message is recorded and answered, and the report
@@ -235,14 +225,6 @@ fn a_huge_subject_or_references_header_is_not_echoed() {
     assert!(text.contains("\\x1b]52;c;"), "shown escaped");
     let r = s.reports();
     assert_eq!(r[0]["subject"].as_str().unwrap().len(), subject.len(), "stored whole");
-}
-
-pub(crate) fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
-    let binary = g.ok(&["--export", fpr], b"");
-    format!(
-        "Autocrypt: addr={addr}; keydata={}\r\n",
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, binary)
-    )
 }
 
 /// A forged `From: reporter` carrying another key (Autocrypt) must not

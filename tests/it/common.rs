@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub use crate::mail::{header, report};
+pub use crate::mail::{copy_templates, header, report};
 pub use crate::stack::{Stack, wait_until};
 
 /// The binary under test. `EMBARGO_TEST_BIN` points the suite at another
@@ -237,20 +237,6 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Every template under config/ (not the example config itself).
-/// (`EMBARGO_TEST_TEMPLATES`: another folder, with `EMBARGO_TEST_BIN`.)
-pub fn copy_templates(to: &Path) {
-    let from = std::env::var_os("EMBARGO_TEST_TEMPLATES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("config"));
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let name = e.file_name();
-        if name != "embargo.toml" {
-            std::fs::copy(e.path(), to.join(name)).unwrap();
-        }
     }
 }
 

@@ -215,3 +215,21 @@ pub fn armored_block(text: &str) -> String {
     let end = text[start..].find("-----END PGP MESSAGE-----").unwrap() + start + "-----END PGP MESSAGE-----".len();
     text[start..end].replace("\r\n", "\n")
 }
+
+/// A mail as its recipient reads it: decrypted with their gpg when encrypted.
+pub fn readable(g: &Gpg, mail: &str) -> String {
+    if !mail.contains("-----BEGIN PGP MESSAGE-----") {
+        return mail.to_owned();
+    }
+    // gpg exits non-zero when it cannot check the (team key's) signature;
+    // the plaintext is there all the same.
+    String::from_utf8_lossy(&g.run(&["--decrypt"], armored_block(mail).as_bytes()).stdout).into_owned()
+}
+
+pub fn autocrypt(g: &Gpg, fpr: &str, addr: &str) -> String {
+    let binary = g.ok(&["--export", fpr], b"");
+    format!(
+        "Autocrypt: addr={addr}; keydata={}\r\n",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, binary)
+    )
+}

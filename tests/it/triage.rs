@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use crate::attacks::{autocrypt, readable};
 use crate::common::*;
 use crate::gpg::{Gpg, keys, pgp_mime, reporter_gpg, write_key};
+use crate::gpg::{autocrypt, readable};
 
 const SECURITY: &str = "security@example.test";
 const TEAM: &str = "team@example.test";

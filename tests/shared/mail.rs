@@ -34,3 +34,17 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
     }
     found
 }
+
+/// Every template under config/ (not the example config itself).
+/// (`EMBARGO_TEST_TEMPLATES`: another folder, with `EMBARGO_TEST_BIN`.)
+pub fn copy_templates(to: &std::path::Path) {
+    let from = std::env::var_os("EMBARGO_TEST_TEMPLATES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config"));
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name();
+        if name != "embargo.toml" {
+            std::fs::copy(e.path(), to.join(name)).unwrap();
+        }
+    }
+}
