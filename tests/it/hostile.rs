@@ -479,7 +479,13 @@ fn a_flood_in_a_researchers_name_delays_their_acknowledgement_by_one_period_at_m
              Message-ID: <reopen@example.test>\r\n\r\nNo, it is about your mail bridge trusting From:.\r\n"
         ),
     );
-    s.stack.wait_inbox(SECURITY, 153, Duration::from_secs(120));
+    // The excluded report, the copy of our out-of-scope answer (`OwnCopy`),
+    // 150 forged, the genuine one and the reply: a count alone once let
+    // `run --once` start before Exim had delivered the reply (the copy
+    // made up the number).
+    s.stack.wait_inbox(SECURITY, 154, Duration::from_secs(120));
+    s.stack.wait_for(SECURITY, "<reopen@example.test>", WAIT);
+    s.stack.wait_for(SECURITY, "<genuine-late@example.test>", WAIT);
     s.once();
     let genuine = |s: &Setup| {
         s.reports()

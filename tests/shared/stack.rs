@@ -20,6 +20,12 @@ fn mailstack() -> PathBuf {
 pub struct Stack {
     pub dir: PathBuf,
     pub env: HashMap<String, String>,
+    /// Message-IDs sent through `deliver*` and not yet seen in their
+    /// recipient's INBOX, by recipient: `wait_inbox` waits for them too.
+    /// A count alone is not enough: Exim delivers in parallel, and a copy
+    /// of embargo's own answer (`smtp.copy_to_self`) can make up the number
+    /// before a test's last mail is in.
+    pending: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl Stack {
@@ -59,6 +65,7 @@ impl Stack {
         Stack {
             dir: PathBuf::from(&env["MAILSTACK_DIR"]),
             env,
+            pending: Default::default(),
         }
     }
 
@@ -100,7 +107,7 @@ impl Stack {
     /// Sends a raw message through Exim's MX port, as a real MTA would.
     /// `mail_from` "" sends the null reverse path.
     pub fn deliver(&self, mail_from: &str, rcpt: &str, raw: &str) {
-        smtp_send_as(self.port("SMTP"), "test.example", mail_from, rcpt, raw);
+        self.deliver_as("test.example", mail_from, rcpt, raw);
     }
 
     /// The same from a client greeting with `helo`: the stack's Exim adds
@@ -108,6 +115,18 @@ impl Stack {
     /// would for a sender whose domain passes DMARC), `dmarc=none` else.
     pub fn deliver_as(&self, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
         smtp_send_as(self.port("SMTP"), helo, mail_from, rcpt, raw);
+        if let Some(id) = message_id(raw) {
+            self.pending.lock().unwrap().push((rcpt.to_ascii_lowercase(), id));
+        }
+    }
+
+    /// Whether every mail `deliver*` sent to `user` has been seen in its
+    /// INBOX (`msgs`); those seen are forgotten (embargo may move them on).
+    fn delivered(&self, user: &str, msgs: &[String]) -> bool {
+        let user = user.to_ascii_lowercase();
+        let mut pending = self.pending.lock().unwrap();
+        pending.retain(|(rcpt, id)| *rcpt != user || !msgs.iter().any(|m| m.contains(id.as_str())));
+        !pending.iter().any(|(rcpt, _)| *rcpt == user)
     }
 
     pub fn maildir(&self, user: &str) -> PathBuf {
@@ -165,13 +184,18 @@ impl Stack {
             timeout,
             || {
                 msgs = self.inbox(user);
-                msgs.len() >= n
+                msgs.len() >= n && self.delivered(user, &msgs)
             },
             || {
                 let log = std::fs::read_to_string(self.dir.join("log/exim.out")).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(8).collect();
+                let lower = user.to_ascii_lowercase();
+                let missing: Vec<String> = (self.pending.lock().unwrap().iter())
+                    .filter(|(rcpt, _)| *rcpt == lower)
+                    .map(|(_, id)| id.clone())
+                    .collect();
                 format!(
-                    "{user}: expected {n} messages, have {}; exim log, newest first:\n{}",
+                    "{user}: expected {n} messages, have {}, not yet in: {missing:?}; exim log, newest first:\n{}",
                     self.inbox(user).len(),
                     tail.join("\n")
                 )
@@ -217,6 +241,16 @@ impl Drop for Stack {
 
 /// A minimal SMTP client: full control over the greeting, the envelope and
 /// the bytes.
+/// The Message-ID in a raw message's header block, if it has one.
+fn message_id(raw: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next()?.split("\n\n").next()?;
+    head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        let value = value.trim();
+        (name.eq_ignore_ascii_case("message-id") && value.len() > 2).then(|| value.to_owned())
+    })
+}
+
 pub fn smtp_send_as(port: u16, helo: &str, mail_from: &str, rcpt: &str, raw: &str) {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to exim");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
