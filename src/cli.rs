@@ -29,6 +29,7 @@ macro_rules! out {
 mod advisory;
 mod args;
 mod check;
+mod cve;
 mod disclose;
 pub mod json;
 mod list;
@@ -42,7 +43,8 @@ mod timeline;
 
 use crate::store::{ReportSummary, Store};
 pub use args::{
-    AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, KeysCommand, ListArgs, OauthCommand, ReportsCommand,
+    AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, CveCommand, KeysCommand, ListArgs, OauthCommand,
+    PublishArgs, ReportsCommand,
 };
 
 pub fn main() -> ExitCode {
@@ -134,6 +136,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reports(store, &cfg, command)
         }
         Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
+        Command::Cve { command } => cve::dispatch(&cfg, command, &actor()),
         Command::Oauth { command } => ops::oauth(&cfg, command),
         Command::Config {
             command: ConfigCommand::Show { json },
@@ -209,6 +212,18 @@ fn needs(command: &Command) -> config::Needs {
         } => Needs::KEYS,
         Command::Oauth { .. } => Needs {
             oauth: true,
+            files: true,
+            ..Needs::NOTHING
+        },
+        Command::Cve { .. } => Needs {
+            cve: true,
+            files: true,
+            ..Needs::NOTHING
+        },
+        Command::Advisory {
+            command: AdvisoryCommand::Publish(_) | AdvisoryCommand::Sync { .. },
+        } => Needs {
+            github: true,
             files: true,
             ..Needs::NOTHING
         },

@@ -12,6 +12,7 @@ use lettre::message::Mailbox as MailAddress;
 pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
 pub use oauth::{AuthMethod, OAuthConfig};
+pub use publish::{CVE_PRODUCTION, CVE_TEST, CveConfig, GITHUB_API, GithubConfig, is_repository};
 
 use raw::{RawConfig, RawImap, RawMetrics, RawOpenPgp, RawPolicy, RawReply, RawSmtp, RawTriage, RawTrust};
 use validate::Validator;
@@ -28,6 +29,10 @@ pub struct Needs {
     pub smtp: bool,
     pub openpgp: bool,
     pub oauth: bool,
+    /// The CVE Services API key (`[cve] api_key_file`).
+    pub cve: bool,
+    /// The GitHub token (`[github] token_file`).
+    pub github: bool,
     pub files: bool,
     pub check: bool,
 }
@@ -39,22 +44,35 @@ impl Needs {
         smtp: false,
         openpgp: false,
         oauth: false,
+        cve: false,
+        github: false,
         files: false,
         check: false,
     };
-    /// What the daemon reads at start.
+    /// What the daemon reads at start (the CVE key: it reserves ids for
+    /// reports the team's mail moves to triaged; never the GitHub token).
     pub const RUN: Needs = Needs {
         imap: true,
         smtp: true,
         openpgp: true,
         oauth: true,
+        cve: true,
+        github: false,
         files: true,
         check: false,
     };
     /// `check-config`: everything `run` reads, and deeper.
     pub const CHECK: Needs = Needs {
         check: true,
+        github: true,
         ..Needs::RUN
+    };
+    /// Talking to CVE Services and GitHub (`cve ...`, `advisory publish`).
+    pub const PUBLISH: Needs = Needs {
+        cve: true,
+        github: true,
+        files: true,
+        ..Needs::NOTHING
     };
     /// Sending mail from the CLI: SMTP and the team key (signing), the
     /// templates; never the IMAP password.
@@ -75,7 +93,7 @@ impl Needs {
     /// Whether the files a section names (CA, keys, templates) are read.
     pub(crate) fn files_of(&self, section: &str) -> bool {
         match section {
-            "imap" | "smtp" | "openpgp" | "oauth2" => self.secrets_of(section) && self.files,
+            "imap" | "smtp" | "openpgp" | "oauth2" | "cve" | "github" => self.secrets_of(section) && self.files,
             _ => self.files,
         }
     }
@@ -86,6 +104,8 @@ impl Needs {
             "smtp" => self.smtp,
             "openpgp" => self.openpgp,
             "oauth2" => self.oauth,
+            "cve" => self.cve,
+            "github" => self.github,
             _ => self.files,
         }
     }
@@ -318,6 +338,10 @@ pub struct Config {
     /// Excluded topics, in order.
     pub exclude: Vec<crate::triage::exclude::Topic>,
     pub advisory: AdvisoryConfig,
+    /// `[cve]`: publishing through CVE Services (a CNA's account).
+    pub cve: Option<CveConfig>,
+    /// `[github]`: repository security advisories.
+    pub github: Option<GithubConfig>,
     pub disclosure: DisclosureConfig,
     /// Packagers and distributions warned ahead of a release, in order.
     pub downstream: Vec<Downstream>,
@@ -519,9 +543,11 @@ fn locate(source: &str, section: &str, key: &str) -> Option<usize> {
 
 mod advisory;
 mod disclosure;
+mod endpoint;
 pub mod keys;
 mod oauth;
 mod policy;
+mod publish;
 mod raw;
 mod recorder;
 mod store;

@@ -30,6 +30,17 @@ pub fn abort_if_injected(raw: &[u8]) {
     }
 }
 
+/// Fault injection for the tests, in debug builds only: with
+/// `EMBARGO_FAULT_ABORT_AT=POINT` in the environment, reaching `point`
+/// (`cve-reserved`: CVE Services answered a reservation and embargo has
+/// not written it yet; `ghsa-created`) aborts the process as a power cut
+/// would.
+pub fn abort_at(point: &str) {
+    if cfg!(debug_assertions) && std::env::var("EMBARGO_FAULT_ABORT_AT").is_ok_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
 impl Fault {
     /// Adds what was being done to a message fault (a database fault
     /// stays as it is: its text is SQLite's).

@@ -76,6 +76,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod policy;
 pub mod probe;
+pub mod publish;
 pub mod relay;
 pub mod reply;
 pub mod report;

@@ -29,9 +29,16 @@ pub struct Advisory {
     /// Markdown; held back from public exports while the details clock runs.
     #[serde(default)]
     pub details: String,
-    /// Once a CNA assigned it.
+    /// Once a CNA assigned it (`embargo cve reserve` writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cve: Option<String>,
+    /// The GitHub security advisory made from this one (`advisory publish
+    /// --to github` writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ghsa: Option<String>,
+    /// The repository of that advisory, when not `[github] repository`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_repository: Option<String>,
     #[serde(default)]
     pub cwe: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +98,18 @@ pub struct Credit {
 
 fn finder() -> String {
     "FINDER".to_owned()
+}
+
+/// `GHSA-` and three groups of four of GitHub's alphabet.
+pub fn is_ghsa_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("GHSA-") else {
+        return false;
+    };
+    let groups: Vec<&str> = rest.split('-').collect();
+    groups.len() == 3
+        && groups
+            .iter()
+            .all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()))
 }
 
 /// OSV's ecosystems that embargo exports (`osv-schema`'s `ecosystemName`).
@@ -188,6 +207,19 @@ impl Advisory {
         Ok(advisory)
     }
 
+    /// `document` with the top-level `key` set to `value` (or removed),
+    /// everything else (comments, order, layout) as the team wrote it.
+    pub fn set_field(document: &str, key: &str, value: Option<&str>) -> Result<String, String> {
+        let mut doc: toml_edit::DocumentMut = document.parse().map_err(|e| format!("the stored advisory: {e}"))?;
+        match value {
+            Some(v) => doc[key] = toml_edit::value(v),
+            None => {
+                doc.remove(key);
+            }
+        }
+        Ok(doc.to_string())
+    }
+
     /// The document as TOML (the same fields `parse` reads).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
@@ -240,6 +272,18 @@ impl Advisory {
             && !is_cve_id(cve)
         {
             p.push(format!("cve: {cve:?} is not a CVE id like CVE-2027-0001"));
+        }
+        if let Some(g) = &self.ghsa
+            && !is_ghsa_id(g)
+        {
+            p.push(format!(
+                "ghsa: {g:?} is not a GitHub advisory id like GHSA-xxxx-xxxx-xxxx"
+            ));
+        }
+        if let Some(r) = &self.github_repository
+            && !crate::config::is_repository(r)
+        {
+            p.push(format!("github_repository: {r:?} is not owner/name"));
         }
         for (i, c) in self.cwe.iter().enumerate() {
             if !is_cwe_id(c) {

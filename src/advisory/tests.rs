@@ -188,6 +188,7 @@ fn run(format: Format, r: &ReportSummary, draft: bool, now: &str) -> Result<Stri
             draft,
             now: now.parse::<Timestamp>().unwrap(),
             accepted_risk: false,
+            forced: false,
         },
     )
 }
@@ -297,6 +298,7 @@ fn an_accepted_risk_says_no_fix_is_planned_in_every_format() {
                 draft: false,
                 now: "2026-11-30T00:00:00Z".parse::<Timestamp>().unwrap(),
                 accepted_risk: true,
+                forced: false,
             },
         )
         .unwrap()

@@ -48,6 +48,14 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
             drop(store);
             super::disclose::announce(cfg, &id, pre, release_at.as_deref())
         }
+        AdvisoryCommand::Publish(args) => {
+            drop(store);
+            publish(cfg, args, actor)
+        }
+        AdvisoryCommand::Sync { id, json } => {
+            drop(store);
+            sync(cfg, &id, json, actor)
+        }
     }
 }
 
@@ -219,5 +227,90 @@ fn export_all(store: &Store, cfg: &Config, format: Format, dir: &Path) -> anyhow
         n += 1;
     }
     eprintln!("embargo: {n} advisories exported");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `advisory publish ID --to github [--request-cve] [--publish]`.
+fn publish(cfg: &Config, args: crate::cli::PublishArgs, actor: &str) -> anyhow::Result<ExitCode> {
+    use crate::publish::github::{self, Outcome, Wanted};
+    let g = cfg.github.as_ref().context(
+        "no [github] table in the configuration: GitHub needs token_file and repository (see `embargo man \
+         embargo.toml`)",
+    )?;
+    let api = crate::publish::github_api::GithubApi::new(g)?;
+    if args.dry_run {
+        api.api.dry_run();
+    }
+    let mut store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
+    let mut cx = github::Cx {
+        store: &mut store,
+        cfg,
+        api: &api,
+        actor,
+    };
+    let want = Wanted {
+        request_cve: args.request_cve,
+        publish: args.publish,
+        force: args.force,
+    };
+    match github::publish(&mut cx, &args.id, &want)? {
+        Outcome::DryRun(requests) => {
+            for r in requests {
+                outln!("{r}");
+            }
+            eprintln!("embargo: dry run: nothing was sent");
+        }
+        Outcome::Done { ghsa, steps } => {
+            let id = super::stored::report(cx.store, &args.id)?.id;
+            if args.json {
+                let mut v = serde_json::to_value(&ghsa)?;
+                v["report"] = serde_json::json!(id);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for s in &steps {
+                    outln!("{id}: {s}");
+                }
+                outln!(
+                    "{id}: {} is {} on GitHub{}{}",
+                    ghsa.ghsa_id,
+                    ghsa.state,
+                    ghsa.cve_id.as_deref().map(|c| format!(", {c}")).unwrap_or_default(),
+                    ghsa.html_url.as_deref().map(|u| format!(": {u}")).unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `advisory sync ID`.
+fn sync(cfg: &Config, id: &str, json: bool, actor: &str) -> anyhow::Result<ExitCode> {
+    let g = cfg.github.as_ref().context("no [github] table in the configuration")?;
+    let api = crate::publish::github_api::GithubApi::new(g)?;
+    let mut store = super::open_store(cfg, crate::store::Access::ReadWrite)?;
+    let mut cx = crate::publish::github::Cx {
+        store: &mut store,
+        cfg,
+        api: &api,
+        actor,
+    };
+    let row = crate::publish::github::sync(&mut cx, id)?;
+    let id = super::stored::report(cx.store, id)?.id;
+    if json {
+        let mut v = serde_json::to_value(&row)?;
+        v["report"] = serde_json::json!(id);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        outln!(
+            "{id}: {} is {} on GitHub{}",
+            row.ghsa_id,
+            row.state,
+            match (&row.cve_id, &row.cve_requested_at) {
+                (Some(c), _) => format!(", {c}"),
+                (None, Some(_)) => ", a CVE id is requested".to_owned(),
+                _ => String::new(),
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 use crate::logging::LogFormat;
 
+mod publish;
 mod reports;
+pub use publish::{CveCommand, PublishArgs};
 pub use reports::{ColorChoice, ListArgs, ReportsCommand};
 
 #[derive(Parser, Debug)]
@@ -187,6 +189,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdvisoryCommand,
     },
+    /// CVE ids through CVE Services, for teams that are a CNA ([cve]).
+    Cve {
+        #[command(subcommand)]
+        command: CveCommand,
+    },
     /// The configuration: what is in effect, every key with its value or default.
     Config {
         #[command(subcommand)]
@@ -286,6 +293,29 @@ pub enum AdvisoryCommand {
     ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --only "Debian Security"
     #[command(verbatim_doc_comment)]
     NotifyDownstream(NotifyDownstreamArgs),
+    /// Publish the advisory to GitHub ([github]): a draft repository
+    /// security advisory, created once and updated after; --request-cve
+    /// asks GitHub for a CVE id; --publish makes it public (after disclosure).
+    ///
+    /// Examples:
+    ///   embargo advisory publish SEC-2026-0001 --to github
+    ///   embargo advisory publish SEC-2026-0001 --to github --request-cve
+    ///   embargo advisory publish SEC-2026-0001 --to github --publish
+    #[command(verbatim_doc_comment)]
+    Publish(PublishArgs),
+    /// Read the report's GitHub advisory back: its state, and the CVE id
+    /// GitHub assigned (written into the advisory).
+    ///
+    /// Examples:
+    ///   embargo advisory sync SEC-2026-0001
+    #[command(verbatim_doc_comment)]
+    Sync {
+        /// The report's tracking id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the clearsigned public advisory (once disclosed), or with --pre
     /// the pre-disclosure notice: products, severity, release time, no details.
     ///

@@ -122,6 +122,10 @@ pub struct Detail<'a> {
     pub downstream: Vec<Downstream<'a>>,
     pub similar: Vec<Suggestion<'a>>,
     pub merged: Vec<Merged<'a>>,
+    /// Its CVE ids and their state at CVE Services (`cve status`).
+    pub cve: &'a [crate::store::CveRow],
+    /// Its GitHub security advisory (`advisory publish --to github`).
+    pub ghsa: Option<&'a crate::store::GhsaRow>,
 }
 
 impl<'a> From<&'a ReportDetail> for Detail<'a> {
@@ -133,6 +137,8 @@ impl<'a> From<&'a ReportDetail> for Detail<'a> {
             downstream: d.downstream.iter().map(Downstream::from).collect(),
             similar: d.similar.iter().map(Suggestion::from).collect(),
             merged: d.merged.iter().map(Merged::from).collect(),
+            cve: &d.cve,
+            ghsa: d.ghsa.as_ref(),
         }
     }
 }

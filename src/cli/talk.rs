@@ -207,6 +207,9 @@ pub fn set_state(
     }
     let step = store.set_state(id, to, note, actor)?;
     outln!("{id}: {step}");
+    if to == ReportState::Triaged {
+        reserve_on_triage(&mut store, cfg, id)?;
+    }
     if notify {
         let kind = if to == ReportState::NeedsInfo {
             MailKind::NeedsInfoQuestion
@@ -218,6 +221,26 @@ pub fn set_state(
         // Taken back from an excluded topic (a false positive is cheap to
         // undo): the reporter gets the normal acknowledgement.
         acknowledge(store, cfg, id)?;
+    }
+    Ok(())
+}
+
+/// `[cve] reserve_on_triage`: the id now, when CVE Services answers (the
+/// daemon tries again later when it does not; the state change stands).
+fn reserve_on_triage(store: &mut Store, cfg: &Config, id: &str) -> anyhow::Result<()> {
+    if !cfg.cve.as_ref().is_some_and(|c| c.reserve_on_triage) {
+        return Ok(());
+    }
+    match crate::publish::cve::reserve_queued(store, cfg) {
+        Ok(_) => {
+            if let Some(c) = crate::publish::cve::held(store, id)? {
+                outln!(
+                    "{id}: reserved {} (cve.reserve_on_triage); the advisory names it",
+                    c.cve_id
+                );
+            }
+        }
+        Err(e) => eprintln!("embargo: {id}: no CVE id yet ({e:#}); the daemon tries again"),
     }
     Ok(())
 }

@@ -57,6 +57,41 @@ pub(super) fn similar(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Its CVE ids (as CVE Services last said) and its GitHub advisory.
+fn published_lines(d: &crate::store::ReportDetail, cal: &crate::policy::Calendar) -> String {
+    let mut text = String::new();
+    for c in &d.cve {
+        let since = match c.state.as_str() {
+            "PUBLISHED" => &c.published_at,
+            "REJECTED" => &c.rejected_at,
+            _ => &c.reserved_at,
+        };
+        text.push_str(&format!(
+            "  CVE:          {} {}{}\n",
+            c.cve_id,
+            c.state,
+            since
+                .as_deref()
+                .map(|t| format!(" since {}", cal.human_str(t)))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(g) = &d.ghsa {
+        text.push_str(&format!(
+            "  GitHub:       {} {} in {}{}\n",
+            g.ghsa_id,
+            g.state,
+            g.repository,
+            match (&g.cve_id, &g.cve_requested_at) {
+                (Some(c), _) => format!(", {c}"),
+                (None, Some(_)) => ", CVE requested".to_owned(),
+                _ => String::new(),
+            }
+        ));
+    }
+    text
+}
+
 /// Who was sent an embargoed notice, and who acknowledged it.
 fn downstream_lines(notices: &[crate::store::DownstreamNotice]) -> String {
     if notices.is_empty() {
@@ -112,6 +147,7 @@ pub fn render_timeline(d: &ReportDetail, cal: &crate::policy::Calendar) -> Strin
     text.push_str(&similar_lines(&d.similar));
     text.push_str(&merged_lines(&d.merged));
     text.push_str(&downstream_lines(&d.downstream));
+    text.push_str(&published_lines(d, cal));
     text.push_str("\nTimeline\n");
     let mut lines: Vec<(String, String)> = Vec::new();
     for m in &d.thread {

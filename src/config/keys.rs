@@ -411,6 +411,40 @@ pub const KEYS: &[Key] = &[
         "where the refresh token lives (0600)",
     ),
     key("oauth2.ca_file", "none", "an extra trust anchor for the provider's TLS"),
+    key(
+        "cve.api_url",
+        "\"https://cveawg.mitre.org/api\" (production)",
+        "CVE Services; its test instance is https://cveawg-test.mitre.org/api (https; http only to loopback)",
+    ),
+    key(
+        "cve.org",
+        "",
+        "your CNA's short name (CVE-API-ORG); its orgId comes from the API",
+    ),
+    key("cve.user", "", "the CVE Services user (CVE-API-USER)"),
+    secret("cve.api_key_file", "", "the user's API key (CVE-API-KEY)"),
+    key(
+        "cve.reserve_on_triage",
+        "false",
+        "reserve a CVE id when a report moves to triaged (from the CLI or the team's mail)",
+    ),
+    key("cve.ca_file", "none", "an extra trust anchor for the API's TLS"),
+    key(
+        "github.api_url",
+        "\"https://api.github.com\"",
+        "GitHub's REST API (GitHub Enterprise: https://HOST/api/v3)",
+    ),
+    secret(
+        "github.token_file",
+        "",
+        "a fine-grained token with \"Repository security advisories: read and write\"",
+    ),
+    key(
+        "github.repository",
+        "none",
+        "owner/name for repository security advisories (an advisory may name its own github_repository)",
+    ),
+    key("github.ca_file", "none", "an extra trust anchor for the API's TLS"),
 ];
 
 /// docs/configuration.md: every key, by section (a test keeps the file

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::ConfigError;
-use super::validate::{Validator, is_loopback};
+use super::validate::Validator;
 
 /// How embargo logs in to the IMAP or SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -175,25 +175,6 @@ impl Validator<'_> {
 
     /// https, or http to a loopback address (a local provider).
     fn endpoint(&self, key: &str, url: &str) -> Result<(), ConfigError> {
-        let host = url
-            .strip_prefix("http://")
-            .map(|rest| rest.split(['/', '?']).next().unwrap_or_default());
-        let ok = url.starts_with("https://")
-            || host.is_some_and(|h| {
-                let without_port = match h.rsplit_once(':') {
-                    Some((name, port)) if port.parse::<u16>().is_ok() => name,
-                    _ => h,
-                };
-                is_loopback(without_port)
-            });
-        if ok {
-            Ok(())
-        } else {
-            Err(self.err(
-                "oauth2",
-                key,
-                format!("{url:?} must be an https URL (http only to a loopback address)"),
-            ))
-        }
+        self.https_endpoint("oauth2", key, url)
     }
 }

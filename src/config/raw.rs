@@ -36,6 +36,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) downstream: Vec<RawDownstream>,
     pub(super) oauth2: Option<RawOAuth>,
+    pub(super) cve: Option<RawCve>,
+    pub(super) github: Option<RawGithub>,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,4 +193,26 @@ pub(super) struct RawDownstream {
     pub(super) name: String,
     pub(super) address: String,
     pub(super) key: Option<String>,
+}
+
+/// `[cve]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCve {
+    pub(super) api_url: Option<String>,
+    pub(super) org: Option<String>,
+    pub(super) user: Option<String>,
+    pub(super) api_key_file: Option<String>,
+    pub(super) reserve_on_triage: Option<bool>,
+    pub(super) ca_file: Option<String>,
+}
+
+/// `[github]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGithub {
+    pub(super) api_url: Option<String>,
+    pub(super) token_file: Option<String>,
+    pub(super) repository: Option<String>,
+    pub(super) ca_file: Option<String>,
 }

@@ -151,6 +151,8 @@ impl Validator<'_> {
         let exclude = self.keep(self.exclude(raw.exclude));
         let disclosure = self.keep(self.disclosure(raw.disclosure));
         let downstream = self.keep(self.downstream(raw.downstream));
+        let cve = raw.cve.map(|c| self.keep(self.cve(c)));
+        let github = raw.github.map(|g| self.keep(self.github(g)));
         let mut problems = self.problems.take();
         problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         // The whole configuration when every section could be built.
@@ -171,6 +173,8 @@ impl Validator<'_> {
                 triage: triage?,
                 exclude: exclude?,
                 advisory: advisory?,
+                cve: cve.map(|c| c.ok_or(())).transpose().ok()?,
+                github: github.map(|g| g.ok_or(())).transpose().ok()?,
                 disclosure: disclosure?,
                 downstream: downstream?,
                 oauth: oauth?,

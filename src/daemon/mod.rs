@@ -21,7 +21,7 @@ mod sync;
 pub use imap::reconnect_delay;
 use imap::{sent_config, watch, watch_sent};
 pub(crate) use interrupted::Interrupted;
-use periodic::{combined_acks, digests, keep_alive, reload_on_hup, settle_memory};
+use periodic::{combined_acks, cve_reservations, digests, keep_alive, reload_on_hup, settle_memory};
 use shared::Shared;
 
 use sync::Folder;
@@ -67,6 +67,19 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
             .store
             .call(move |store| crate::held_acks::queue_due(store, &p, Timestamp::now()))
             .await?;
+    }
+    {
+        // `[cve] reserve_on_triage`: ids for the reports moved to triaged.
+        let cfg = shared.cfg.clone();
+        let store = shared.store.clone();
+        let reserved = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            let mut store = store.blocking()?;
+            crate::publish::cve::reserve_queued(&mut store, &cfg)
+        })
+        .await?;
+        if let Err(e) = reserved {
+            tracing::warn!(error = %format!("{e:#}"), "CVE reservations");
+        }
     }
     let transport = outbox::transport(&shared.cfg.smtp, shared.tokens.clone())?;
     let started = std::time::Instant::now();
@@ -144,6 +157,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let combiner = tokio::spawn(combined_acks(shared.clone(), shutdown.clone()));
     let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
     let settler = tokio::spawn(settle_memory(shared.clone(), shutdown.clone()));
+    let cves = tokio::spawn(cve_reservations(shared.clone(), shutdown.clone()));
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
@@ -154,6 +168,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         ("combined acknowledgements", combiner),
         ("sent folder", sent),
         ("memory", settler),
+        ("CVE reservations", cves),
     ];
     if let Some(m) = metrics {
         tasks.push(("metrics", m));

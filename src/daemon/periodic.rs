@@ -200,3 +200,33 @@ pub(super) async fn sleep_beating(shared: &Shared, d: Duration, shutdown: &Cance
         }
     }
 }
+
+/// `[cve] reserve_on_triage`: the reports the move to triaged queued for
+/// a CVE id (the team's mail moves them too), each reserved on its own
+/// database connection so that a slow CVE Services never holds up intake;
+/// looked at every minute.
+pub(super) async fn cve_reservations(shared: Shared, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let cfg = shared.config();
+        let s = shared.clone();
+        let work = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+            if s.store.blocking()?.cve_wanted_due(Timestamp::now())?.is_empty() {
+                return Ok(0);
+            }
+            let mut store = crate::store::Store::open(&cfg.store.path)?;
+            crate::publish::cve::reserve_queued(&mut store, &cfg)
+        });
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            done = work => match done {
+                Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "CVE reservations"),
+                Err(e) => tracing::error!(error = %e, "the CVE reservations task panicked"),
+                Ok(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -57,6 +57,10 @@ pub struct Digest {
     /// Embargoed notices of undisclosed reports: releases within 14 days
     /// and acknowledgements still pending.
     pub downstream: Vec<Row>,
+    /// CVE ids reserved for disclosed reports and not yet published at
+    /// CVE Services, and reports `[cve] reserve_on_triage` could not get an
+    /// id for yet.
+    pub cve: Vec<Row>,
     pub excluded_count: u64,
     /// The excluded reports themselves (newest first, at most 50), with the
     /// phrases that matched: check them for false positives.
@@ -85,6 +89,7 @@ impl Digest {
             &mut self.disclosures,
             &mut self.credit_proposals,
             &mut self.downstream,
+            &mut self.cve,
         ] {
             for r in rows.iter_mut() {
                 if r.encrypted {
@@ -118,6 +123,7 @@ impl Digest {
             &mut self.disclosures,
             &mut self.credit_proposals,
             &mut self.downstream,
+            &mut self.cve,
         ] {
             for r in rows.iter_mut() {
                 for t in [
@@ -147,6 +153,7 @@ impl Digest {
             && self.disclosures.is_empty()
             && self.credit_proposals.is_empty()
             && self.downstream.is_empty()
+            && self.cve.is_empty()
             && self.excluded_count == 0
             && self.automatic_count == 0
             && self.held_count == 0
@@ -196,6 +203,7 @@ pub fn build(
         disclosures: Vec::new(),
         credit_proposals: Vec::new(),
         downstream: Vec::new(),
+        cve: Vec::new(),
         excluded_count: store.excluded_since(since)?,
         excluded: store.excluded_reports_since(since.unwrap_or(now - jiff::SignedDuration::from_hours(24)), 50)?,
         automatic_count: store.count_messages_since("automatic", since)?,
@@ -204,8 +212,11 @@ pub fn build(
         outbox_failed: store.failed_mail(20)?,
     };
     let notices = store.open_downstream_notices()?;
+    let cves = store.cve_ids(None)?;
+    let waiting_cve = store.cve_wanted()?;
     for mut r in store.list_reports()? {
         policy::annotate(&mut r, cal, promises, now);
+        digest.cve_notes(&r, &cves, &waiting_cve);
         let mine: Vec<&DownstreamNotice> = notices.iter().filter(|(id, _)| *id == r.id).map(|(_, n)| n).collect();
         if let Some(note) = downstream_note(&mine, soon) {
             digest.downstream.push(row(&r, note));
@@ -227,6 +238,36 @@ pub fn build(
 }
 
 impl Digest {
+    /// A disclosed report's reserved CVE id that is not published, and a
+    /// report still waiting for one.
+    fn cve_notes(
+        &mut self,
+        r: &ReportSummary,
+        cves: &[crate::store::CveRow],
+        waiting: &[(String, i64, Option<String>)],
+    ) {
+        if r.state == ReportState::Disclosed {
+            for c in cves.iter().filter(|c| c.tracking_id == r.id && c.state == "RESERVED") {
+                self.cve.push(row(
+                    r,
+                    format!(
+                        "{} is reserved, not published: `embargo cve publish {}`",
+                        c.cve_id, r.id
+                    ),
+                ));
+            }
+        }
+        for (_, attempts, err) in waiting.iter().filter(|(id, n, _)| *id == r.id && *n > 0) {
+            self.cve.push(row(
+                r,
+                format!(
+                    "no CVE id yet ({attempts} failed tries; {}); `embargo cve status` shows the state",
+                    crate::text::printable(err.as_deref().unwrap_or("no error recorded"))
+                ),
+            ));
+        }
+    }
+
     /// Adds the similar reports and matching advisories to each new report.
     pub fn suggest(
         &mut self,

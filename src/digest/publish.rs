@@ -31,13 +31,18 @@ pub fn hall_of_fame(cfg: &Config, people: &[Credited], format: &str) -> anyhow::
 
 /// Links each credited entry of a disclosed report to its advisory (the
 /// `advisory.url` page, else its CVE record). An undisclosed report gets no
-/// link: neither its advisory nor its CVE id is public yet.
+/// link: neither its advisory nor its CVE id is public yet; nor does an id
+/// embargo reserved at CVE Services that is not published there yet (its
+/// record page would say only RESERVED). An id assigned elsewhere (written
+/// into the advisory by hand) is linked once the report is disclosed.
 pub fn link_advisories(cfg: &Config, store: &crate::store::Store, people: &mut [Credited]) -> anyhow::Result<()> {
     for p in people.iter_mut().filter(|p| p.disclosed) {
+        let tracked = store.cve_ids(Some(&p.tracking_id))?;
         let cve = store
             .advisory(&p.tracking_id)?
             .and_then(|a| toml::from_str::<crate::advisory::Advisory>(&a.document).ok())
-            .and_then(|a| a.cve);
+            .and_then(|a| a.cve)
+            .filter(|c| tracked.iter().all(|t| t.cve_id != *c || t.state == "PUBLISHED"));
         p.advisory = cfg
             .advisory
             .link(&p.tracking_id, cve.as_deref())

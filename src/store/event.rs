@@ -48,10 +48,14 @@ pub enum EventKind {
     Queued(MailKind),
     Sent(MailKind),
     SendFailed(MailKind),
+    /// A request to CVE Services, or a CVE id's new state.
+    Cve,
+    /// A request to GitHub, or the GitHub advisory's new state.
+    Github,
 }
 
 impl EventKind {
-    const FIXED: [(EventKind, &'static str); 24] = [
+    const FIXED: [(EventKind, &'static str); 26] = [
         (EventKind::ReportCreated, "report-created"),
         (EventKind::Excluded, "excluded"),
         (EventKind::Failed, "failed"),
@@ -76,6 +80,8 @@ impl EventKind {
         (EventKind::FromTeam, "team"),
         (EventKind::FromDownstream, "downstream"),
         (EventKind::FollowUp, "follow-up"),
+        (EventKind::Cve, "cve"),
+        (EventKind::Github, "github"),
     ];
 
     /// The name stored in the `kind` column.

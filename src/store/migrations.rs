@@ -309,6 +309,54 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE reports ADD COLUMN waiting_since TEXT;
     ALTER TABLE reports ADD COLUMN waited_secs INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 15: publishing through CVE Services and GitHub. Each CVE id a report
+    // holds and its state as the API last said it; the reports whose move
+    // to triaged asks for an id (`[cve] reserve_on_triage`), queued by a
+    // trigger so that every way into triaged (the CLI, the team's mail)
+    // queues; each request in flight, so that a run that died between the
+    // server's answer and its own write finds what the server made instead
+    // of making a second; the GitHub advisory of a report.
+    r#"
+    CREATE TABLE cve_ids (
+        cve_id       TEXT PRIMARY KEY,
+        report_id    INTEGER NOT NULL REFERENCES reports(id),
+        state        TEXT NOT NULL,
+        reserved_at  TEXT,
+        published_at TEXT,
+        rejected_at  TEXT,
+        checked_at   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX cve_ids_by_report ON cve_ids (report_id);
+    CREATE TABLE cve_wanted (
+        report_id  INTEGER PRIMARY KEY REFERENCES reports(id),
+        queued_at  TEXT NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        next_at    TEXT NOT NULL,
+        last_error TEXT
+    ) STRICT;
+    CREATE TRIGGER cve_wanted_on_triage AFTER UPDATE OF state ON reports
+    WHEN NEW.state = 'triaged' AND OLD.state <> 'triaged'
+    BEGIN
+        INSERT OR IGNORE INTO cve_wanted (report_id, queued_at, next_at)
+        VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));
+    END;
+    CREATE TABLE publish_intents (
+        report_id  INTEGER NOT NULL REFERENCES reports(id),
+        action     TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        PRIMARY KEY (report_id, action)
+    ) STRICT;
+    CREATE TABLE ghsa (
+        report_id        INTEGER PRIMARY KEY REFERENCES reports(id),
+        ghsa_id          TEXT NOT NULL,
+        repository       TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        cve_id           TEXT,
+        cve_requested_at TEXT,
+        html_url         TEXT,
+        checked_at       TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

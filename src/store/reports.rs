@@ -60,6 +60,10 @@ pub struct ReportDetail {
     pub similar: Vec<crate::similar::Suggestion>,
     /// The reports merged into this one, with their reporters' credit.
     pub merged: Vec<MergedReport>,
+    /// Its CVE ids and their state at CVE Services.
+    pub cve: Vec<super::CveRow>,
+    /// Its GitHub security advisory.
+    pub ghsa: Option<super::GhsaRow>,
 }
 
 /// A report merged into another (`reports merge`).
@@ -225,6 +229,8 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        let cve = self.cve_ids(Some(&summary.id))?;
+        let ghsa = self.ghsa(&summary.id)?;
         Ok(Some(ReportDetail {
             summary,
             thread,
@@ -232,6 +238,8 @@ impl Store {
             downstream,
             similar: Vec::new(),
             merged,
+            cve,
+            ghsa,
         }))
     }
 

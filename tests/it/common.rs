@@ -136,6 +136,19 @@ impl Setup {
             .unwrap()
     }
 
+    /// The same with extra environment (fault injection).
+    pub fn embargo_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(&*BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
     /// `run --once`, asserting success.
     pub fn once(&self) -> Output {
         let out = self.embargo(&["run", "--once"]);

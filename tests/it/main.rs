@@ -17,6 +17,7 @@ mod mail;
 mod oauth;
 mod openpgp;
 mod operator;
+mod publish;
 mod resilience;
 mod service;
 mod similar_scale;

@@ -84,6 +84,9 @@ pub struct Input<'a> {
     pub updated_at: &'a str,
     pub cfg: &'a AdvisoryConfig,
     pub draft: bool,
+    /// Published before disclosure by the team's decision (`--force
+    /// REASON`): exported as if disclosed, not as a draft.
+    pub forced: bool,
     pub now: Timestamp,
     /// The team accepted the risk (the report was in accepted-risk): no
     /// fix is planned, as opposed to none being out yet.
@@ -104,7 +107,7 @@ struct Facts<'a> {
 
 impl<'a> Facts<'a> {
     fn of(input: &'a Input<'a>) -> Result<Facts<'a>, Error> {
-        let disclosed = input.report.state == ReportState::Disclosed;
+        let disclosed = input.report.state == ReportState::Disclosed || input.forced;
         if !disclosed && !input.draft {
             return Err(Error::NotDisclosed(input.tracking_id.to_owned()));
         }
