@@ -25,8 +25,9 @@
 //!
 //! After the mail, disclosure: [`advisory`] (the advisory kept with a
 //! report, checked, scored, exported as OSV, CVE JSON 5, CSAF 2.0, GitHub's
-//! payload, Markdown, HTML) and [`disclose`] (the embargoed notice to
-//! downstream packagers, the clearsigned announcements).
+//! payload, Markdown, HTML), [`disclose`] (the embargoed notice to
+//! downstream packagers, the clearsigned announcements) and [`publish`]
+//! (the CVE record through CVE Services, the GitHub security advisory).
 //!
 //! Below them: [`report`] (the domain: report states and what each
 //! transition sets off, references, credit, timestamps), [`policy`]

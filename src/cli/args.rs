@@ -62,15 +62,16 @@ pub enum Command {
     /// Check everything `run` would refuse, offline.
     ///
     /// Lists every problem with its file, line, key and fix; exit 0 only
-    /// when `run` would start. --connect also logs in to IMAP and SMTP.
+    /// when `run` would start. --connect also logs in to IMAP and SMTP (and
+    /// reads from CVE Services and GitHub when [cve] and [github] are set).
     ///
     /// Examples:
     ///   embargo check-config
     ///   embargo --config /etc/embargo/embargo.toml check-config --connect
     #[command(verbatim_doc_comment)]
     CheckConfig {
-        /// Also log in to IMAP and SMTP (and the OAuth token endpoint) and
-        /// explain each failure in plain words.
+        /// Also log in to IMAP and SMTP (and the OAuth token endpoint, CVE
+        /// Services, GitHub) and explain each failure in plain words.
         #[arg(long)]
         connect: bool,
     },
@@ -293,9 +294,11 @@ pub enum AdvisoryCommand {
     ///   embargo advisory notify-downstream SEC-2026-0001 --release-at "2027-01-12 15:00 UTC" --only "Debian Security"
     #[command(verbatim_doc_comment)]
     NotifyDownstream(NotifyDownstreamArgs),
-    /// Publish the advisory to GitHub ([github]): a draft repository
-    /// security advisory, created once and updated after; --request-cve
-    /// asks GitHub for a CVE id; --publish makes it public (after disclosure).
+    /// Publish the advisory as a GitHub security advisory.
+    ///
+    /// A draft repository security advisory ([github]), created once and
+    /// updated after; --request-cve asks GitHub for a CVE id; --publish
+    /// makes it public (after disclosure, or with --force REASON).
     ///
     /// Examples:
     ///   embargo advisory publish SEC-2026-0001 --to github
@@ -303,8 +306,9 @@ pub enum AdvisoryCommand {
     ///   embargo advisory publish SEC-2026-0001 --to github --publish
     #[command(verbatim_doc_comment)]
     Publish(PublishArgs),
-    /// Read the report's GitHub advisory back: its state, and the CVE id
-    /// GitHub assigned (written into the advisory).
+    /// Read the report's GitHub advisory back.
+    ///
+    /// Its state, and the CVE id GitHub assigned (written into the advisory).
     ///
     /// Examples:
     ///   embargo advisory sync SEC-2026-0001

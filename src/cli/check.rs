@@ -181,8 +181,9 @@ fn notice_templates(cfg: &Config) -> Vec<ConfigError> {
         .collect()
 }
 
-/// `--connect`: logs in to IMAP and SMTP as the daemon would; each result
-/// in plain words. Whether all worked.
+/// `--connect`: logs in to IMAP and SMTP as the daemon would, and reads
+/// from CVE Services and GitHub when configured; each result in plain
+/// words. Whether all worked.
 fn connections(cfg: &Config) -> anyhow::Result<bool> {
     let timeout = std::time::Duration::from_secs(cfg.imap.timeout_secs.min(30));
     // One access token for both, when either logs in with OAuth: getting it
@@ -206,7 +207,42 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
     };
     let imap = probe_imap(cfg, token.as_ref(), timeout)?;
     let smtp = probe_smtp(cfg, token.as_ref(), timeout)?;
-    Ok(imap && smtp)
+    let apis = probe_apis(cfg)?;
+    Ok(imap && smtp && apis)
+}
+
+/// `[cve]` and `[github]`: one read with the configured credentials each
+/// (the CNA's organisation; the repository's advisories).
+fn probe_apis(cfg: &Config) -> anyhow::Result<bool> {
+    let mut ok = true;
+    if let Some(c) = &cfg.cve {
+        let api = crate::publish::cve_api::CveApi::new(c)?;
+        match api.org_id() {
+            Ok(id) => outln!("cve {}: OK (organisation {}, orgId {id})", c.api_url, c.org),
+            Err(e) => {
+                eprintln!("embargo: cve {}: {e}", c.api_url);
+                ok = false;
+            }
+        }
+    }
+    if let Some(g) = &cfg.github
+        && let Some(repo) = &g.repository
+    {
+        let api = crate::publish::github_api::GithubApi::new(g)?;
+        let r = crate::publish::http::Request::get(
+            format!("/repos/{repo}/security-advisories"),
+            format!("the repository {repo}"),
+        )
+        .query("per_page", "1");
+        match api.api.send(&r) {
+            Ok(_) => outln!("github {}: OK (the advisories of {repo} are readable)", g.api_url),
+            Err(e) => {
+                eprintln!("embargo: github {}: {e}", g.api_url);
+                ok = false;
+            }
+        }
+    }
+    Ok(ok)
 }
 
 /// Logs in to IMAP as the daemon would; whether it worked (said either way).

@@ -106,7 +106,7 @@ pub fn reserve(cx: &mut Cx<'_>, id: &str) -> anyhow::Result<Reserved> {
                 )?;
                 return Ok(Reserved::Found(found.cve_id));
             }
-            let what = format!("{line}: {e}; no id was found reserved by it yet, so the next try checks again first");
+            let what = format!("{e}; no id was found reserved by it yet, so the next try checks again first");
             cx.store.publish_event(&r.id, EventKind::Cve, &what, cx.actor)?;
             bail!("{}: {what}", r.id)
         }

@@ -199,8 +199,7 @@ fn create(cx: &mut Cx<'_>, id: &str, repo: &str, payload: Value) -> anyhow::Resu
         Err(e) if e.in_doubt() => match lost_draft(cx, repo, &summary, since) {
             Ok(Some(g)) => Ok((Some(g), format!("{line}: no answer ({e}); found the draft it made"))),
             _ => {
-                let what =
-                    format!("{line}: {e}; no draft was found made by it yet, so the next try checks again first");
+                let what = format!("{e}; no draft was found made by it yet, so the next try checks again first");
                 cx.store.publish_event(id, EventKind::Github, &what, cx.actor)?;
                 bail!("{id}: {what}")
             }

@@ -520,3 +520,79 @@ fn the_stubs_agree_with_independent_clients() {
         assert!(stub.complaints().is_empty(), "{}", stub.complaints());
     }
 }
+
+/// `reserve_on_triage` when the team's own mail (authenticated by DMARC at
+/// our MTA) moves a report to triaged: the daemon's run reserves the id.
+/// When CVE Services fails, the state change stands, the report waits for
+/// its id and the digest says so; a forged team mail reserves nothing.
+#[test]
+fn the_teams_mail_triages_and_the_daemon_reserves_the_id() {
+    let cve = Stub::cve();
+    let s = setup_with(&format!(
+        "\n[team]\nmembers = [\"team@example.test\"]\nnotify = [\"team@example.test\"]\n\n\
+         [trust]\nauthserv_id = \"mail.example.test\"\n{}",
+        config(Some(&cve), None, true)
+    ));
+    let a = report_in(&s, 1, "First finding");
+    let b = report_in(&s, 2, "Second finding");
+    let reply = |n: usize, id: &str, helo: &str| {
+        s.stack.deliver_as(
+            helo,
+            "team@example.test",
+            SECURITY,
+            &format!(
+                "From: team@example.test\r\nTo: {RESEARCHER}\r\nCc: {SECURITY}\r\nSubject: Re: [{id}] finding\r\n\
+                 Message-ID: <team{n}@example.test>\r\n\r\nThanks, we are looking into it.\r\n"
+            ),
+        );
+        s.stack.wait_for(SECURITY, &format!("<team{n}@example.test>"), WAIT);
+    };
+    // A forged team mail (no DMARC pass) moves nothing and reserves nothing.
+    reply(1, &a, "test.example");
+    s.once();
+    assert_eq!(cve.count("POST", "/cve-id"), 0);
+    reply(2, &a, "dmarc-pass.example");
+    s.once();
+    let shown = ok(s.embargo(&["reports", "show", &a]));
+    assert!(shown.starts_with(&format!("{a}  [triaged]")), "{shown}");
+    assert!(shown.contains("CVE:          CVE-2026-1000 RESERVED"), "{shown}");
+    assert_eq!(cve.count("POST", "/cve-id"), 1);
+
+    // CVE Services fails: the report stays triaged and waits for its id.
+    cve.fault("POST /cve-id 500-before");
+    reply(3, &b, "dmarc-pass.example");
+    s.once();
+    let r = s.reports().into_iter().find(|r| r["id"] == b.as_str()).unwrap();
+    assert_eq!(r["state"], "triaged", "{r:#}");
+    let status = ok(s.embargo(&["cve", "status"]));
+    assert!(
+        status.contains(&format!(
+            "{b}: waiting for an id (cve.reserve_on_triage), 1 failed tries"
+        )),
+        "{status}"
+    );
+    let digest = ok(s.embargo(&["digest", "--dry-run"]));
+    assert!(digest.contains("no CVE id yet (1 failed tries"), "{digest}");
+}
+
+/// `check-config --connect` reads from both APIs with the configured
+/// credentials and explains a refusal.
+#[test]
+fn check_config_connect_reads_from_both_apis() {
+    let (cve, gh) = (Stub::cve(), Stub::github());
+    let s = setup_with(&config(Some(&cve), Some(&gh), false));
+    let out = s.embargo(&["check-config", "--connect"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("(organisation example, orgId ") && text.contains("the advisories of example/chat-server"),
+        "{text}"
+    );
+    secret(s.dir.path(), "github.token", "wrong");
+    let out = s.embargo(&["check-config", "--connect"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("GitHub did not accept the credentials"),
+        "{err}"
+    );
+}

@@ -5,9 +5,12 @@ use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
 pub enum CveCommand {
-    /// Reserve a CVE id for the report's year ([cve]) and write it into the
-    /// report's advisory (cve = "..."). A report that holds one keeps it; a
-    /// reservation whose answer was lost is found, never made twice.
+    /// Reserve a CVE id for a report and name it in its advisory.
+    ///
+    /// One id of the report's year, through CVE Services ([cve]), written
+    /// into the report's advisory (cve = "..."). A report that holds one
+    /// keeps it; a reservation whose answer was lost is found, never made
+    /// twice.
     ///
     /// Examples:
     ///   embargo cve reserve SEC-2026-0001
@@ -23,9 +26,11 @@ pub enum CveCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Publish the CVE record: the advisory's CVE JSON 5 CNA container
-    /// (`advisory export --format cve`), created (POST) or updated (PUT).
-    /// Refused before the report is disclosed unless --force REASON.
+    /// Publish the report's CVE record (after disclosure).
+    ///
+    /// The advisory's CVE JSON 5 CNA container (`advisory export --format
+    /// cve`), created (POST) or updated (PUT). Refused before the report is
+    /// disclosed unless --force REASON (recorded).
     ///
     /// Examples:
     ///   embargo cve publish SEC-2026-0001
@@ -45,8 +50,10 @@ pub enum CveCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Reject a reserved id that turned out a duplicate or not a
-    /// vulnerability; the advisory stops naming it. The reason is public.
+    /// Reject a reserved CVE id (a duplicate, not a vulnerability).
+    ///
+    /// The advisory stops naming it. The reason is public, in the rejected
+    /// record.
     ///
     /// Examples:
     ///   embargo cve reject SEC-2026-0001 --reason "A duplicate of CVE-2026-1234."
@@ -65,9 +72,11 @@ pub enum CveCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The CVE ids embargo holds (of one report, or all) and their state at
-    /// CVE Services (RESERVED, PUBLISHED, REJECTED) and since when; what
-    /// changed there is recorded. Reports still waiting for an id are listed.
+    /// The CVE ids and their state at CVE Services.
+    ///
+    /// Of one report, or all: RESERVED, PUBLISHED or REJECTED and since
+    /// when; what changed there is recorded. Reports still waiting for an id
+    /// (reserve_on_triage) are listed with the last error.
     ///
     /// Examples:
     ///   embargo cve status
@@ -80,7 +89,7 @@ pub enum CveCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The CNA's id quota: how many ids it may hold reserved, and how many it does.
+    /// The CNA's id quota: how many ids it may hold reserved, and holds.
     ///
     /// Examples:
     ///   embargo cve quota
