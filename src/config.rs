@@ -111,6 +111,46 @@ impl Needs {
     }
 }
 
+/// A secret read from a file the config names (a password, a passphrase,
+/// an API key): used as a `str`, never shown by a `Debug` dump.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_owned())
+    }
+}
+
+impl AsRef<str> for Secret {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(none)"
+        } else {
+            "(a secret, not shown)"
+        })
+    }
+}
+
 /// A configuration error: `file:line: key: problem`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -155,7 +195,7 @@ pub struct ImapConfig {
     pub ca_file: Option<PathBuf>,
     pub user: String,
     /// Empty with OAuth.
-    pub password: String,
+    pub password: Secret,
     pub auth: AuthMethod,
     pub mailbox: String,
     /// Messages larger than this (RFC822.SIZE) are recorded, not downloaded.
@@ -189,7 +229,7 @@ pub struct SmtpConfig {
     pub security: Security,
     pub ca_file: Option<PathBuf>,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub auth: AuthMethod,
     pub from: MailAddress,
     pub timeout_secs: u64,
@@ -314,7 +354,7 @@ pub const SIMILAR_THRESHOLD: f64 = crate::similar::THRESHOLD;
 pub struct OpenPgpConfig {
     /// Team secret key files; all are tried for decryption, the first signs.
     pub keys: Vec<PathBuf>,
-    pub passphrase: Option<String>,
+    pub passphrase: Option<Secret>,
     /// Decrypted (and decompressed) content above this is refused.
     pub max_decrypted_size: u64,
 }

@@ -214,7 +214,7 @@ fn refresh(cfg: &OAuthConfig, agent: &ureq::Agent) -> Result<Access, OAuthError>
         ("scope", cfg.scope.as_str()),
     ];
     if let Some(s) = &cfg.client_secret {
-        form.push(("client_secret", s.as_str()));
+        form.push(("client_secret", &**s));
     }
     let t = match post(agent, &cfg.token_url, &form) {
         Ok(t) => t,
@@ -366,7 +366,7 @@ pub fn device_login(cfg: &OAuthConfig, out: &mut dyn std::io::Write) -> anyhow::
     let agent = agent(cfg)?;
     let mut form = vec![("client_id", cfg.client_id.as_str()), ("scope", cfg.scope.as_str())];
     if let Some(s) = &cfg.client_secret {
-        form.push(("client_secret", s.as_str()));
+        form.push(("client_secret", &**s));
     }
     let d: DeviceResponse = match agent.post(url).set("Accept", "application/json").send_form(&form) {
         Ok(r) => serde_json::from_str(&r.into_string()?)?,
@@ -416,7 +416,7 @@ fn poll_device(cfg: &OAuthConfig, agent: &ureq::Agent, d: &DeviceResponse) -> an
         ("client_id", cfg.client_id.as_str()),
     ];
     if let Some(s) = &cfg.client_secret {
-        poll.push(("client_secret", s.as_str()));
+        poll.push(("client_secret", &**s));
     }
     loop {
         std::thread::sleep(interval);

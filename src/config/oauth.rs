@@ -54,7 +54,7 @@ pub struct OAuthConfig {
     pub device_authorization_url: Option<String>,
     pub client_id: String,
     /// None: a public client (no secret).
-    pub client_secret: Option<String>,
+    pub client_secret: Option<super::Secret>,
     pub scope: String,
     /// The refresh token (mode 0600), rewritten atomically when the
     /// provider rotates it. Default: beside the database.

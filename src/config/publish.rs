@@ -25,7 +25,7 @@ pub struct CveConfig {
     /// The account's user name (`CVE-API-USER`).
     pub user: String,
     /// The API key (`CVE-API-KEY`); empty when the command does not need it.
-    pub api_key: String,
+    pub api_key: super::Secret,
     /// Where the key was read from (named in errors).
     pub api_key_file: PathBuf,
     /// Reserve an id when a report moves to triaged.
@@ -39,7 +39,7 @@ pub struct GithubConfig {
     pub api_url: String,
     /// A fine-grained token with "Repository security advisories: write";
     /// empty when the command does not need it.
-    pub token: String,
+    pub token: super::Secret,
     pub token_file: PathBuf,
     /// `owner/name`, unless an advisory names its own.
     pub repository: Option<String>,
@@ -95,7 +95,7 @@ impl Validator<'_> {
             r.api_key_file,
             "the file holding the user's API key (LoadCredential= under systemd)",
         )?;
-        let api_key = self.secret("cve", "api_key_file", &key_file)?.trim().to_owned();
+        let api_key = super::Secret::new(self.secret("cve", "api_key_file", &key_file)?.trim());
         let ca_file = r.ca_file.map(|p| self.ca_file("cve", &p)).transpose()?;
         Ok(CveConfig {
             api_url: api_url.trim_end_matches('/').to_owned(),
@@ -120,7 +120,7 @@ impl Validator<'_> {
                     .to_owned(),
             )
         })?;
-        let token = self.secret("github", "token_file", &token_file)?.trim().to_owned();
+        let token = super::Secret::new(self.secret("github", "token_file", &token_file)?.trim());
         if let Some(repo) = &r.repository
             && !is_repository(repo)
         {

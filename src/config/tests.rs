@@ -24,7 +24,7 @@ fn defaults_and_relative_paths() {
     let cfg = cfg.unwrap();
     assert_eq!(cfg.imap.port, 993);
     assert_eq!(cfg.imap.security, Security::Tls);
-    assert_eq!(cfg.imap.password, "secret");
+    assert_eq!(&*cfg.imap.password, "secret");
     assert_eq!(cfg.imap.mailbox, "INBOX");
     assert_eq!(cfg.smtp.port, 465);
     assert!(cfg.smtp.user.is_none());
@@ -355,4 +355,53 @@ fn the_packaged_example_config_parses() {
     let cfg = crate::config::parse_for(&path, &text, crate::config::Needs::NOTHING)
         .unwrap_or_else(|e| panic!("{}", e.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")));
     assert_eq!(cfg.store.path, std::path::Path::new("/var/lib/embargo/embargo.sqlite3"));
+}
+
+#[test]
+fn cve_and_github_tables_name_the_key_and_keep_their_secrets_out_of_debug() {
+    let cve = "\n[cve]\norg = \"example\"\nuser = \"cna@example.org\"\napi_key_file = \"pw\"\n";
+    let cfg = with_files(&format!("{MINIMAL}{cve}")).1.unwrap();
+    let c = cfg.cve.as_ref().unwrap();
+    assert_eq!(c.api_url, CVE_PRODUCTION);
+    assert_eq!(&*c.api_key, "secret");
+    assert!(!c.reserve_on_triage);
+    let dump = format!("{cfg:?}");
+    assert!(!dump.contains("\"secret"), "no secret in a Debug dump: {dump}");
+    let e = with_files(&format!("{MINIMAL}\n[cve]\norg = \"example\"\napi_key_file = \"pw\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "cve.user");
+    let e = with_files(&format!("{MINIMAL}{cve}api_url = \"http://cve.example.org/api\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "cve.api_url");
+    assert!(e.problem.contains("https"), "{e}");
+    let ok = with_files(&format!("{MINIMAL}{cve}api_url = \"http://127.0.0.1:8080/api/\"\n"))
+        .1
+        .unwrap();
+    assert_eq!(ok.cve.unwrap().api_url, "http://127.0.0.1:8080/api");
+    let e = with_files(&format!(
+        "{MINIMAL}\n[cve]\norg = \"example\"\nuser = \"u\"\napi_key_file = \"missing.key\"\n"
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "cve.api_key_file");
+    assert!(e.problem.contains("missing.key not found"), "{e}");
+
+    let gh = with_files(&format!(
+        "{MINIMAL}\n[github]\ntoken_file = \"pw\"\nrepository = \"example/server\"\n"
+    ))
+    .1
+    .unwrap();
+    assert_eq!(gh.github.as_ref().unwrap().api_url, GITHUB_API);
+    let e = with_files(&format!(
+        "{MINIMAL}\n[github]\ntoken_file = \"pw\"\nrepository = \"example\"\n"
+    ))
+    .1
+    .unwrap_err();
+    assert_eq!(e.key, "github.repository");
+    let e = with_files(&format!("{MINIMAL}\n[github]\nrepository = \"a/b\"\n"))
+        .1
+        .unwrap_err();
+    assert_eq!(e.key, "github.token_file");
 }

@@ -37,15 +37,15 @@ impl Validator<'_> {
     /// A secret (a password, a passphrase), read only when the command
     /// needs that section's secrets; otherwise empty. A problem is
     /// recorded, not returned: validation goes on.
-    pub(super) fn secret(&self, section: &str, key: &str, p: &str) -> Result<String, ConfigError> {
+    pub(super) fn secret(&self, section: &str, key: &str, p: &str) -> Result<super::Secret, ConfigError> {
         if !self.needs.secrets_of(section) {
-            return Ok(String::new());
+            return Ok(super::Secret::default());
         }
         match crate::secrets::read(&self.path(p)) {
-            Ok(text) => Ok(text),
+            Ok(text) => Ok(super::Secret::new(text)),
             Err(problem) => {
                 self.problem(self.err(section, key, problem));
-                Ok(String::new())
+                Ok(super::Secret::default())
             }
         }
     }
@@ -485,7 +485,7 @@ impl Validator<'_> {
                     "is required (or auth = \"xoauth2\" or \"oauthbearer\" with [oauth2])",
                 ));
             }
-            _ => String::new(),
+            _ => super::Secret::default(),
         };
         Ok(ImapConfig {
             password,

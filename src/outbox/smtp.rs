@@ -287,7 +287,7 @@ impl Transport {
         if self.cfg.auth.is_oauth() {
             self.oauth(&mut conn).await?;
         } else if let (Some(user), Some(pass)) = (&self.cfg.user, &self.cfg.password) {
-            let creds = Credentials::new(user.clone(), pass.clone());
+            let creds = Credentials::new(user.clone(), pass.to_string());
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await
                 .map_err(|e| match e.is_permanent() {

@@ -52,7 +52,7 @@ impl CveApi {
                 .trim()
                 .to_owned()
         } else {
-            cfg.api_key.clone()
+            cfg.api_key.to_string()
         };
         let file = cfg.api_key_file.display().to_string();
         let api = Api::new(

@@ -46,7 +46,7 @@ impl GithubApi {
                 .trim()
                 .to_owned()
         } else {
-            cfg.token.clone()
+            cfg.token.to_string()
         };
         let file = cfg.token_file.display().to_string();
         let api = Api::new(

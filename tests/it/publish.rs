@@ -110,9 +110,15 @@ impl Stub {
         writeln!(f, "{line}").unwrap();
     }
 
-    /// The stub's own complaints (an answer that broke the description).
+    /// The stub's own complaints (an answer that broke the description);
+    /// not a client closing its kept-alive connection as it exits.
     pub fn complaints(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("stderr.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" stub: "))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -267,6 +273,13 @@ fn from_triage_to_the_cve_record_and_the_github_advisory() {
 
     // Disclosed: both published.
     ok(s.embargo(&["reports", "disclosed", &id]));
+    let digest = ok(s.embargo(&["digest", "--dry-run"]));
+    assert!(
+        digest.contains(&format!(
+            "CVE-2026-1000 is reserved, not published: `embargo cve publish {id}`"
+        )),
+        "{digest}"
+    );
     let published = ok(s.embargo(&["cve", "publish", &id]));
     assert!(published.contains("CVE-2026-1000 is published"), "{published}");
     let public = ok(s.embargo(&["advisory", "publish", &id, "--to", "github", "--publish"]));
@@ -412,6 +425,15 @@ fn credentials_dry_runs_rejections_and_missing_tables_in_plain_words() {
     ok(s.embargo(&["cve", "reserve", &id]));
     let quota = ok(s.embargo(&["cve", "quota"]));
     assert!(quota.contains("1 of 100 ids reserved, 99 available"), "{quota}");
+    // Rate limited once: waited out as Retry-After asks.
+    cve.fault("GET /cve-id/CVE-2026-1000 429-before");
+    let status = ok(s.embargo(&["cve", "status"]));
+    assert!(status.contains("RESERVED"), "{status}");
+    let statuses: Vec<u64> = (cve.requests().iter())
+        .filter(|r| r["path"] == "/cve-id/CVE-2026-1000")
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [429, 200]);
     let rejected = ok(s.embargo(&["cve", "reject", &id, "--reason", "A duplicate of CVE-2026-0999."]));
     assert!(rejected.contains("CVE-2026-1000 is rejected"), "{rejected}");
     assert!(!ok(s.embargo(&["advisory", "show", &id])).contains("cve ="));
@@ -460,7 +482,8 @@ fn credentials_dry_runs_rejections_and_missing_tables_in_plain_words() {
     let bare = setup_with("");
     let none = failed(bare.embargo(&["cve", "status"]));
     assert!(none.contains("no [cve] table"), "{none}");
-    assert!(cve.complaints().is_empty() && gh.complaints().is_empty());
+    assert_eq!(cve.complaints(), "");
+    assert_eq!(gh.complaints(), "");
 }
 
 /// Without a CNA account: GitHub assigns the CVE id. Requested once, read

@@ -17,7 +17,8 @@ State lives in memory; after every change it is written to STATE_DIR/state.json
 and every request to STATE_DIR/requests.jsonl (method, path, query, status).
 Faults for the tests: a line `METHOD PATH-PREFIX 500-after` in
 STATE_DIR/faults makes the next such request take effect and then answer 500
-(the line is used up); `... 500-before` answers 500 without acting.
+(the line is used up); `... 500-before` answers 500 without acting; `... 429-before`
+answers 429 with `Retry-After: 1`.
 
   cve_services.py STATE_DIR [--org NAME] [--user U] [--key K] [--page-size N]
 
@@ -101,14 +102,14 @@ class Stub:
         with open(self.dir / "requests.jsonl", "a") as f:
             f.write(json.dumps(entry) + "\n")
 
-    def fault(self, method, path):
+    def fault(self, method, path, kinds=("500-after", "500-before")):
         f = self.dir / "faults"
         if not f.exists():
             return None
         lines = f.read_text().splitlines()
         for i, line in enumerate(lines):
             parts = line.split()
-            if len(parts) == 3 and parts[0] == method and path.startswith(parts[1]):
+            if len(parts) == 3 and parts[0] == method and path.startswith(parts[1]) and parts[2] in kinds:
                 del lines[i]
                 f.write_text("".join(l + "\n" for l in lines))
                 return parts[2]
@@ -146,7 +147,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_any("PUT")
 
-    def answer(self, status, body, op=None):
+    def answer(self, status, body, op=None, headers=()):
         if op is not None and status != 599:
             problem = self.response_problem(op, status, body)
             if problem:
@@ -156,6 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for k, v in headers:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
         return status
@@ -199,6 +202,10 @@ class Handler(BaseHTTPRequestHandler):
             return s.log(entry)
         template, op, params = route
         with s.lock:
+            if s.fault(method, path, ("429-before",)):
+                entry["status"] = self.answer(429, generic("TOO_MANY_REQUESTS", "Rate limit exceeded"), op,
+                                              [("Retry-After", "1")])
+                return s.log(entry)
             status, body = self.checked(op, method, path, template, params, query, raw)
             entry["status"] = self.answer(status, body, op)
             if raw:
