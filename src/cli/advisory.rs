@@ -263,9 +263,11 @@ fn publish(cfg: &Config, args: crate::cli::PublishArgs, actor: &str) -> anyhow::
         Outcome::Done { ghsa, steps } => {
             let id = super::stored::report(cx.store, &args.id)?.id;
             if args.json {
-                let mut v = serde_json::to_value(&ghsa)?;
-                v["report"] = serde_json::json!(id);
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+                let view = super::json::Ghsa {
+                    report: Some(&id),
+                    ..super::json::Ghsa::from(&ghsa)
+                };
+                outln!("{}", serde_json::to_string_pretty(&view)?);
             } else {
                 for s in &steps {
                     outln!("{id}: {s}");
@@ -297,9 +299,11 @@ fn sync(cfg: &Config, id: &str, json: bool, actor: &str) -> anyhow::Result<ExitC
     let row = crate::publish::github::sync(&mut cx, id)?;
     let id = super::stored::report(cx.store, id)?.id;
     if json {
-        let mut v = serde_json::to_value(&row)?;
-        v["report"] = serde_json::json!(id);
-        outln!("{}", serde_json::to_string_pretty(&v)?);
+        let view = super::json::Ghsa {
+            report: Some(&id),
+            ..super::json::Ghsa::from(&row)
+        };
+        outln!("{}", serde_json::to_string_pretty(&view)?);
     } else {
         outln!(
             "{id}: {} is {} on GitHub{}",

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use serde_json::json;
 
 use super::CveCommand;
 use crate::config::Config;
@@ -28,8 +27,8 @@ fn print_requests(requests: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn json_line(v: serde_json::Value) -> anyhow::Result<ExitCode> {
-    outln!("{}", serde_json::to_string_pretty(&v)?);
+fn json_line(v: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -38,7 +37,7 @@ pub(super) fn dispatch(cfg: &Config, command: CveCommand, actor: &str) -> anyhow
     if let CveCommand::Quota { json } = command {
         let q = api.quota()?;
         if json {
-            return json_line(q);
+            return json_line(&q);
         }
         outln!(
             "{}: {} of {} ids reserved, {} available",
@@ -87,7 +86,12 @@ fn reserve(cx: &mut Cx<'_>, id: &str, dry_run: bool, json: bool) -> anyhow::Resu
     };
     let r = super::stored::report(cx.store, id)?;
     if json {
-        return json_line(json!({"report": r.id, "cve_id": cve_id, "state": "RESERVED", "outcome": outcome}));
+        return json_line(&super::json::CveDone {
+            report: &r.id,
+            cve_id: &cve_id,
+            state: "RESERVED",
+            outcome,
+        });
     }
     match outcome {
         "held" => outln!("{}: holds {cve_id} already", r.id),
@@ -113,7 +117,12 @@ fn publish(cx: &mut Cx<'_>, id: &str, force: Option<&str>, dry_run: bool, json: 
     };
     let r = super::stored::report(cx.store, id)?;
     if json {
-        return json_line(json!({"report": r.id, "cve_id": cve_id, "state": "PUBLISHED", "updated": updated}));
+        return json_line(&super::json::CveDone {
+            report: &r.id,
+            cve_id: &cve_id,
+            state: "PUBLISHED",
+            outcome: if updated { "updated" } else { "published" },
+        });
     }
     outln!(
         "{}: the record of {cve_id} is {} at CVE Services",
@@ -139,7 +148,12 @@ fn reject(cx: &mut Cx<'_>, id: &str, reason: &str, dry_run: bool, json: bool) ->
         .map(|c| (c.cve_id.as_str(), c.tracking_id.as_str()))
         .unwrap_or((id, id));
     if json {
-        return json_line(json!({"report": report, "cve_id": cve_id, "state": "REJECTED"}));
+        return json_line(&super::json::CveDone {
+            report,
+            cve_id,
+            state: "REJECTED",
+            outcome: "rejected",
+        });
     }
     outln!("{report}: {cve_id} is rejected at CVE Services; the advisory no longer names it");
     Ok(ExitCode::SUCCESS)
@@ -149,11 +163,17 @@ fn status(cx: &mut Cx<'_>, id: Option<&str>, json: bool) -> anyhow::Result<ExitC
     let rows = cve::refresh(cx, id)?;
     let waiting = cx.store.cve_wanted()?;
     if json {
-        let waiting: Vec<_> = waiting
-            .iter()
-            .map(|(r, attempts, err)| json!({"report": r, "attempts": attempts, "last_error": err}))
-            .collect();
-        return json_line(json!({"ids": rows, "waiting": waiting}));
+        return json_line(&super::json::CveStatus {
+            ids: rows.iter().map(super::json::CveId::from).collect(),
+            waiting: waiting
+                .iter()
+                .map(|(r, attempts, err)| super::json::CveWaiting {
+                    report: r,
+                    attempts: *attempts,
+                    last_error: err.as_deref(),
+                })
+                .collect(),
+        });
     }
     let cal = &cx.cfg.policy.calendar;
     if rows.is_empty() && waiting.is_empty() {

@@ -123,9 +123,9 @@ pub struct Detail<'a> {
     pub similar: Vec<Suggestion<'a>>,
     pub merged: Vec<Merged<'a>>,
     /// Its CVE ids and their state at CVE Services (`cve status`).
-    pub cve: &'a [crate::store::CveRow],
+    pub cve: Vec<CveId<'a>>,
     /// Its GitHub security advisory (`advisory publish --to github`).
-    pub ghsa: Option<&'a crate::store::GhsaRow>,
+    pub ghsa: Option<Ghsa<'a>>,
 }
 
 impl<'a> From<&'a ReportDetail> for Detail<'a> {
@@ -137,8 +137,8 @@ impl<'a> From<&'a ReportDetail> for Detail<'a> {
             downstream: d.downstream.iter().map(Downstream::from).collect(),
             similar: d.similar.iter().map(Suggestion::from).collect(),
             merged: d.merged.iter().map(Merged::from).collect(),
-            cve: &d.cve,
-            ghsa: d.ghsa.as_ref(),
+            cve: d.cve.iter().map(CveId::from).collect(),
+            ghsa: d.ghsa.as_ref().map(Ghsa::from),
         }
     }
 }
@@ -344,3 +344,88 @@ impl<'a> From<&'a ReporterKey> for LearnedKey<'a> {
 
 #[cfg(test)]
 mod tests;
+
+/// A CVE id a report holds (`cve status --json` `ids[]`, `reports show
+/// --json` `cve[]`); times RFC 3339 UTC.
+#[derive(Serialize)]
+pub struct CveId<'a> {
+    pub cve_id: &'a str,
+    pub report: &'a str,
+    /// RESERVED, PUBLISHED or REJECTED, as CVE Services last said.
+    pub state: &'a str,
+    pub reserved_at: Option<&'a str>,
+    pub published_at: Option<&'a str>,
+    pub rejected_at: Option<&'a str>,
+    pub checked_at: &'a str,
+}
+
+impl<'a> From<&'a crate::store::CveRow> for CveId<'a> {
+    fn from(c: &'a crate::store::CveRow) -> CveId<'a> {
+        CveId {
+            cve_id: &c.cve_id,
+            report: &c.tracking_id,
+            state: &c.state,
+            reserved_at: c.reserved_at.as_deref(),
+            published_at: c.published_at.as_deref(),
+            rejected_at: c.rejected_at.as_deref(),
+            checked_at: &c.checked_at,
+        }
+    }
+}
+
+/// `cve status --json`: the ids, and the reports waiting for one.
+#[derive(Serialize)]
+pub struct CveStatus<'a> {
+    pub ids: Vec<CveId<'a>>,
+    pub waiting: Vec<CveWaiting<'a>>,
+}
+
+/// A report `[cve] reserve_on_triage` has not got an id for yet.
+#[derive(Serialize)]
+pub struct CveWaiting<'a> {
+    pub report: &'a str,
+    pub attempts: i64,
+    pub last_error: Option<&'a str>,
+}
+
+/// What `cve reserve/publish/reject --json` did.
+#[derive(Serialize)]
+pub struct CveDone<'a> {
+    pub report: &'a str,
+    pub cve_id: &'a str,
+    pub state: &'a str,
+    /// reserve: `reserved`, `held` (it had one) or `found` (an earlier
+    /// request's lost answer); publish: `published` or `updated`; reject:
+    /// `rejected`.
+    pub outcome: &'a str,
+}
+
+/// A report's GitHub security advisory (`advisory publish/sync --json`,
+/// `reports show --json` `ghsa`).
+#[derive(Serialize)]
+pub struct Ghsa<'a> {
+    pub report: Option<&'a str>,
+    pub ghsa_id: &'a str,
+    pub repository: &'a str,
+    /// GitHub's state: draft, published, closed, withdrawn.
+    pub state: &'a str,
+    pub cve_id: Option<&'a str>,
+    pub cve_requested_at: Option<&'a str>,
+    pub html_url: Option<&'a str>,
+    pub checked_at: &'a str,
+}
+
+impl<'a> From<&'a crate::store::GhsaRow> for Ghsa<'a> {
+    fn from(g: &'a crate::store::GhsaRow) -> Ghsa<'a> {
+        Ghsa {
+            report: None,
+            ghsa_id: &g.ghsa_id,
+            repository: &g.repository,
+            state: &g.state,
+            cve_id: g.cve_id.as_deref(),
+            cve_requested_at: g.cve_requested_at.as_deref(),
+            html_url: g.html_url.as_deref(),
+            checked_at: &g.checked_at,
+        }
+    }
+}

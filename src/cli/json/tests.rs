@@ -146,6 +146,26 @@ fn outputs() -> Vec<(&'static str, serde_json::Value)> {
         report: Some("SEC-2026-0009".into()),
     });
     let similar = detail.similar.clone();
+    let cve = crate::store::CveRow {
+        cve_id: "CVE-2026-1000".into(),
+        tracking_id: first.clone(),
+        state: "PUBLISHED".into(),
+        reserved_at: Some("2026-12-01T10:00:00Z".into()),
+        published_at: Some("2027-01-12T15:00:00Z".into()),
+        rejected_at: None,
+        checked_at: "2027-01-12T15:00:00Z".into(),
+    };
+    let ghsa = crate::store::GhsaRow {
+        ghsa_id: "GHSA-2c8v-5q9w-j7hx".into(),
+        repository: "example/server".into(),
+        state: "published".into(),
+        cve_id: Some("CVE-2026-1000".into()),
+        cve_requested_at: None,
+        html_url: Some("https://github.com/example/server/security/advisories/GHSA-2c8v-5q9w-j7hx".into()),
+        checked_at: "2027-01-12T15:00:00Z".into(),
+    };
+    detail.cve = vec![cve.clone()];
+    detail.ghsa = Some(ghsa.clone());
     let messages = s.unreported_messages(10).unwrap();
     let team = [crate::openpgp::keys::TeamKeyInfo {
         fingerprint: "0123".into(),
@@ -164,6 +184,33 @@ fn outputs() -> Vec<(&'static str, serde_json::Value)> {
             v(&similar.iter().map(Suggestion::from).collect::<Vec<_>>()),
         ),
         ("messages", v(&messages.iter().map(Message::from).collect::<Vec<_>>())),
+        (
+            "cve-status",
+            v(&CveStatus {
+                ids: vec![CveId::from(&cve)],
+                waiting: vec![CveWaiting {
+                    report: "SEC-2026-0002",
+                    attempts: 1,
+                    last_error: Some("CVE Services failed"),
+                }],
+            }),
+        ),
+        (
+            "cve-done",
+            v(&CveDone {
+                report: "SEC-2026-0001",
+                cve_id: "CVE-2026-1000",
+                state: "RESERVED",
+                outcome: "reserved",
+            }),
+        ),
+        (
+            "advisory-publish",
+            v(&Ghsa {
+                report: Some("SEC-2026-0001"),
+                ..Ghsa::from(&ghsa)
+            }),
+        ),
         (
             "keys-list",
             v(&Keys {
