@@ -21,6 +21,11 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
         }
         _ => crate::store::Access::ReadWrite,
     };
+    let command = match command {
+        AdvisoryCommand::Publish(args) => return publish(cfg, args, actor),
+        AdvisoryCommand::Sync { id, json } => return sync(cfg, &id, json, actor),
+        other => other,
+    };
     let mut store = super::open_store(cfg, access)?;
     match command {
         AdvisoryCommand::Edit { id } => edit(&mut store, &id, actor),
@@ -48,14 +53,7 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
             drop(store);
             super::disclose::announce(cfg, &id, pre, release_at.as_deref())
         }
-        AdvisoryCommand::Publish(args) => {
-            drop(store);
-            publish(cfg, args, actor)
-        }
-        AdvisoryCommand::Sync { id, json } => {
-            drop(store);
-            sync(cfg, &id, json, actor)
-        }
+        AdvisoryCommand::Publish(_) | AdvisoryCommand::Sync { .. } => unreachable!("answered above"),
     }
 }
 

@@ -479,9 +479,26 @@ fn credentials_dry_runs_rejections_and_missing_tables_in_plain_words() {
         "{missing}"
     );
 
-    let bare = setup_with("");
-    let none = failed(bare.embargo(&["cve", "status"]));
-    assert!(none.contains("no [cve] table"), "{none}");
+    let dry = ok(s.embargo(&["advisory", "publish", &id, "--to", "github", "--dry-run"]));
+    assert!(
+        dry.contains(&format!(
+            "POST {}/repos/example/elsewhere/security-advisories",
+            gh.url()
+        )) && dry.contains("Authorization: (the secret in")
+            && !dry.contains(TOKEN),
+        "{dry}"
+    );
+
+    let bare = setup_with(
+        "\n[cve]\napi_url = \"http://127.0.0.1:9/api\"\norg = \"example\"\nuser = \"u\"\napi_key_file = \"cve.key\"\n",
+    );
+    let refused = failed(bare.embargo(&["cve", "quota"]));
+    assert!(
+        refused.contains("the connection was refused: check cve.api_url"),
+        "{refused}"
+    );
+    let none = failed(bare.embargo(&["advisory", "publish", &id, "--to", "github"]));
+    assert!(none.contains("no [github] table"), "{none}");
     assert_eq!(cve.complaints(), "");
     assert_eq!(gh.complaints(), "");
 }
