@@ -13,7 +13,8 @@ pub(super) fn container(f: &Facts<'_>) -> Result<Value, Error> {
     let cfg = f.input.cfg;
     let org = cfg.cna_org_id.as_deref().ok_or_else(|| {
         Error::Missing(
-            "advisory.cna_org_id is not set: a CVE record names its CNA by orgId (a UUID your CNA gives you)"
+            "advisory.cna_org_id is not set: a CVE record names its CNA by orgId (a UUID your CNA gives you); \
+             with [cve] set, `embargo cve publish` takes it from CVE Services"
                 .to_owned(),
         )
     })?;
