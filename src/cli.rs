@@ -215,6 +215,19 @@ fn needs(command: &Command) -> config::Needs {
             files: true,
             ..Needs::NOTHING
         },
+        // A dry run sends nothing: it renders without the secrets.
+        Command::Cve {
+            command:
+                CveCommand::Reserve { dry_run: true, .. }
+                | CveCommand::Publish { dry_run: true, .. }
+                | CveCommand::Reject { dry_run: true, .. },
+        }
+        | Command::Advisory {
+            command: AdvisoryCommand::Publish(PublishArgs { dry_run: true, .. }),
+        } => Needs {
+            files: true,
+            ..Needs::NOTHING
+        },
         Command::Cve { .. } => Needs {
             cve: true,
             files: true,

@@ -44,15 +44,15 @@ pub struct CveApi {
 
 impl CveApi {
     /// The client; the API key is read from `[cve] api_key_file` now when
-    /// the command's config did not read it.
+    /// the command's config did not read it (missing, only a dry run works).
     pub fn new(cfg: &CveConfig) -> anyhow::Result<CveApi> {
-        let key = if cfg.api_key.is_empty() {
-            crate::secrets::read(&cfg.api_key_file)
-                .map_err(|p| anyhow::anyhow!("cve.api_key_file: {p}"))?
-                .trim()
-                .to_owned()
-        } else {
-            cfg.api_key.to_string()
+        // Read now when the command's config did not (a dry run needs none).
+        let (key, missing) = match cfg.api_key.is_empty() {
+            false => (cfg.api_key.to_string(), None),
+            true => match crate::secrets::read(&cfg.api_key_file) {
+                Ok(k) => (k.trim().to_owned(), None),
+                Err(p) => (String::new(), Some(format!("cve.api_key_file: {p}"))),
+            },
         };
         let file = cfg.api_key_file.display().to_string();
         let api = Api::new(
@@ -71,6 +71,10 @@ impl CveApi {
                 cfg.org, cfg.user
             ),
         )?;
+        let mut api = api;
+        if let Some(why) = missing {
+            api.secret_missing(why);
+        }
         Ok(CveApi {
             api,
             org: cfg.org.clone(),

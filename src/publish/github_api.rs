@@ -40,13 +40,12 @@ impl GithubApi {
     /// The client; the token is read from `[github] token_file` now when
     /// the command's config did not read it.
     pub fn new(cfg: &GithubConfig) -> anyhow::Result<GithubApi> {
-        let token = if cfg.token.is_empty() {
-            crate::secrets::read(&cfg.token_file)
-                .map_err(|p| anyhow::anyhow!("github.token_file: {p}"))?
-                .trim()
-                .to_owned()
-        } else {
-            cfg.token.to_string()
+        let (token, missing) = match cfg.token.is_empty() {
+            false => (cfg.token.to_string(), None),
+            true => match crate::secrets::read(&cfg.token_file) {
+                Ok(t) => (t.trim().to_owned(), None),
+                Err(p) => (String::new(), Some(format!("github.token_file: {p}"))),
+            },
         };
         let file = cfg.token_file.display().to_string();
         let api = Api::new(
@@ -64,6 +63,10 @@ impl GithubApi {
                  the repository (a fine-grained token of an admin of it)"
             ),
         )?;
+        let mut api = api;
+        if let Some(why) = missing {
+            api.secret_missing(why);
+        }
         Ok(GithubApi { api })
     }
 

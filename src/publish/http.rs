@@ -22,6 +22,8 @@ pub struct Api {
     auth_hint: String,
     /// `--dry-run`: the requests that would have been sent, rendered.
     dry: std::cell::RefCell<Option<Vec<String>>>,
+    /// Why a secret header could not be read (a dry run still renders).
+    missing_secret: Option<String>,
     /// The longest `Retry-After` waited out (longer: the error says when).
     max_wait: Duration,
 }
@@ -92,6 +94,9 @@ pub enum Error {
     /// `--dry-run`: printed, not sent.
     #[error("dry run: nothing was sent")]
     DryRun,
+    /// Nothing was sent: the credentials could not be read.
+    #[error("{0}")]
+    Credentials(String),
 }
 
 impl Error {
@@ -137,8 +142,15 @@ impl Api {
             headers,
             auth_hint,
             dry: Default::default(),
+            missing_secret: None,
             max_wait: Duration::from_secs(120),
         })
+    }
+
+    /// A secret header could not be read: every request that would be sent
+    /// fails with `why` (a dry run still renders it).
+    pub fn secret_missing(&mut self, why: String) {
+        self.missing_secret = Some(why);
     }
 
     /// From now on requests are rendered, not sent (`--dry-run`).
@@ -184,6 +196,9 @@ impl Api {
         if let Some(printed) = self.dry.borrow_mut().as_mut() {
             printed.push(self.render(r));
             return Err(Error::DryRun);
+        }
+        if let Some(why) = &self.missing_secret {
+            return Err(Error::Credentials(why.clone()));
         }
         let url = format!("{}{}", self.base, r.path);
         for attempt in 0.. {

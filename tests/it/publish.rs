@@ -479,6 +479,15 @@ fn credentials_dry_runs_rejections_and_missing_tables_in_plain_words() {
         "{missing}"
     );
 
+    // A dry run needs no secret; anything else names the missing file.
+    std::fs::remove_file(s.dir.path().join("cve.key")).unwrap();
+    let dry = ok(s.embargo(&["cve", "reject", &id, "--reason", "x", "--dry-run"]));
+    assert!(dry.contains("POST ") && dry.contains("/reject"), "{dry}");
+    let missing = failed(s.embargo(&["cve", "reject", &id, "--reason", "x"]));
+    assert!(
+        missing.contains("cve.api_key_file") && missing.contains("cve.key not found"),
+        "{missing}"
+    );
     let dry = ok(s.embargo(&["advisory", "publish", &id, "--to", "github", "--dry-run"]));
     assert!(
         dry.contains(&format!(
