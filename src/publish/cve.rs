@@ -22,6 +22,10 @@ use crate::store::{CveChange, CveRow, EventKind, Store};
 /// The request in flight while an id is reserved.
 pub const RESERVE: &str = "cve-reserve";
 
+/// How long a creating request may be on its way (the HTTP timeout is 60 s):
+/// within it, a second one for the same report is not sent.
+pub const IN_FLIGHT: SignedDuration = SignedDuration::from_secs(120);
+
 /// What a command works with.
 pub struct Cx<'a> {
     pub store: &'a mut Store,
@@ -86,7 +90,15 @@ pub fn reserve(cx: &mut Cx<'_>, id: &str) -> anyhow::Result<Reserved> {
         )?;
         return Ok(Reserved::Found(found.cve_id));
     }
-    let since = cx.store.begin_intent(&r.id, RESERVE)?;
+    let since = match cx.store.claim_intent(&r.id, RESERVE, IN_FLIGHT)? {
+        Ok(since) => since,
+        Err(since) => bail!(
+            "{}: a reservation for it is on its way since {} (another command or the daemon); nothing was \
+             sent. Try again in a minute: it is then found or made",
+            r.id,
+            crate::report::ts(since)
+        ),
+    };
     let line = cx.api.reserve_request(year).line();
     match cx.api.reserve(year) {
         Ok(info) => {

@@ -187,7 +187,14 @@ fn create(cx: &mut Cx<'_>, id: &str, repo: &str, payload: Value) -> anyhow::Resu
             "found among the repository's drafts after an earlier request's answer was lost".into(),
         ));
     }
-    let since = cx.store.begin_intent(id, CREATE)?;
+    let since = match cx.store.claim_intent(id, CREATE, super::cve::IN_FLIGHT)? {
+        Ok(since) => since,
+        Err(since) => bail!(
+            "{id}: the GitHub advisory is being created since {} (another command); nothing was sent. Try \
+             again in a minute: it is then found or made",
+            crate::report::ts(since)
+        ),
+    };
     let req = cx.api.create_request(repo, payload);
     let line = req.line();
     match cx.api.api.send(&req) {

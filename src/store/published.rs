@@ -151,16 +151,43 @@ impl Store {
         Ok(())
     }
 
-    /// A request about to be sent (`action`: `cve-reserve`, `ghsa-create`):
-    /// when it started, kept from an earlier run that did not finish it.
-    pub fn begin_intent(&mut self, tracking_id: &str, action: &str) -> Result<Timestamp> {
+    /// Claims the right to send a creating request (`action`:
+    /// `cve-reserve`, `ghsa-create`) for the report, atomically across
+    /// processes (the CLI and the daemon): `Ok(since)` to send, `since`
+    /// being when the first unfinished attempt began; `Err(since)` when
+    /// another attempt began less than `in_flight` ago and may still be
+    /// waiting for its answer (nothing may be sent now).
+    pub fn claim_intent(
+        &mut self,
+        tracking_id: &str,
+        action: &str,
+        in_flight: jiff::SignedDuration,
+    ) -> Result<std::result::Result<Timestamp, Timestamp>> {
         let report_id = self.report_row(tracking_id)?;
-        let now = ts(Timestamp::now());
-        self.conn.execute(
-            "INSERT OR IGNORE INTO publish_intents (report_id, action, started_at) VALUES (?1, ?2, ?3)",
-            params![report_id, action, now],
-        )?;
-        Ok(self.intent(tracking_id, action)?.unwrap_or_else(Timestamp::now))
+        let tx = self.write()?;
+        let now = Timestamp::now();
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT started_at FROM publish_intents WHERE report_id = ?1 AND action = ?2",
+                params![report_id, action],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let claim = match existing.and_then(|t| t.parse::<Timestamp>().ok()) {
+            Some(since) if now.duration_since(since) < in_flight => Err(since),
+            Some(since) => Ok(since),
+            None => {
+                // As stored (to the second), so later reads compare equal.
+                let at = ts(now);
+                tx.execute(
+                    "INSERT INTO publish_intents (report_id, action, started_at) VALUES (?1, ?2, ?3)",
+                    params![report_id, action, at],
+                )?;
+                Ok(at.parse().unwrap_or(now))
+            }
+        };
+        tx.commit()?;
+        Ok(claim)
     }
 
     /// The request of this name in flight for the report, if any.
@@ -331,5 +358,38 @@ impl Store {
             .insert(&tx)?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{new_report, row};
+    use super::*;
+
+    /// Two processes (the CLI and the daemon) never both send a creating
+    /// request for one report: the second is told it is on its way; once
+    /// the first is long past its timeout, it may be sent again.
+    #[test]
+    fn a_creating_request_is_claimed_once_while_it_may_be_on_its_way() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.record(None, &row("<a@x>"), new_report("<ack@x>"), "SEC").unwrap();
+        let id = s.list_reports().unwrap()[0].id.clone();
+        let window = jiff::SignedDuration::from_secs(120);
+        let first = s.claim_intent(&id, "cve-reserve", window).unwrap();
+        assert!(first.is_ok());
+        assert_eq!(s.claim_intent(&id, "cve-reserve", window).unwrap(), Err(first.unwrap()));
+        assert!(
+            s.claim_intent(&id, "ghsa-create", window).unwrap().is_ok(),
+            "per action"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(
+            s.claim_intent(&id, "cve-reserve", jiff::SignedDuration::from_secs(1))
+                .unwrap(),
+            Ok(first.unwrap()),
+            "an old claim is taken over, keeping when the first attempt began"
+        );
+        s.end_intent(&id, "cve-reserve").unwrap();
+        assert_eq!(s.intent(&id, "cve-reserve").unwrap(), None);
     }
 }

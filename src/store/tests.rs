@@ -3,7 +3,7 @@ use jiff::SignedDuration;
 use super::migrations;
 use super::*;
 
-fn row(id: &str) -> InboundRow<'static> {
+pub(super) fn row(id: &str) -> InboundRow<'static> {
     InboundRow {
         message_id: id.into(),
         from_addr: "r@example.test".into(),
@@ -32,7 +32,7 @@ fn out(id: &str) -> Outgoing {
     }
 }
 
-fn new_report(ack_id: &'static str) -> Disposition<'static> {
+pub(super) fn new_report(ack_id: &'static str) -> Disposition<'static> {
     Disposition::NewReport(NewReport {
         reporter: "r@example.test".into(),
         reporter_name: String::new(),
