@@ -215,7 +215,8 @@ fn needs(command: &Command) -> config::Needs {
             files: true,
             ..Needs::NOTHING
         },
-        // A dry run sends nothing: it renders without the secrets.
+        // Publishing reads no template (the CVE and GitHub payloads are
+        // JSON), and a dry run, which sends nothing, no secret.
         Command::Cve {
             command:
                 CveCommand::Reserve { dry_run: true, .. }
@@ -224,20 +225,15 @@ fn needs(command: &Command) -> config::Needs {
         }
         | Command::Advisory {
             command: AdvisoryCommand::Publish(PublishArgs { dry_run: true, .. }),
-        } => Needs {
-            files: true,
-            ..Needs::NOTHING
-        },
+        } => Needs::NOTHING,
         Command::Cve { .. } => Needs {
             cve: true,
-            files: true,
             ..Needs::NOTHING
         },
         Command::Advisory {
             command: AdvisoryCommand::Publish(_) | AdvisoryCommand::Sync { .. },
         } => Needs {
             github: true,
-            files: true,
             ..Needs::NOTHING
         },
         _ => Needs::NOTHING,

@@ -21,16 +21,14 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
         }
         _ => crate::store::Access::ReadWrite,
     };
-    let command = match command {
-        AdvisoryCommand::Publish(args) => return publish(cfg, args, actor),
-        AdvisoryCommand::Sync { id, json } => return sync(cfg, &id, json, actor),
-        other => other,
-    };
-    let mut store = super::open_store(cfg, access)?;
+    // Publishing reads its own tables' absence before any database.
+    let open = || super::open_store(cfg, access);
     match command {
-        AdvisoryCommand::Edit { id } => edit(&mut store, &id, actor),
-        AdvisoryCommand::Show { id, json } => show(&store, &id, json),
-        AdvisoryCommand::Import { id, file } => import(&mut store, &id, &file, actor),
+        AdvisoryCommand::Publish(args) => publish(cfg, args, actor),
+        AdvisoryCommand::Sync { id, json } => sync(cfg, &id, json, actor),
+        AdvisoryCommand::Edit { id } => edit(&mut open()?, &id, actor),
+        AdvisoryCommand::Show { id, json } => show(&open()?, &id, json),
+        AdvisoryCommand::Import { id, file } => import(&mut open()?, &id, &file, actor),
         AdvisoryCommand::Export {
             id,
             format,
@@ -38,6 +36,7 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
             all,
             out,
         } => {
+            let store = open()?;
             let format: Format = format.parse().map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
             match (id, all, out) {
                 (_, true, Some(dir)) => export_all(&store, cfg, format, &dir),
@@ -46,14 +45,13 @@ pub(super) fn dispatch(cfg: &Config, command: AdvisoryCommand, actor: &str) -> a
             }
         }
         AdvisoryCommand::NotifyDownstream(q) => {
-            drop(store);
+            drop(open()?);
             super::disclose::notify_downstream(cfg, &q, actor)
         }
         AdvisoryCommand::Announce { id, pre, release_at } => {
-            drop(store);
+            drop(open()?);
             super::disclose::announce(cfg, &id, pre, release_at.as_deref())
         }
-        AdvisoryCommand::Publish(_) | AdvisoryCommand::Sync { .. } => unreachable!("answered above"),
     }
 }
 

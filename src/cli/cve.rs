@@ -34,44 +34,46 @@ fn json_line(v: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
 
 pub(super) fn dispatch(cfg: &Config, command: CveCommand, actor: &str) -> anyhow::Result<ExitCode> {
     let api = api(cfg)?;
-    if let CveCommand::Quota { json } = command {
-        let q = api.quota()?;
-        if json {
-            return json_line(&q);
-        }
-        outln!(
-            "{}: {} of {} ids reserved, {} available",
-            api.org,
-            q["total_reserved"],
-            q["id_quota"],
-            q["available"]
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut store = super::open_store(cfg, Access::ReadWrite)?;
-    let mut cx = Cx {
-        store: &mut store,
+    let open = || super::open_store(cfg, Access::ReadWrite);
+    let cx = |store| Cx {
+        store,
         cfg,
         api: &api,
         actor,
     };
     match command {
-        CveCommand::Reserve { id, dry_run, json } => reserve(&mut cx, &id, dry_run, json),
+        CveCommand::Quota { json } => quota(&api, json),
+        CveCommand::Reserve { id, dry_run, json } => reserve(&mut cx(&mut open()?), &id, dry_run, json),
         CveCommand::Publish {
             id,
             force,
             dry_run,
             json,
-        } => publish(&mut cx, &id, force.as_deref(), dry_run, json),
+        } => publish(&mut cx(&mut open()?), &id, force.as_deref(), dry_run, json),
         CveCommand::Reject {
             id,
             reason,
             dry_run,
             json,
-        } => reject(&mut cx, &id, &reason, dry_run, json),
-        CveCommand::Status { id, json } => status(&mut cx, id.as_deref(), json),
-        CveCommand::Quota { .. } => unreachable!("answered above"),
+        } => reject(&mut cx(&mut open()?), &id, &reason, dry_run, json),
+        CveCommand::Status { id, json } => status(&mut cx(&mut open()?), id.as_deref(), json),
     }
+}
+
+/// `cve quota`: CVE Services' answer; no database.
+fn quota(api: &CveApi, json: bool) -> anyhow::Result<ExitCode> {
+    let q = api.quota()?;
+    if json {
+        return json_line(&q);
+    }
+    outln!(
+        "{}: {} of {} ids reserved, {} available",
+        api.org,
+        q["total_reserved"],
+        q["id_quota"],
+        q["available"]
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn reserve(cx: &mut Cx<'_>, id: &str, dry_run: bool, json: bool) -> anyhow::Result<ExitCode> {

@@ -201,7 +201,8 @@ impl Api {
             return Err(Error::Credentials(why.clone()));
         }
         let url = format!("{}{}", self.base, r.path);
-        for attempt in 0.. {
+        let mut attempt = 0u32;
+        loop {
             let mut req = self.agent.request(r.method, &url);
             if !self.headers.iter().any(|(n, _, _)| n.eq_ignore_ascii_case("accept")) {
                 req = req.set("Accept", "application/json");
@@ -245,6 +246,7 @@ impl Api {
                             "rate limited: waiting as Retry-After asks"
                         );
                         std::thread::sleep(Duration::from_secs(wait));
+                        attempt += 1;
                         continue;
                     }
                     return Err(Error::Status {
@@ -267,7 +269,6 @@ impl Api {
                 Err(ureq::Error::Transport(t)) => return Err(self.transport_error(&url, t)),
             }
         }
-        unreachable!("the loop returns")
     }
 
     fn transport(&self, url: &str, why: &str) -> Error {
