@@ -147,12 +147,17 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_any("PUT")
 
-    def answer(self, status, body, op=None, headers=()):
+    def answer(self, status, body, op=None, headers=(), entry=None):
         if op is not None and status != 599:
             problem = self.response_problem(op, status, body)
             if problem:
                 print(f"cve-services stub: its own answer breaks the description: {problem}", file=sys.stderr)
                 status, body = 599, generic("STUB_ERROR", problem)
+        # Logged before the client can read the answer: a test that reads
+        # the log right after its command returns sees this request.
+        if entry is not None:
+            entry["status"] = status
+            self.stub.log(entry)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -197,23 +202,20 @@ class Handler(BaseHTTPRequestHandler):
         route = next(((t, op, m.groupdict()) for (mm, rx, t, op) in ROUTES if mm == method
                       for m in [rx.match(path)] if m), None)
         entry = {"method": method, "path": path, "query": query}
+        if raw:
+            try:
+                entry["body"] = json.loads(raw)
+            except ValueError:
+                pass
         if route is None:
-            entry["status"] = self.answer(404, generic("NOT_FOUND", f"{method} {path} is not in the API"))
-            return s.log(entry)
+            return self.answer(404, generic("NOT_FOUND", f"{method} {path} is not in the API"), entry=entry)
         template, op, params = route
         with s.lock:
             if s.fault(method, path, ("429-before",)):
-                entry["status"] = self.answer(429, generic("TOO_MANY_REQUESTS", "Rate limit exceeded"), op,
-                                              [("Retry-After", "1")])
-                return s.log(entry)
+                return self.answer(429, generic("TOO_MANY_REQUESTS", "Rate limit exceeded"), op,
+                                   [("Retry-After", "1")], entry=entry)
             status, body = self.checked(op, method, path, template, params, query, raw)
-            entry["status"] = self.answer(status, body, op)
-            if raw:
-                try:
-                    entry["body"] = json.loads(raw)
-                except ValueError:
-                    pass
-            s.log(entry)
+            self.answer(status, body, op, entry=entry)
 
     def checked(self, op, method, path, template, params, query, raw):
         s = self.stub

@@ -144,7 +144,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self):
         self.handle_any("PATCH")
 
-    def answer(self, status, body):
+    def answer(self, status, body, entry):
         for a in body if isinstance(body, list) else [body] if status in (200, 201) else []:
             if isinstance(a, dict) and "ghsa_id" in a:
                 try:
@@ -152,6 +152,11 @@ class Handler(BaseHTTPRequestHandler):
                 except pydantic.ValidationError as e:
                     print(f"github stub: its own answer breaks the description: {e}", file=sys.stderr)
                     status, body = 599, {"message": str(e)}
+        # Logged before the client can read the answer: a test that reads
+        # the log right after its command returns sees this request.
+        entry["status"] = status
+        with open(self.stub.dir / "requests.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -167,16 +172,14 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         entry = {"method": method, "path": url.path, "query": query}
+        if raw:
+            try:
+                entry["body"] = json.loads(raw)
+            except ValueError:
+                pass
         with s.lock:
             status, body = self.route(method, url.path, query, raw)
-            entry["status"] = self.answer(status, body)
-            if raw:
-                try:
-                    entry["body"] = json.loads(raw)
-                except ValueError:
-                    pass
-            with open(s.dir / "requests.jsonl", "a") as f:
-                f.write(json.dumps(entry) + "\n")
+            self.answer(status, body, entry)
 
     def route(self, method, path, query, raw):
         s = self.stub
