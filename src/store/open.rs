@@ -104,7 +104,7 @@ pub(super) fn read_only(path: &Path) -> rusqlite::Result<Connection> {
     } else {
         format!("file:{}?mode=ro&immutable=1", uri_path(path))
     };
-    let mut conn = Connection::open_with_flags(uri, flags)?;
+    let conn = Connection::open_with_flags(uri, flags)?;
     conn.busy_handler(Some(busy_handler))?;
     Ok(conn)
 }
@@ -219,7 +219,7 @@ impl Store {
                 Access::ReadOnly => read_only(path).map_err(sqlite),
                 Access::ReadWrite => {
                     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                    let mut conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+                    let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
                     conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
                     conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
                     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
