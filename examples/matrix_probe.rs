@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use matrix_sdk::config::SyncSettings;
-use matrix_sdk::ruma::events::room::message::{OriginalSyncRoomMessageEvent, RoomMessageEventContent};
-use matrix_sdk::ruma::OwnedRoomId;
 use matrix_sdk::Client;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::OwnedRoomId;
+use matrix_sdk::ruma::events::room::message::{OriginalSyncRoomMessageEvent, RoomMessageEventContent};
 
 async fn client(url: &str, dir: &std::path::Path, user: &str, pw: &str) -> anyhow::Result<Client> {
     let c = Client::builder()
@@ -38,7 +38,10 @@ async fn main() -> anyhow::Result<()> {
     bot.join_room_by_id(&room_id).await?;
     bot.sync_once(SyncSettings::default()).await?;
     let broom = bot.get_room(&room_id).unwrap();
-    println!("bot sees the room encrypted: {:?}", broom.latest_encryption_state().await?.is_encrypted());
+    println!(
+        "bot sees the room encrypted: {:?}",
+        broom.latest_encryption_state().await?.is_encrypted()
+    );
     broom
         .send(RoomMessageEventContent::text_plain("SEC-2026-0001: new report"))
         .await?;
@@ -51,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        alice.sync_once(SyncSettings::default().timeout(Duration::from_secs(1))).await?;
+        alice
+            .sync_once(SyncSettings::default().timeout(Duration::from_secs(1)))
+            .await?;
         if let Ok(body) = rx.try_recv() {
             println!("alice decrypted: {body:?} after {:?}", t.elapsed());
             return Ok(());

@@ -43,8 +43,8 @@ mod timeline;
 
 use crate::store::{ReportSummary, Store};
 pub use args::{
-    AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, CveCommand, KeysCommand, ListArgs, OauthCommand,
-    PublishArgs, ReportsCommand,
+    AdvisoryCommand, Cli, ColorChoice, Command, ConfigCommand, CveCommand, KeysCommand, ListArgs, MatrixCommand,
+    OauthCommand, PublishArgs, ReportsCommand,
 };
 
 pub fn main() -> ExitCode {
@@ -137,6 +137,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Advisory { command } => advisory::dispatch(&cfg, command, &actor()),
         Command::Cve { command } => cve::dispatch(&cfg, command, &actor()),
+        Command::Matrix { command } => matrix_verb(&cfg, command),
         Command::Oauth { command } => ops::oauth(&cfg, command),
         Command::Config {
             command: ConfigCommand::Show { json },
@@ -238,6 +239,42 @@ fn needs(command: &Command) -> config::Needs {
         },
         _ => Needs::NOTHING,
     }
+}
+
+/// `embargo matrix login|status`.
+fn matrix_verb(cfg: &config::Config, command: MatrixCommand) -> anyhow::Result<ExitCode> {
+    let m = cfg
+        .matrix
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no [matrix] table in the configuration (see `embargo man embargo.toml`)"))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match command {
+        MatrixCommand::Login => {
+            let device = rt.block_on(crate::matrix::login(m))?;
+            outln!(
+                "{}: device {device} created, cross-signing set up, {} joined",
+                m.user_id,
+                m.room
+            );
+        }
+        MatrixCommand::Status { json } => {
+            let s = rt.block_on(crate::matrix::status(m))?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                outln!(
+                    "{} device {}: room {} {}, {}; cross-signing {}",
+                    s.user_id,
+                    s.device_id,
+                    s.room,
+                    if s.joined { "joined" } else { "NOT joined" },
+                    if s.encrypted { "encrypted" } else { "NOT encrypted" },
+                    if s.cross_signing { "set up" } else { "NOT set up" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {

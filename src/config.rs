@@ -11,6 +11,7 @@ use lettre::message::Mailbox as MailAddress;
 
 pub use advisory::{AdvisoryConfig, is_uuid_v4};
 pub use disclosure::{DisclosureConfig, Downstream};
+pub use matrix::MatrixConfig;
 pub use oauth::{AuthMethod, OAuthConfig};
 pub use publish::{CVE_PRODUCTION, CVE_TEST, CveConfig, GITHUB_API, GithubConfig, is_repository};
 
@@ -382,6 +383,8 @@ pub struct Config {
     pub cve: Option<CveConfig>,
     /// `[github]`: repository security advisories.
     pub github: Option<GithubConfig>,
+    /// `[matrix]`: the team's encrypted room.
+    pub matrix: Option<MatrixConfig>,
     pub disclosure: DisclosureConfig,
     /// Packagers and distributions warned ahead of a release, in order.
     pub downstream: Vec<Downstream>,
@@ -585,6 +588,7 @@ mod advisory;
 mod disclosure;
 mod endpoint;
 pub mod keys;
+mod matrix;
 mod oauth;
 mod policy;
 mod publish;

@@ -68,6 +68,7 @@ pub mod held_acks;
 pub mod intake;
 pub mod logging;
 pub mod mailbox;
+pub mod matrix;
 pub mod memory;
 pub mod message;
 pub mod metrics;

@@ -44,7 +44,11 @@ pub enum LogFormat {
 /// `level` is the default (`info` for the daemon, `warn` for a verb, more
 /// with -v); `RUST_LOG` overrides it.
 pub fn init(format: LogFormat, level: &str) {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // matrix-sdk logs routine answers (a 404 for account data never set)
+    // as errors and its key backups as warnings: only its errors that
+    // matter reach embargo's own log lines, so it is quiet unless asked.
+    let default = format!("{level},matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off");
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&default));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     // No colours: every line passes `text::printable`, which shows an
     // escape sequence instead of sending it, and a mail's From, Message-ID

@@ -190,6 +190,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdvisoryCommand,
     },
+    /// The team's end-to-end encrypted Matrix room ([matrix]).
+    Matrix {
+        #[command(subcommand)]
+        command: MatrixCommand,
+    },
     /// CVE ids through CVE Services, for teams that are a CNA ([cve]).
     Cve {
         #[command(subcommand)]
@@ -218,6 +223,31 @@ pub enum Command {
         /// How many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MatrixCommand {
+    /// Create embargo's device and join the room.
+    ///
+    /// Logs in once with matrix.password_file, keeps the device's session
+    /// (0600) and keys in the state directory, bootstraps cross-signing so
+    /// operators verify the bot once, and joins matrix.room.
+    ///
+    /// Examples:
+    ///   embargo matrix login
+    #[command(verbatim_doc_comment)]
+    Login,
+    /// The device, the room, and whether the room is encrypted.
+    ///
+    /// Examples:
+    ///   embargo matrix status
+    ///   embargo matrix status --json
+    #[command(verbatim_doc_comment)]
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -469,7 +499,10 @@ mod tests {
             }
             if subs.is_empty() && !path.is_empty() {
                 let long = c.get_long_about().map(|s| s.to_string()).unwrap_or_default()
-                    + &c.get_after_long_help().map(|s| s.to_string()).unwrap_or_default();
+                    + c.get_after_long_help()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                        .as_str();
                 if !long.contains("Example") {
                     problems.push(format!("{path}: no example in --help"));
                 }

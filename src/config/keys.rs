@@ -445,6 +445,24 @@ pub const KEYS: &[Key] = &[
         "owner/name for repository security advisories (an advisory may name its own github_repository)",
     ),
     key("github.ca_file", "none", "an extra trust anchor for the API's TLS"),
+    key(
+        "matrix.homeserver",
+        "",
+        "the homeserver's URL (https; http only to loopback)",
+    ),
+    key("matrix.user_id", "", "the bot account, e.g. \"@embargo:example.org\""),
+    secret(
+        "matrix.password_file",
+        "",
+        "the bot's password, read once by `embargo matrix login` (the device then keeps its token)",
+    ),
+    key("matrix.room", "", "the team's room: !id:server or #alias:server"),
+    key("matrix.operators", "[]", "Matrix user ids whose commands count"),
+    key(
+        "matrix.require_encryption",
+        "true",
+        "report text is posted only to an encrypted room",
+    ),
 ];
 
 /// docs/configuration.md: every key, by section (a test keeps the file

@@ -38,6 +38,7 @@ pub(super) struct RawConfig {
     pub(super) oauth2: Option<RawOAuth>,
     pub(super) cve: Option<RawCve>,
     pub(super) github: Option<RawGithub>,
+    pub(super) matrix: Option<RawMatrix>,
 }
 
 #[derive(Deserialize, Default)]
@@ -215,4 +216,17 @@ pub(super) struct RawGithub {
     pub(super) token_file: Option<String>,
     pub(super) repository: Option<String>,
     pub(super) ca_file: Option<String>,
+}
+
+/// `[matrix]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMatrix {
+    pub(super) homeserver: Option<String>,
+    pub(super) user_id: Option<String>,
+    pub(super) password_file: Option<String>,
+    pub(super) room: Option<String>,
+    #[serde(default)]
+    pub(super) operators: Vec<String>,
+    pub(super) require_encryption: Option<bool>,
 }

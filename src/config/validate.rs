@@ -153,6 +153,10 @@ impl Validator<'_> {
         let downstream = self.keep(self.downstream(raw.downstream));
         let cve = raw.cve.map(|c| self.keep(self.cve(c)));
         let github = raw.github.map(|g| self.keep(self.github(g)));
+        let matrix = match (raw.matrix, &store) {
+            (Some(m), Some(st)) => Some(self.keep(self.matrix(m, &st.path))),
+            _ => None,
+        };
         let mut problems = self.problems.take();
         problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         // The whole configuration when every section could be built.
@@ -175,6 +179,7 @@ impl Validator<'_> {
                 advisory: advisory?,
                 cve: cve.map(|c| c.ok_or(())).transpose().ok()?,
                 github: github.map(|g| g.ok_or(())).transpose().ok()?,
+                matrix: matrix.map(|m| m.ok_or(())).transpose().ok()?,
                 disclosure: disclosure?,
                 downstream: downstream?,
                 oauth: oauth?,

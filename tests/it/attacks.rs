@@ -139,7 +139,7 @@ fn nothing_that_arrived_encrypted_leaves_in_cleartext() {
     );
     s.stack.wait_inbox(SECURITY, 2, WAIT);
     let run = s.once();
-    let log = String::from_utf8_lossy(&first.stderr).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    let log = String::from_utf8_lossy(&first.stderr).into_owned() + String::from_utf8_lossy(&run.stderr).as_ref();
     let digest = s.embargo(&["digest", "--send"]);
     assert!(digest.status.success(), "{}", String::from_utf8_lossy(&digest.stderr));
     let reports = s.reports();

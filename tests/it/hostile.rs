@@ -199,7 +199,7 @@ fn escapes_and_markup_from_mail_reach_no_terminal_browser_or_file() {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout).into_owned() + String::from_utf8_lossy(&out.stderr).as_ref()
     };
     ok(&["reports", "credit", &id, "--accept"]);
     ok(&["reports", "fixed", &id]);
