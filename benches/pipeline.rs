@@ -465,6 +465,7 @@ fn prefill_db(path: &Path, n: usize) {
             excluded_topic: None,
             alerts: Box::new(|_| Ok(vec![])),
             held_ack: None,
+            channels: Vec::new(),
         });
         store.record(None, &row, d, "OLD").unwrap();
     }

@@ -241,7 +241,7 @@ fn needs(command: &Command) -> config::Needs {
     }
 }
 
-/// `embargo matrix login|status`.
+/// `embargo matrix login|status|trust`.
 fn matrix_verb(cfg: &config::Config, command: MatrixCommand) -> anyhow::Result<ExitCode> {
     let m = cfg
         .matrix
@@ -250,7 +250,15 @@ fn matrix_verb(cfg: &config::Config, command: MatrixCommand) -> anyhow::Result<E
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     match command {
         MatrixCommand::Login => {
-            let device = rt.block_on(crate::matrix::login(m))?;
+            let password =
+                crate::secrets::read(&m.password_file).map_err(|p| anyhow::anyhow!("matrix.password_file: {p}"))?;
+            // The folder beside the database is the service user's: become
+            // them (after reading the root-only password).
+            let parent = m.state_dir.parent().unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
+            crate::files::become_folder_owner(parent)
+                .map_err(|e| anyhow::anyhow!("cannot become the owner of {}: {e}", parent.display()))?;
+            let device = rt.block_on(crate::matrix::login(m, password.trim()))?;
             outln!(
                 "{}: device {device} created, cross-signing set up, {} joined",
                 m.user_id,
@@ -258,20 +266,35 @@ fn matrix_verb(cfg: &config::Config, command: MatrixCommand) -> anyhow::Result<E
             );
         }
         MatrixCommand::Status { json } => {
-            let s = rt.block_on(crate::matrix::status(m))?;
+            let mut s = crate::matrix::status(m)?;
+            // Before the daemon's first start there is no database: no
+            // pins, no posts yet.
+            let pinned = if cfg.store.path.exists() {
+                let store = open_store(cfg, crate::store::Access::ReadOnly)?;
+                s.posts = store.post_stats(crate::matrix::CHANNEL)?;
+                store.matrix_trusted()?
+            } else {
+                Vec::new()
+            };
+            s.operators = crate::matrix::trust::operators(m, &pinned);
+            if let Some(e) = &s.posts.last_error {
+                s.problems.push(format!("{} post(s) waiting: {e}", s.posts.pending));
+            }
             if json {
                 outln!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                outln!(
-                    "{} device {}: room {} {}, {}; cross-signing {}",
-                    s.user_id,
-                    s.device_id,
-                    s.room,
-                    if s.joined { "joined" } else { "NOT joined" },
-                    if s.encrypted { "encrypted" } else { "NOT encrypted" },
-                    if s.cross_signing { "set up" } else { "NOT set up" }
-                );
+                outln!("{}", crate::matrix::http::render_status(&s));
             }
+            if !s.problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        MatrixCommand::Trust { user_id, device_id } => {
+            let actor = actor();
+            let line = crate::matrix::http::trust(m, &user_id, device_id.as_deref(), &actor, || {
+                open_store(cfg, crate::store::Access::ReadWrite)
+            })?;
+            outln!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)

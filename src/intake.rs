@@ -355,10 +355,15 @@ impl<'a> Walk<'a, '_> {
         };
         // No alerts for excluded mail, team mail, or history imported on the
         // first start.
-        let alerts = if excluded.is_some() || from_team || imported_old(self.arrival) {
+        let quiet = excluded.is_some() || from_team || imported_old(self.arrival);
+        let alerts = if quiet {
             Box::new(|_: &str| Ok(Vec::new()))
         } else {
             self.alerts(store)?
+        };
+        let channels = match &p.config.matrix {
+            Some(_) if !quiet => vec![crate::store::MATRIX_CHANNEL],
+            _ => Vec::new(),
         };
         Ok(Disposition::NewReport(NewReport {
             reporter: r.ctx.reporter.clone(),
@@ -370,6 +375,7 @@ impl<'a> Walk<'a, '_> {
             notes,
             alerts,
             excluded_topic: excluded.map(|(t, _)| t),
+            channels,
         }))
     }
 

@@ -50,7 +50,8 @@
 //! module graph (and the files within each module) free of cycles and its
 //! files and functions short.
 //! ARCHITECTURE.md is the map and its rules.
-// No unsafe code but one call: `memory::trim` (glibc's malloc_trim).
+// No unsafe code but two calls: `memory::trim` (glibc's malloc_trim) and
+// `files::become_folder_owner` (setgroups, setgid, setuid).
 #![deny(unsafe_code)]
 
 pub mod advisory;

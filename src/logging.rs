@@ -45,10 +45,22 @@ pub enum LogFormat {
 /// with -v); `RUST_LOG` overrides it.
 pub fn init(format: LogFormat, level: &str) {
     // matrix-sdk logs routine answers (a 404 for account data never set)
-    // as errors and its key backups as warnings: only its errors that
-    // matter reach embargo's own log lines, so it is quiet unless asked.
-    let default = format!("{level},matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off");
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&default));
+    // as errors and its key backups as warnings: the errors that matter
+    // reach embargo's own log lines, so it is quiet unless RUST_LOG names
+    // it (the unit sets RUST_LOG=info).
+    let quiet = "matrix_sdk=off,matrix_sdk_crypto=off,matrix_sdk_base=off,matrix_sdk_common=off";
+    let default = format!("{level},{quiet}");
+    let filter = || match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            let v = if v.contains("matrix_sdk") {
+                v
+            } else {
+                format!("{v},{quiet}")
+            };
+            EnvFilter::try_new(&v).unwrap_or_else(|_| EnvFilter::new(&default))
+        }
+        _ => EnvFilter::new(&default),
+    };
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     // No colours: every line passes `text::printable`, which shows an
     // escape sequence instead of sending it, and a mail's From, Message-ID

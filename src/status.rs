@@ -175,24 +175,9 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
             "{overdue_response} report(s) overdue for a first response, {overdue_fix} overdue for a fix"
         ));
     }
-    if outbox.failed > 0 {
-        warn(format!("{} outgoing mail(s) failed permanently", outbox.failed));
-    }
-    let held = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
-    if held > 0 {
-        warn(format!(
-            "{held} automatic mail(s) held by the hourly cap (reply.max_automatic_per_hour = {}): \
-             a flood of forged mail? They go out as the hour allows.",
-            cfg.reply.max_automatic_per_hour
-        ));
-    }
-    if outbox
-        .oldest_pending
-        .as_deref()
-        .and_then(|t| age_secs(t, now))
-        .is_some_and(|a| a > 3600)
-    {
-        warn("outgoing mail has been waiting for more than an hour".to_owned());
+    let (outbox_problems, held) = outbox_problems(cfg, store, &outbox, now)?;
+    for p in outbox_problems.into_iter().chain(matrix_problems(cfg, store, now)?) {
+        warn(p);
     }
     Ok(Status {
         daemon_running: running,
@@ -217,6 +202,65 @@ pub fn gather(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Sta
         problems,
         level,
     })
+}
+
+/// The outbox's part of `status`: failed mail, mail held by the hourly cap,
+/// mail waiting long; and how much the cap holds.
+fn outbox_problems(
+    cfg: &Config,
+    store: &Store,
+    outbox: &crate::store::OutboxStats,
+    now: Timestamp,
+) -> anyhow::Result<(Vec<String>, u64)> {
+    let mut out = Vec::new();
+    if outbox.failed > 0 {
+        out.push(format!("{} outgoing mail(s) failed permanently", outbox.failed));
+    }
+    let held = store.outbox_held(now, cfg.reply.max_automatic_per_hour)?;
+    if held > 0 {
+        out.push(format!(
+            "{held} automatic mail(s) held by the hourly cap (reply.max_automatic_per_hour = {}): \
+             a flood of forged mail? They go out as the hour allows.",
+            cfg.reply.max_automatic_per_hour
+        ));
+    }
+    if outbox
+        .oldest_pending
+        .as_deref()
+        .and_then(|t| age_secs(t, now))
+        .is_some_and(|a| a > 3600)
+    {
+        out.push("outgoing mail has been waiting for more than an hour".to_owned());
+    }
+    Ok((out, held))
+}
+
+/// The Matrix room's part of `status`: no device yet, posts stuck.
+fn matrix_problems(cfg: &Config, store: &Store, now: Timestamp) -> anyhow::Result<Vec<String>> {
+    let Some(m) = &cfg.matrix else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if !m.state_dir.join("session.json").exists() {
+        out.push(format!(
+            "no Matrix device yet: run `embargo matrix login` (posts to {} wait until then)",
+            m.room
+        ));
+    }
+    let posts = store.post_stats(crate::store::MATRIX_CHANNEL)?;
+    if posts
+        .oldest_pending
+        .as_deref()
+        .and_then(|t| age_secs(t, now))
+        .is_some_and(|a| a > 600)
+    {
+        out.push(format!(
+            "{} post(s) to the Matrix room waiting for more than 10 minutes: {} (`embargo matrix status`)",
+            posts.pending,
+            posts.last_error.as_deref().unwrap_or("not tried yet")
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -105,6 +105,7 @@ fn record(store: &mut Store, n: u64, subject: &str, text: &str, products: &[Stri
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     });
     match store.record(None, &row, d, "SEC").unwrap() {
         Recorded::NewReport { .. } => {}

@@ -12,7 +12,7 @@ pub mod draft;
 pub mod export;
 pub mod severity;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use serde::{Deserialize, Serialize};
 

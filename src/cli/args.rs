@@ -238,7 +238,8 @@ pub enum MatrixCommand {
     ///   embargo matrix login
     #[command(verbatim_doc_comment)]
     Login,
-    /// The device, the room, and whether the room is encrypted.
+    /// The device, the room, whether it is encrypted, whom the bot trusts,
+    /// and the queue of posts. Exits 1 when something needs the operator.
     ///
     /// Examples:
     ///   embargo matrix status
@@ -248,6 +249,21 @@ pub enum MatrixCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Trust an operator's cross-signing identity as it is now (after they
+    /// reset it), or with DEVICE_ID one device explicitly (for clients
+    /// without cross-signing). Prints the key: compare it with what the
+    /// operator's client shows.
+    ///
+    /// Examples:
+    ///   embargo matrix trust @alice:example.org
+    ///   embargo matrix trust @alice:example.org ABCDEFGHIJ
+    #[command(verbatim_doc_comment)]
+    Trust {
+        /// The operator (one of matrix.operators).
+        user_id: String,
+        /// One of their devices (a session id, as their client shows it).
+        device_id: Option<String>,
     },
 }
 

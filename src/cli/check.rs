@@ -208,7 +208,25 @@ fn connections(cfg: &Config) -> anyhow::Result<bool> {
     let imap = probe_imap(cfg, token.as_ref(), timeout)?;
     let smtp = probe_smtp(cfg, token.as_ref(), timeout)?;
     let apis = probe_apis(cfg)?;
-    Ok(imap && smtp && apis)
+    let matrix = probe_matrix(cfg)?;
+    Ok(imap && smtp && apis && matrix)
+}
+
+/// `[matrix]`: the homeserver answers, and knows the device's token.
+fn probe_matrix(cfg: &Config) -> anyhow::Result<bool> {
+    let Some(m) = &cfg.matrix else {
+        return Ok(true);
+    };
+    match crate::matrix::http::probe(m) {
+        Ok(line) => {
+            outln!("matrix {}: OK ({line})", m.homeserver);
+            Ok(true)
+        }
+        Err(e) => {
+            eprintln!("embargo: matrix {}: {e:#}", m.homeserver);
+            Ok(false)
+        }
+    }
 }
 
 /// `[cve]` and `[github]`: one read with the configured credentials each

@@ -14,6 +14,7 @@
 
 mod imap;
 mod interrupted;
+mod matrix;
 mod periodic;
 mod shared;
 mod sync;
@@ -61,6 +62,7 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         sync::sync(&shared, &mut conn, &never, Folder::Sent).await?;
         conn.logout().await;
     }
+    let room = matrix::once_commands(&shared).await;
     {
         let p = shared.pipeline();
         shared
@@ -97,6 +99,9 @@ pub async fn run_once(cfg: Config) -> anyhow::Result<OnceSummary> {
         .outbox_store
         .call(move |s| outbox::warn_if_capped(s, cap))
         .await?;
+    if let Some(client) = &room {
+        matrix::once_posts(&shared, client).await;
+    }
     Ok(OnceSummary {
         processed,
         outbox_retrying,
@@ -158,6 +163,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
     let settler = tokio::spawn(settle_memory(shared.clone(), shutdown.clone()));
     let cves = tokio::spawn(cve_reservations(shared.clone(), shutdown.clone()));
+    let room = matrix::start(&shared, &shutdown).await;
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();
@@ -170,6 +176,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
         ("memory", settler),
         ("CVE reservations", cves),
     ];
+    tasks.extend(room);
     if let Some(m) = metrics {
         tasks.push(("metrics", m));
     }

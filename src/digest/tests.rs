@@ -40,6 +40,7 @@ fn add(store: &mut Store, uid: u32, subject: &str, received: &str, excluded: Opt
         excluded_topic: excluded.map(str::to_owned),
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     });
     let src = Source {
         mailbox: "INBOX".into(),
@@ -239,6 +240,7 @@ fn new_reports_in_the_digest_carry_their_similar_reports_and_the_redacted_digest
             excluded_topic: None,
             alerts: Box::new(|_| Ok(vec![])),
             held_ack: None,
+            channels: Vec::new(),
         });
         s.record(None, &row, d, "SEC").unwrap();
     }

@@ -52,10 +52,13 @@ pub enum EventKind {
     Cve,
     /// A request to GitHub, or the GitHub advisory's new state.
     Github,
+    /// A command about the report from the team's Matrix room, counted or
+    /// refused (the detail says which and why).
+    RoomCommand,
 }
 
 impl EventKind {
-    const FIXED: [(EventKind, &'static str); 26] = [
+    const FIXED: [(EventKind, &'static str); 27] = [
         (EventKind::ReportCreated, "report-created"),
         (EventKind::Excluded, "excluded"),
         (EventKind::Failed, "failed"),
@@ -82,6 +85,7 @@ impl EventKind {
         (EventKind::FollowUp, "follow-up"),
         (EventKind::Cve, "cve"),
         (EventKind::Github, "github"),
+        (EventKind::RoomCommand, "room-command"),
     ];
 
     /// The name stored in the `kind` column.

@@ -357,6 +357,60 @@ const MIGRATIONS: &[&str] = &[
         checked_at       TEXT NOT NULL
     ) STRICT;
     "#,
+    // 16: posts to the team's chat channels (the Matrix room), queued in
+    // the transaction that causes them and sent exactly once (the row id is
+    // the channel's transaction id); operational alerts open at the moment;
+    // the Matrix sync position, the room events handled, the operators'
+    // pinned identities and explicitly trusted devices.
+    r#"
+    CREATE TABLE posts (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        report_id INTEGER REFERENCES reports(id),
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL DEFAULT '',
+        thread_root TEXT,
+        room TEXT,
+        created_at TEXT NOT NULL,
+        next_attempt TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        sent_at TEXT,
+        event_id TEXT,
+        UNIQUE (channel, key)
+    );
+    CREATE INDEX posts_due ON posts (channel, next_attempt) WHERE sent_at IS NULL;
+    CREATE TABLE open_alerts (
+        key TEXT PRIMARY KEY,
+        since TEXT NOT NULL
+    );
+    CREATE TABLE matrix_sync (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_batch TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE matrix_events (
+        event_id TEXT PRIMARY KEY,
+        sender TEXT NOT NULL,
+        handled_at TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    CREATE TABLE matrix_identities (
+        user_id TEXT PRIMARY KEY,
+        master_key TEXT NOT NULL,
+        pinned_at TEXT NOT NULL,
+        by TEXT NOT NULL
+    );
+    CREATE TABLE matrix_devices (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        ed25519 TEXT NOT NULL,
+        trusted_at TEXT NOT NULL,
+        by TEXT NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -28,9 +28,11 @@ mod held;
 mod keys;
 mod lifecycle;
 mod mail_kind;
+mod matrix;
 mod migrations;
 mod open;
 mod outbox;
+mod posts;
 mod published;
 mod record;
 mod reports;
@@ -54,12 +56,14 @@ pub use event::EventKind;
 pub use handle::StoreHandle;
 pub use held::{HeldGroup, HeldItem, MAX_PER_COMBINED};
 pub use mail_kind::{MailKind, UnknownMailKind};
+pub use matrix::Pinned;
 pub use migrations::LATEST as SCHEMA_VERSION;
 pub use open::{Access, OpenError};
 #[cfg(test)]
 use open::{BUSY_TIMEOUT, busy_wait};
 use open::{busy_handler, enable_wal, restrict_permissions};
 pub use outbox::{HourlyCap, OutboxItem, OutboxStats};
+pub use posts::{MATRIX_CHANNEL, NewPost, Post, PostKind, PostStats};
 pub use published::{CveChange, CveRow, GhsaRow};
 pub use record::CreditWish;
 use record::advance;
@@ -172,6 +176,8 @@ pub struct NewReport<'a> {
     /// Past the per-sender limit: the acknowledgement to this address is
     /// held and combined with the others after this long.
     pub held_ack: Option<(String, jiff::SignedDuration)>,
+    /// The chat channels that get a post about the report (`[matrix]`).
+    pub channels: Vec<&'static str>,
 }
 
 /// Mail that joins an existing report (see [`Disposition::FollowUp`]).

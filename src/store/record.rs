@@ -89,6 +89,7 @@ impl Writer<'_> {
             excluded_topic,
             alerts,
             held_ack,
+            channels,
             ..
         } = d;
         let row = self.insert_inbound(Some(report_id), "report", "")?;
@@ -120,6 +121,7 @@ impl Writer<'_> {
         }
         let ack_queued = self.ack_or_hold(report_id, row, &tracking_id, compose, no_ack_reason, held_ack)?;
         self.alerts(report_id, &tracking_id, alerts)?;
+        super::posts::new_report(self.tx, &channels, report_id, self.now)?;
         Ok(Recorded::NewReport {
             tracking_id,
             ack_queued,

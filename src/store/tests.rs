@@ -43,6 +43,7 @@ pub(super) fn new_report(ack_id: &'static str) -> Disposition<'static> {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     })
 }
 
@@ -110,6 +111,7 @@ fn a_compose_error_does_not_block_the_message() {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     });
     let r = s.record(Some(&src(1)), &row("<a@x>"), d, "SEC").unwrap();
     assert!(matches!(r, Recorded::NewReport { ack_queued: false, .. }));

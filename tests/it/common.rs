@@ -190,7 +190,10 @@ impl Setup {
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
         let mut cmd = Command::new(&*BIN);
-        cmd.arg("--config").arg(&self.config).arg("run").env("RUST_LOG", "info");
+        cmd.arg("--config").arg(&self.config).arg("run").env(
+            "RUST_LOG",
+            std::env::var("EMBARGO_TEST_RUST_LOG").unwrap_or("info".into()),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -14,6 +14,7 @@ mod hostile;
 mod lifecycle;
 #[path = "../shared/mail.rs"]
 mod mail;
+mod matrix;
 mod oauth;
 mod openpgp;
 mod operator;

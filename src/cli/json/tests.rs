@@ -48,6 +48,7 @@ fn new_report(s: &mut Store, uid: u32, subject: &str, body: &str) -> String {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     });
     match s.record(None, &row, d, "SEC").unwrap() {
         crate::store::Recorded::NewReport { tracking_id, .. } => tracking_id,

@@ -83,6 +83,7 @@ fn record(store: &mut Store, n: u32, r: &Labelled, terms: Vec<Term>) -> String {
         excluded_topic: None,
         alerts: Box::new(|_| Ok(vec![])),
         held_ack: None,
+        channels: Vec::new(),
     });
     let _ = n;
     match store.record(None, &row, d, "SEC").unwrap() {

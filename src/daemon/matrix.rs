@@ -1,0 +1,105 @@
+//! The Matrix room's tasks (`[matrix]`): the console's sync loop, the
+//! sender of queued posts, and the watch that queues reminders, the
+//! digest's summary and operational alerts. Without a device (`embargo
+//! matrix login` not run) the daemon runs without them, says so, and posts
+//! wait in the database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use matrix_sdk::Client;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use crate::matrix::console::Console;
+
+/// The bot's device, when `[matrix]` is configured and logged in.
+async fn client(shared: &Shared) -> Option<Client> {
+    let m = shared.cfg.matrix.as_ref()?;
+    match crate::matrix::restore(m).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "Matrix: the room gets no posts until this is fixed; they wait in the database");
+            None
+        }
+    }
+}
+
+fn console(shared: &Shared, client: Client) -> Console {
+    let s = shared.clone();
+    Console {
+        client,
+        store: shared.store.clone(),
+        pipeline: Arc::new(move || s.pipeline()),
+        outbox_wake: shared.outbox_wake.clone(),
+    }
+}
+
+/// Starts the room's tasks.
+pub(super) async fn start(shared: &Shared, shutdown: &CancellationToken) -> Vec<(&'static str, JoinHandle<()>)> {
+    let Some(client) = client(shared).await else {
+        return Vec::new();
+    };
+    tracing::info!(device = %client.device_id().map(|d| d.to_string()).unwrap_or_default(), "Matrix: device restored; posting and listening");
+    let sender = {
+        let s = shared.clone();
+        tokio::spawn(crate::matrix::send::run(
+            client.clone(),
+            shared.outbox_store.clone(),
+            move || s.config(),
+            shutdown.clone(),
+        ))
+    };
+    let synced = tokio::spawn(console(shared, client).run(shutdown.clone()));
+    let watcher = tokio::spawn(watch(shared.clone(), shutdown.clone()));
+    vec![
+        ("Matrix posts", sender),
+        ("Matrix console", synced),
+        ("Matrix reminders", watcher),
+    ]
+}
+
+/// Reminders, the digest's summary and alerts: every 30 seconds.
+async fn watch(shared: Shared, shutdown: CancellationToken) {
+    loop {
+        let cfg = shared.config();
+        let result = shared
+            .store
+            .call(move |s| crate::matrix::watch::tick(s, &cfg, Timestamp::now()))
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %format!("{e:#}"), "Matrix reminders");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+}
+
+/// `run --once`: the room's commands since the last run (before the
+/// outbox sends, so a `reply` goes out in the same run).
+pub(super) async fn once_commands(shared: &Shared) -> Option<Client> {
+    let client = client(shared).await?;
+    if let Err(e) = console(shared, client.clone()).once(Duration::ZERO).await {
+        tracing::warn!(error = %format!("{e:#}"), "Matrix sync");
+    }
+    Some(client)
+}
+
+/// `run --once`: reminders and alerts queued, every post due sent.
+pub(super) async fn once_posts(shared: &Shared, client: &Client) {
+    let cfg = shared.config();
+    let result = shared
+        .store
+        .call(move |s| crate::matrix::watch::tick(s, &cfg, Timestamp::now()))
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "Matrix reminders");
+    }
+    if let Err(e) = crate::matrix::send::send_due(client, &shared.outbox_store, &shared.config()).await {
+        tracing::warn!(error = %format!("{e:#}"), "Matrix posts");
+    }
+}
