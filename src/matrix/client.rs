@@ -35,11 +35,12 @@ async fn client(homeserver: &str, dir: &Path) -> anyhow::Result<Client> {
 
 pub(super) fn read_session(cfg: &MatrixConfig) -> anyhow::Result<MatrixSession> {
     let file = session_file(&cfg.state_dir);
-    let text = std::fs::read_to_string(&file).with_context(|| {
-        format!(
+    let text = std::fs::read_to_string(&file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!(
             "no Matrix device yet ({} is missing): run `embargo matrix login`",
             file.display()
-        )
+        ),
+        _ => anyhow::anyhow!("cannot read {}: {e}", file.display()),
     })?;
     serde_json::from_str(&text).with_context(|| format!("{} is not a session embargo wrote", file.display()))
 }

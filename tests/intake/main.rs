@@ -17,4 +17,5 @@ mod decide;
 mod keys;
 mod lifecycle;
 mod relay;
+mod room;
 mod threading;
