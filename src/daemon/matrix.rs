@@ -15,15 +15,17 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use crate::matrix::console::Console;
 
-/// The bot's device, when `[matrix]` is configured and logged in.
-async fn client(shared: &Shared) -> Option<Client> {
+/// The bot's device, when `[matrix]` is configured and logged in; `say`:
+/// whether to log why not.
+async fn client(shared: &Shared, say: bool) -> Option<Client> {
     let m = shared.cfg.matrix.as_ref()?;
     match crate::matrix::restore(m).await {
         Ok(c) => Some(c),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "Matrix: the room gets no posts until this is fixed; they wait in the database");
+        Err(e) if say => {
+            tracing::error!(error = %format!("{e:#}"), "Matrix: the room gets no posts until this is fixed; they wait in the database (looked at again every minute)");
             None
         }
+        Err(_) => None,
     }
 }
 
@@ -37,28 +39,38 @@ fn console(shared: &Shared, client: Client) -> Console {
     }
 }
 
-/// Starts the room's tasks.
-pub(super) async fn start(shared: &Shared, shutdown: &CancellationToken) -> Vec<(&'static str, JoinHandle<()>)> {
-    let Some(client) = client(shared).await else {
-        return Vec::new();
-    };
-    tracing::info!(device = %client.device_id().map(|d| d.to_string()).unwrap_or_default(), "Matrix: device restored; posting and listening");
-    let sender = {
-        let s = shared.clone();
-        tokio::spawn(crate::matrix::send::run(
-            client.clone(),
-            shared.outbox_store.clone(),
-            move || s.config(),
-            shutdown.clone(),
-        ))
-    };
-    let synced = tokio::spawn(console(shared, client).run(shutdown.clone()));
-    let watcher = tokio::spawn(watch(shared.clone(), shutdown.clone()));
-    vec![
-        ("Matrix posts", sender),
-        ("Matrix console", synced),
-        ("Matrix reminders", watcher),
-    ]
+/// The room's tasks, once the device is there (`embargo matrix login` may
+/// come after the daemon's start: it is looked for every minute).
+pub(super) fn start(shared: &Shared, shutdown: &CancellationToken) -> Option<(&'static str, JoinHandle<()>)> {
+    shared.cfg.matrix.as_ref()?;
+    let (shared, shutdown) = (shared.clone(), shutdown.clone());
+    let task = tokio::spawn(async move {
+        let mut say = true;
+        let client = loop {
+            if let Some(c) = client(&shared, say).await {
+                break c;
+            }
+            say = false;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            }
+        };
+        tracing::info!(device = %client.device_id().map(|d| d.to_string()).unwrap_or_default(), "Matrix: device restored; posting and listening");
+        let sender = {
+            let s = shared.clone();
+            tokio::spawn(crate::matrix::send::run(
+                client.clone(),
+                shared.outbox_store.clone(),
+                move || s.config(),
+                shutdown.clone(),
+            ))
+        };
+        let synced = tokio::spawn(console(&shared, client).run(shutdown.clone()));
+        let watcher = tokio::spawn(watch(shared.clone(), shutdown.clone()));
+        let _ = tokio::join!(sender, synced, watcher);
+    });
+    Some(("Matrix room", task))
 }
 
 /// Reminders, the digest's summary and alerts: every 30 seconds.
@@ -82,7 +94,7 @@ async fn watch(shared: Shared, shutdown: CancellationToken) {
 /// `run --once`: the room's commands since the last run (before the
 /// outbox sends, so a `reply` goes out in the same run).
 pub(super) async fn once_commands(shared: &Shared) -> Option<Client> {
-    let client = client(shared).await?;
+    let client = client(shared, true).await?;
     if let Err(e) = console(shared, client.clone()).once(Duration::ZERO).await {
         tracing::warn!(error = %format!("{e:#}"), "Matrix sync");
     }

@@ -163,7 +163,7 @@ pub async fn run(cfg: Config, shutdown: CancellationToken) -> anyhow::Result<()>
     let sent = tokio::spawn(watch_sent(shared.clone(), shutdown.clone()));
     let settler = tokio::spawn(settle_memory(shared.clone(), shutdown.clone()));
     let cves = tokio::spawn(cve_reservations(shared.clone(), shutdown.clone()));
-    let room = matrix::start(&shared, &shutdown).await;
+    let room = matrix::start(&shared, &shutdown);
     let imap_result = watch(&shared, &shutdown).await;
     shutdown.cancel();
     shared.notifier.stopping();

@@ -507,6 +507,7 @@ fn a_command_is_handled_once_across_a_kill_after_its_sync() {
         "security@example.test",
         &report("kill1@example.test", "Kill test report", "details"),
     );
+    s.stack.wait_inbox("security@example.test", 1, Duration::from_secs(30));
     s.once();
     let id = wait_report(&s, "Kill test report");
     for (point, state_to, n) in [("matrix-command", "triaged", 1), ("matrix-handled", "fixing", 2)] {
