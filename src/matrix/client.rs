@@ -99,7 +99,12 @@ async fn make_device(cfg: &MatrixConfig, dir: &Path, password: &str) -> anyhow::
     write_private(&session_file(dir), &serde_json::to_string(&session)?)?;
     c.sync_once(SyncSettings::default().timeout(std::time::Duration::ZERO))
         .await?;
-    if let Err(e) = c.encryption().bootstrap_cross_signing_if_needed(None).await {
+    // A new device gets a new cross-signing identity: the old one's private
+    // keys stayed with the old device (there is no key backup to recover
+    // them from), and an identity that does not sign this device is worth
+    // nothing to the operators. After a second login they verify the bot
+    // again.
+    if let Err(e) = c.encryption().bootstrap_cross_signing(None).await {
         let Some(response) = e.as_uiaa_response() else {
             return Err(e).context("bootstrapping cross-signing");
         };
@@ -109,7 +114,7 @@ async fn make_device(cfg: &MatrixConfig, dir: &Path, password: &str) -> anyhow::
         );
         auth.session = response.session.clone();
         c.encryption()
-            .bootstrap_cross_signing_if_needed(Some(uiaa::AuthData::Password(auth)))
+            .bootstrap_cross_signing(Some(uiaa::AuthData::Password(auth)))
             .await
             .context("bootstrapping cross-signing")?;
     }
