@@ -73,17 +73,22 @@ pub(super) fn start(shared: &Shared, shutdown: &CancellationToken) -> Option<(&'
     Some(("Matrix room", task))
 }
 
+/// Reminders, the digest's summary and alerts due now, queued.
+async fn queue_due(shared: &Shared) {
+    let cfg = shared.config();
+    let result = shared
+        .store
+        .call(move |s| crate::matrix::watch::tick(s, &cfg, Timestamp::now()))
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %format!("{e:#}"), "Matrix reminders");
+    }
+}
+
 /// Reminders, the digest's summary and alerts: every 30 seconds.
 async fn watch(shared: Shared, shutdown: CancellationToken) {
     loop {
-        let cfg = shared.config();
-        let result = shared
-            .store
-            .call(move |s| crate::matrix::watch::tick(s, &cfg, Timestamp::now()))
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %format!("{e:#}"), "Matrix reminders");
-        }
+        queue_due(&shared).await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(30)) => {}
@@ -103,14 +108,7 @@ pub(super) async fn once_commands(shared: &Shared) -> Option<Client> {
 
 /// `run --once`: reminders and alerts queued, every post due sent.
 pub(super) async fn once_posts(shared: &Shared, client: &Client) {
-    let cfg = shared.config();
-    let result = shared
-        .store
-        .call(move |s| crate::matrix::watch::tick(s, &cfg, Timestamp::now()))
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(error = %format!("{e:#}"), "Matrix reminders");
-    }
+    queue_due(shared).await;
     if let Err(e) = crate::matrix::send::send_due(client, &shared.outbox_store, &shared.config()).await {
         tracing::warn!(error = %format!("{e:#}"), "Matrix posts");
     }
