@@ -141,7 +141,11 @@ fn main() {
     println!("| team key | path | decryptions/s |");
     println!("|---|---|---|");
     let mut results = Vec::new();
+    let profile = std::env::var("DECRYPT_PROFILE").ok();
     for (name, uid) in [("RSA-4096", &rsa), ("Cv25519", &cv)] {
+        if profile.as_ref().is_some_and(|p| p != name) {
+            continue;
+        }
         let msgs: Vec<Vec<u8>> = (0..MESSAGES)
             .map(|_| g.run(&["--armor", "-e", "-r", uid], &plaintext))
             .collect();
@@ -155,9 +159,16 @@ fn main() {
             assert_eq!(d.plaintext.len(), plaintext.len());
         });
         println!("| {name} | embargo (decrypt::decrypt) | {ours:.0} |");
+        // The same messages through sequoia's stream decryptor alone (the
+        // path for everything but the common shape), with embargo's key.
+        let streamed = rate(|i| {
+            let d = decrypt::decrypt_stream(&msgs[i % MESSAGES], &team, &[], 1 << 20, None).unwrap();
+            assert_eq!(d.plaintext.len(), plaintext.len());
+        });
+        println!("| {name} | embargo's key, sequoia's stream decryptor (decrypt::decrypt_stream) | {streamed:.0} |");
         // `DECRYPT_PROFILE=Cv25519` (or RSA-4096): only embargo's path for
         // that key, for `perf record`.
-        if std::env::var("DECRYPT_PROFILE").is_ok_and(|p| p == name) {
+        if profile.is_some() {
             return;
         }
         let mut stock = Stock(stock_keys(&secret));

@@ -15,6 +15,7 @@ use pgp::types::SymmetricAlgorithm;
 use pgp::{Cert, KeyHandle};
 use sequoia_openpgp as pgp;
 
+use super::fast::Fast;
 use super::keys::TeamKeys;
 
 /// What the signatures said.
@@ -75,7 +76,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
-pub type Cached = (Option<SymmetricAlgorithm>, SessionKey);
+pub use super::fast::Cached;
 
 pub struct Decrypted {
     pub plaintext: Vec<u8>,
@@ -191,7 +192,8 @@ impl DecryptionHelper for Helper<'_> {
 /// 4 KB message; 8 KiB was 2.5x slower on compressed mail (bench/README.md).
 const BUFFER: usize = 1024 * 1024;
 
-/// Decrypts one ciphertext (armored or binary).
+/// Decrypts one ciphertext (armored or binary): the common shape through
+/// [`super::fast`], everything else through sequoia's stream decryptor.
 pub fn decrypt(
     ciphertext: &[u8],
     team: &TeamKeys,
@@ -202,6 +204,44 @@ pub fn decrypt(
     if cached.is_none() && team.is_empty() {
         return Err(Failure::NoKey { recipients: Vec::new() });
     }
+    let dearmored = super::armor::dearmor(ciphertext);
+    let binary = dearmored.as_deref().unwrap_or(ciphertext);
+    let cached = match super::fast::decrypt(binary, team, cap, cached.as_ref()) {
+        Fast::Done { plaintext, session } => {
+            return Ok(Decrypted {
+                plaintext,
+                sig: SigState::None,
+                session: Some(session),
+            });
+        }
+        Fast::Fallback(found) => found.or(cached),
+    };
+    stream(binary, team, certs, cap, cached)
+}
+
+/// Decrypts one ciphertext with sequoia's stream decryptor alone: the
+/// general path, and the reference the fast path is tested against.
+pub fn decrypt_stream(
+    ciphertext: &[u8],
+    team: &TeamKeys,
+    certs: &[Cert],
+    cap: u64,
+    cached: Option<Cached>,
+) -> Result<Decrypted, Failure> {
+    if cached.is_none() && team.is_empty() {
+        return Err(Failure::NoKey { recipients: Vec::new() });
+    }
+    let dearmored = super::armor::dearmor(ciphertext);
+    stream(dearmored.as_deref().unwrap_or(ciphertext), team, certs, cap, cached)
+}
+
+fn stream(
+    ciphertext: &[u8],
+    team: &TeamKeys,
+    certs: &[Cert],
+    cap: u64,
+    cached: Option<Cached>,
+) -> Result<Decrypted, Failure> {
     let policy = StandardPolicy::new();
     let not_ours = std::cell::RefCell::new(None);
     let helper = Helper {
@@ -212,8 +252,7 @@ pub fn decrypt(
         sig: SigState::None,
         not_ours: Some(&not_ours),
     };
-    let dearmored = super::armor::dearmor(ciphertext);
-    let builder = DecryptorBuilder::from_bytes(dearmored.as_deref().unwrap_or(ciphertext)).map_err(broken)?;
+    let builder = DecryptorBuilder::from_bytes(ciphertext).map_err(broken)?;
     // The plaintext is read whole below and the signatures are only
     // recorded, never a reason to hold data back.
     let built = builder.buffer_size(BUFFER).with_policy(&policy, None, helper);

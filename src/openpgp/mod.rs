@@ -17,6 +17,7 @@ mod armor;
 pub mod compose;
 pub mod decrypt;
 mod error;
+pub mod fast;
 pub mod keys;
 pub mod learn;
 mod payloads;

@@ -14,6 +14,7 @@ pub use mail::{header, report};
 mod answered;
 mod attacks;
 mod decide;
+mod decrypt;
 mod keys;
 mod lifecycle;
 mod relay;
