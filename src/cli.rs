@@ -306,6 +306,7 @@ fn run(cfg: config::Config, once: bool) -> anyhow::Result<ExitCode> {
     // room to spare. Idle blocking threads go after a second, before the
     // memory is settled after a burst (`crate::memory`), so their stacks and
     // caches do not stay behind.
+    crate::memory::limit_arenas();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .worker_threads(2)

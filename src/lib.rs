@@ -50,8 +50,9 @@
 //! module graph (and the files within each module) free of cycles and its
 //! files and functions short.
 //! ARCHITECTURE.md is the map and its rules.
-// No unsafe code but two calls: `memory::trim` (glibc's malloc_trim) and
-// `files::become_folder_owner` (setgroups, setgid, setuid).
+// No unsafe code but these calls: `memory::trim` and `memory::limit_arenas`
+// (glibc's malloc_trim and mallopt) and `files::become_folder_owner`
+// (setgroups, setgid, setuid).
 #![deny(unsafe_code)]
 
 pub mod advisory;

@@ -52,3 +52,19 @@ pub fn trim() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn trim() {}
+
+/// At most two malloc arenas (glibc's default is eight per core): the
+/// runtime's two workers and its short-lived blocking threads otherwise
+/// each leave a partly used arena behind, which [`trim`] cannot shrink
+/// below its live blocks. Called once, before the runtime starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn limit_arenas() {
+    // SAFETY: mallopt only sets a glibc tunable (under glibc's own lock).
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn limit_arenas() {}

@@ -6,18 +6,60 @@
 //! matches the word, `word*` any word it starts (German compounds and
 //! inflections), `*part*` any word containing it.
 
-/// The concept a (lower-case) word names, if any.
+/// The concept a (lower-case) word names, if any: the first concept of
+/// [`GLOSSARY`] with a pattern that matches.
 pub(super) fn concept(word: &str) -> Option<&'static str> {
-    GLOSSARY
-        .iter()
-        .find_map(|(concept, patterns)| patterns.iter().any(|p| matches(word, p)).then_some(*concept))
+    let index = Index::get();
+    let better = |best: Option<usize>, i: usize| Some(best.map_or(i, |b| b.min(i)));
+    let mut best = index.exact.get(word).copied();
+    for (end, _) in word.char_indices().skip(1).chain([(word.len(), ' ')]) {
+        if let Some(&i) = index.prefix.get(&word[..end]) {
+            best = better(best, i);
+        }
+    }
+    for &(part, i) in &index.contains {
+        if best.is_none_or(|b| i < b) && word.contains(part) {
+            best = better(best, i);
+        }
+    }
+    best.map(|i| GLOSSARY[i].0)
 }
 
-fn matches(word: &str, pattern: &str) -> bool {
-    match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
-        (Some(inner), _) if inner.ends_with('*') => word.contains(&inner[..inner.len() - 1]),
-        (_, Some(start)) => word.starts_with(start),
-        _ => word == pattern,
+/// The glossary's patterns by kind, each with the first concept that has
+/// it: a word is looked up once per prefix instead of matched against
+/// every pattern (every new report's words go through here).
+struct Index {
+    exact: std::collections::HashMap<&'static str, usize>,
+    prefix: std::collections::HashMap<&'static str, usize>,
+    contains: Vec<(&'static str, usize)>,
+}
+
+impl Index {
+    fn get() -> &'static Index {
+        static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+        INDEX.get_or_init(|| {
+            let mut index = Index {
+                exact: Default::default(),
+                prefix: Default::default(),
+                contains: Vec::new(),
+            };
+            for (i, (_, patterns)) in GLOSSARY.iter().enumerate() {
+                for p in *patterns {
+                    match (p.strip_prefix('*'), p.strip_suffix('*')) {
+                        (Some(inner), _) if inner.ends_with('*') => {
+                            index.contains.push((&inner[..inner.len() - 1], i));
+                        }
+                        (_, Some(start)) => {
+                            index.prefix.entry(start).or_insert(i);
+                        }
+                        _ => {
+                            index.exact.entry(p).or_insert(i);
+                        }
+                    }
+                }
+            }
+            index
+        })
     }
 }
 
@@ -95,3 +137,49 @@ const GLOSSARY: &[(&str, &[&str])] = &[
     ("~proxy", &["proxy", "mitmproxy", "intercept*", "abfang*"]),
     ("~metadata", &["metadata", "metadaten", "métadonnées", "metadatos"]),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The glossary's definition, pattern by pattern.
+    fn by_scan(word: &str) -> Option<&'static str> {
+        let matches = |p: &str| match (p.strip_prefix('*'), p.strip_suffix('*')) {
+            (Some(inner), _) if inner.ends_with('*') => word.contains(&inner[..inner.len() - 1]),
+            (_, Some(start)) => word.starts_with(start),
+            _ => word == p,
+        };
+        GLOSSARY
+            .iter()
+            .find_map(|(concept, patterns)| patterns.iter().any(|p| matches(p)).then_some(*concept))
+    }
+
+    #[test]
+    fn the_index_finds_what_the_patterns_say() {
+        let mut words = vec![
+            "",
+            "x",
+            "rooms",
+            "raumschiff",
+            "hauptraum",
+            "mail",
+            "e-mail-adresse",
+            "überprüfung",
+        ];
+        for (_, patterns) in GLOSSARY {
+            for p in *patterns {
+                let bare = p.trim_matches('*');
+                words.push(bare);
+                words.push(Box::leak(format!("{bare}s").into_boxed_str()));
+                words.push(Box::leak(format!("un{bare}").into_boxed_str()));
+                words.push(Box::leak(format!("x{bare}y").into_boxed_str()));
+                if let Some((i, _)) = bare.char_indices().last() {
+                    words.push(&bare[..i]);
+                }
+            }
+        }
+        for w in words {
+            assert_eq!(concept(w), by_scan(w), "{w:?}");
+        }
+    }
+}
