@@ -1,8 +1,9 @@
 //! Link-time settings for the `embargo` binary only (no dependency is
 //! rebuilt by them).
 //!
-//! `-z pack-relative-relocs` (DT_RELR, glibc >= 2.36, binutils >= 2.38:
-//! Debian 12 has both) packs the position-independent binary's relative
+//! `-z pack-relative-relocs` (DT_RELR: glibc 2.36 or later at run time, as
+//! Debian 12 has, and a linker that knows it: Rust's bundled lld, or GNU
+//! ld from 2.38) packs the position-independent binary's relative
 //! relocations: 2 MB of `.rela.dyn` that the dynamic loader read at every
 //! start, and that stayed resident for the daemon's life, become ~30 KB.
 //! ASLR is unchanged (the binary is still PIE). bench/README.md has the

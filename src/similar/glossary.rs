@@ -12,7 +12,11 @@ pub(super) fn concept(word: &str) -> Option<&'static str> {
     let index = Index::get();
     let better = |best: Option<usize>, i: usize| Some(best.map_or(i, |b| b.min(i)));
     let mut best = index.exact.get(word).copied();
-    for (end, _) in word.char_indices().skip(1).chain([(word.len(), ' ')]) {
+    // Only prefixes as long as the longest pattern: a word is as long as
+    // a sender makes it, and looking up each of its prefixes would cost
+    // the square of its length.
+    let ends = word.char_indices().skip(1).map(|(end, _)| end).chain([word.len()]);
+    for end in ends.take_while(|&end| end <= index.longest_prefix) {
         if let Some(&i) = index.prefix.get(&word[..end]) {
             best = better(best, i);
         }
@@ -31,6 +35,8 @@ pub(super) fn concept(word: &str) -> Option<&'static str> {
 struct Index {
     exact: std::collections::HashMap<&'static str, usize>,
     prefix: std::collections::HashMap<&'static str, usize>,
+    /// The longest prefix pattern, in bytes.
+    longest_prefix: usize,
     contains: Vec<(&'static str, usize)>,
 }
 
@@ -41,6 +47,7 @@ impl Index {
             let mut index = Index {
                 exact: Default::default(),
                 prefix: Default::default(),
+                longest_prefix: 0,
                 contains: Vec::new(),
             };
             for (i, (_, patterns)) in GLOSSARY.iter().enumerate() {
@@ -51,6 +58,7 @@ impl Index {
                         }
                         (_, Some(start)) => {
                             index.prefix.entry(start).or_insert(i);
+                            index.longest_prefix = index.longest_prefix.max(start.len());
                         }
                         _ => {
                             index.exact.entry(p).or_insert(i);
@@ -181,5 +189,15 @@ mod tests {
         for w in words {
             assert_eq!(concept(w), by_scan(w), "{w:?}");
         }
+    }
+
+    #[test]
+    fn a_word_of_a_megabyte_is_looked_up_by_its_short_prefixes_only() {
+        // Each prefix of it looked up would be ~10^12 bytes hashed: this
+        // test would not finish.
+        let long = format!("password{}", "x".repeat(1 << 20));
+        assert_eq!(concept(&long), Some("~password"));
+        let long = "é".repeat(1 << 19);
+        assert_eq!(concept(&long), by_scan(&long));
     }
 }
