@@ -15,7 +15,7 @@ use pgp::types::SymmetricAlgorithm;
 use pgp::{Cert, KeyHandle};
 use sequoia_openpgp as pgp;
 
-use super::fast::Fast;
+use super::fast::{self, Fast};
 use super::keys::TeamKeys;
 
 /// What the signatures said.
@@ -151,37 +151,18 @@ impl DecryptionHelper for Helper<'_> {
             self.found = Some((*algo, sk.clone()));
             return Ok(None);
         }
-        let named: Vec<KeyHandle> = pkesks.iter().filter_map(|p| p.recipient()).collect();
         if let Some(not_ours) = self.not_ours
-            && !pkesks.is_empty()
-            && named.len() == pkesks.len()
-            && !named.iter().any(|h| self.team.holds(h))
+            && let Some(named) = fast::not_ours(pkesks, self.team)
         {
             *not_ours.borrow_mut() = Some(named.iter().map(|h| h.to_hex()).collect());
             return Err(anyhow::anyhow!("encrypted to none of our keys"));
         }
-        let mut decryptors = self.team.decryptors();
-        // Named recipients first, then hidden ones (gpg --throw-keyids).
-        for wildcard_pass in [false, true] {
-            for pkesk in pkesks {
-                let recipient = pkesk.recipient();
-                if recipient.is_none() != wildcard_pass {
-                    continue;
-                }
-                for d in decryptors.iter_mut() {
-                    if let Some(r) = &recipient
-                        && !d.public().key_handle().aliases(r)
-                    {
-                        continue;
-                    }
-                    if let Some((algo, sk)) = pkesk.decrypt(d.as_decryptor(), sym_algo)
-                        && decrypt(algo, &sk)
-                    {
-                        self.found = Some((algo, sk));
-                        return Ok(None);
-                    }
-                }
-            }
+        let found = fast::team_session_key(pkesks, self.team, sym_algo, |algo, sk| {
+            decrypt(algo, &sk).then_some((algo, sk))
+        });
+        if found.is_some() {
+            self.found = found;
+            return Ok(None);
         }
         Err(anyhow::anyhow!("no team key decrypts this message"))
     }
@@ -201,22 +182,7 @@ pub fn decrypt(
     cap: u64,
     cached: Option<Cached>,
 ) -> Result<Decrypted, Failure> {
-    if cached.is_none() && team.is_empty() {
-        return Err(Failure::NoKey { recipients: Vec::new() });
-    }
-    let dearmored = super::armor::dearmor(ciphertext);
-    let binary = dearmored.as_deref().unwrap_or(ciphertext);
-    let cached = match super::fast::decrypt(binary, team, cap, cached.as_ref()) {
-        Fast::Done { plaintext, session } => {
-            return Ok(Decrypted {
-                plaintext,
-                sig: SigState::None,
-                session: Some(session),
-            });
-        }
-        Fast::Fallback(found) => found.or(cached),
-    };
-    stream(binary, team, certs, cap, cached)
+    decrypt_with(ciphertext, team, certs, cap, cached, true)
 }
 
 /// Decrypts one ciphertext with sequoia's stream decryptor alone: the
@@ -228,11 +194,36 @@ pub fn decrypt_stream(
     cap: u64,
     cached: Option<Cached>,
 ) -> Result<Decrypted, Failure> {
+    decrypt_with(ciphertext, team, certs, cap, cached, false)
+}
+
+fn decrypt_with(
+    ciphertext: &[u8],
+    team: &TeamKeys,
+    certs: &[Cert],
+    cap: u64,
+    cached: Option<Cached>,
+    try_fast: bool,
+) -> Result<Decrypted, Failure> {
     if cached.is_none() && team.is_empty() {
         return Err(Failure::NoKey { recipients: Vec::new() });
     }
     let dearmored = super::armor::dearmor(ciphertext);
-    stream(dearmored.as_deref().unwrap_or(ciphertext), team, certs, cap, cached)
+    let binary = dearmored.as_deref().unwrap_or(ciphertext);
+    if !try_fast {
+        return stream(binary, team, certs, cap, cached);
+    }
+    let cached = match fast::decrypt(binary, team, cap, cached.as_ref()) {
+        Fast::Done { plaintext, session } => {
+            return Ok(Decrypted {
+                plaintext,
+                sig: SigState::None,
+                session: Some(session),
+            });
+        }
+        Fast::Fallback(found) => found.or(cached),
+    };
+    stream(binary, team, certs, cap, cached)
 }
 
 fn stream(

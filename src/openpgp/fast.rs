@@ -82,13 +82,31 @@ pub fn decrypt(message: &[u8], team: &TeamKeys, cap: u64, cached: Option<&Cached
         return Fast::Fallback(None);
     };
     // Encrypted to none of our keys: sequoia's helper says so, with names.
-    let named: Vec<_> = pkesks.iter().filter_map(|p| p.recipient()).collect();
-    if named.len() == pkesks.len() && !named.iter().any(|h| team.holds(h)) {
+    if not_ours(&pkesks, team).is_some() {
         return Fast::Fallback(None);
     }
+    team_session_key(&pkesks, team, None, |algo, key| attempt(algo, &key)).unwrap_or(Fast::Fallback(None))
+}
+
+/// The recipients the PKESKs name, when they name every recipient and
+/// none is a team key.
+pub fn not_ours(pkesks: &[PKESK], team: &TeamKeys) -> Option<Vec<pgp::KeyHandle>> {
+    let named: Vec<_> = pkesks.iter().filter_map(|p| p.recipient()).collect();
+    (!pkesks.is_empty() && named.len() == pkesks.len() && !named.iter().any(|h| team.holds(h))).then_some(named)
+}
+
+/// Offers each session key a team key recovers to `accept`, named
+/// recipients first, then hidden ones (gpg --throw-keyids), until it
+/// accepts one (this module's path and sequoia's helper both use it).
+pub fn team_session_key<T>(
+    pkesks: &[PKESK],
+    team: &TeamKeys,
+    sym_algo: Option<SymmetricAlgorithm>,
+    mut accept: impl FnMut(Option<SymmetricAlgorithm>, SessionKey) -> Option<T>,
+) -> Option<T> {
     let mut decryptors = team.decryptors();
     for wildcard_pass in [false, true] {
-        for pkesk in &pkesks {
+        for pkesk in pkesks {
             let recipient = pkesk.recipient();
             if recipient.is_none() != wildcard_pass {
                 continue;
@@ -99,15 +117,15 @@ pub fn decrypt(message: &[u8], team: &TeamKeys, cap: u64, cached: Option<&Cached
                 {
                     continue;
                 }
-                if let Some((algo, key)) = pkesk.decrypt(d.as_decryptor(), None)
-                    && let Some(done) = attempt(algo, &key)
+                if let Some((algo, key)) = pkesk.decrypt(d.as_decryptor(), sym_algo)
+                    && let Some(t) = accept(algo, key)
                 {
-                    return done;
+                    return Some(t);
                 }
             }
         }
     }
-    Fast::Fallback(None)
+    None
 }
 
 /// The PKESK bodies and the SEIPD v1 ciphertext, when the message is
