@@ -106,8 +106,8 @@ pub fn intake(store: &mut Store, p: &Pipeline, arrival: &Arrival<'_>) -> crate::
     // A member's mail may be relayed: then triage through record is one
     // transaction, so the relay's commands and mail, the inbound message and
     // the IMAP position commit together. Anyone else's mail writes nothing
-    // before `Store::record`, whose own transaction is all it needs (and the
-    // backlog path stays one BEGIN..COMMIT per message).
+    // before `Store::record`, whose own transaction (a savepoint inside the
+    // daemon's group, `daemon/sync.rs`) is all it needs.
     let recorded = if from_member {
         store.atomic(|store| decide_and_record(store, p, arrival, &msg, &protection, keys, &row))?
     } else {

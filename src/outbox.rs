@@ -7,8 +7,10 @@
 //! 5xx replies are recorded as permanent failures. The one window left is a
 //! crash between the server's `250` and our commit (a fraction of a
 //! millisecond): the mail would go out a second time after restart, with the
-//! same Message-ID, so the reporter's client shows it once.
+//! same Message-ID, so the reporter's client shows it once. Marks that
+//! several connections make at once commit together (`marks`).
 
+mod marks;
 mod smtp;
 
 pub use smtp::{SendError, Transport, transport};
@@ -109,6 +111,7 @@ pub async fn drain(
     let grace = SignedDuration::from_secs(cfg.in_doubt_grace_secs as i64);
     let copy_to: Option<Address> = cfg.copy_to_self.then(|| cfg.from.email.clone());
     let batch = 32 * cfg.connections.max(1) as u32;
+    let marks = marks::Marks::new(store);
     // (The batch stays sized for the configured connections; the
     // concurrency is read per batch and may have been lowered.)
     let mut retrying = 0;
@@ -125,7 +128,7 @@ pub async fn drain(
         crate::memory::worked();
         let outcomes: Vec<Result<(usize, usize)>> = futures::stream::iter(by_recipient(due))
             .map(|queue| {
-                let copy_to = copy_to.as_ref();
+                let (copy_to, marks) = (copy_to.as_ref(), &marks);
                 async move {
                     let (mut done, mut retry) = (0, 0);
                     for item in &queue {
@@ -134,7 +137,7 @@ pub async fn drain(
                         }
                         let span =
                             tracing::info_span!("send", outbox = item.id, kind = %item.kind, to = %item.recipient);
-                        match attempt(store, transport, item, copy_to, grace, cap)
+                        match attempt(marks, transport, item, copy_to, grace, cap)
                             .instrument(span)
                             .await?
                         {
@@ -185,39 +188,36 @@ enum Attempt {
 
 /// One attempt at one item, its outcome recorded.
 async fn attempt(
-    store: &StoreHandle,
+    marks: &marks::Marks,
     transport: &Transport,
     item: &OutboxItem,
     copy_to: Option<&Address>,
     grace: SignedDuration,
     cap: Duration,
 ) -> Result<Attempt> {
+    use marks::Mark;
     if item.in_doubt {
         tracing::warn!(
             "an earlier attempt was cut short and no copy of it arrived within {} s: sending again",
             grace.as_secs()
         );
     }
-    let marked = item.clone();
-    store.call(move |s| s.outbox_begin(&marked)).await?;
-    let marked = item.clone();
+    marks.mark(item, Mark::Begin).await?;
     match send_one(transport, item, copy_to).await {
         SendResult::Sent(resp) => {
-            store.call(move |s| s.outbox_sent(&marked, &resp)).await?;
+            marks.mark(item, Mark::Sent(resp)).await?;
             tracing::info!(message_id = %item.message_id, "sent");
             Ok(Attempt::Done)
         }
         SendResult::Retry(err) => {
             let wait = backoff(item.attempts, cap);
             let next = Timestamp::now() + SignedDuration::try_from(wait).unwrap_or_default();
-            let e = err.clone();
-            store.call(move |s| s.outbox_retry(&marked, next, &e)).await?;
+            marks.mark(item, Mark::Retry(next, err.clone())).await?;
             tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "temporary SMTP failure");
             Ok(Attempt::Retrying)
         }
         SendResult::Permanent(err) => {
-            let e = err.clone();
-            store.call(move |s| s.outbox_failed(&marked, &e)).await?;
+            marks.mark(item, Mark::Failed(err.clone())).await?;
             tracing::error!(error = %err, "permanent SMTP failure; not retried");
             Ok(Attempt::Done)
         }

@@ -20,11 +20,14 @@ pub(super) struct Shared {
     /// change (IMAP and SMTP endpoints, the database, the metrics listener).
     /// Everything else reads [`Shared::config`].
     pub(super) cfg: Arc<Config>,
-    /// The intake's connection (held for a whole fetched batch).
+    /// The intake's connection (held for a whole fetched batch; its writes
+    /// commit in groups of messages, `sync::GROUP_TIME`).
     pub(super) store: StoreHandle,
-    /// The outbox's own connection, so marking a mail sent never waits for
-    /// an intake batch: that wait would widen the window in which a crash
-    /// after the server's `250` leads to a second copy.
+    /// The outbox's own connection (a sibling of `store`), so marking a mail
+    /// sent never waits for an intake batch: that wait would widen the
+    /// window in which a crash after the server's `250` leads to a second
+    /// copy. Its marks are urgent: an open intake transaction ends after
+    /// the message it is on and lets them commit first.
     pub(super) outbox_store: StoreHandle,
     /// The pipeline and, in it, the one current `Arc<Config>`: replaced as
     /// a whole on SIGHUP; tasks that schedule by it wait on its changes.
@@ -38,7 +41,7 @@ pub(super) struct Shared {
 
 impl Shared {
     pub(super) fn new(cfg: Config) -> anyhow::Result<Shared> {
-        let store = Store::open(&cfg.store.path)?;
+        let store = StoreHandle::new(Store::open(&cfg.store.path)?);
         let outbox_store = Store::open(&cfg.store.path)?;
         let pipeline = Pipeline::from_config(&cfg)?;
         // Read at start (and on SIGHUP), not by the first report's intake.
@@ -46,8 +49,8 @@ impl Shared {
         Ok(Shared {
             tokens: TokenSource::for_config(&cfg)?,
             cfg: Arc::new(cfg),
-            store: StoreHandle::new(store),
-            outbox_store: StoreHandle::new(outbox_store),
+            outbox_store: store.sibling(outbox_store),
+            store,
             pipeline: Arc::new(watch::channel(Arc::new(pipeline)).0),
             outbox_wake: Arc::new(Notify::new()),
             notifier: Notifier::from_env(),

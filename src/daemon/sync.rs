@@ -47,17 +47,22 @@ pub(super) async fn sync(
     tracing::info!(count = waiting.len(), mailbox = %conn.mailbox, "new messages");
     let max = shared.cfg.imap.max_message_size;
     let mut done = 0;
+    // While one batch is taken in on a blocking thread, the next is fetched.
+    let mut taking: Option<Taking> = None;
     for batch in batches(&waiting, max) {
         if shutdown.is_cancelled() {
             break;
         }
         let (big, small): (Vec<&Waiting>, Vec<&Waiting>) = batch.iter().partition(|w| w.size > max);
         let started = std::time::Instant::now();
-        let bodies = conn.fetch(&small.iter().map(|w| w.uid).collect::<Vec<_>>()).await?;
-        let headers = conn
-            .fetch_headers(&big.iter().map(|w| w.uid).collect::<Vec<_>>())
-            .await?;
+        let fetched = fetch(conn, &small, &big).await;
         timing::add(Stage::Fetch, started);
+        // The batch before is recorded (and its oversize mail flagged)
+        // before anything else happens, a failed fetch included.
+        if let Some(t) = taking.take() {
+            done += t.finish(shared, conn).await?;
+        }
+        let (bodies, headers) = fetched?;
         let job = Batch {
             folder,
             waiting: batch.to_vec(),
@@ -69,17 +74,51 @@ pub(super) async fn sync(
             max,
         };
         let s = shared.clone();
-        done += tokio::task::spawn_blocking(move || job.process(&s))
+        taking = Some(Taking {
+            job: tokio::task::spawn_blocking(move || job.process(&s)),
+            big: big.iter().map(|w| w.uid).collect(),
+        });
+    }
+    if let Some(t) = taking.take() {
+        done += t.finish(shared, conn).await?;
+    }
+    Ok(done)
+}
+
+/// The bodies of `small` and the headers of `big`.
+async fn fetch(
+    conn: &mut Connection,
+    small: &[&Waiting],
+    big: &[&Waiting],
+) -> Result<(Vec<Fetched>, Vec<Fetched>), Interrupted> {
+    let bodies = conn.fetch(&small.iter().map(|w| w.uid).collect::<Vec<_>>()).await?;
+    let headers = conn
+        .fetch_headers(&big.iter().map(|w| w.uid).collect::<Vec<_>>())
+        .await?;
+    Ok((bodies, headers))
+}
+
+/// A batch being taken in on a blocking thread.
+struct Taking {
+    job: tokio::task::JoinHandle<Result<usize, Interrupted>>,
+    /// Its messages too large to fetch, flagged once it is recorded.
+    big: Vec<u32>,
+}
+
+impl Taking {
+    async fn finish(self, shared: &Shared, conn: &mut Connection) -> Result<usize, Interrupted> {
+        let done = self
+            .job
             .await
             .map_err(|e| Interrupted::Other(anyhow::Error::new(e).context("intake task")))??;
-        for w in &big {
-            if let Err(e) = conn.flag(w.uid).await {
-                tracing::warn!(uid = w.uid, error = %format!("{e:#}"), "could not flag oversize message");
+        for uid in self.big {
+            if let Err(e) = conn.flag(uid).await {
+                tracing::warn!(uid, error = %format!("{e:#}"), "could not flag oversize message");
             }
         }
         shared.outbox_wake.notify_one();
+        Ok(done)
     }
-    Ok(done)
 }
 
 /// The stored position, initialising it on first start or after a
@@ -168,83 +207,125 @@ const DEATHS_BEFORE_GIVING_UP: u32 = 2;
 static RUN_ID: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{}-{:016x}", std::process::id(), rand::random::<u64>()));
 
+/// How long one intake transaction may grow: messages are recorded in
+/// groups that commit together (each commit writes the pages it changed
+/// to the WAL; a backlog of single-message transactions spent a quarter
+/// of its time there). A group also ends as soon as the outbox waits to
+/// mark a mail (`StoreHandle::call_urgent`) once it has been open for
+/// [`GROUP_MIN`], and lets that mark commit before the next group begins.
+const GROUP_TIME: std::time::Duration = std::time::Duration::from_millis(10);
+/// How long a group stays open however urgent the outbox's marks are: an
+/// intake that committed after every message would spend its time there
+/// again.
+const GROUP_MIN: std::time::Duration = std::time::Duration::from_millis(2);
+
 impl Batch {
+    /// The batch in groups, each one transaction: every message's rows and
+    /// the IMAP position past it commit together, so a crash loses the
+    /// group's work and the next run does it again (no acknowledgement is
+    /// queued twice). Each group is announced first ([`Store::start_intake`],
+    /// its own commit); after a run died inside a group, the rest of the
+    /// batch goes one message per group, so a second death names its
+    /// message exactly.
     fn process(self, shared: &Shared) -> Result<usize, Interrupted> {
         let mut store = shared.store.blocking()?;
         let pipeline = shared.pipeline();
         let p = pipeline.as_ref();
-        let mut done = 0;
-        let deaths = match self.waiting.first() {
-            Some(first) => store.start_intake(&self.mailbox, self.uidvalidity, first.uid, &RUN_ID)?,
-            None => 0,
-        };
-        for (i, w) in self.waiting.iter().enumerate() {
-            let source = Source {
-                mailbox: self.mailbox.clone(),
-                uidvalidity: self.uidvalidity,
-                uid: w.uid,
-            };
-            let span = tracing::info_span!("message", uid = w.uid, message_id = tracing::field::Empty);
-            let _enter = span.enter();
-            let oversize = w.size > self.max;
-            let Some(raw) = find(if oversize { &self.headers } else { &self.bodies }, w.uid) else {
-                // Expunged between listing and fetching: nothing to record.
-                store.advance(&source)?;
-                continue;
-            };
-            let arrival = Arrival {
-                raw,
-                source: Some(source),
-                internal_date: w.internal_date,
-                ack_after: self.ack_after,
-            };
-            if i == 0 && deaths >= DEATHS_BEFORE_GIVING_UP {
-                let reason = format!(
-                    "embargo stopped {deaths} times while taking in this message (a crash, or the service's \
-                     memory limit): recorded as failed without looking at it again, so the mail behind it is \
-                     taken in; the raw message is kept"
-                );
-                tracing::error!(uid = w.uid, mailbox = %self.mailbox, "{reason}");
-                intake::record_failure(&mut store, p, &arrival, None, &reason)
-                    .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
-                done += 1;
-                continue;
-            }
-            if self.folder == Folder::Sent {
-                sent_one(&mut store, p, &arrival, oversize)?;
-                done += 1;
-                continue;
-            }
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                if oversize {
-                    intake::intake_oversize(&mut store, p, &arrival, w.size, self.max)
-                } else {
-                    intake::intake(&mut store, p, &arrival)
+        let (mut at, mut careful) = (0, false);
+        while let Some(first) = self.waiting.get(at) {
+            let deaths = store.start_intake(&self.mailbox, self.uidvalidity, first.uid, &RUN_ID)?;
+            careful |= deaths > 0;
+            let started = std::time::Instant::now();
+            at = store.atomic(|store| -> Result<usize, Interrupted> {
+                let mut next = at;
+                loop {
+                    self.one(store, p, next, if next == at { deaths } else { 0 })?;
+                    next += 1;
+                    let open = started.elapsed();
+                    if careful
+                        || next == self.waiting.len()
+                        || open >= GROUP_TIME
+                        || (open >= GROUP_MIN && shared.store.urgent_waiting())
+                    {
+                        return Ok(next);
+                    }
                 }
-            }));
-            let failure = match outcome {
-                Ok(Ok(_)) => None,
-                // The database, not the message, is the problem (locked,
-                // disk full): stop and leave the mail on the server; the
-                // loop retries with backoff. Never a tombstone for that.
-                Ok(Err(Fault::Database(e))) => {
-                    return Err(Interrupted::Database(
-                        e,
-                        format!("the database is not writable; UID {} stays on the server", w.uid),
-                    ));
-                }
-                Ok(Err(Fault::Message(e))) => Some(format!("internal error: {e:#}")),
-                Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
-            };
-            if let Some(reason) = failure {
-                // If even the tombstone cannot be written, the store is the
-                // problem: stop here and leave the message on the server.
-                intake::record_failure(&mut store, p, &arrival, None, &reason)
-                    .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
-            }
-            done += 1;
+            })?;
+            shared.outbox_wake.notify_one();
+            shared.store.let_urgent_pass(GROUP_TIME);
         }
-        Ok(done)
+        Ok(self.waiting.len())
+    }
+
+    /// Message `i` of the batch, in the open transaction. `deaths`: how many
+    /// runs died in a group that started with it.
+    fn one(&self, store: &mut Store, p: &crate::pipeline::Pipeline, i: usize, deaths: u32) -> Result<(), Interrupted> {
+        let w = &self.waiting[i];
+        let source = Source {
+            mailbox: self.mailbox.clone(),
+            uidvalidity: self.uidvalidity,
+            uid: w.uid,
+        };
+        let span = tracing::info_span!("message", uid = w.uid, message_id = tracing::field::Empty);
+        let _enter = span.enter();
+        let oversize = w.size > self.max;
+        let Some(raw) = find(if oversize { &self.headers } else { &self.bodies }, w.uid) else {
+            // Expunged between listing and fetching: nothing to record.
+            store.advance(&source)?;
+            return Ok(());
+        };
+        let arrival = Arrival {
+            raw,
+            source: Some(source),
+            internal_date: w.internal_date,
+            ack_after: self.ack_after,
+        };
+        if deaths >= DEATHS_BEFORE_GIVING_UP {
+            let reason = format!(
+                "embargo stopped {deaths} times while taking in this message (a crash, or the service's \
+                 memory limit): recorded as failed without looking at it again, so the mail behind it is \
+                 taken in; the raw message is kept"
+            );
+            tracing::error!(uid = w.uid, mailbox = %self.mailbox, "{reason}");
+            intake::record_failure(store, p, &arrival, None, &reason)
+                .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
+            return Ok(());
+        }
+        if self.folder == Folder::Sent {
+            return sent_one(store, p, &arrival, oversize);
+        }
+        // Its own savepoint: a message that fails leaves none of its writes
+        // behind, only the record of its failure.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            store.atomic(|store| {
+                if oversize {
+                    intake::intake_oversize(store, p, &arrival, w.size, self.max)
+                } else {
+                    intake::intake(store, p, &arrival)
+                }
+            })
+        }));
+        let failure = match outcome {
+            Ok(Ok(_)) => None,
+            // The database, not the message, is the problem (locked,
+            // disk full): stop and leave the mail on the server; the
+            // loop retries with backoff. Never a tombstone for that.
+            Ok(Err(Fault::Database(e))) => {
+                return Err(Interrupted::Database(
+                    e,
+                    format!("the database is not writable; UID {} stays on the server", w.uid),
+                ));
+            }
+            Ok(Err(Fault::Message(e))) => Some(format!("internal error: {e:#}")),
+            Err(_) => Some("internal error: the pipeline panicked on this message".to_owned()),
+        };
+        if let Some(reason) = failure {
+            // If even the tombstone cannot be written, the store is the
+            // problem: stop here and leave the message on the server.
+            intake::record_failure(store, p, &arrival, None, &reason)
+                .map_err(|f| f.context(format!("cannot record UID {} ({reason})", w.uid)))?;
+        }
+        Ok(())
     }
 }
 

@@ -10,10 +10,10 @@ use super::{Result, Store, ts};
 
 impl Store {
     /// Records that run `run_id` starts taking in `uid` of `mailbox`, the
-    /// first message of a batch. Returns how many earlier runs started on
-    /// that same message and died before recording it: a run that records
-    /// the first message moves the position, so the next batch starts
-    /// elsewhere; a run that fails for another reason (the database
+    /// first message of a group (one transaction). Returns how many earlier
+    /// runs started on that same message and died before recording it: a
+    /// run that records the group moves the position, so the next group
+    /// starts elsewhere; a run that fails for another reason (the database
     /// unavailable) is the same run when it tries again and is not counted.
     pub fn start_intake(&mut self, mailbox: &str, uidvalidity: u32, uid: u32, run_id: &str) -> Result<u32> {
         let tx = self.write()?;

@@ -16,9 +16,9 @@ pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// the first 20 ms, then every 5 ms; `None` once `BUSY_TIMEOUT` is used up.
 ///
 /// SQLite's own handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25 ms
-/// and on between tries. Intake records one message per transaction and the
-/// outbox marks each mail before and after its send; each holds the write
-/// lock for a fraction of a millisecond, so with SQLite's steps a waiting
+/// and on between tries. Intake commits a few milliseconds of messages at a
+/// time and the outbox marks each mail before and after its send; each
+/// holds the write lock for at most that long, so with SQLite's steps a waiting
 /// writer mostly slept while the lock was free, and one that kept missing it
 /// waited tens of milliseconds (the outbox spent 1 ms per mail in its marks
 /// while intake ran, 0.15 ms after it; measured in the answered-backlog benchmark).
