@@ -12,6 +12,7 @@
 //!
 //! Pure functions; the index lives in the store (`store::similar`).
 
+mod classes;
 mod fingerprint;
 mod glossary;
 pub mod known;
@@ -131,7 +132,7 @@ pub fn terms(subject: &str, text: &str, products: &[String]) -> Vec<Term> {
     fingerprints(&all, &mut out);
     let lower = all.to_lowercase();
     for p in products.iter().filter(|p| !p.is_empty()) {
-        if fingerprint::contains_word(&lower, p) {
+        if classes::contains_word(&lower, p) {
             out.insert(Term {
                 kind: Kind::Product,
                 text: p.clone(),

@@ -163,53 +163,10 @@ pub(super) const STOP: &[&str] = &[
     "vulnerabilidade",
 ];
 
-/// Vulnerability classes, in the languages reports arrive in: the class a
-/// report names is a term of its own (`class:xss`).
-#[rustfmt::skip]
-const CLASSES: &[(&str, &[&str])] = &[
-    ("xss", &["xss", "cross-site scripting", "cross site scripting", "cross-site-scripting", "script injection", "javascript injection"]),
-    ("html", &["html injection", "injection html", "injection de html", "html-injektion", "inyección de html", "injeção de html"]),
-    ("sqli", &["sql injection", "sqli", "injection sql", "inyección sql", "injeção sql", "injeção de sql", "sql-injection", "sql-injektion"]),
-    ("ssrf", &["ssrf", "server-side request forgery", "server side request forgery"]),
-    ("csrf", &["csrf", "cross-site request forgery", "cross site request forgery", "xsrf", "falsification de requête"]),
-    ("rce", &["remote code execution", "rce", "code execution", "command injection", "codeausführung", "ausführung von code",
-              "exécution de code", "ejecución remota de código", "ejecución de código", "execução remota de código", "execução de código"]),
-    ("traversal", &["path traversal", "directory traversal", "../", "..%2f", "zip slip", "traversée de répertoire",
-                    "recorrido de directorios", "travessia de diretório", "verzeichnisdurchquerung"]),
-    ("redirect", &["open redirect", "offene weiterleitung", "redirection ouverte", "redirección abierta", "redirecionamento aberto"]),
-    ("idor", &["idor", "insecure direct object", "authorization bypass", "missing authorization", "lacks authorization",
-               "broken access control", "access control"]),
-    ("dos", &["denial of service", "denial-of-service", "dos", "resource exhaustion", "redos", "déni de service",
-              "denegación de servicio", "negação de serviço", "dienstverweigerung", "decompression bomb",
-              "dekompressionsbombe", "memory exhaustion", "exhaust memory", "exhausts memory", "out of memory",
-              "agotamiento de memoria", "catastrophic backtracking", "retroceso exponencial"]),
-    ("xxe", &["xxe", "xml external entity", "external entities", "<!entity"]),
-    ("auth", &["authentication bypass", "account takeover", "session fixation", "kontoübernahme",
-               "prise de contrôle du compte", "toma de control de la cuenta", "impersonation", "spoof"]),
-    ("disclosure", &["information disclosure", "information leak", "data leak", "fuite d'information",
-                     "fuga de información", "vazamento de informações", "informationsleck"]),
-    ("memory", &["buffer overflow", "use-after-free", "heap overflow", "out-of-bounds", "memory corruption"]),
-    ("deserialization", &["deserialization", "deserialisation", "unsafe pickle", "yaml.load"]),
-    ("enum", &["user enumeration", "account enumeration", "enumerate the accounts", "enumerate users", "enumerate"]),
-    ("bruteforce", &["brute force", "brute-force", "brute forcing", "no rate limit", "rate limit", "rate-limit",
-                     "força bruta", "fuerza bruta", "begrenzung der versuche", "keine begrenzung", "limitation de débit",
-                     "limita as tentativas", "guessed", "guess"]),
-    ("tls", &["certificate validation", "validate tls", "invalid certificates", "self-signed", "any server certificate",
-              "any tls certificate", "jedes tls-zertifikat", "prüft zertifikate", "certificats invalides"]),
-    ("clickjacking", &["clickjacking", "frame-ancestors", "x-frame-options", "framed by"]),
-    ("prototype", &["prototype pollution", "__proto__", "object.prototype"]),
-    ("race", &["race condition", "concurrent", "race in", "twice"]),
-    ("template", &["template injection", "ssti", "{{7*7}}", "${7*7}"]),
-    ("tokenleak", &["access token in", "access tokens in", "tokens in", "token leak", "logs access tokens", "access_token="]),
-];
-
 /// The fingerprints in `text`, into `out`.
 pub(super) fn fingerprints(text: &str, out: &mut BTreeSet<Term>) {
-    let lower = text.to_lowercase();
-    for (class, words) in CLASSES {
-        if words.iter().any(|w| contains_word(&lower, w)) {
-            out.insert(term(Kind::Class, class));
-        }
+    for class in super::classes::named(&text.to_lowercase()) {
+        out.insert(term(Kind::Class, class));
     }
     for line in text.lines().take(2000) {
         let trimmed = line.trim();
@@ -227,25 +184,6 @@ fn term(kind: Kind, text: &str) -> Term {
         kind,
         text: text.to_owned(),
     }
-}
-
-/// `w` where a word starts and ends in `text` (both lower-case).
-pub(super) fn contains_word(text: &str, w: &str) -> bool {
-    let mut from = 0;
-    while let Some(pos) = text.get(from..).and_then(|t| t.find(w)) {
-        let at = from + pos;
-        let before = text[..at].chars().next_back();
-        let after = text[at + w.len()..].chars().next();
-        let alnum_start = w.chars().next().is_some_and(char::is_alphanumeric);
-        let alnum_end = w.chars().next_back().is_some_and(char::is_alphanumeric);
-        if (!alnum_start || before.is_none_or(|c| !c.is_alphanumeric()))
-            && (!alnum_end || after.is_none_or(|c| !c.is_alphanumeric()))
-        {
-            return true;
-        }
-        from = at + w.len().max(1);
-    }
-    false
 }
 
 /// Terms one whitespace-separated token can be.

@@ -357,6 +357,10 @@ impl Store {
         enable_wal(conn).map_err(|e| open(format!("{e:#}")))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| open(e.to_string()))?;
+        // Savepoint journals (each message of an intake group has one) in
+        // memory, not written to a temporary file page by page.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| open(e.to_string()))?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| open(e.to_string()))?;
         migrations::migrate(conn).map_err(|f| match f {

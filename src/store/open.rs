@@ -223,6 +223,7 @@ impl Store {
                     conn.busy_handler(Some(busy_handler)).map_err(sqlite)?;
                     conn.pragma_update(None, "foreign_keys", "ON").map_err(sqlite)?;
                     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+                    conn.pragma_update(None, "temp_store", "MEMORY").map_err(sqlite)?;
                     Ok(conn)
                 }
             }
