@@ -21,7 +21,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use lettre::Address;
 use lettre::address::Envelope;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -126,9 +126,14 @@ pub async fn drain(
             return Ok(retrying);
         }
         crate::memory::worked();
+        // One SMTP transaction per connection at a time, and twice as many
+        // attempts on their way: a connection does not wait while the mail
+        // it has just sent is marked.
+        let width = transport.concurrency();
+        let slots = Semaphore::new(width);
         let outcomes: Vec<Result<(usize, usize)>> = futures::stream::iter(by_recipient(due))
             .map(|queue| {
-                let (copy_to, marks) = (copy_to.as_ref(), &marks);
+                let (copy_to, marks, slots) = (copy_to.as_ref(), &marks, &slots);
                 async move {
                     let (mut done, mut retry) = (0, 0);
                     for item in &queue {
@@ -137,18 +142,22 @@ pub async fn drain(
                         }
                         let span =
                             tracing::info_span!("send", outbox = item.id, kind = %item.kind, to = %item.recipient);
-                        match attempt(marks, transport, item, copy_to, grace, cap)
-                            .instrument(span)
-                            .await?
-                        {
+                        let on = Sending {
+                            marks,
+                            slots,
+                            transport,
+                            stop,
+                        };
+                        match attempt(&on, item, copy_to, grace, cap).instrument(span).await? {
                             Attempt::Done => done += 1,
                             Attempt::Retrying => retry += 1,
+                            Attempt::NotBegun => break,
                         }
                     }
                     Ok((done, retry))
                 }
             })
-            .buffer_unordered(transport.concurrency())
+            .buffer_unordered(2 * width)
             .collect()
             .await;
         let mut progressed = false;
@@ -184,18 +193,37 @@ fn by_recipient(items: Vec<OutboxItem>) -> Vec<Vec<OutboxItem>> {
 enum Attempt {
     Done,
     Retrying,
+    /// The drain was stopped before this mail was begun.
+    NotBegun,
+}
+
+/// What the attempts of one drain batch share.
+struct Sending<'a> {
+    marks: &'a marks::Marks,
+    /// As many as mails may be handed to the server at once.
+    slots: &'a Semaphore,
+    transport: &'a Transport,
+    stop: &'a CancellationToken,
 }
 
 /// One attempt at one item, its outcome recorded.
 async fn attempt(
-    marks: &marks::Marks,
-    transport: &Transport,
+    on: &Sending<'_>,
     item: &OutboxItem,
     copy_to: Option<&Address>,
     grace: SignedDuration,
     cap: Duration,
 ) -> Result<Attempt> {
     use marks::Mark;
+    let marks = on.marks;
+    // A connection's turn first, then the begin mark: a mail is never
+    // marked begun while it waits.
+    let Ok(slot) = on.slots.acquire().await else {
+        return Ok(Attempt::NotBegun);
+    };
+    if on.stop.is_cancelled() {
+        return Ok(Attempt::NotBegun);
+    }
     if item.in_doubt {
         tracing::warn!(
             "an earlier attempt was cut short and no copy of it arrived within {} s: sending again",
@@ -203,7 +231,9 @@ async fn attempt(
         );
     }
     marks.mark(item, Mark::Begin).await?;
-    match send_one(transport, item, copy_to).await {
+    let sent = send_one(on.transport, item, copy_to).await;
+    drop(slot);
+    match sent {
         SendResult::Sent(resp) => {
             marks.mark(item, Mark::Sent(resp)).await?;
             tracing::info!(message_id = %item.message_id, "sent");
