@@ -80,19 +80,23 @@ fn a_deeply_nested_mail_is_recorded_as_failed_and_the_report_behind_it_is_answer
 /// `EMBARGO_FAULT_ABORT`) because no mail is known to crash embargo now.
 #[test]
 fn a_message_that_kills_the_daemon_is_given_up_after_two_deaths() {
-    given_up(false, 2);
+    given_up(false, 2..=2);
 }
 
 /// The same with an innocent report in front of it: the first run dies in
 /// a group of several messages (one transaction) and cannot tell which;
 /// the next takes them one at a time, records the innocent one and dies on
-/// the poison, which is then given up after two deaths of its own.
+/// the poison, which is then given up after two deaths of its own: three
+/// deaths. (On a loaded machine the group's 10 ms can close before the
+/// poison is reached; the innocent report then commits alone and two runs
+/// die. Either way it is recorded and acknowledged once and the poison is
+/// the one failure.)
 #[test]
 fn a_message_that_kills_the_daemon_behind_another_is_named_exactly() {
-    given_up(true, 3);
+    given_up(true, 2..=3);
 }
 
-fn given_up(innocent_first: bool, runs_dying: usize) {
+fn given_up(innocent_first: bool, runs_dying: std::ops::RangeInclusive<usize>) {
     let s = Setup::new();
     if innocent_first {
         s.stack.deliver(
@@ -116,7 +120,10 @@ fn given_up(innocent_first: bool, runs_dying: usize) {
     s.stack.wait_for(SECURITY, "<behind@example.test>", WAIT);
     let env = [("EMBARGO_FAULT_ABORT", "POISON-7f3a")];
     let mut deaths = 0;
-    // systemd's Restart=on-failure, by hand.
+    // systemd's Restart=on-failure, by hand. The run that gets past the
+    // message is kept: an acknowledgement cut short by a death goes out
+    // again once `in_doubt_grace_secs` has passed, from that run.
+    let mut survivor = None;
     for _ in 0..6 {
         let mut d = s.daemon_with_env(&env);
         let start = std::time::Instant::now();
@@ -139,15 +146,18 @@ fn given_up(innocent_first: bool, runs_dying: usize) {
                 assert!(status.code().is_none(), "killed by a signal, not an exit: {status:?}");
                 deaths += 1;
             }
-            None => break,
+            None => {
+                survivor = Some(d);
+                break;
+            }
         }
     }
-    assert_eq!(
-        deaths,
-        runs_dying,
-        "runs that died on the message before one went on: {}",
+    assert!(
+        runs_dying.contains(&deaths),
+        "runs that died on the message before one went on: {deaths}, expected {runs_dying:?}: {}",
         s.daemon_log()
     );
+    let mut d = survivor.expect("a run got past the message");
     s.stack.wait_for(RESEARCHER, "<behind@example.test>", WAIT);
     let mut subjects: Vec<String> = s
         .reports()
@@ -159,7 +169,26 @@ fn given_up(innocent_first: bool, runs_dying: usize) {
     if innocent_first {
         expected.insert(0, "The report before it".to_owned());
         // Recorded once, acknowledged once, though a run died after it.
-        s.stack.wait_for(RESEARCHER, "<before@example.test>", WAIT);
+        wait_until(
+            WAIT,
+            || {
+                s.stack
+                    .inbox(RESEARCHER)
+                    .iter()
+                    .any(|m| m.contains("<before@example.test>"))
+            },
+            || format!("no acknowledgement of the report before it: {}", s.daemon_log()),
+        );
+        // Nothing left to send (a second copy would come from there).
+        wait_until(
+            WAIT,
+            || {
+                let out = s.embargo(&["status", "--json"]);
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                v["outbox_pending"] == 0
+            },
+            || format!("the outbox never emptied: {}", s.daemon_log()),
+        );
         let acks = s
             .stack
             .inbox(RESEARCHER)
@@ -175,6 +204,8 @@ fn given_up(innocent_first: bool, runs_dying: usize) {
         failed[0]["reason"].as_str().unwrap().contains("stopped 2 times"),
         "{failed:?}"
     );
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(15)), Some(0));
 }
 
 /// Whether `text` carries anything that would steer a terminal.
